@@ -1,0 +1,234 @@
+"""One error shape for every 4xx and 5xx: RFC 9457 problem details.
+
+    {"type": "urn:afterglow:problem:validation", "title": "Bad Request", "status": 400,
+     "detail": "...", "code": "validation", "errors": {"field": ["message"]},
+     "request_id": "..."}
+
+Messages never echo what the client sent: a journal's words must not come back in an
+error, be logged with it, or land in a proxy's error log. Field messages that contain a
+submitted string are replaced by a generic one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from backend.logging import current_request_id
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:afterglow:problem:"
+
+# Codes for statuses that DRF or Django raise without one of ours.
+_DEFAULT_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    428: "precondition_required",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+
+_GENERIC_DETAIL: dict[str, str] = {
+    "parse_error": "The request body is not valid JSON in UTF-8.",
+    "not_found": "Nothing was found at this address.",
+    "method_not_allowed": "This method is not allowed here.",
+    "unsupported_media_type": "Send the request body as application/json.",
+    "not_authenticated": "Sign in: send 'Authorization: Token <token>'.",
+    "authentication_failed": "The token is invalid or expired.",
+    "throttled": "Too many requests. Try again later.",
+    "server_error": "Something went wrong on our side. It has been logged.",
+    "payload_too_large": "The request body is too large.",
+    "bad_request": "The request could not be understood.",
+    "permission_denied": "You do not have permission to do this.",
+}
+
+INVALID_VALUE_MESSAGE = "This value is invalid."
+
+
+def problem(
+    status: int,
+    *,
+    code: str | None = None,
+    detail: str | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The problem document for a status; `code` names the kind of problem."""
+    code = code or _DEFAULT_CODES.get(status, "error")
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or _GENERIC_DETAIL.get(code) or HTTPStatus(status).description,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = dict(errors)
+    if extra:
+        body.update(extra)
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
+def problem_response(status: int, **kwargs: Any) -> HttpResponse:
+    """A plain Django response carrying a problem document (for non-DRF code paths)."""
+    headers = kwargs.pop("headers", None)
+    response = HttpResponse(
+        json.dumps(problem(status, **kwargs)),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+    return response
+
+
+class ProblemError(exceptions.APIException):
+    """Raise from services or views to answer a specific problem."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=detail, code=code)
+        self.status_code = status
+        self.problem_code = code
+        self.problem_detail = detail
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+
+def _submitted_strings(data: Any) -> set[str]:
+    found: set[str] = set()
+
+    def walk(value: Any, depth: int) -> None:
+        if depth > 20:
+            return
+        if isinstance(value, str):
+            if value.strip():
+                found.add(value)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                walk(item, depth + 1)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, depth + 1)
+        elif value is not None and not isinstance(value, bool):
+            found.add(str(value))
+
+    walk(data, 0)
+    return found
+
+
+def _flatten(detail: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            yield from _flatten(value, name)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, Mapping | list) for item in detail):
+            for item in detail:
+                yield prefix or "non_field_errors", str(item)
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    yield from _flatten(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        yield prefix or "non_field_errors", str(detail)
+
+
+def field_errors(detail: Any, submitted: set[str]) -> dict[str, list[str]]:
+    """Flatten DRF's nested errors to {"a.b.0": [messages]}, scrubbing echoed input."""
+    errors: dict[str, list[str]] = {}
+    for name, message in _flatten(detail):
+        if any(value in message for value in submitted if len(value) >= 1):
+            message = INVALID_VALUE_MESSAGE
+        errors.setdefault(name, []).append(message)
+    return errors
+
+
+def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """DRF's exception handler, answering problem documents."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, dict(context))  # type: ignore[arg-type]
+    if response is None:
+        # Not an API exception: let Django answer 500 through handler500 (and log it).
+        return None
+    status = response.status_code
+    if isinstance(exc, ProblemError):
+        body = problem(status, code=exc.problem_code, detail=exc.problem_detail, extra=exc.extra)
+        for key, value in exc.headers.items():
+            response[key] = value
+    elif isinstance(exc, exceptions.ValidationError):
+        request = context.get("request")
+        try:
+            submitted = _submitted_strings(request.data) if request is not None else set()
+        except Exception:  # the body that failed to parse has nothing to scrub against
+            submitted = set()
+        body = problem(
+            400,
+            code="validation",
+            detail="Some fields are invalid: see 'errors'.",
+            errors=field_errors(exc.detail, submitted),
+        )
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+        code = codes if isinstance(codes, str) else _DEFAULT_CODES.get(status)
+        detail = _GENERIC_DETAIL.get(code or "")
+        if detail is None and isinstance(exc, exceptions.APIException):
+            detail = str(exc.detail) if isinstance(exc.detail, str) else None
+        extra: dict[str, Any] = {}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            extra["retry_after_seconds"] = int(exc.wait) + 1
+        body = problem(status, code=code, detail=detail, extra=extra)
+    response.data = body
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _handler(status: int, code: str | None = None) -> Any:
+    def view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+        return problem_response(status, code=code)
+
+    return view
+
+
+handler400 = _handler(400)
+handler403 = _handler(403)
+handler404 = _handler(404)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    return problem_response(500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return problem_response(403, code="csrf_failed", detail="CSRF verification failed.")

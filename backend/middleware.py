@@ -1,0 +1,89 @@
+"""Request-wide middleware: request ids and access logs, body size limit, no-store."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from backend.errors import problem_response
+from backend.logging import reset_request_id, set_request_id
+
+access_logger = logging.getLogger("afterglow.access")
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (the client's X-Request-ID when well-formed), returns it
+    in the response header, and writes one access log line: method, path, status,
+    duration and user id. Never the query string, body or headers."""
+
+    header = "X-Request-ID"
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(self.header, "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = set_request_id(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[self.header] = request_id
+            user = getattr(request, "user", None)
+            access_logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "user_id": str(user.pk) if user is not None and user.is_authenticated else None,
+                },
+            )
+            return response
+        finally:
+            reset_request_id(token)
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 for a declared body over MAX_REQUEST_BODY_BYTES, before anything reads it."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(declared)
+        except ValueError:
+            return problem_response(400, detail="Content-Length is not a number.")
+        if length > settings.MAX_REQUEST_BODY_BYTES:
+            return problem_response(
+                413,
+                detail=f"The request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes.",
+            )
+        return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Marks every dynamic response `Cache-Control: no-store`: journal text must not stay
+    in a shared cache, a browser cache or a phone's HTTP cache."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,372 @@
+"""Settings for Afterglow, read from the environment (see `.env.example`).
+
+One module for every environment. `DEBUG` is false unless set; with `DEBUG` false the
+service refuses to start without its secrets. In development (`DEBUG=true`) a missing
+secret is generated once into `.local/` with a warning, so `make run` works on a fresh
+machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import sys
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LOCAL_DIR = BASE_DIR / ".local"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _local_secret(name: str, make: str) -> str:
+    """Read or create a development secret kept in `.local/` (git-ignored)."""
+    path = LOCAL_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    path.write_text(make)
+    path.chmod(0o600)
+    warnings.warn(
+        f"{name} was not set: generated a development value in .local/{name}",
+        stacklevel=2,
+    )
+    return make
+
+
+_missing: list[str] = []
+
+
+def _required(name: str, dev_file: str, dev_value: str) -> str:
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return _local_secret(dev_file, dev_value)
+    _missing.append(name)
+    return ""
+
+
+SECRET_KEY = _required("SECRET_KEY", "secret_key", secrets.token_urlsafe(50))
+
+# Journal key-encryption keys: "version:base64key" items, comma-separated, newest first.
+# The first one wraps new data keys; every listed one can unwrap. A file can hold the
+# same list (one item per line) for secret stores that mount files.
+_kek_file = env.str("JOURNAL_KEKS_FILE", default="")
+if _kek_file:
+    try:
+        _kek_text = ",".join(
+            line.strip() for line in Path(_kek_file).read_text().splitlines() if line.strip()
+        )
+    except OSError as error:
+        raise ImproperlyConfigured(f"JOURNAL_KEKS_FILE cannot be read: {error}") from error
+else:
+    _kek_text = _required(
+        "JOURNAL_KEKS",
+        "journal_keks",
+        "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    )
+JOURNAL_KEKS: list[str] = [item.strip() for item in _kek_text.split(",") if item.strip()]
+
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+if DEBUG and not ALLOWED_HOSTS:
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+elif not ALLOWED_HOSTS:
+    _missing.append("ALLOWED_HOSTS")
+
+if _missing:
+    # One line naming every missing setting, then stop: a half-configured production
+    # service is worse than none.
+    message = "Missing required settings (DEBUG is false): " + ", ".join(_missing)
+    print(message, file=sys.stderr)  # noqa: T201
+    raise ImproperlyConfigured(message)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "corsheaders",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "backend.accounts",
+    "journal",
+    "integration",
+    "worker",
+]
+
+MIDDLEWARE = [
+    "backend.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "backend.middleware.BodySizeLimitMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.middleware.NoStoreMiddleware",
+    # Axes last, as its documentation asks: it turns lock-outs into responses.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "backend.urls"
+WSGI_APPLICATION = "backend.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{LOCAL_DIR / 'afterglow.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "afterglow",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_USER_MODEL = "accounts.User"
+KNOX_TOKEN_MODEL = "accounts.DeviceToken"
+
+AUTHENTICATION_BACKENDS = [
+    # Axes first: it refuses a locked-out (email, address) pair before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".local" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Security headers. HSTS only outside development, where the service sits behind TLS.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = 0 if DEBUG else env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG and env.bool("SECURE_COOKIES", default=True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# CORS is closed unless origins are listed.
+CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["ETag", "X-Request-ID", "Retry-After"]
+
+# Request bodies above this size answer 413 before any view reads them.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "backend.accounts.authentication.DeviceTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "backend.accounts.permissions.IsAuthenticatedWithSecondFactor",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "backend.errors.problem_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "register": env.str("THROTTLE_REGISTER", default="5/min"),
+        "otp": env.str("THROTTLE_OTP", default="10/min"),
+    },
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# API tokens: one per device, stored as a hash, sliding expiry with an absolute cap.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("TOKEN_TTL_HOURS", default=24 * 7)),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=env.int("TOKEN_MAX_TTL_DAYS", default=30)),
+    "MIN_REFRESH_INTERVAL": 60,
+    "TOKEN_LIMIT_PER_USER": 20,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
+# Sign-in lock-out: keyed on (email, address) together so nobody can lock a therapist out
+# from elsewhere; the address is taken from X-Forwarded-For only behind known proxies.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "email"
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env.int("NUM_PROXIES", default=0) else ["REMOTE_ADDR"]
+)
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password", "otp", "code"]
+
+OTP_TOTP_ISSUER = "Afterglow"
+
+# Sessions are used by the therapists' web dashboard.
+SESSION_COOKIE_AGE = 12 * 60 * 60
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Afterglow API",
+    "DESCRIPTION": (
+        "Backend of a therapy journal for people in ketamine-assisted psychotherapy. "
+        "Patients write; therapists read what patients share. Every error is an RFC 9457 "
+        "problem document (application/problem+json)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backend.openapi.add_problem_responses",
+    ],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "TAGS": [
+        {"name": "auth", "description": "Registration, sign-in, devices and tokens."},
+        {"name": "me", "description": "The signed-in account."},
+        {"name": "health", "description": "Liveness and readiness."},
+    ],
+}
+
+# Celery. With no REDIS_URL or CELERY_BROKER_URL, kombu's filesystem transport under
+# .local/ carries messages, so development needs no server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+BROKER_DIR = LOCAL_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Longer than any countdown we use, so Redis never redelivers a waiting task.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 90
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# Logging: one JSON object a line, with the request id. Request bodies and tokens are
+# never logged: nothing here logs them, and the filter drops the request object that
+# Django attaches to some records.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "backend.logging.RequestIdFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "backend.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},
+    },
+}
+
+ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=True)
+DASHBOARD_URL = "/dashboard/"
+CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"

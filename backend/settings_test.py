@@ -1,0 +1,29 @@
+"""Test settings: the real settings module, pointed at the local PostgreSQL and Redis.
+
+`make test` exports nothing special; these defaults match the services that `.ci/run`
+starts on 127.0.0.1. Any of them can be overridden from the environment.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Two test KEKs: version 2 active, version 1 still readable (rotation tests use both).
+os.environ.setdefault(
+    "JOURNAL_KEKS",
+    "2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=,1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+)
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/afterglow")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("SECURE_COOKIES", "false")
+
+from backend.settings import *  # noqa: E402, F403
+from backend.settings import REST_FRAMEWORK  # noqa: E402
+
+SECURE_HSTS_SECONDS = 31536000
+SECURE_SSL_REDIRECT = False
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "register": "1000/min", "otp": "1000/min"},
+}

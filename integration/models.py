@@ -1,0 +1,1 @@
+"""The care layer: exercises, plans, prompts, care links, shares, access events."""

@@ -1,0 +1,1 @@
+"""The patient's own record: treatment sessions, entries, the key ring."""
