@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
@@ -49,6 +50,7 @@ class JsonFormatter(_BaseJsonFormatter):
         super().add_fields(log_record, record, message_dict)
         log_record["level"] = log_record.pop("levelname", record.levelname)
         log_record["logger"] = log_record.pop("name", record.name)
-        log_record["time"] = log_record.pop("asctime", None) or self.formatTime(record)
+        log_record.pop("asctime", None)
+        log_record["time"] = datetime.fromtimestamp(record.created, UTC).isoformat()
         if "request_id" not in log_record:
             log_record["request_id"] = getattr(record, "request_id", None)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
 
 from backend.errors import problem_response
 from backend.logging import reset_request_id, set_request_id
@@ -87,3 +89,36 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         response["Cache-Control"] = "no-store"
         return response
+
+
+error_logger = logging.getLogger("afterglow.errors")
+
+
+class ProblemExceptionMiddleware:
+    """Answers any unhandled exception with a 500 problem document, in every mode (Django's
+    debug page would show a stack trace and local values).
+
+    The log line names the exception type and the code locations only: an exception's
+    message can carry data (a database error quoting a value), so it is not logged.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation):
+            return None  # Django answers these through handler404/403/400
+        frames = traceback.extract_tb(exception.__traceback__)
+        error_logger.error(
+            "unhandled exception",
+            extra={
+                "exception_type": f"{type(exception).__module__}.{type(exception).__qualname__}",
+                "frames": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames],
+                "method": request.method,
+                "path": request.path,
+            },
+        )
+        return problem_response(500)

@@ -19,10 +19,11 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-LOCAL_DIR = BASE_DIR / ".local"
-
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Development state (SQLite file, broker folders, generated secrets), git-ignored.
+LOCAL_DIR = Path(env.str("AFTERGLOW_LOCAL_DIR", default=str(BASE_DIR / ".local")))
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -108,6 +109,7 @@ INSTALLED_APPS = [
     "backend.accounts",
     "journal",
     "integration",
+    "backend",
     "worker",
 ]
 
@@ -125,6 +127,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backend.middleware.NoStoreMiddleware",
+    "backend.middleware.ProblemExceptionMiddleware",
     # Axes last, as its documentation asks: it turns lock-outs into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -196,7 +199,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".local" / "static"
+STATIC_ROOT = LOCAL_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -349,7 +353,7 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "backend.logging.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "fmt": "%(levelname)s %(name)s %(message)s",
         },
     },
     "handlers": {

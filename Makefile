@@ -1,0 +1,91 @@
+# Afterglow: the developer interface. `make` alone lists the targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+URL := http://$(HOST):$(PORT)
+
+# The entry commands of the three processes; docker-compose.yml runs the same ones.
+WEB_CMD := gunicorn backend.wsgi:application -c backend/gunicorn_conf.py
+WORKER_CMD := celery -A worker worker --loglevel=INFO --concurrency=2
+BEAT_CMD := celery -A worker beat --loglevel=INFO
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed-run
+
+.PHONY: install
+install: $(VENV)/.installed-dev ## Create .venv and install the project with its dev tools
+
+.PHONY: run
+run: $(VENV)/.installed-run ## Run API + worker + beat on SQLite and a file broker, with demo data
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input
+	DEBUG=$${DEBUG:-true} $(PY) manage.py collectstatic --no-input --verbosity 0
+	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-true} BIND=$(HOST):$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(PY) -m backend.devserver --url $(URL) \
+		web="$(WEB_CMD)" worker="$(WORKER_CMD)" beat="$(BEAT_CMD)"
+
+.PHONY: web
+web: $(VENV)/.installed-run ## Run the API alone (gunicorn)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WEB_CMD)
+
+.PHONY: worker
+worker: $(VENV)/.installed-run ## Run a Celery worker alone
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WORKER_CMD)
+
+.PHONY: beat
+beat: $(VENV)/.installed-run ## Run Celery beat alone
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BEAT_CMD)
+
+.PHONY: services
+services: ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (start them when down)
+	@bash .ci/services
+
+.PHONY: test
+test: $(VENV)/.installed-dev services ## Run the whole suite on PostgreSQL and Redis
+	$(BIN)/pytest
+
+.PHONY: lint
+lint: $(VENV)/.installed-dev ## Lint and check formatting (ruff)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: format
+format: $(VENV)/.installed-dev ## Format the code and fix what ruff can
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: types
+types: $(VENV)/.installed-dev ## Type-check (mypy, strict for the apps)
+	$(BIN)/mypy backend journal integration worker tests
+
+.PHONY: check
+check: lint types test ## lint + types + tests
+
+.PHONY: schema
+schema: $(VENV)/.installed-run ## Write the OpenAPI schema to openapi.yaml (not committed)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
+.PHONY: clean
+clean: ## Remove .venv, .local and caches
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

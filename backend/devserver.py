@@ -1,0 +1,98 @@
+"""`make run`'s supervisor: runs the API, a Celery worker and Celery beat together.
+
+    python -m backend.devserver --url http://127.0.0.1:8000 web="..." worker="..." beat="..."
+
+Each command is the same one the Makefile's `web`, `worker` and `beat` targets run (and
+docker-compose's services). Ctrl-C (SIGINT) or SIGTERM stops all three; if one of them
+exits on its own, the others are stopped too, so nothing is left half-running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from types import FrameType
+
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+def _wait_until_healthy(url: str, processes: dict[str, subprocess.Popen[bytes]]) -> bool:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes.values()):
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]], sig: int) -> int:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(sig)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    worst = 0
+    for name, process in processes.items():
+        try:
+            code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", file=sys.stderr)
+            process.kill()
+            code = process.wait()
+        print(f"{name} stopped (exit {code})", file=sys.stderr)
+        if code not in (0, -signal.SIGINT, -signal.SIGTERM):
+            worst = worst or 1
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("commands", nargs="+", help="name=command")
+    args = parser.parse_args(argv)
+
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    stopping: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    for item in args.commands:
+        name, _, command = item.partition("=")
+        processes[name] = subprocess.Popen(shlex.split(command))  # noqa: S603
+
+    if _wait_until_healthy(args.url, processes):
+        print(
+            "\n"
+            f"  Afterglow is running.\n"
+            f"  API:        {args.url}/api/v1/\n"
+            f"  API docs:   {args.url}/api/docs/  (ReDoc: {args.url}/api/redoc/)\n"
+            f"  Dashboard:  {args.url}/dashboard/\n"
+            f"  Health:     {args.url}/healthz  {args.url}/readyz\n"
+            f"  Ctrl-C stops the API, the worker and beat.\n",
+            flush=True,
+        )
+    while not stopping:
+        exited = [name for name, process in processes.items() if process.poll() is not None]
+        if exited:
+            print(f"{', '.join(exited)} exited; stopping the rest", file=sys.stderr)
+            _stop(processes, signal.SIGTERM)
+            return 1
+        time.sleep(0.2)
+    return _stop(processes, signal.SIGTERM if stopping[0] == signal.SIGTERM else signal.SIGINT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

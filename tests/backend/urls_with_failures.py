@@ -1,0 +1,48 @@
+"""The project's URLs plus views that fail on purpose, for the error-shape tests."""
+
+from typing import NoReturn
+
+from django.http import HttpRequest
+from django.urls import path
+from rest_framework import serializers
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backend.urls import urlpatterns as project_urlpatterns
+
+
+class EchoInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["a", "b"])
+    count = serializers.IntegerField(max_value=10)
+
+
+def plain_boom(request: HttpRequest) -> NoReturn:
+    raise RuntimeError("secret journal words in an exception message")
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def api_boom(request: Request) -> NoReturn:
+    raise ValueError("secret journal words in an exception message")
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def validate(request: Request) -> Response:
+    EchoInput(data=request.data).is_valid(raise_exception=True)
+    return Response({"ok": True})
+
+
+urlpatterns = [
+    *project_urlpatterns,
+    path("test/plain-boom", plain_boom),
+    path("api/test/boom", api_boom),
+    path("api/test/validate", validate),
+]
+
+handler400 = "backend.errors.handler400"
+handler403 = "backend.errors.handler403"
+handler404 = "backend.errors.handler404"
+handler500 = "backend.errors.handler500"
