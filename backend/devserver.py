@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             _stop(processes, signal.SIGTERM)
             return 1
         time.sleep(0.2)
-    return _stop(processes, signal.SIGTERM if stopping[0] == signal.SIGTERM else signal.SIGINT)
+    # SIGTERM is the graceful stop for gunicorn and a warm shutdown for Celery; a second
+    # SIGINT would make the worker shut down cold.
+    return _stop(processes, signal.SIGTERM)
 
 
 if __name__ == "__main__":

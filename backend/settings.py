@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import secrets
 import sys
-import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,17 +27,17 @@ LOCAL_DIR = Path(env.str("AFTERGLOW_LOCAL_DIR", default=str(BASE_DIR / ".local")
 DEBUG = env.bool("DEBUG", default=False)
 
 
-def _local_secret(name: str, make: str) -> str:
+def _local_secret(variable: str, file_name: str, make: str) -> str:
     """Read or create a development secret kept in `.local/` (git-ignored)."""
-    path = LOCAL_DIR / name
+    path = LOCAL_DIR / file_name
     if path.exists():
         return path.read_text().strip()
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     path.write_text(make)
     path.chmod(0o600)
-    warnings.warn(
-        f"{name} was not set: generated a development value in .local/{name}",
-        stacklevel=2,
+    print(  # noqa: T201
+        f"WARNING: {variable} was not set: generated a development value in {path}",
+        file=sys.stderr,
     )
     return make
 
@@ -51,7 +50,7 @@ def _required(name: str, dev_file: str, dev_value: str) -> str:
     if value:
         return value
     if DEBUG:
-        return _local_secret(dev_file, dev_value)
+        return _local_secret(name, dev_file, dev_value)
     _missing.append(name)
     return ""
 

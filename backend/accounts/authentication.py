@@ -15,7 +15,7 @@ from backend.accounts.models import DeviceToken, User
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
-class DeviceTokenAuthentication(TokenAuthentication):
+class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
     """Knox token auth ("Authorization: Token <token>") for one device."""
 
     def authenticate(self, request: Request) -> tuple[User, DeviceToken] | None:

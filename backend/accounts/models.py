@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -13,10 +13,16 @@ from django.utils import timezone
 from knox.models import AbstractAuthToken
 
 
+def is_known_time_zone(value: str) -> bool:
+    return value in _available_time_zones()
+
+
 def validate_time_zone(value: str) -> None:
-    """Accept IANA zone names only ("Europe/Berlin"), as the app schedules in local time."""
-    if value not in _available_time_zones():
-        raise ValidationError(f"'{value}' is not a known IANA time zone.", code="invalid")
+    """Accept IANA zone names only ("Europe/Berlin"), as the app schedules in local time.
+
+    The message does not repeat the value: errors never echo what a client sent."""
+    if not is_known_time_zone(value):
+        raise ValidationError("Not a known IANA time zone name.", code="invalid")
 
 
 _ZONES: set[str] = set()
@@ -69,7 +75,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -95,10 +101,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.role == Role.THERAPIST
 
 
-class DeviceToken(AbstractAuthToken):
+class DeviceToken(AbstractAuthToken):  # type: ignore[misc]
     """An API token for one device: hashed at rest (knox), named, and marked with whether
     the second factor was checked when it was issued."""
 
+    if TYPE_CHECKING:
+        # knox ships no types; this lets the type checker resolve `user.auth_token_set`.
+        _default_manager: ClassVar[models.Manager[DeviceToken]]
     device_name = models.CharField(max_length=100, default="unnamed device")
     is_second_factor_verified = models.BooleanField(default=False)
     last_used_at = models.DateTimeField(null=True, blank=True)

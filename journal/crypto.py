@@ -1,0 +1,412 @@
+"""Envelope encryption for journal text: the only module that imports `cryptography`.
+
+Each patient has a random 256-bit data key (DEK). DEKs are stored only wrapped by a
+key-encryption key (KEK) from settings.JOURNAL_KEKS; free text is sealed under the DEK with
+AES-256-GCM and associated data that binds it to its table, field, row and owner.
+
+Sealed token (a str, stored in a text column)::
+
+    "ag1." + base64url_unpadded(alg_id:1 | dek_version:4 | nonce:12 | ciphertext+tag)
+
+Wrapped data key (bytes)::
+
+    format:1 | kek_version:4 | nonce:12 | ciphertext+tag:48
+
+Integers are big-endian. Every header field is also part of the associated data, so editing
+one makes opening fail. Nothing here logs: callers log the security event with ids only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import struct
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+
+__all__ = [
+    "DataKeyCache",
+    "JournalCryptoError",
+    "KeyConfigError",
+    "KeyRing",
+    "SealContext",
+    "SealedValueError",
+    "new_data_key",
+    "open_sealed",
+    "seal",
+    "sealed_key_version",
+    "wrapped_key_version",
+]
+
+KEY_BYTES = 32
+# A random 96-bit nonce per encryption. NIST SP 800-38D, section 8.3, caps random-nonce use
+# at 2^32 encryptions per key, where the chance of any nonce repeating is about 2^-33.
+# Per-patient DEKs and per-deployment KEKs (one wrap per patient per rotation) stay many
+# orders of magnitude below that.
+NONCE_BYTES = 12
+TAG_BYTES = 16
+MAX_KEY_VERSION = 2**32 - 1
+
+TOKEN_FORMAT = 1
+TOKEN_PREFIX = f"ag{TOKEN_FORMAT}."
+ALGORITHM_NAMES = {1: "A256GCM"}
+ALGORITHM_ID = 1
+_TOKEN_HEADER = struct.Struct(">BI")  # algorithm id, DEK version
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+WRAP_FORMAT = 1
+_WRAP_HEADER = struct.Struct(">BI")  # format, KEK version
+_WRAPPED_BYTES = _WRAP_HEADER.size + NONCE_BYTES + KEY_BYTES + TAG_BYTES
+
+_KEK_ITEM = re.compile(r"([0-9]{1,10}):([A-Za-z0-9+/]+={0,2})")
+
+
+class JournalCryptoError(Exception):
+    """Base class of this module's errors."""
+
+
+class SealedValueError(JournalCryptoError):
+    """A sealed token or wrapped key cannot be opened. The message never holds its content."""
+
+
+class KeyConfigError(JournalCryptoError):
+    """The key-encryption keys are misconfigured. The message never holds key material."""
+
+
+def _length_prefixed(*parts: str) -> bytes:
+    """Encode parts so that no two different lists encode alike (4-byte length, then UTF-8)."""
+    out = bytearray()
+    for part in parts:
+        encoded = part.encode("utf-8")
+        out += struct.pack(">I", len(encoded))
+        out += encoded
+    return bytes(out)
+
+
+def _check_version(version: object, *, what: str) -> int:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise TypeError(f"{what} must be an int")
+    if not 1 <= version <= MAX_KEY_VERSION:
+        raise ValueError(f"{what} must be between 1 and {MAX_KEY_VERSION}")
+    return version
+
+
+def _check_data_key(data_key: object) -> bytes:
+    if not isinstance(data_key, bytes) or len(data_key) != KEY_BYTES:
+        raise ValueError(f"a data key is {KEY_BYTES} bytes")
+    return data_key
+
+
+@dataclass(frozen=True)
+class SealContext:
+    """Where a sealed value lives; a token opens only with the context it was sealed for."""
+
+    table: str
+    field: str
+    row_id: str
+    owner_id: str
+
+    def __post_init__(self) -> None:
+        # An empty or non-str part would silently bind tokens to less than the caller meant
+        # (a UUID object, or a row id not yet assigned).
+        for name in ("table", "field", "row_id", "owner_id"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"SealContext.{name} must be a str")
+            if not value:
+                raise ValueError(f"SealContext.{name} must not be empty")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"SealContext.{name} is not valid Unicode") from None
+
+    def aad(self, key_version: int) -> bytes:
+        """Associated data: format, algorithm, DEK version and the context, length-prefixed."""
+        _check_version(key_version, what="key_version")
+        return _length_prefixed(
+            "afterglow.journal.seal",
+            str(TOKEN_FORMAT),
+            ALGORITHM_NAMES[ALGORITHM_ID],
+            str(key_version),
+            self.table,
+            self.field,
+            self.row_id,
+            self.owner_id,
+        )
+
+
+def _wrap_aad(*, kek_version: int, owner_id: str, dek_version: int) -> bytes:
+    return _length_prefixed(
+        "afterglow.journal.wrap",
+        str(WRAP_FORMAT),
+        ALGORITHM_NAMES[ALGORITHM_ID],
+        str(kek_version),
+        owner_id,
+        str(dek_version),
+    )
+
+
+def _check_owner_id(owner_id: object) -> str:
+    if not isinstance(owner_id, str) or not owner_id:
+        raise ValueError("owner_id must be a non-empty str")
+    try:
+        owner_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("owner_id is not valid Unicode") from None
+    return owner_id
+
+
+class KeyRing:
+    """The configured KEKs: the active one wraps, every one unwraps."""
+
+    def __init__(self, keks: Mapping[int, bytes], active_version: int) -> None:
+        if not keks:
+            raise KeyConfigError("no key-encryption key is configured")
+        checked: dict[int, bytes] = {}
+        for version, key in keks.items():
+            try:
+                _check_version(version, what="KEK version")
+            except (TypeError, ValueError) as error:
+                raise KeyConfigError(str(error)) from None
+            if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+                raise KeyConfigError(f"key version {version} is not {KEY_BYTES} bytes")
+            checked[version] = key
+        if active_version not in checked:
+            raise KeyConfigError(f"active key version {active_version} not configured")
+        self._keks = checked
+        self.active_version: int = active_version
+        self.versions: tuple[int, ...] = tuple(sorted(checked, reverse=True))
+
+    def __repr__(self) -> str:
+        return f"KeyRing(active_version={self.active_version}, versions={self.versions})"
+
+    @classmethod
+    def parse(cls, items: Sequence[str]) -> KeyRing:
+        """Parse "version:base64key" items, newest first; the first one is active."""
+        if isinstance(items, str | bytes):
+            raise KeyConfigError("key-encryption keys must be a list of 'version:key' items")
+        keks: dict[int, bytes] = {}
+        for position, item in enumerate(items, start=1):
+            # Messages name the item's position, never its text: the text is a secret.
+            match = _KEK_ITEM.fullmatch(item.strip()) if isinstance(item, str) else None
+            if match is None:
+                raise KeyConfigError(f"key item {position} is not 'version:base64key'")
+            version = int(match.group(1))
+            try:
+                key = base64.b64decode(match.group(2), validate=True)
+            except binascii.Error:
+                raise KeyConfigError(f"key version {version} is not valid base64") from None
+            if version in keks:
+                raise KeyConfigError(f"key version {version} is listed twice")
+            if len(key) != KEY_BYTES:
+                raise KeyConfigError(f"key version {version} is not {KEY_BYTES} bytes")
+            keks[version] = key
+        if not keks:
+            raise KeyConfigError("no key-encryption key is configured")
+        return cls(keks, active_version=next(iter(keks)))
+
+    @classmethod
+    def from_settings(cls) -> KeyRing:
+        items = getattr(settings, "JOURNAL_KEKS", None)
+        if items is None:
+            raise KeyConfigError("settings.JOURNAL_KEKS is not set")
+        return cls.parse(items)
+
+    def wrap_data_key(
+        self, data_key: bytes, *, owner_id: str, dek_version: int
+    ) -> tuple[int, bytes]:
+        """Wrap a DEK under the active KEK; returns (kek_version, wrapped)."""
+        _check_data_key(data_key)
+        _check_owner_id(owner_id)
+        _check_version(dek_version, what="dek_version")
+        version = self.active_version
+        nonce = os.urandom(NONCE_BYTES)
+        aad = _wrap_aad(kek_version=version, owner_id=owner_id, dek_version=dek_version)
+        sealed = AESGCM(self._keks[version]).encrypt(nonce, data_key, aad)
+        return version, _WRAP_HEADER.pack(WRAP_FORMAT, version) + nonce + sealed
+
+    def unwrap_data_key(
+        self, wrapped: bytes | memoryview, *, owner_id: str, dek_version: int
+    ) -> bytes:
+        """Unwrap a DEK with whichever configured KEK wrapped it; SealedValueError otherwise.
+
+        Accepts the memoryview that a PostgreSQL BinaryField returns.
+        """
+        _check_owner_id(owner_id)
+        _check_version(dek_version, what="dek_version")
+        version = wrapped_key_version(wrapped)
+        kek = self._keks.get(version)
+        if kek is None:
+            raise SealedValueError(f"key version {version} not configured")
+        wrapped = bytes(wrapped)
+        nonce = wrapped[_WRAP_HEADER.size : _WRAP_HEADER.size + NONCE_BYTES]
+        sealed = wrapped[_WRAP_HEADER.size + NONCE_BYTES :]
+        aad = _wrap_aad(kek_version=version, owner_id=owner_id, dek_version=dek_version)
+        try:
+            return AESGCM(kek).decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise SealedValueError("wrapped data key failed authentication") from None
+
+    def rewrap(
+        self, wrapped: bytes | memoryview, *, owner_id: str, dek_version: int
+    ) -> tuple[int, bytes]:
+        """Unwrap with any configured KEK and wrap again under the active one."""
+        data_key = self.unwrap_data_key(wrapped, owner_id=owner_id, dek_version=dek_version)
+        return self.wrap_data_key(data_key, owner_id=owner_id, dek_version=dek_version)
+
+
+def wrapped_key_version(wrapped: bytes | memoryview) -> int:
+    """The KEK version of a wrapped key, read from its header without unwrapping."""
+    if not isinstance(wrapped, bytes | memoryview):
+        raise SealedValueError("wrapped data key is not bytes")
+    wrapped = bytes(wrapped)
+    if len(wrapped) != _WRAPPED_BYTES:
+        raise SealedValueError("wrapped data key has the wrong length")
+    wrap_format, version = _WRAP_HEADER.unpack_from(wrapped)
+    if wrap_format != WRAP_FORMAT:
+        raise SealedValueError("wrapped data key has an unknown format")
+    return int(version)
+
+
+def new_data_key() -> bytes:
+    """A fresh random 256-bit data key."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def _encode_token(raw: bytes) -> str:
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _decode_token(token: str) -> tuple[int, bytes, bytes]:
+    """Split a token into (key_version, nonce, ciphertext+tag), failing closed."""
+    if not isinstance(token, str):
+        raise SealedValueError("sealed value is not a str")
+    if not token.startswith(TOKEN_PREFIX):
+        raise SealedValueError("sealed value has an unknown format")
+    body = token[len(TOKEN_PREFIX) :]
+    if not _BASE64URL.fullmatch(body) or len(body) % 4 == 1:
+        raise SealedValueError("sealed value is not valid base64url")
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raise SealedValueError("sealed value is not valid base64url") from None
+    # One token per byte string: unused trailing bits must be zero.
+    if _encode_token(raw) != token:
+        raise SealedValueError("sealed value is not canonical base64url")
+    if len(raw) < _TOKEN_HEADER.size + NONCE_BYTES + TAG_BYTES:
+        raise SealedValueError("sealed value is too short")
+    algorithm, key_version = _TOKEN_HEADER.unpack_from(raw)
+    if algorithm not in ALGORITHM_NAMES:
+        raise SealedValueError("sealed value has an unknown algorithm")
+    if key_version < 1:
+        raise SealedValueError("sealed value has an invalid key version")
+    nonce = raw[_TOKEN_HEADER.size : _TOKEN_HEADER.size + NONCE_BYTES]
+    return int(key_version), nonce, raw[_TOKEN_HEADER.size + NONCE_BYTES :]
+
+
+def seal(data_key: bytes, plaintext: str, *, context: SealContext, key_version: int) -> str:
+    """Encrypt text under a data key, bound to its context; every call uses a fresh nonce."""
+    _check_data_key(data_key)
+    _check_version(key_version, what="key_version")
+    if not isinstance(plaintext, str):
+        raise TypeError("plaintext must be a str")
+    try:
+        encoded = plaintext.encode("utf-8")
+    except UnicodeEncodeError:
+        # `from None`: the UnicodeEncodeError carries the whole plaintext in `.object`.
+        raise ValueError("plaintext is not valid Unicode (lone surrogate)") from None
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(data_key).encrypt(nonce, encoded, context.aad(key_version))
+    return _encode_token(_TOKEN_HEADER.pack(ALGORITHM_ID, key_version) + nonce + sealed)
+
+
+def open_sealed(data_key: bytes, token: str, *, context: SealContext) -> str:
+    """Decrypt a token sealed for this context; SealedValueError on any failure."""
+    _check_data_key(data_key)
+    key_version, nonce, sealed = _decode_token(token)
+    try:
+        encoded = AESGCM(data_key).decrypt(nonce, sealed, context.aad(key_version))
+        return encoded.decode("utf-8")
+    except (InvalidTag, UnicodeDecodeError):
+        raise SealedValueError("sealed value failed authentication") from None
+
+
+def sealed_key_version(token: str) -> int:
+    """The DEK version in a token's header, unauthenticated: a hint for choosing the key.
+
+    Opening checks it, because the version is part of the associated data.
+    """
+    key_version, _nonce, _sealed = _decode_token(token)
+    return key_version
+
+
+class DataKeyCache:
+    """Unwrapped DEKs in this process's memory: a bounded LRU whose entries expire.
+
+    The TTL counts from `put`, not from the last `get`, so a key dropped elsewhere
+    (erasure, rotation in another process) leaves this one within `ttl_seconds`.
+    Keys are (owner_id, dek_version).
+    """
+
+    def __init__(
+        self,
+        max_entries: int = 1024,
+        ttl_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self._max_entries = max_entries
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, int], tuple[float, bytes]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"DataKeyCache(entries={len(self)}, max_entries={self._max_entries})"
+
+    def get(self, key: tuple[str, int]) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires_at, value = entry
+            if self._clock() >= expires_at:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, int], value: bytes) -> None:
+        with self._lock:
+            self._entries[key] = (self._clock() + self._ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def discard_owner(self, owner_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == owner_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            now = self._clock()
+            for key in [key for key, (expires, _) in self._entries.items() if now >= expires]:
+                del self._entries[key]
+            return len(self._entries)
