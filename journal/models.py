@@ -1,1 +1,211 @@
-"""The patient's own record: treatment sessions, entries, the key ring."""
+"""The patient's own record: data keys, treatment sessions and journal entries.
+
+Free text is stored only sealed (columns ending in `_sealed`, see `journal.keys`). What
+stays in the clear, so the service can schedule, sort, filter and sync without keys:
+ids, kinds, statuses, times, links between rows, moods, ratings and after-effect grades.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class DataKey(models.Model):
+    """A patient's data key (DEK), stored only wrapped under a key-encryption key (KEK).
+
+    A patient has one active DEK (new seals) and, during a rotation, older ones that still
+    open rows not yet re-sealed. Deleting every row here is crypto-shredding: nothing the
+    patient wrote can be opened again, from the database or any backup of it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_keys"
+    )
+    version = models.PositiveIntegerField()
+    wrapped = models.BinaryField()
+    kek_version = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "version"], name="datakey_unique_version"),
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(is_active=True), name="datakey_one_active"
+            ),
+        ]
+        indexes = [models.Index(fields=["kek_version"], name="datakey_kek_version")]
+
+    def __str__(self) -> str:
+        return f"data key v{self.version} of {self.patient_id} (KEK v{self.kek_version})"
+
+
+class SyncState(models.Model):
+    """A patient's change counter. Every write takes the next number while holding this
+    row's lock until commit, so a patient's changes commit in counter order and a sync
+    cursor (the last number seen) can never skip a change that commits later."""
+
+    patient = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="sync_state",
+    )
+    last_change = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"sync state of {self.patient_id} at {self.last_change}"
+
+
+class SessionKind(models.TextChoices):
+    PREPARATION = "preparation", "Preparation"
+    DOSING = "dosing", "Dosing"
+    INTEGRATION = "integration", "Integration"
+
+
+class Modality(models.TextChoices):
+    ESKETAMINE_NASAL = "esketamine_nasal", "Esketamine nasal spray"
+    IV_INFUSION = "iv_infusion", "IV infusion"
+    IM_INJECTION = "im_injection", "IM injection"
+    ORAL_LOZENGE = "oral_lozenge", "Oral or sublingual lozenge"
+    OTHER = "other", "Other"
+
+
+class Setting(models.TextChoices):
+    CLINIC = "clinic", "Clinic"
+    HOME = "home", "Home"
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Severity(models.TextChoices):
+    NONE = "none", "None"
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+# The after-effects asked after a dosing session: the common acute effects of ketamine and
+# esketamine (Spravato prescribing information, section 5 and 6: dissociation, nausea,
+# dizziness, headache, increased blood pressure, anxiety).
+AFTER_EFFECTS = (
+    "dissociation",
+    "nausea",
+    "dizziness",
+    "headache",
+    "raised_blood_pressure",
+    "anxiety",
+)
+
+
+class SyncedModel(models.Model):
+    """Fields every synced record has: client-choosable id, version, tombstone, change."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1)
+    change = models.BigIntegerField(default=0)
+    key_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class TreatmentSession(SyncedModel):
+    """A meeting on the patient's calendar: preparation, dosing or integration."""
+
+    kind = models.CharField(max_length=16, choices=SessionKind.choices)
+    modality = models.CharField(max_length=24, choices=Modality.choices, blank=True)
+    setting = models.CharField(max_length=8, choices=Setting.choices, blank=True)
+    scheduled_start = models.DateTimeField()
+    actual_start = models.DateTimeField(null=True, blank=True)
+    actual_end = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
+    )
+    note_sealed = models.TextField(blank=True, default="")
+    after_effects = models.JSONField(null=True, blank=True)
+    overall_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scheduled_start", "id"]
+        indexes = [
+            models.Index(fields=["patient", "change"], name="session_patient_change"),
+            models.Index(fields=["patient", "scheduled_start"], name="session_patient_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overall_rating__isnull=True) | Q(overall_rating__lte=10),
+                name="session_rating_0_10",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="dosing") | Q(modality=""), name="session_modality_dosing_only"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} session {self.id}"
+
+
+class EntryKind(models.TextChoices):
+    INTENTION = "intention", "Intention"
+    REFLECTION = "reflection", "Reflection"
+    EXERCISE = "exercise", "Exercise answer"
+    CHECKIN = "checkin", "Check-in"
+    NOTE = "note", "Note"
+
+
+class Entry(SyncedModel):
+    """A journal entry. Title, body and tags are sealed; the body and tags as one value."""
+
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    session = models.ForeignKey(
+        TreatmentSession,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="entries",
+    )
+    title_sealed = models.TextField(blank=True, default="")
+    content_sealed = models.TextField(blank=True, default="")
+    mood = models.PositiveSmallIntegerField(null=True, blank=True)
+    intentions = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="reflections"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "entries"
+        indexes = [
+            models.Index(fields=["patient", "change"], name="entry_patient_change"),
+            models.Index(fields=["patient", "-created_at", "-id"], name="entry_patient_created"),
+            models.Index(fields=["session"], name="entry_session"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mood__isnull=True) | Q(mood__lte=10), name="entry_mood_0_10"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} entry {self.id}"

@@ -1,0 +1,291 @@
+"""The key ring in use: patients' data keys, sealing and opening fields, rotation.
+
+`journal.crypto` does the cryptography; this module knows the database. Unwrapped data
+keys are kept only in this process's memory (`DataKeyCache`: bounded, expiring), never in
+Redis, the database, logs or task messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from backend.errors import ProblemError
+from journal.crypto import (
+    DataKeyCache,
+    KeyRing,
+    SealContext,
+    SealedValueError,
+    new_data_key,
+    open_sealed,
+    seal,
+    sealed_key_version,
+)
+from journal.models import DataKey, Entry, TreatmentSession
+
+security_logger = logging.getLogger("afterglow.security")
+
+_cache = DataKeyCache(
+    max_entries=getattr(settings, "JOURNAL_DEK_CACHE_SIZE", 4096),
+    ttl_seconds=getattr(settings, "JOURNAL_DEK_CACHE_SECONDS", 300.0),
+)
+_ring: KeyRing | None = None
+
+# (model, sealed field names): every sealed column of the journal. Rotation and erasure
+# walk this list, so a new sealed field is added here.
+SEALED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
+    (TreatmentSession, ("note_sealed",)),
+    (Entry, ("title_sealed", "content_sealed")),
+)
+
+
+def keyring() -> KeyRing:
+    global _ring
+    if _ring is None:
+        _ring = KeyRing.from_settings()
+    return _ring
+
+
+def _reset(**kwargs: Any) -> None:
+    global _ring
+    if kwargs.get("setting") == "JOURNAL_KEKS":
+        _ring = None
+        _cache.clear()
+
+
+setting_changed.connect(_reset)
+
+
+def clear_cache() -> None:
+    """Forget every unwrapped key in this process (tests, erasure)."""
+    _cache.clear()
+
+
+def forget_patient(patient_id: str) -> None:
+    _cache.discard_owner(patient_id)
+
+
+class UnreadableRecordError(ProblemError):
+    """A sealed value failed to open: tampered, truncated, moved or its key destroyed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            500,
+            "sealed_value_unreadable",
+            "A stored record could not be decrypted. It has been reported; "
+            "nothing of it is shown.",
+        )
+
+
+def data_key_create(*, patient_id: str, version: int = 1) -> DataKey:
+    """Make and store a new wrapped DEK as the patient's active one."""
+    raw = new_data_key()
+    kek_version, wrapped = keyring().wrap_data_key(raw, owner_id=patient_id, dek_version=version)
+    with transaction.atomic():
+        DataKey.objects.filter(patient_id=patient_id, is_active=True).update(is_active=False)
+        key = DataKey.objects.create(
+            patient_id=patient_id,
+            version=version,
+            wrapped=wrapped,
+            kek_version=kek_version,
+            is_active=True,
+        )
+    _cache.put((patient_id, version), raw)
+    return key
+
+
+@dataclass
+class Sealer:
+    """Seals and opens one patient's fields, loading their keys at most once.
+
+    Make one per request (or per batch) for the patient whose rows are handled.
+    """
+
+    patient_id: str
+    _active_version: int | None = None
+
+    def _load_keys(self) -> None:
+        """One query: every data key of the patient into the process cache."""
+        for key in DataKey.objects.filter(patient_id=self.patient_id):
+            if key.is_active:
+                self._active_version = key.version
+            if _cache.get((self.patient_id, key.version)) is None:
+                try:
+                    raw = keyring().unwrap_data_key(
+                        bytes(key.wrapped), owner_id=self.patient_id, dek_version=key.version
+                    )
+                except SealedValueError:
+                    security_logger.error(
+                        "data key failed to unwrap",
+                        extra={
+                            "event": "journal.data_key_unreadable",
+                            "patient_id": self.patient_id,
+                            "dek_version": key.version,
+                            "kek_version": key.kek_version,
+                        },
+                    )
+                    raise UnreadableRecordError() from None
+                _cache.put((self.patient_id, key.version), raw)
+
+    def active_version(self) -> int:
+        if self._active_version is None:
+            self._load_keys()
+        if self._active_version is None:
+            try:
+                with transaction.atomic():
+                    data_key_create(patient_id=self.patient_id)
+            except IntegrityError:
+                pass  # another request made the first key at the same moment
+            self._load_keys()
+        assert self._active_version is not None
+        return self._active_version
+
+    def _key(self, version: int) -> bytes:
+        raw = _cache.get((self.patient_id, version))
+        if raw is None:
+            self._load_keys()
+            raw = _cache.get((self.patient_id, version))
+        if raw is None:
+            raise SealedValueError("no data key of this version")
+        return raw
+
+    def seal(self, instance: models.Model, field: str, text: str) -> str:
+        """Seal `text` for `instance.field` under the active key, and record the key's
+        version on the row (rotation finds rows under old keys by it)."""
+        version = self.active_version()
+        if hasattr(instance, "key_version"):
+            instance.key_version = version
+        return seal(
+            self._key(version), text, context=self._context(instance, field), key_version=version
+        )
+
+    def open(self, instance: models.Model, field: str) -> str:
+        token: str = getattr(instance, field)
+        if not token and getattr(instance, "deleted_at", None) is not None:
+            return ""  # a tombstone keeps no text
+        context = self._context(instance, field)
+        try:
+            # Every live row's fields are sealed, empty text included: an emptied column is
+            # tampering and fails like any other.
+            return open_sealed(self._key(sealed_key_version(token)), token, context=context)
+        except SealedValueError:
+            security_logger.error(
+                "sealed value failed to open",
+                extra={
+                    "event": "journal.sealed_value_unreadable",
+                    "table": context.table,
+                    "field": context.field,
+                    "row_id": context.row_id,
+                    "patient_id": context.owner_id,
+                },
+            )
+            raise UnreadableRecordError() from None
+
+    def _context(self, instance: models.Model, field: str) -> SealContext:
+        return SealContext(
+            table=instance._meta.db_table,
+            field=field,
+            row_id=str(instance.pk),
+            owner_id=self.patient_id,
+        )
+
+
+def sealer_for(patient: Any) -> Sealer:
+    return Sealer(patient_id=str(patient.pk))
+
+
+# Rotation -------------------------------------------------------------------------------
+
+
+def kek_rotation_remaining() -> int:
+    """Data keys still wrapped under a KEK other than the active one."""
+    return DataKey.objects.exclude(kek_version=keyring().active_version).count()
+
+
+def kek_rotate_batch(*, batch_size: int = 500) -> int:
+    """Re-wrap one batch of data keys under the active KEK; returns how many it moved.
+
+    Resumable and idempotent: it only takes keys not yet under the active KEK, skips rows
+    another runner holds, and each batch commits on its own.
+    """
+    ring = keyring()
+    with transaction.atomic():
+        keys = list(
+            DataKey.objects.exclude(kek_version=ring.active_version)
+            .select_for_update(skip_locked=True)
+            .order_by("id")[:batch_size]
+        )
+        for key in keys:
+            key.kek_version, key.wrapped = ring.rewrap(
+                bytes(key.wrapped), owner_id=str(key.patient_id), dek_version=key.version
+            )
+            key.rewrapped_at = timezone.now()
+        DataKey.objects.bulk_update(keys, ["kek_version", "wrapped", "rewrapped_at"])
+    return len(keys)
+
+
+def patient_key_rotate(*, patient_id: str) -> DataKey:
+    """Give a patient a new active DEK. Old keys stay until `patient_reseal` is done."""
+    with transaction.atomic():
+        current = (
+            DataKey.objects.select_for_update()
+            .filter(patient_id=patient_id)
+            .order_by("-version")
+            .first()
+        )
+        version = 1 if current is None else current.version + 1
+        return data_key_create(patient_id=patient_id, version=version)
+
+
+def _rows_under_old_keys(model: type[models.Model], patient_id: str, active: int) -> Any:
+    return model._default_manager.filter(patient_id=patient_id).exclude(key_version=active)
+
+
+def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
+    """Re-seal one batch of a patient's rows under their active DEK; returns the count.
+
+    Rows stay readable throughout: a row is opened with the key named in its token and
+    written back sealed under the new key in one short transaction. When no row is left
+    under an old key, the old keys are deleted.
+    """
+    sealer = Sealer(patient_id=patient_id)
+    active = sealer.active_version()
+    moved = 0
+    for model, fields in SEALED_FIELDS:
+        with transaction.atomic():
+            rows = list(
+                _rows_under_old_keys(model, patient_id, active)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")[: batch_size - moved]
+            )
+            for row in rows:
+                for field in fields:
+                    if getattr(row, field):
+                        setattr(row, field, sealer.seal(row, field, sealer.open(row, field)))
+                row.key_version = active  # type: ignore[attr-defined]
+            if rows:
+                model._default_manager.bulk_update(rows, [*fields, "key_version"])
+            moved += len(rows)
+        if moved >= batch_size:
+            return moved
+    if moved == 0:
+        remaining = sum(
+            _rows_under_old_keys(model, patient_id, active).count() for model, _ in SEALED_FIELDS
+        )
+        if remaining == 0:
+            DataKey.objects.filter(patient_id=patient_id, is_active=False).delete()
+    return moved
+
+
+def patients_with_old_data_keys() -> Iterator[str]:
+    for patient_id in (
+        DataKey.objects.filter(is_active=False).values_list("patient_id", flat=True).distinct()
+    ):
+        yield str(patient_id)
