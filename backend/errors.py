@@ -166,10 +166,25 @@ def field_errors(detail: Any, submitted: set[str]) -> dict[str, list[str]]:
     """Flatten DRF's nested errors to {"a.b.0": [messages]}, scrubbing echoed input."""
     errors: dict[str, list[str]] = {}
     for name, message in _flatten(detail):
-        if any(value in message for value in submitted if len(value) >= 1):
+        if _echoes(message, submitted):
             message = INVALID_VALUE_MESSAGE
         errors.setdefault(name, []).append(message)
     return errors
+
+
+# Shorter values are looked for only where messages quote input ('"x" is not a valid
+# choice.'), so a value like "short" does not blank "This password is too short.".
+_LONG_VALUE = 8
+_QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"))
+
+
+def _echoes(message: str, submitted: set[str]) -> bool:
+    for value in submitted:
+        if len(value) >= _LONG_VALUE and value in message:
+            return True
+        if any(f"{left}{value}{right}" in message for left, right in _QUOTES):
+            return True
+    return False
 
 
 def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from backend.accounts.models import is_known_time_zone
 
@@ -25,11 +25,7 @@ class StrictSerializer(serializers.Serializer[Any]):
             if set(data) - accepted:
                 names = ", ".join(f"'{name}'" for name in sorted(accepted)) or "nothing"
                 raise serializers.ValidationError(
-                    {
-                        settings.REST_FRAMEWORK.get(
-                            "NON_FIELD_ERRORS_KEY", "non_field_errors"
-                        ): [f"Unknown fields. Accepted fields: {names}."]
-                    },
+                    {api_settings.NON_FIELD_ERRORS_KEY: [f"Unknown fields. Accepted: {names}."]},
                     code="unknown_field",
                 )
         return super().to_internal_value(data)

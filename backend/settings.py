@@ -373,3 +373,4 @@ LOGGING = {
 ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=True)
 DASHBOARD_URL = "/dashboard/"
 CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

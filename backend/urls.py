@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("backend.accounts.urls")),
+    path("api/v1/", include("journal.urls")),
 ]
 
 if settings.ADMIN_ENABLED:

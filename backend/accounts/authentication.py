@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication
+from knox.settings import knox_settings
 from rest_framework.request import Request
 
 from backend.accounts.models import DeviceToken, User
@@ -31,3 +34,16 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
             DeviceToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return user, token
+
+
+class DeviceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Describes DeviceTokenAuthentication in the OpenAPI schema."""
+
+    target_class = "backend.accounts.authentication.DeviceTokenAuthentication"
+    name = "knoxApiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        definition: dict[str, Any] = build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=knox_settings.AUTH_HEADER_PREFIX
+        )
+        return definition

@@ -22,7 +22,8 @@ def has_second_factor(request: Request) -> bool:
 class IsAuthenticatedWithSecondFactor(BasePermission):
     """Signed in, and for therapists (who read other people's journals) with TOTP."""
 
-    message = "Authentication with a second factor is required."
+    message = "Sign in with your authenticator app code to do this."
+    code = "second_factor_required"
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user

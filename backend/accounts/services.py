@@ -1,0 +1,425 @@
+"""Accounts: every write. Patients register; therapists are created by an operator and
+enrol a password and an authenticator app with a one-time code; both sign in for a device
+token."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from axes.helpers import get_cool_off
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils import timezone
+from django_otp import verify_token
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.settings import knox_settings
+from rest_framework.exceptions import NotFound, ValidationError
+
+from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
+from backend.errors import ProblemError
+
+ENROLMENT_CODE_TTL = timedelta(hours=72)
+# 20 characters from 30 unambiguous ones: about 98 bits, so an unsalted SHA-256 of the
+# code is safe to store, and the code is still easy to read out and type.
+ENROLMENT_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+ENROLMENT_CODE_LENGTH = 20
+DEFAULT_DEVICE_NAME = "unnamed device"
+TOTP_DEVICE_NAME = "Authenticator app"
+
+EMAIL_UNUSABLE_MESSAGE = "This email address cannot be used."
+INVALID_CREDENTIALS_DETAIL = "The email address, password or code is not correct."
+INVALID_ENROLMENT_DETAIL = (
+    "The email address or enrolment code is not correct, or the code was used or has expired."
+)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new device token. `token` is the secret: shown once, stored only as a hash."""
+
+    user: User
+    device: DeviceToken
+    token: str
+
+
+@dataclass(frozen=True)
+class NewTherapist:
+    """A therapist account and the one-time enrolment code to hand to its owner."""
+
+    user: User
+    enrolment_code: str
+
+
+def _email_normalized(email: str) -> str:
+    # Addresses are stored lower-case (UserManager), so look-ups and lock-out keys are too.
+    return email.strip().lower()
+
+
+def _field_errors(error: DjangoValidationError, field: str | None = None) -> ValidationError:
+    if field is not None or not hasattr(error, "error_dict"):
+        return ValidationError({field or "non_field_errors": list(error.messages)})
+    return ValidationError({name: list(messages) for name, messages in error.message_dict.items()})
+
+
+def _password_validate(*, password: str, user: User) -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as error:
+        raise _field_errors(error, "password") from error
+
+
+def _user_create(
+    *, email: str, display_name: str, time_zone: str, role: Role, password: str | None
+) -> User:
+    email = _email_normalized(email)
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]})
+    user = User(email=email, display_name=display_name, time_zone=time_zone, role=role)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        _password_validate(password=password, user=user)
+        user.set_password(password)
+    try:
+        user.full_clean(validate_unique=False)
+    except DjangoValidationError as error:
+        raise _field_errors(error) from error
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:
+        # A concurrent registration took the address between the check and the insert.
+        raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]}) from error
+    return user
+
+
+def user_create_patient(
+    *, email: str, password: str, display_name: str, time_zone: str = "UTC"
+) -> User:
+    """Register a patient.
+
+    An address that is already registered answers a 400 on `email` ("cannot be used"),
+    not a silent success: registration signs the new device in at once, so it cannot
+    pretend to succeed. The message does not say that the account exists, and the
+    `register` throttle limits how fast anyone can probe addresses this way.
+    """
+    return _user_create(
+        email=email,
+        display_name=display_name,
+        time_zone=time_zone,
+        role=Role.PATIENT,
+        password=password,
+    )
+
+
+def user_update(
+    *, user: User, display_name: str | None = None, time_zone: str | None = None
+) -> User:
+    """Change what a user may change about themselves. The email address is not one."""
+    changed: list[str] = []
+    if display_name is not None:
+        user.display_name = display_name
+        changed.append("display_name")
+    if time_zone is not None:
+        user.time_zone = time_zone
+        changed.append("time_zone")
+    if not changed:
+        return user
+    try:
+        user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name not in changed])
+    except DjangoValidationError as error:
+        raise _field_errors(error) from error
+    user.save(update_fields=changed)
+    return user
+
+
+def user_set_password(*, user: User, password: str) -> User:
+    _password_validate(password=password, user=user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
+def device_token_create(
+    *, user: User, device_name: str = "", is_second_factor_verified: bool = False
+) -> IssuedToken:
+    """Issue a token for one device.
+
+    At most TOKEN_LIMIT_PER_USER tokens live at once: a new sign-in revokes the
+    least recently used ones beyond that, so someone who lost their phones can still
+    sign in (and then revoke the rest).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        tokens = user.auth_token_set.select_for_update()
+        tokens.filter(expiry__lte=now).delete()
+        limit: int | None = knox_settings.TOKEN_LIMIT_PER_USER
+        if limit is not None:
+            live = list(
+                tokens.filter(Q(expiry__gt=now) | Q(expiry__isnull=True))
+                .order_by(Coalesce("last_used_at", "created").desc())
+                .values_list("digest", flat=True)
+            )
+            if len(live) >= limit:
+                DeviceToken.objects.filter(digest__in=live[limit - 1 :]).delete()
+        device: DeviceToken
+        device, token = DeviceToken.objects.create(
+            user=user,
+            device_name=device_name.strip() or DEFAULT_DEVICE_NAME,
+            is_second_factor_verified=is_second_factor_verified,
+        )
+    return IssuedToken(user=user, device=device, token=token)
+
+
+def _raise_if_locked_out(request: HttpRequest) -> None:
+    """Answer 429 if django-axes has locked out this (email, address) pair.
+
+    Axes marks the request (`axes_locked_out`) when it refuses a locked-out pair or when
+    a failure reaches AXES_FAILURE_LIMIT. Its middleware would then replace our answer
+    with a plain-text one; we answer with a problem document here and clear the mark.
+    """
+    if not getattr(request, "axes_locked_out", False):
+        return
+    request.axes_locked_out = False  # type: ignore[attr-defined]
+    cool_off: timedelta = get_cool_off(request)
+    # Every attempt during a lock-out restarts the cool-off (axes'
+    # AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so the wait is the whole cool-off.
+    seconds = int(cool_off.total_seconds())
+    raise ProblemError(
+        429,
+        "locked_out",
+        "Too many failed sign-ins for this account from this address. Try again later.",
+        extra={"retry_after_seconds": seconds},
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _unauthorized(code: str, detail: str) -> ProblemError:
+    # A 401 names the scheme that would succeed (RFC 9110, section 15.5.2).
+    return ProblemError(
+        401, code, detail, headers={"WWW-Authenticate": knox_settings.AUTH_HEADER_PREFIX}
+    )
+
+
+def _invalid_credentials() -> ProblemError:
+    return _unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
+
+
+def _totp_verify(*, user: User, otp: str) -> bool:
+    # One device at a time through django_otp.verify_token, which locks the row so
+    # that replay protection and throttling hold under concurrent requests.
+    devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+    return any(verify_token(user, device.persistent_id, otp) for device in devices)
+
+
+def user_sign_in(
+    *, request: HttpRequest, email: str, password: str, otp: str = "", device_name: str = ""
+) -> IssuedToken:
+    """Check a password (and for therapists a TOTP code) and issue a device token.
+
+    The password goes through `django.contrib.auth.authenticate`, so django-axes counts
+    failures per (email, address) and refuses locked-out pairs before any password check.
+    A wrong TOTP code counts as a failure too, and answers exactly like a wrong password.
+    """
+    email = _email_normalized(email)
+    authenticated = authenticate(request=request, email=email, password=password)
+    if not isinstance(authenticated, User) or authenticated.erased_at is not None:
+        _raise_if_locked_out(request)
+        raise _invalid_credentials()
+    user = authenticated
+    is_second_factor_verified = False
+    if user.is_therapist:
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            raise ProblemError(
+                403,
+                "enrolment_required",
+                "This therapist account has not finished enrolment: confirm an "
+                "authenticator app at POST /api/v1/auth/enrol/confirm/ first.",
+            )
+        if not otp:
+            raise _unauthorized(
+                "otp_required", "Send the 6-digit code from your authenticator app as 'otp'."
+            )
+        if not _totp_verify(user=user, otp=otp):
+            user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
+            _raise_if_locked_out(request)
+            raise _invalid_credentials()
+        is_second_factor_verified = True
+    issued = device_token_create(
+        user=user,
+        device_name=device_name,
+        is_second_factor_verified=is_second_factor_verified,
+    )
+    # Records last_login, and tells axes to forget this pair's failures.
+    user_logged_in.send(sender=User, request=request, user=user)
+    return issued
+
+
+def user_register(
+    *,
+    request: HttpRequest,
+    email: str,
+    password: str,
+    display_name: str,
+    time_zone: str = "UTC",
+    device_name: str = "",
+) -> IssuedToken:
+    """Register a patient (see `user_create_patient`) and sign this device in."""
+    with transaction.atomic():
+        user = user_create_patient(
+            email=email, password=password, display_name=display_name, time_zone=time_zone
+        )
+        issued = device_token_create(user=user, device_name=device_name)
+    user_logged_in.send(sender=User, request=request, user=user)
+    return issued
+
+
+def device_token_revoke(*, device: DeviceToken) -> None:
+    """Revoke one token: the next request with it answers 401."""
+    device.delete()
+
+
+def device_token_revoke_all(*, user: User) -> int:
+    deleted, _ = user.auth_token_set.all().delete()
+    return deleted
+
+
+def device_token_revoke_by_key(*, user: User, token_key: str) -> None:
+    """Revoke one of the user's own tokens; someone else's answers 404, as a missing one."""
+    deleted, _ = user.auth_token_set.filter(token_key=token_key).delete()
+    if not deleted:
+        raise NotFound()
+
+
+def _enrolment_code_normalized(code: str) -> str:
+    return "".join(character for character in code.upper() if character.isalnum())
+
+
+def _enrolment_code_hash(code: str) -> str:
+    return hashlib.sha256(_enrolment_code_normalized(code).encode()).hexdigest()
+
+
+def enrolment_code_create(*, user: User) -> str:
+    """A one-time enrolment code, valid for ENROLMENT_CODE_TTL. Only its hash is kept."""
+    raw = "".join(secrets.choice(ENROLMENT_CODE_ALPHABET) for _ in range(ENROLMENT_CODE_LENGTH))
+    EnrolmentCode.objects.create(
+        user=user,
+        code_hash=_enrolment_code_hash(raw),
+        expires_at=timezone.now() + ENROLMENT_CODE_TTL,
+    )
+    return "-".join(raw[index : index + 5] for index in range(0, len(raw), 5))
+
+
+def therapist_create(*, email: str, display_name: str, time_zone: str = "UTC") -> NewTherapist:
+    """A therapist with no usable password yet, and the code to enrol with."""
+    with transaction.atomic():
+        user = _user_create(
+            email=email,
+            display_name=display_name,
+            time_zone=time_zone,
+            role=Role.THERAPIST,
+            password=None,
+        )
+        code = enrolment_code_create(user=user)
+    return NewTherapist(user=user, enrolment_code=code)
+
+
+def totp_device_create(*, user: User, confirmed: bool) -> TOTPDevice:
+    device: TOTPDevice = TOTPDevice.objects.create(
+        user=user, name=TOTP_DEVICE_NAME, confirmed=confirmed
+    )
+    return device
+
+
+def therapist_create_enrolled(
+    *, email: str, display_name: str, password: str, time_zone: str = "UTC"
+) -> tuple[User, TOTPDevice]:
+    """A therapist who can sign in at once, for demos: no enrolment code involved."""
+    with transaction.atomic():
+        user = _user_create(
+            email=email,
+            display_name=display_name,
+            time_zone=time_zone,
+            role=Role.THERAPIST,
+            password=password,
+        )
+        device = totp_device_create(user=user, confirmed=True)
+    return user, device
+
+
+def _enrolment_code_usable(*, email: str, code: str) -> EnrolmentCode:
+    """The usable code for this therapist, locked for update; one answer for every miss
+    (unknown address, wrong code, used, expired) so nothing tells them apart."""
+    enrolment: EnrolmentCode | None = (
+        EnrolmentCode.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(
+            user__email=_email_normalized(email),
+            user__role=Role.THERAPIST,
+            code_hash=_enrolment_code_hash(code),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .first()
+    )
+    if enrolment is None:
+        raise ProblemError(400, "invalid_enrolment_code", INVALID_ENROLMENT_DETAIL)
+    return enrolment
+
+
+def therapist_enrol(*, email: str, code: str, password: str) -> TOTPDevice:
+    """Set the therapist's password and start an authenticator app (unconfirmed).
+
+    The code stays usable until `therapist_enrol_confirm`, so a therapist who lost the
+    QR code can start again; each start replaces the unconfirmed device.
+    """
+    with transaction.atomic():
+        enrolment = _enrolment_code_usable(email=email, code=code)
+        user = enrolment.user
+        user_set_password(user=user, password=password)
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        return totp_device_create(user=user, confirmed=False)
+
+
+def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> User:
+    """Confirm the authenticator app with a current code; the enrolment code is spent."""
+    with transaction.atomic():
+        enrolment = _enrolment_code_usable(email=email, code=code)
+        user = enrolment.user
+        device: TOTPDevice | None = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=False)
+            .order_by("-id")
+            .first()
+        )
+        if device is None:
+            raise ProblemError(
+                409,
+                "enrolment_not_started",
+                "Start enrolment at POST /api/v1/auth/enrol/ first.",
+            )
+        # Checked without raising inside the transaction, so that django-otp's failure
+        # count (its brute-force throttle) is kept.
+        is_verified: bool = device.verify_token(otp)
+        if is_verified:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            enrolment.used_at = timezone.now()
+            enrolment.save(update_fields=["used_at"])
+    if not is_verified:
+        raise ProblemError(
+            400,
+            "invalid_otp",
+            "The code from the authenticator app is not correct. Check the phone's clock.",
+        )
+    return user

@@ -1,0 +1,443 @@
+"""Accounts API: registration, sign-in, devices and tokens, therapist enrolment, /me/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import logout
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from backend.accounts import selectors, services
+from backend.accounts.models import DeviceToken, Role, User
+from backend.serializers import StrictSerializer, TimeZoneField
+
+PROBLEM = "application/problem+json"
+
+
+def _problem(description: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        response={"$ref": "#/components/schemas/Problem"}, description=description
+    )
+
+
+def _signed_in_user(request: Request) -> User:
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
+
+
+def _current_token(request: Request) -> DeviceToken | None:
+    return request.auth if isinstance(request.auth, DeviceToken) else None
+
+
+class UserSerializer(serializers.Serializer[User]):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    time_zone = serializers.CharField(help_text="IANA time zone name, e.g. Europe/Berlin.")
+    role = serializers.ChoiceField(choices=Role.choices)
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "User"
+
+
+class DeviceSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(source="token_key", help_text="The token's public prefix.")
+    name = serializers.CharField(source="device_name")
+    created = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expiry = serializers.DateTimeField(allow_null=True)
+    is_current = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "Device"
+
+    def get_is_current(self, device: DeviceToken) -> bool:
+        current = self.context.get("current_digest")
+        return current is not None and device.digest == current
+
+
+class SignInSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(
+        help_text="Send as 'Authorization: Token <token>'. Shown once; store it securely."
+    )
+    expiry = serializers.DateTimeField(
+        allow_null=True, help_text="Extended on use, up to a fixed maximum age."
+    )
+    device = DeviceSerializer()
+    user = UserSerializer()
+
+    class Meta:
+        ref_name = "SignIn"
+
+
+def _sign_in_data(issued: services.IssuedToken) -> dict[str, Any]:
+    return SignInSerializer(
+        {
+            "token": issued.token,
+            "expiry": issued.device.expiry,
+            "device": issued.device,
+            "user": issued.user,
+        },
+        context={"current_digest": issued.device.digest},
+    ).data
+
+
+def _password_field() -> serializers.CharField:
+    # Passwords are taken exactly as typed: no trimming.
+    return serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+
+
+def _device_name_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="e.g. 'Anna's iPhone'."
+    )
+
+
+class RegisterView(APIView):
+    """Patients register themselves; therapists are created by an operator."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=254)
+        password = _password_field()
+        display_name = serializers.CharField(max_length=100)
+        time_zone = TimeZoneField(required=False, default="UTC")
+        device_name = _device_name_field()
+
+        class Meta:
+            ref_name = "Register"
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Register as a patient and sign this device in",
+        description=(
+            "Creates a patient account and returns a token for this device. An address "
+            "that cannot be used (for example, one already registered) answers 400 on "
+            "`email`."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(SignInSerializer, description="Registered and signed in."),
+        },
+        examples=[
+            OpenApiExample(
+                "New patient",
+                value={
+                    "email": "anna@example.org",
+                    "password": "correct horse battery staple",
+                    "display_name": "Anna",
+                    "time_zone": "Europe/Berlin",
+                    "device_name": "Anna's iPhone",
+                },
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = services.user_register(request=request._request, **serializer.validated_data)
+        return Response(_sign_in_data(issued), status=status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=254)
+        password = _password_field()
+        otp = serializers.CharField(
+            max_length=10,
+            required=False,
+            allow_blank=True,
+            write_only=True,
+            help_text="Therapists: the current code from the authenticator app.",
+        )
+        device_name = _device_name_field()
+
+        class Meta:
+            ref_name = "Login"
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Sign in and get a token for this device",
+        description=(
+            "A wrong password and an unknown address answer the same 401 "
+            "`invalid_credentials`. Therapists also send `otp`; without it the answer is "
+            "401 `otp_required`, and a wrong one answers like a wrong password. Repeated "
+            "failures for one address from one network address answer 429 `locked_out` "
+            "with `Retry-After`."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(SignInSerializer, description="Signed in."),
+            (401, PROBLEM): _problem("`invalid_credentials`, or `otp_required` (therapists)."),
+            (403, PROBLEM): _problem("`enrolment_required`: a therapist who has not enrolled."),
+        },
+        examples=[
+            OpenApiExample(
+                "Patient",
+                value={
+                    "email": "anna@example.org",
+                    "password": "correct horse battery staple",
+                    "device_name": "Anna's iPhone",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Therapist",
+                value={
+                    "email": "dr.berg@example.org",
+                    "password": "correct horse battery staple",
+                    "otp": "123456",
+                    "device_name": "Practice laptop",
+                },
+                request_only=True,
+            ),
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = services.user_sign_in(request=request._request, **serializer.validated_data)
+        return Response(_sign_in_data(issued))
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Sign this device out",
+        description="Revokes the token of this request (or ends the web session).",
+        request=None,
+        responses={204: OpenApiResponse(description="Signed out.")},
+    )
+    def post(self, request: Request) -> Response:
+        token = _current_token(request)
+        if token is not None:
+            services.device_token_revoke(device=token)
+        else:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Sign every device out",
+        description="Revokes all of the user's tokens, this one included.",
+        request=None,
+        responses={204: OpenApiResponse(description="Every token is revoked.")},
+    )
+    def post(self, request: Request) -> Response:
+        services.device_token_revoke_all(user=_signed_in_user(request))
+        if _current_token(request) is None:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeviceListView(APIView):
+    @extend_schema(
+        tags=["auth"],
+        summary="List the devices signed in to this account",
+        responses={200: OpenApiResponse(DeviceSerializer(many=True), description="Live tokens.")},
+    )
+    def get(self, request: Request) -> Response:
+        devices = selectors.device_token_list_for_user(user=_signed_in_user(request))
+        token = _current_token(request)
+        context = {"current_digest": token.digest if token is not None else None}
+        return Response(DeviceSerializer(devices, many=True, context=context).data)
+
+
+class DeviceRevokeView(APIView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Sign one device out",
+        description="Revokes one of your own tokens, named by its `id` from the list.",
+        parameters=[
+            OpenApiParameter(
+                "token_key",
+                str,
+                OpenApiParameter.PATH,
+                description="A device `id` from GET /api/v1/auth/devices/.",
+            )
+        ],
+        request=None,
+        responses={204: OpenApiResponse(description="The token is revoked.")},
+    )
+    def delete(self, request: Request, token_key: str) -> Response:
+        services.device_token_revoke_by_key(user=_signed_in_user(request), token_key=token_key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    class UpdateInputSerializer(StrictSerializer):
+        display_name = serializers.CharField(max_length=100, required=False)
+        time_zone = TimeZoneField(required=False)
+
+        class Meta:
+            ref_name = "MeUpdate"
+
+    @extend_schema(
+        tags=["me"],
+        summary="The signed-in account",
+        responses={200: OpenApiResponse(UserSerializer, description="The account.")},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(_signed_in_user(request)).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Change your display name or time zone",
+        description="Only `display_name` and `time_zone`; any other field answers 400.",
+        request=UpdateInputSerializer,
+        responses={200: OpenApiResponse(UserSerializer, description="The changed account.")},
+        examples=[
+            OpenApiExample(
+                "Moved to Lisbon",
+                value={"time_zone": "Europe/Lisbon"},
+                request_only=True,
+            )
+        ],
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = self.UpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(user=_signed_in_user(request), **serializer.validated_data)
+        return Response(UserSerializer(user).data)
+
+
+class EnrolView(APIView):
+    """A new therapist sets a password and starts an authenticator app."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "otp"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=254)
+        code = serializers.CharField(max_length=64, write_only=True)
+        password = _password_field()
+
+        class Meta:
+            ref_name = "Enrol"
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        otpauth_uri = serializers.CharField(
+            help_text="Show as a QR code for the authenticator app."
+        )
+        secret = serializers.CharField(help_text="The same secret in base32, to type in.")
+
+        class Meta:
+            ref_name = "EnrolStarted"
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Therapists: set a password and start an authenticator app",
+        description=(
+            "Takes the one-time code from `manage.py create_therapist`. A wrong, used or "
+            "expired code, or an unknown address, all answer the same 400 "
+            "`invalid_enrolment_code`. Then confirm at /api/v1/auth/enrol/confirm/."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="Password set; app started."),
+        },
+        examples=[
+            OpenApiExample(
+                "Enrol",
+                value={
+                    "email": "dr.berg@example.org",
+                    "code": "ABCDE-FGHJK-MNPQR-STVWX",
+                    "password": "correct horse battery staple",
+                },
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device = services.therapist_enrol(**serializer.validated_data)
+        data = {
+            "otpauth_uri": device.config_url,
+            "secret": selectors.totp_secret_base32(device=device),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class EnrolConfirmView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "otp"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=254)
+        code = serializers.CharField(max_length=64, write_only=True)
+        otp = serializers.CharField(max_length=10, write_only=True)
+
+        class Meta:
+            ref_name = "EnrolConfirm"
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        user = UserSerializer()
+
+        class Meta:
+            ref_name = "Enrolled"
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Therapists: confirm the authenticator app and finish enrolment",
+        description=(
+            "Send a current code from the app. The enrolment code is then spent; sign in at "
+            "/api/v1/auth/login/ with the password and a code."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="Enrolled: sign in now."),
+            (409, PROBLEM): _problem("`enrolment_not_started`: call /api/v1/auth/enrol/ first."),
+        },
+        examples=[
+            OpenApiExample(
+                "Confirm",
+                value={
+                    "email": "dr.berg@example.org",
+                    "code": "ABCDE-FGHJK-MNPQR-STVWX",
+                    "otp": "123456",
+                },
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.therapist_enrol_confirm(**serializer.validated_data)
+        return Response(self.OutputSerializer({"user": user}).data)

@@ -1,0 +1,67 @@
+"""The admin shows accounts, and only the metadata of tokens and enrolment codes."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from backend.accounts.models import DeviceToken, EnrolmentCode, User
+from backend.accounts.services import therapist_create
+from tests.accounts.factories import UserFactory, issue_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(patient) -> Client:
+    staff = UserFactory.create(email="staff@example.org", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_user_pages_open(admin_client, patient):
+    assert admin_client.get("/admin/accounts/user/").status_code == 200
+    assert admin_client.get("/admin/accounts/user/add/").status_code == 200
+    page = admin_client.get(f"/admin/accounts/user/{patient.pk}/change/")
+    assert page.status_code == 200
+    assert patient.password not in page.content.decode()
+
+
+def test_admin_creates_users_with_lower_case_addresses(admin_client):
+    response = admin_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "New.Person@Example.org",
+            "display_name": "New",
+            "time_zone": "UTC",
+            "role": "patient",
+            "usable_password": "false",
+        },
+    )
+
+    assert response.status_code == 302, response.content
+    assert User.objects.filter(email="new.person@example.org").exists()
+
+
+def test_device_tokens_are_listed_without_their_digest(admin_client, patient):
+    token = issue_token(patient, name="Anna's phone")
+
+    page = admin_client.get("/admin/accounts/devicetoken/").content.decode()
+
+    assert "Anna&#x27;s phone" in page
+    assert DeviceToken.objects.get().digest not in page
+    assert token not in page
+
+
+def test_enrolment_codes_are_listed_without_code_or_hash(admin_client):
+    new = therapist_create(email="dr.new@example.org", display_name="Dr New")
+    stored = EnrolmentCode.objects.get()
+
+    listing = admin_client.get("/admin/accounts/enrolmentcode/").content.decode()
+    detail = admin_client.get(f"/admin/accounts/enrolmentcode/{stored.pk}/change/").content.decode()
+
+    assert "dr.new@example.org" in listing
+    for page in (listing, detail):
+        assert stored.code_hash not in page
+        assert new.enrolment_code not in page

@@ -1,0 +1,79 @@
+"""Token lifetime: TOKEN_TTL without use, sliding on use, never past AUTO_REFRESH_MAX_TTL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+from knox.settings import knox_settings
+
+from backend.accounts.models import DeviceToken
+from tests.accounts.factories import issue_token
+from tests.accounts.helpers import assert_problem, authorized
+
+pytestmark = pytest.mark.django_db
+
+TTL: timedelta = knox_settings.TOKEN_TTL
+MAX_TTL: timedelta = knox_settings.AUTO_REFRESH_MAX_TTL
+MINUTE = timedelta(minutes=1)
+
+
+def _me(token):
+    return authorized(token).get("/api/v1/me/")
+
+
+def test_unused_token_works_until_the_ttl(patient):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        token = issue_token(patient)
+        clock.shift(TTL - MINUTE)
+
+        response = _me(token)
+
+    assert response.status_code == 200
+
+
+def test_unused_token_expires_after_the_ttl(patient):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        token = issue_token(patient)
+        clock.shift(TTL + MINUTE)
+
+        response = _me(token)
+
+    assert_problem(response, 401, "authentication_failed")
+    assert not DeviceToken.objects.exists()
+
+
+def test_use_slides_the_expiry_but_not_past_the_maximum_age(patient):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        token = issue_token(patient)
+        created = DeviceToken.objects.get().created
+        step = TTL - timedelta(days=1)
+
+        # Given the token used a little before each expiry, past the first TTL
+        elapsed = timedelta(0)
+        while elapsed + step < MAX_TTL:
+            clock.shift(step)
+            elapsed += step
+            assert _me(token).status_code == 200, elapsed
+        assert elapsed > TTL
+
+        # then the expiry stops at the maximum age
+        assert DeviceToken.objects.get().expiry == created + MAX_TTL
+
+        clock.move_to(created + MAX_TTL - MINUTE)
+        assert _me(token).status_code == 200
+
+        clock.move_to(created + MAX_TTL + MINUTE)
+        response = _me(token)
+
+    assert_problem(response, 401, "authentication_failed")
+
+
+def test_last_use_is_recorded(patient):
+    token = issue_token(patient)
+
+    _me(token)
+
+    assert DeviceToken.objects.get().last_used_at is not None
