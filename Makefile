@@ -89,3 +89,7 @@ schema: $(VENV)/.installed-run ## Write the OpenAPI schema to openapi.yaml (not 
 .PHONY: clean
 clean: ## Remove .venv, .local and caches
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+.PHONY: bench
+bench: $(VENV)/.installed-dev services ## Benchmarks against twins measured in the same run
+	$(PY) -m tests.bench.journal_bench

@@ -374,3 +374,6 @@ ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=True)
 DASHBOARD_URL = "/dashboard/"
 CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Called with user= inside the erasure transaction of DELETE /api/v1/me/.
+ACCOUNT_ERASURE_HOOKS = ["journal.keys.patient_data_keys_destroy"]

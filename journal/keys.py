@@ -79,8 +79,7 @@ class UnreadableRecordError(ProblemError):
         super().__init__(
             500,
             "sealed_value_unreadable",
-            "A stored record could not be decrypted. It has been reported; "
-            "nothing of it is shown.",
+            "A stored record could not be decrypted. It has been reported; nothing of it is shown.",
         )
 
 
@@ -289,3 +288,13 @@ def patients_with_old_data_keys() -> Iterator[str]:
         DataKey.objects.filter(is_active=False).values_list("patient_id", flat=True).distinct()
     ):
         yield str(patient_id)
+
+
+def patient_data_keys_destroy(*, user: Any) -> int:
+    """Crypto-shredding: delete every data key of a patient (an account erasure hook).
+
+    Their sealed rows stay where they are and can never be opened again, by anyone.
+    """
+    deleted, _ = DataKey.objects.filter(patient_id=user.pk).delete()
+    forget_patient(str(user.pk))
+    return deleted

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -19,6 +20,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_otp import verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.settings import knox_settings
@@ -421,5 +423,31 @@ def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> User:
             400,
             "invalid_otp",
             "The code from the authenticator app is not correct. Check the phone's clock.",
+        )
+    return user
+
+
+def user_erase(*, user: User, password: str) -> User:
+    """Erase an account: the password re-entered, then, in one transaction, every erasure
+    hook runs (the journal destroys the patient's data keys: crypto-shredding), every token
+    is revoked, and the account is marked erased and stripped of its email and name.
+
+    The hooks are named in settings.ACCOUNT_ERASURE_HOOKS so that accounts need not import
+    the apps built on them (imports flow journal -> accounts).
+    """
+    if not user.check_password(password):
+        raise ValidationError({"password": ["The password is not correct."]})
+    with transaction.atomic():
+        for path in settings.ACCOUNT_ERASURE_HOOKS:
+            import_string(path)(user=user)
+        user.auth_token_set.all().delete()
+        TOTPDevice.objects.filter(user=user).delete()
+        user.email = f"erased-{user.pk}@erased.invalid"
+        user.display_name = ""
+        user.set_unusable_password()
+        user.is_active = False
+        user.erased_at = timezone.now()
+        user.save(
+            update_fields=["email", "display_name", "password", "is_active", "erased_at"]
         )
     return user

@@ -329,6 +329,38 @@ class MeView(APIView):
         user = services.user_update(user=_signed_in_user(request), **serializer.validated_data)
         return Response(UserSerializer(user).data)
 
+    class EraseInputSerializer(StrictSerializer):
+        password = _password_field()
+
+        class Meta:
+            ref_name = "AccountErase"
+
+    @extend_schema(
+        tags=["me"],
+        summary="Erase your account and everything you wrote",
+        description=(
+            "Re-enter the password. In one transaction the service destroys your data keys "
+            "(nothing you wrote can be decrypted again by anyone), revokes every token and "
+            "marks the account erased. Database backups taken earlier still hold the wrapped "
+            "keys until they expire: see docs/architecture.md, 'Erasure'. This cannot be "
+            "undone: export first (GET /api/v1/me/export/)."
+        ),
+        request=EraseInputSerializer,
+        responses={204: OpenApiResponse(description="Erased. Every token now answers 401.")},
+        examples=[
+            OpenApiExample(
+                "Erase", value={"password": "my long passphrase"}, request_only=True
+            )
+        ],
+    )
+    def delete(self, request: Request) -> Response:
+        serializer = self.EraseInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_erase(
+            user=_signed_in_user(request), password=serializer.validated_data["password"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class EnrolView(APIView):
     """A new therapist sets a password and starts an authenticator app."""

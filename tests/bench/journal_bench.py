@@ -1,0 +1,175 @@
+"""Benchmark: encrypted journal endpoints against a twin that stores plaintext.
+
+    make bench            (or: python -m tests.bench.journal_bench [--requests N])
+
+One run, one PostgreSQL database, one process. The twin is the very same code with the
+key service replaced by an identity (`Sealer.seal` returns the text, `Sealer.open` the
+stored value, and no data key is ever loaded), so the difference is exactly the cost of
+encryption. Requests alternate between the two so that drift (caches, autovacuum, a busy
+neighbour) hits both alike. Prints throughput and p50/p99 for each and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+BENCH_DATABASE = "afterglow_bench"
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings_test")
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+        db.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+@contextlib.contextmanager
+def plaintext_twin() -> Iterator[None]:
+    from journal.keys import Sealer
+
+    original_seal, original_open = Sealer.seal, Sealer.open
+
+    def plain_seal(self: Sealer, instance: Any, field: str, text: str) -> str:
+        return text
+
+    def plain_open(self: Sealer, instance: Any, field: str) -> str:
+        return str(getattr(instance, field))
+
+    Sealer.seal = plain_seal  # type: ignore[method-assign]
+    Sealer.open = plain_open  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Sealer.seal = original_seal  # type: ignore[method-assign]
+        Sealer.open = original_open  # type: ignore[method-assign]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "rps": len(samples) / sum(samples),
+        "p50": percentile(samples, 0.50) * 1000,
+        "p99": percentile(samples, 0.99) * 1000,
+    }
+
+
+def client_for(email: str) -> Any:
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from backend.accounts.models import DeviceToken
+
+    user = get_user_model().objects.create_user(
+        email=email, password="bench password 123", display_name="Bench", role="patient"
+    )
+    _, token = DeviceToken.objects.create(user=user, device_name="bench")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def entry_payload(index: int) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "kind": "note",
+        "title": f"Evening after session {index}",
+        "body": ("I noticed the light on the wall and felt calmer than I expected. " * 16)[:1024],
+        "tags": ["calm", "light", "evening"],
+        "mood": index % 11,
+    }
+
+
+def measure(
+    name: str, encrypted: Callable[[int], None], twin: Callable[[int], None], requests: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    enc_samples: list[float] = []
+    twin_samples: list[float] = []
+    for index in range(requests):
+        # Alternate which goes first, so neither always follows the other.
+        order = [(encrypted, enc_samples, False), (twin, twin_samples, True)]
+        if index % 2:
+            order.reverse()
+        for call, samples, is_twin in order:
+            context = plaintext_twin() if is_twin else contextlib.nullcontext()
+            with context:
+                started = time.perf_counter()
+                call(index)
+                samples.append(time.perf_counter() - started)
+    return summary(enc_samples), summary(twin_samples)
+
+
+def report(name: str, enc: dict[str, float], twin: dict[str, float], *, goal: float) -> bool:
+    ratio = enc["rps"] / twin["rps"]
+    print(
+        f"{name:<22} encrypted {enc['rps']:8.1f} req/s  p50 {enc['p50']:6.2f} ms  "
+        f"p99 {enc['p99']:6.2f} ms | plaintext twin {twin['rps']:8.1f} req/s  "
+        f"p50 {twin['p50']:6.2f} ms  p99 {twin['p99']:6.2f} ms | "
+        f"ratio {ratio:.3f}x (goal >= {goal:.2f}x)"
+    )
+    return ratio >= goal
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Encrypted vs plaintext journal endpoints")
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args(argv)
+    setup_django()
+
+    enc_client = client_for("encrypted@bench.test")
+    twin_client = client_for("plaintext@bench.test")
+
+    def create(client: Any) -> Callable[[int], None]:
+        def call(index: int) -> None:
+            response = client.post("/api/v1/entries/", entry_payload(index), format="json")
+            if response.status_code != 201:
+                raise SystemExit(f"create failed: {response.status_code} {response.content!r}")
+
+        return call
+
+    def list_20(client: Any) -> Callable[[int], None]:
+        def call(index: int) -> None:
+            response = client.get("/api/v1/entries/?limit=20")
+            if response.status_code != 200 or len(response.json()["results"]) != 20:
+                raise SystemExit(f"list failed: {response.status_code}")
+
+        return call
+
+    measure("warm-up", create(enc_client), create(twin_client), args.warmup)
+    print(f"journal benchmark: {args.requests} requests per endpoint and variant, PostgreSQL")
+    ok = report(
+        "create entry",
+        *measure("create", create(enc_client), create(twin_client), args.requests),
+        goal=0.95,
+    )
+    ok &= report(
+        "list 20 entries",
+        *measure("list", list_20(enc_client), list_20(twin_client), args.requests),
+        goal=0.90,
+    )
+    print("goals met" if ok else "goals NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""A sealed value that was tampered with, moved or emptied fails closed, logged by ids."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from journal import keys
+from journal.models import Entry
+from tests.journal.sealed_rows import sealed_entry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_patients():
+    users = get_user_model().objects
+    return (
+        users.create_user(email="a@example.org", display_name="A", role="patient"),
+        users.create_user(email="b@example.org", display_name="B", role="patient"),
+    )
+
+
+def open_title(entry: Entry) -> str:
+    fresh = Entry.objects.get(pk=entry.pk)
+    return keys.sealer_for(fresh.patient).open(fresh, "title_sealed")
+
+
+def test_tampered_value_fails_closed_and_logs_ids_only(
+    two_patients, caplog: pytest.LogCaptureFixture
+) -> None:
+    patient, _ = two_patients
+    entry = sealed_entry(patient, title="private title words", body="b")
+    token = entry.title_sealed
+    flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    Entry.objects.filter(pk=entry.pk).update(title_sealed=flipped)
+
+    with caplog.at_level(logging.ERROR), pytest.raises(keys.UnreadableRecordError):
+        open_title(entry)
+
+    record = next(r for r in caplog.records if r.name == "afterglow.security")
+    assert record.event == "journal.sealed_value_unreadable"
+    assert record.row_id == str(entry.pk)
+    assert record.patient_id == str(patient.pk)
+    assert "private title words" not in caplog.text
+    assert flipped not in caplog.text
+
+
+def test_value_moved_to_another_row_fails_closed(two_patients) -> None:
+    patient, _ = two_patients
+    first = sealed_entry(patient, title="first", body="b")
+    second = sealed_entry(patient, title="second", body="b")
+    Entry.objects.filter(pk=second.pk).update(title_sealed=first.title_sealed)
+    with pytest.raises(keys.UnreadableRecordError):
+        open_title(second)
+
+
+def test_value_moved_to_another_field_fails_closed(two_patients) -> None:
+    patient, _ = two_patients
+    entry = sealed_entry(patient, title="title", body="body")
+    Entry.objects.filter(pk=entry.pk).update(title_sealed=entry.content_sealed)
+    with pytest.raises(keys.UnreadableRecordError):
+        open_title(entry)
+
+
+def test_value_moved_to_another_patient_fails_closed(two_patients) -> None:
+    patient, other = two_patients
+    mine = sealed_entry(patient, title="mine", body="b")
+    theirs = sealed_entry(other, title="theirs", body="b")
+    Entry.objects.filter(pk=theirs.pk).update(title_sealed=mine.title_sealed)
+    with pytest.raises(keys.UnreadableRecordError):
+        open_title(theirs)
+
+
+def test_emptied_value_fails_closed_instead_of_reading_as_empty(two_patients) -> None:
+    patient, _ = two_patients
+    entry = sealed_entry(patient, title="title", body="b")
+    Entry.objects.filter(pk=entry.pk).update(title_sealed="")
+    with pytest.raises(keys.UnreadableRecordError):
+        open_title(entry)
+
+
+def test_destroyed_data_key_fails_closed(two_patients) -> None:
+    patient, other = two_patients
+    entry = sealed_entry(patient, title="title", body="b")
+    kept = sealed_entry(other, title="kept", body="b")
+    patient.data_keys.all().delete()
+    keys.clear_cache()
+    with pytest.raises(keys.UnreadableRecordError):
+        open_title(entry)
+    assert open_title(kept) == "kept"
