@@ -193,7 +193,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    response = drf_exception_handler(exc, dict(context))  # type: ignore[arg-type]
+    response = drf_exception_handler(exc, dict(context))
     if response is None:
         # Not an API exception: let Django answer 500 through handler500 (and log it).
         return None
@@ -221,8 +221,9 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         if detail is None and isinstance(exc, exceptions.APIException):
             detail = str(exc.detail) if isinstance(exc.detail, str) else None
         extra: dict[str, Any] = {}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            extra["retry_after_seconds"] = int(exc.wait) + 1
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            extra["retry_after_seconds"] = int(wait) + 1
         body = problem(status, code=code, detail=detail, extra=extra)
     response.data = body
     response.content_type = PROBLEM_CONTENT_TYPE

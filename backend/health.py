@@ -54,7 +54,7 @@ def _check_broker() -> None:
         transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
         connect_timeout=BROKER_TIMEOUT_SECONDS,
     ) as broker:
-        broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        broker.ensure_connection(max_retries=1, timeout=int(BROKER_TIMEOUT_SECONDS))
 
 
 class HealthView(APIView):

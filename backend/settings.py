@@ -35,7 +35,7 @@ def _local_secret(variable: str, file_name: str, make: str) -> str:
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     path.write_text(make)
     path.chmod(0o600)
-    print(  # noqa: T201
+    print(
         f"WARNING: {variable} was not set: generated a development value in {path}",
         file=sys.stderr,
     )
@@ -46,7 +46,7 @@ _missing: list[str] = []
 
 
 def _required(name: str, dev_file: str, dev_value: str) -> str:
-    value = env.str(name, default="")
+    value = str(env.str(name, default=""))
     if value:
         return value
     if DEBUG:
@@ -86,7 +86,7 @@ if _missing:
     # One line naming every missing setting, then stop: a half-configured production
     # service is worse than none.
     message = "Missing required settings (DEBUG is false): " + ", ".join(_missing)
-    print(message, file=sys.stderr)  # noqa: T201
+    print(message, file=sys.stderr)
     raise ImproperlyConfigured(message)
 
 INSTALLED_APPS = [
@@ -170,7 +170,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
-KNOX_TOKEN_MODEL = "accounts.DeviceToken"
+KNOX_TOKEN_MODEL = "accounts.DeviceToken"  # noqa: S105 (a model name)
 
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out (email, address) pair before any password check.
@@ -271,7 +271,9 @@ AXES_USERNAME_FORM_FIELD = "email"
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env.int("NUM_PROXIES", default=0) else ["REMOTE_ADDR"]
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    if env.int("NUM_PROXIES", default=0)
+    else ["REMOTE_ADDR"]
 )
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False

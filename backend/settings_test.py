@@ -18,8 +18,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/afterg
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SECURE_COOKIES", "false")
 
-from backend.settings import *  # noqa: E402, F403
-from backend.settings import REST_FRAMEWORK  # noqa: E402
+from backend.settings import *  # noqa: F403
+from backend.settings import REST_FRAMEWORK
 
 SECURE_HSTS_SECONDS = 31536000
 SECURE_SSL_REDIRECT = False

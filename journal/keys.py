@@ -8,6 +8,7 @@ Redis, the database, logs or task messages.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,10 @@ SEALED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
     (TreatmentSession, ("note_sealed",)),
     (Entry, ("title_sealed", "content_sealed")),
 )
+
+
+def _pk(patient_id: str) -> uuid.UUID:
+    return uuid.UUID(patient_id)
 
 
 def keyring() -> KeyRing:
@@ -88,9 +93,9 @@ def data_key_create(*, patient_id: str, version: int = 1) -> DataKey:
     raw = new_data_key()
     kek_version, wrapped = keyring().wrap_data_key(raw, owner_id=patient_id, dek_version=version)
     with transaction.atomic():
-        DataKey.objects.filter(patient_id=patient_id, is_active=True).update(is_active=False)
+        DataKey.objects.filter(patient_id=_pk(patient_id), is_active=True).update(is_active=False)
         key = DataKey.objects.create(
-            patient_id=patient_id,
+            patient_id=_pk(patient_id),
             version=version,
             wrapped=wrapped,
             kek_version=kek_version,
@@ -112,7 +117,7 @@ class Sealer:
 
     def _load_keys(self) -> None:
         """One query: every data key of the patient into the process cache."""
-        for key in DataKey.objects.filter(patient_id=self.patient_id):
+        for key in DataKey.objects.filter(patient_id=_pk(self.patient_id)):
             if key.is_active:
                 self._active_version = key.version
             if _cache.get((self.patient_id, key.version)) is None:
@@ -143,7 +148,8 @@ class Sealer:
             except IntegrityError:
                 pass  # another request made the first key at the same moment
             self._load_keys()
-        assert self._active_version is not None
+        if self._active_version is None:
+            raise UnreadableRecordError()
         return self._active_version
 
     def _key(self, version: int) -> bytes:
@@ -235,7 +241,7 @@ def patient_key_rotate(*, patient_id: str) -> DataKey:
     with transaction.atomic():
         current = (
             DataKey.objects.select_for_update()
-            .filter(patient_id=patient_id)
+            .filter(patient_id=_pk(patient_id))
             .order_by("-version")
             .first()
         )
@@ -268,7 +274,7 @@ def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
                 for field in fields:
                     if getattr(row, field):
                         setattr(row, field, sealer.seal(row, field, sealer.open(row, field)))
-                row.key_version = active  # type: ignore[attr-defined]
+                setattr(row, "key_version", active)  # noqa: B010 (every sealed model has it)
             if rows:
                 model._default_manager.bulk_update(rows, [*fields, "key_version"])
             moved += len(rows)
@@ -279,7 +285,7 @@ def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
             _rows_under_old_keys(model, patient_id, active).count() for model, _ in SEALED_FIELDS
         )
         if remaining == 0:
-            DataKey.objects.filter(patient_id=patient_id, is_active=False).delete()
+            DataKey.objects.filter(patient_id=_pk(patient_id), is_active=False).delete()
     return moved
 
 

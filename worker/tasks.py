@@ -5,6 +5,8 @@ Task names are stored in broker messages: never rename one (add a new name inste
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from celery.app.task import Task
 
@@ -20,10 +22,10 @@ def ping() -> str:
 
 
 @shared_task(name="afterglow.journal.reseal_patient", bind=True, max_retries=None)
-def reseal_patient(self: Task, patient_id: str) -> int:
+def reseal_patient(self: Task[Any, Any], patient_id: str) -> int:
     """Re-seal one batch of a patient's rows under their active data key; if rows are
     left, queue the next batch. Idempotent: a batch takes only rows under old keys."""
     moved = patient_reseal_batch(patient_id=patient_id, batch_size=RESEAL_BATCH_SIZE)
     if moved:
-        self.apply_async(args=[patient_id])
+        self.apply_async(args=(patient_id,))
     return moved

@@ -447,7 +447,5 @@ def user_erase(*, user: User, password: str) -> User:
         user.set_unusable_password()
         user.is_active = False
         user.erased_at = timezone.now()
-        user.save(
-            update_fields=["email", "display_name", "password", "is_active", "erased_at"]
-        )
+        user.save(update_fields=["email", "display_name", "password", "is_active", "erased_at"])
     return user

@@ -348,9 +348,7 @@ class MeView(APIView):
         request=EraseInputSerializer,
         responses={204: OpenApiResponse(description="Erased. Every token now answers 401.")},
         examples=[
-            OpenApiExample(
-                "Erase", value={"password": "my long passphrase"}, request_only=True
-            )
+            OpenApiExample("Erase", value={"password": "my long passphrase"}, request_only=True)
         ],
     )
     def delete(self, request: Request) -> Response:

@@ -17,7 +17,7 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
-    assert PROBLEM_KEYS <= body.keys()
+    assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
     assert body["type"] == f"urn:afterglow:problem:{body['code']}"
     assert body["request_id"] == response["X-Request-ID"]

@@ -52,7 +52,7 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
     env["AFTERGLOW_LOCAL_DIR"] = str(tmp_path / "local")
     log = (tmp_path / "run.log").open("w+")
     process = subprocess.Popen(
-        ["make", "--no-print-directory", "run", f"PORT={port}"],  # noqa: S607
+        ["make", "--no-print-directory", "run", f"PORT={port}"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -73,7 +73,7 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
         status, html = get(f"{base}/api/docs/")
         assert status == 200
         assert "swagger-ui" in html
-        status, css = get(f"{base}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
+        status, _ = get(f"{base}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
         assert status == 200
         # The supervisor prints where everything is once the API answers.
         for _ in range(20):
@@ -95,8 +95,8 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
     output = Path(log.name).read_text()
     for name in ("web", "worker", "beat"):
         assert f"{name} stopped" in output, output[-3000:]
-    leftover = subprocess.run(  # noqa: S603
-        ["pgrep", "-g", str(process.pid)],  # noqa: S607
+    leftover = subprocess.run(
+        ["pgrep", "-g", str(process.pid)],
         capture_output=True,
         text=True,
         check=False,

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
@@ -28,7 +29,7 @@ def run_settings(tmp_path: Path, **overrides: str) -> subprocess.CompletedProces
         AFTERGLOW_LOCAL_DIR=str(tmp_path / "local"),
         **overrides,
     )
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=ROOT,
         env=env,
@@ -99,10 +100,11 @@ def test_development_generates_missing_secrets_into_local_with_a_warning(tmp_pat
 def test_production_settings_hash_passwords_with_argon2_first() -> None:
     from django.conf import settings
 
+    validators: list[Any] = list(settings.AUTH_PASSWORD_VALIDATORS)
     assert settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
     min_length = [
         validator["OPTIONS"]["min_length"]
-        for validator in settings.AUTH_PASSWORD_VALIDATORS
+        for validator in validators
         if validator["NAME"].endswith("MinimumLengthValidator")
     ]
     assert min_length == [10]

@@ -41,9 +41,9 @@ def test_tampered_value_fails_closed_and_logs_ids_only(
         open_title(entry)
 
     record = next(r for r in caplog.records if r.name == "afterglow.security")
-    assert record.event == "journal.sealed_value_unreadable"
-    assert record.row_id == str(entry.pk)
-    assert record.patient_id == str(patient.pk)
+    assert record.__dict__["event"] == "journal.sealed_value_unreadable"
+    assert record.__dict__["row_id"] == str(entry.pk)
+    assert record.__dict__["patient_id"] == str(patient.pk)
     assert "private title words" not in caplog.text
     assert flipped not in caplog.text
 
