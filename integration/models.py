@@ -1,1 +1,261 @@
-"""The care layer: exercises, plans, prompts, care links, shares, access events."""
+"""The care layer around the journal: exercises, integration plans, prompts and devices.
+
+A prompt is one plan step made real for one patient and one dosing session. It is a row,
+never a Celery ETA task: the beat dispatcher claims due rows and hands them to delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from journal.models import Entry, EntryKind, TreatmentSession
+
+
+class AnswerKind(models.TextChoices):
+    ENTRY = "entry", "A journal entry"
+    CHECKIN = "checkin", "A mood check-in"
+    MEASURE = "measure", "A standard measure"
+
+
+class Exercise(models.Model):
+    """A catalog item: something to write, a checklist, a practice, a check-in."""
+
+    id = models.BigAutoField(primary_key=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=120)
+    instructions = models.TextField()
+    estimated_minutes = models.PositiveSmallIntegerField()
+    answer_kind = models.CharField(max_length=16, choices=AnswerKind.choices)
+    # The kind of entry an answer creates (for entry and check-in answers).
+    entry_kind = models.CharField(max_length=16, choices=EntryKind.choices, blank=True)
+    # Safety-relevant prompts (the after-session check-in) may arrive in the quiet period
+    # right after a dosing session; nothing else does.
+    is_safety_relevant = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class IntegrationPlan(models.Model):
+    """Ordered steps around each dosing session."""
+
+    id = models.BigAutoField(primary_key=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField()
+    is_default = models.BooleanField(default=False)
+    # Demonstration plans use minute-scale offsets (make run); never a patient's default.
+    is_demo = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="plan_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class PlanStep(models.Model):
+    """An exercise at an offset from a dosing session's start (negative: before it)."""
+
+    id = models.BigAutoField(primary_key=True)
+    plan = models.ForeignKey(IntegrationPlan, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="+")
+    offset = models.DurationField()
+    # After this long past its due time, an unanswered prompt expires.
+    answer_window = models.DurationField(default=dt.timedelta(hours=24))
+
+    class Meta:
+        ordering = ["plan", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "position"], name="planstep_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan.slug}#{self.position} {self.exercise.slug} at {self.offset}"
+
+
+class PatientTimeline(models.Model):
+    """A patient's plan choice and how prompts may reach them."""
+
+    patient = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="timeline",
+    )
+    plan = models.ForeignKey(IntegrationPlan, on_delete=models.PROTECT, related_name="+")
+    disabled_steps = models.ManyToManyField(PlanStep, blank=True, related_name="+")
+    quiet_start = models.TimeField(default=dt.time(21, 0))
+    quiet_end = models.TimeField(default=dt.time(8, 0))
+    max_prompts_per_day = models.PositiveSmallIntegerField(default=3)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"timeline of {self.patient_id}"
+
+
+class PromptStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    OPENED = "opened", "Opened"
+    COMPLETED = "completed", "Completed"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A prompt no longer moves with its session once it has left `scheduled`.
+MOVABLE_STATUSES = (PromptStatus.SCHEDULED,)
+FINAL_STATUSES = (
+    PromptStatus.COMPLETED,
+    PromptStatus.SKIPPED,
+    PromptStatus.EXPIRED,
+    PromptStatus.CANCELLED,
+)
+
+
+class Prompt(models.Model):
+    """One plan step made real for one dosing session, with its delivery state.
+
+    `status` moves scheduled -> sending -> sent -> opened -> completed (or skipped, expired,
+    cancelled); each transition sets its own timestamp. Transitions are compare-and-swap
+    updates (`filter(status=old).update(status=new)`), so two workers cannot both win.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompts"
+    )
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="+")
+    step = models.ForeignKey(PlanStep, on_delete=models.PROTECT, related_name="+")
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=PromptStatus.choices, default=PromptStatus.SCHEDULED
+    )
+    # The step's time from the session's start; then the time it is actually due, after
+    # the patient's quiet hours, the post-dosing quiet period and the daily cap moved it.
+    nominal_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # Delivery claim: set when the dispatcher takes the prompt; a claim whose lease has
+    # passed (its worker died) is taken back by the next dispatch.
+    claim_id = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=64, blank=True)
+    entry = models.ForeignKey(
+        Entry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "step"], name="prompt_unique_session_step"),
+        ]
+        indexes = [
+            # The dispatcher's claim reads only due, scheduled rows: a partial index keeps its
+            # cost proportional to what is due, not to everything scheduled later.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status="scheduled"),
+                name="prompt_due_scheduled",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="prompt_lease_sending",
+            ),
+            models.Index(fields=["patient", "due_at"], name="prompt_patient_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"prompt {self.id} ({self.status})"
+
+
+class Platform(models.TextChoices):
+    IOS = "ios", "iOS (APNs)"
+    ANDROID = "android", "Android (FCM)"
+    WEB = "web", "Web Push"
+
+
+class Device(models.Model):
+    """A push destination of a patient. A token the provider reports unregistered is
+    retired, not deleted, so a re-registration is visible in the history."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_devices"
+    )
+    platform = models.CharField(max_length=8, choices=Platform.choices)
+    # FCM registration token, APNs device token (hex), or a Web Push subscription as JSON.
+    token = models.TextField()
+    token_hash = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_reason = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token_hash"], condition=Q(is_active=True), name="device_unique_token"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform} device {self.id}"
+
+
+class DeliveryOutcome(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    TRANSIENT = "transient", "Transient failure (retried)"
+    UNREGISTERED = "unregistered", "Token unregistered (device retired)"
+    FAILED = "failed", "Permanent failure"
+    NO_DEVICE = "no_device", "No device (inbox only)"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at one device for one prompt: the delivery log a support person reads."""
+
+    id = models.BigAutoField(primary_key=True)
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="attempt_log")
+    device = models.ForeignKey(
+        Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider = models.CharField(max_length=16)
+    outcome = models.CharField(max_length=16, choices=DeliveryOutcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    attempted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["attempted_at"]
+        indexes = [models.Index(fields=["prompt"], name="attempt_prompt")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.id} {self.outcome}"
