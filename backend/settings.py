@@ -379,3 +379,8 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
 ACCOUNT_ERASURE_HOOKS = ["journal.keys.patient_data_keys_destroy"]
+
+# Push providers per platform ("default" for any other). Development prints to the console.
+PUSH_PROVIDERS: dict[str, str] = {
+    "default": "integration.providers.console.ConsoleProvider",
+}
