@@ -384,3 +384,7 @@ ACCOUNT_ERASURE_HOOKS = ["journal.keys.patient_data_keys_destroy"]
 PUSH_PROVIDERS: dict[str, str] = {
     "default": "integration.providers.console.ConsoleProvider",
 }
+
+# knox's own token table is swapped out for accounts.DeviceToken (KNOX_TOKEN_MODEL); its
+# migrations would still create the unused table, so they are switched off.
+MIGRATION_MODULES = {"knox": None}

@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from journal.keys import patient_key_rotate, patient_reseal_batch
 from journal.background import enqueue_patient_reseal
+from journal.keys import patient_key_rotate, patient_reseal_batch
 
 
 class Command(BaseCommand):

@@ -1,0 +1,278 @@
+"""Reads of the patient's own record. Each takes the patient: nothing else can be reached.
+
+Selectors return rows with their text still sealed; `open_session` and `open_entry` turn a
+row into its plaintext view for the response being built, with the request's one Sealer.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from rest_framework.exceptions import NotFound
+
+from backend.accounts.models import User
+from journal.keys import Sealer, UnreadableRecordError
+from journal.models import Entry, EntryKind, SyncState, TreatmentSession
+
+
+def _intention_ids_prefetch() -> Prefetch[Any]:
+    # Only the ids of the intentions a reflection looks back on: one query per page.
+    return Prefetch("intentions", queryset=Entry.objects.order_by().only("id"))
+
+
+# Querysets ------------------------------------------------------------------------------
+
+
+def session_queryset_for_patient(*, patient: User) -> QuerySet[TreatmentSession]:
+    """The patient's live sessions (deleted ones are tombstones, seen only by sync)."""
+    return TreatmentSession.objects.filter(patient=patient, deleted_at__isnull=True)
+
+
+def entry_queryset_for_patient(*, patient: User) -> QuerySet[Entry]:
+    """The patient's live entries."""
+    return Entry.objects.filter(patient=patient, deleted_at__isnull=True)
+
+
+def entry_with_links(entry: Entry) -> Entry:
+    """The entry with the ids of its intentions loaded (for rows fetched one at a time)."""
+    prefetch_related_objects([entry], _intention_ids_prefetch())
+    return entry
+
+
+def session_list_for_patient(
+    *, patient: User, filters: Mapping[str, Any] | None = None
+) -> QuerySet[TreatmentSession]:
+    """Filters: `kind`, `status`, `starts_from` (inclusive), `starts_before` (exclusive)."""
+    filters = filters or {}
+    sessions = session_queryset_for_patient(patient=patient)
+    if filters.get("kind"):
+        sessions = sessions.filter(kind=filters["kind"])
+    if filters.get("status"):
+        sessions = sessions.filter(status=filters["status"])
+    if filters.get("starts_from") is not None:
+        sessions = sessions.filter(scheduled_start__gte=filters["starts_from"])
+    if filters.get("starts_before") is not None:
+        sessions = sessions.filter(scheduled_start__lt=filters["starts_before"])
+    return sessions.order_by("scheduled_start", "id")
+
+
+def session_get_for_patient(*, patient: User, session_id: uuid.UUID) -> TreatmentSession:
+    """The patient's live session; NotFound alike for missing, deleted and not theirs."""
+    session = session_queryset_for_patient(patient=patient).filter(pk=session_id).first()
+    if session is None:
+        raise NotFound()
+    return session
+
+
+def entry_list_for_patient(
+    *, patient: User, filters: Mapping[str, Any] | None = None
+) -> QuerySet[Entry]:
+    """Filters: `kind`, `session` (an id), `created_after`, `created_before` (both exclusive)."""
+    filters = filters or {}
+    entries = entry_queryset_for_patient(patient=patient)
+    if filters.get("kind"):
+        entries = entries.filter(kind=filters["kind"])
+    if filters.get("session") is not None:
+        entries = entries.filter(session_id=filters["session"])
+    if filters.get("created_after") is not None:
+        entries = entries.filter(created_at__gt=filters["created_after"])
+    if filters.get("created_before") is not None:
+        entries = entries.filter(created_at__lt=filters["created_before"])
+    return entries.prefetch_related(_intention_ids_prefetch()).order_by("-created_at", "-id")
+
+
+def entry_get_for_patient(*, patient: User, entry_id: uuid.UUID) -> Entry:
+    """The patient's live entry; NotFound alike for missing, deleted and not theirs."""
+    entry = entry_queryset_for_patient(patient=patient).filter(pk=entry_id).first()
+    if entry is None:
+        raise NotFound()
+    return entry_with_links(entry)
+
+
+# Session journal ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionJournal:
+    session: TreatmentSession
+    intentions: list[Entry]
+    reflections: list[Entry]
+    other_entries: list[Entry]
+
+
+def session_journal_for_patient(*, patient: User, session_id: uuid.UUID) -> SessionJournal:
+    """A session with the live entries linked to it, oldest first, by kind."""
+    session = session_get_for_patient(patient=patient, session_id=session_id)
+    entries = list(
+        entry_queryset_for_patient(patient=patient)
+        .filter(session=session)
+        .prefetch_related(_intention_ids_prefetch())
+        .order_by("created_at", "id")
+    )
+    return SessionJournal(
+        session=session,
+        intentions=[entry for entry in entries if entry.kind == EntryKind.INTENTION],
+        reflections=[entry for entry in entries if entry.kind == EntryKind.REFLECTION],
+        other_entries=[
+            entry
+            for entry in entries
+            if entry.kind not in (EntryKind.INTENTION, EntryKind.REFLECTION)
+        ],
+    )
+
+
+# Sync -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncChange:
+    type: Literal["session", "entry"]
+    record: TreatmentSession | Entry
+
+    @property
+    def change(self) -> int:
+        return self.record.change
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.record.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class SyncPage:
+    changes: list[SyncChange]
+    last_change: int
+    has_more: bool
+
+
+def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPage:
+    """The patient's sessions and entries (tombstones included) changed after `since`, in
+    change order, at most `limit` of them.
+
+    Only changes up to the counter's committed value are read. A change number is taken
+    (and the counter row locked) at the start of a write and committed with it, and the
+    next writer of the patient waits for that commit before it gets the next number, so
+    every number up to the committed counter belongs to a committed row: reading at most up
+    to it, across both tables, can never pass over a change that is still to commit. (Two
+    plain queries without that bound could: the second may see a later commit the first
+    did not.)
+    """
+    committed = (
+        SyncState.objects.filter(patient=patient).values_list("last_change", flat=True).first()
+    ) or 0
+    window = {"patient": patient, "change__gt": since, "change__lte": committed}
+    sessions = list(TreatmentSession.objects.filter(**window).order_by("change")[: limit + 1])
+    entries = list(
+        Entry.objects.filter(**window)
+        .prefetch_related(_intention_ids_prefetch())
+        .order_by("change")[: limit + 1]
+    )
+    changes = sorted(
+        [SyncChange("session", session) for session in sessions]
+        + [SyncChange("entry", entry) for entry in entries],
+        key=lambda item: item.change,
+    )
+    page = changes[:limit]
+    return SyncPage(
+        changes=page,
+        last_change=page[-1].change if page else since,
+        has_more=len(changes) > limit,
+    )
+
+
+# Opening --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session as its owner reads it: the note opened. Lives only while a response is
+    built."""
+
+    id: uuid.UUID
+    kind: str
+    modality: str | None
+    setting: str | None
+    scheduled_start: datetime
+    actual_start: datetime | None
+    actual_end: datetime | None
+    status: str
+    note: str
+    after_effects: dict[str, str] | None
+    overall_rating: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenedEntry:
+    """An entry as its owner reads it: title, body and tags opened."""
+
+    id: uuid.UUID
+    kind: str
+    session: uuid.UUID | None
+    title: str
+    body: str
+    tags: list[str]
+    mood: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    intention_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def open_session(session: TreatmentSession, *, sealer: Sealer) -> OpenedSession:
+    return OpenedSession(
+        id=session.id,
+        kind=session.kind,
+        modality=session.modality or None,
+        setting=session.setting or None,
+        scheduled_start=session.scheduled_start,
+        actual_start=session.actual_start,
+        actual_end=session.actual_end,
+        status=session.status,
+        note=sealer.open(session, "note_sealed"),
+        after_effects=session.after_effects,
+        overall_rating=session.overall_rating,
+        version=session.version,
+        created_at=session.created_at,
+        updated_at=session.updated_at,
+    )
+
+
+def open_content(entry: Entry, *, sealer: Sealer) -> tuple[str, list[str]]:
+    """The entry's body and tags, sealed together as one JSON value."""
+    if entry.deleted_at is not None:
+        return "", []
+    try:
+        content = json.loads(sealer.open(entry, "content_sealed"))
+        body, tags = content["body"], content["tags"]
+    except (ValueError, KeyError, TypeError):
+        # Opened, yet not what `services._content_value` writes: as unreadable as a bad tag.
+        raise UnreadableRecordError() from None
+    if not isinstance(body, str) or not isinstance(tags, list):
+        raise UnreadableRecordError()
+    return body, [str(tag) for tag in tags]
+
+
+def open_entry(entry: Entry, *, sealer: Sealer) -> OpenedEntry:
+    body, tags = open_content(entry, sealer=sealer)
+    return OpenedEntry(
+        id=entry.id,
+        kind=entry.kind,
+        session=entry.session_id,
+        title=sealer.open(entry, "title_sealed"),
+        body=body,
+        tags=tags,
+        mood=entry.mood,
+        version=entry.version,
+        created_at=entry.created_at,
+        updated_at=entry.updated_at,
+        intention_ids=sorted(intention.pk for intention in entry.intentions.all()),
+    )

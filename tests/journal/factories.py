@@ -1,0 +1,48 @@
+"""Journal test data: users from the accounts factories, and sessions and entries made
+through the services, so every row is sealed exactly as the API seals it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from backend.accounts.models import User
+from journal import services
+from journal.models import Entry, TreatmentSession
+from tests.accounts.factories import PatientFactory, TherapistFactory
+
+
+def make_patient(**fields: Any) -> User:
+    # No usable password: these tests sign in with force_authenticate, and skipping the
+    # Argon2 hash keeps them fast.
+    return PatientFactory.create(password=None, **fields)
+
+
+def make_therapist(**fields: Any) -> User:
+    return TherapistFactory.create(password=None, **fields)
+
+
+def make_session(patient: User, *, kind: str = "dosing", **fields: Any) -> TreatmentSession:
+    """An upcoming session (by default a dosing session in the clinic)."""
+    values: dict[str, Any] = {
+        "kind": kind,
+        "scheduled_start": timezone.now() + timedelta(days=2),
+        "note": "session note",
+    }
+    if kind == "dosing":
+        values.update(modality="esketamine_nasal", setting="clinic")
+    values.update(fields)
+    return services.session_create(patient=patient, **values).record
+
+
+def make_entry(patient: User, **fields: Any) -> Entry:
+    values: dict[str, Any] = {
+        "kind": "note",
+        "title": "entry title",
+        "body": "entry body",
+        "tags": ["tag"],
+    }
+    values.update(fields)
+    return services.entry_create(patient=patient, **values).record

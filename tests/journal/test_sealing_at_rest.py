@@ -1,0 +1,124 @@
+"""Journal text written through the API is stored only sealed, and never logged."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+CANARY = {
+    "title": "canary-title-7f3a",
+    "body": "canary-body-91c2",
+    "tag": "canary-tag-5e0d",
+    "note": "canary-note-b84e",
+}
+
+
+def journal_tables() -> list[str]:
+    return [name for name in connection.introspection.table_names() if name.startswith("journal_")]
+
+
+def raw_text_of_journal_tables() -> str:
+    """Every column of every row of every journal table, as text, read with plain SQL."""
+    parts: list[str] = []
+    with connection.cursor() as cursor:
+        for table in journal_tables():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            for row in cursor.fetchall():
+                for value in row:
+                    if isinstance(value, memoryview | bytes):
+                        parts.append(bytes(value).decode("latin-1"))
+                    else:
+                        parts.append(str(value))
+    return "\n".join(parts)
+
+
+def logged_text(records: list[logging.LogRecord]) -> str:
+    """Messages, arguments and every extra attribute of the captured records."""
+    return "\n".join(f"{record.getMessage()} {record.__dict__!r}" for record in records)
+
+
+def write_everything_through_the_api(client) -> None:
+    session = client.post(
+        "/api/v1/sessions/",
+        {"kind": "preparation", "scheduled_start": "2030-01-01T10:00:00Z", "note": CANARY["note"]},
+    ).json()
+    entry = client.post(
+        "/api/v1/entries/",
+        {
+            "kind": "note",
+            "session": session["id"],
+            "title": CANARY["title"],
+            "body": CANARY["body"],
+            "tags": [CANARY["tag"]],
+        },
+        format="json",
+    ).json()
+    client.patch(
+        f"/api/v1/entries/{entry['id']}/",
+        {"body": CANARY["body"] + " edited", "version": 1},
+        format="json",
+    )
+    client.patch(
+        f"/api/v1/sessions/{session['id']}/",
+        {"note": CANARY["note"] + " edited", "version": 1},
+        format="json",
+    )
+    # Failures that carry the text: a stale version answers it back in `current`, a
+    # too-long title and an unknown field answer 400. None of it may reach a log.
+    stale = client.patch(
+        f"/api/v1/entries/{entry['id']}/", {"title": CANARY["title"], "version": 1}
+    )
+    assert stale.status_code == 412
+    too_long = client.post("/api/v1/entries/", {"kind": "note", "title": CANARY["title"] * 20})
+    assert too_long.status_code == 400
+    assert CANARY["title"] not in too_long.content.decode()
+    unknown = client.post("/api/v1/entries/", {"kind": "note", "mood_text": CANARY["body"]})
+    assert unknown.status_code == 400
+    assert CANARY["body"] not in unknown.content.decode()
+    client.get("/api/v1/entries/")
+    client.get("/api/v1/sync/")
+    client.get(f"/api/v1/sessions/{session['id']}/journal/")
+
+
+def test_text_is_readable_through_the_api(patient_client) -> None:
+    # The other tests only mean something if the canaries really went in.
+    write_everything_through_the_api(patient_client)
+
+    entry = patient_client.get("/api/v1/entries/").json()["results"][0]
+    session = patient_client.get("/api/v1/sessions/").json()["results"][0]
+    assert entry["title"] == CANARY["title"]
+    assert entry["body"] == CANARY["body"] + " edited"
+    assert entry["tags"] == [CANARY["tag"]]
+    assert session["note"] == CANARY["note"] + " edited"
+
+
+def test_no_journal_table_holds_the_text_in_the_clear(patient_client) -> None:
+    write_everything_through_the_api(patient_client)
+
+    stored = raw_text_of_journal_tables()
+
+    assert "journal_entry" in journal_tables()
+    assert "journal_treatmentsession" in journal_tables()
+    assert "ag1." in stored  # sealed tokens are there
+    for canary in CANARY.values():
+        assert canary not in stored
+
+
+def test_no_log_record_holds_the_text(patient_client, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django")  # Django sets its own loggers to INFO
+    connection.force_debug_cursor = True  # log every SQL statement with its parameters
+    try:
+        write_everything_through_the_api(patient_client)
+    finally:
+        connection.force_debug_cursor = False
+
+    logged = logged_text(caplog.records)
+
+    assert "journal_entry" in logged  # the SQL was captured
+    for canary in CANARY.values():
+        assert canary not in logged
