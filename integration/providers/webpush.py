@@ -1,0 +1,202 @@
+"""Web Push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload (RFC 8291).
+
+pywebpush encrypts the payload for the subscription and py_vapid signs the VAPID JWT; the
+request itself goes through the shared httpx client, with the shared timeout.
+
+A subscription's endpoint is a URL the browser chose and the patient's device sent us, so
+only the push services listed in WEBPUSH_ALLOWED_HOSTS are ever called: anything else
+would let an account make the server send requests to any address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from py_vapid import Vapid
+from pywebpush import WebPusher, WebPushException
+
+from integration.providers.base import Outcome, PushMessage, SendResult
+from integration.providers.http import (
+    CachedToken,
+    ProcessClient,
+    log_outcome,
+    make_client,
+    push_ttl,
+    transient_http_result,
+)
+
+if TYPE_CHECKING:
+    from integration.models import Device
+
+# The push services of Chrome (and other Chromium browsers), Firefox, Safari and Edge.
+DEFAULT_ALLOWED_HOSTS = (
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "web.push.apple.com",
+    "*.notify.windows.com",
+)
+# RFC 8292 section 2: the JWT must expire within 24 hours; it is signed for 12 and
+# replaced an hour before that.
+VAPID_LIFETIME_SECONDS = 12 * 60 * 60
+VAPID_REFRESH_MARGIN_SECONDS = 60 * 60
+_DELIVERED_STATUSES = frozenset({200, 201, 202})
+_GONE_STATUSES = frozenset({404, 410})
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def _vapid_key(value: str) -> Vapid:
+    """A VAPID private key from a file path, a PEM text, or base64url (raw 32 bytes or DER)."""
+    try:
+        if os.path.isfile(value):
+            with open(value) as key_file:
+                value = key_file.read()
+        if "-----BEGIN" in value:
+            return Vapid.from_pem(value.strip().encode())
+        return Vapid.from_string(value.strip())
+    except Exception:
+        # py_vapid raises whatever its parsers raise; the message could quote the key.
+        raise ImproperlyConfigured(
+            "VAPID_PRIVATE_KEY is not a P-256 private key (file, PEM or base64url)"
+        ) from None
+
+
+def _host_matches(host: str, patterns: Iterable[str]) -> bool:
+    for pattern in patterns:
+        pattern = pattern.lower()
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]):
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WebPushProvider:
+    name = "webpush"
+
+    def __init__(self) -> None:
+        key = str(getattr(settings, "VAPID_PRIVATE_KEY", ""))
+        self._subject = str(getattr(settings, "VAPID_SUBJECT", ""))
+        if not key:
+            raise ImproperlyConfigured("VAPID_PRIVATE_KEY is not set")
+        if not self._subject.startswith(("mailto:", "https:")):
+            raise ImproperlyConfigured("VAPID_SUBJECT must be a mailto: or https: URI")
+        self._vapid = _vapid_key(key)
+        try:
+            self._sign_vapid("https://push.example.org")
+        except Exception:
+            raise ImproperlyConfigured(
+                "VAPID_SUBJECT is not a contact py_vapid accepts (mailto:name@domain)"
+            ) from None
+        self._allowed_hosts = tuple(
+            getattr(settings, "WEBPUSH_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
+        )
+        self._client = ProcessClient(make_client)
+        # One VAPID JWT per push service origin (its `aud`); a handful at most.
+        self._authorizations: dict[str, CachedToken] = {}
+
+    def send(self, device: Device, message: PushMessage) -> SendResult:
+        result, reason = self._deliver(device.token, message)
+        log_outcome(self.name, device.id, message.prompt_id, result, reason=reason)
+        return result
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _deliver(self, subscription_json: str, message: PushMessage) -> tuple[SendResult, str]:
+        try:
+            subscription = json.loads(subscription_json)
+            endpoint = subscription["endpoint"]
+            if not isinstance(endpoint, str):
+                raise TypeError
+            url = urlsplit(endpoint)
+            host = (url.hostname or "").lower()
+            origin = f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")
+        except (ValueError, TypeError, KeyError):
+            return SendResult(Outcome.UNREGISTERED), "malformed subscription"
+        if (
+            not _host_matches(host, self._allowed_hosts)
+            or url.username is not None
+            or not (url.scheme == "https" or (url.scheme == "http" and _is_loopback(host)))
+        ):
+            return SendResult(Outcome.FAILED), f"push service not allowed: {host}"
+        payload = json.dumps(
+            {"title": message.title, "body": message.body, "prompt_id": message.prompt_id}
+        ).encode()
+        try:
+            encrypted = WebPusher(subscription).encode(payload, "aes128gcm")["body"]
+        except (WebPushException, ValueError, TypeError, KeyError):
+            # Keys missing or not a P-256 point: this subscription can never receive.
+            return SendResult(Outcome.UNREGISTERED), "malformed subscription keys"
+        try:
+            response = self._client.get().post(
+                endpoint,
+                content=encrypted,
+                headers={
+                    "authorization": self._authorization(origin),
+                    "content-encoding": "aes128gcm",
+                    "content-type": "application/octet-stream",
+                    "ttl": str(push_ttl()),
+                    "urgency": "high",
+                    "topic": _topic(message.prompt_id),
+                },
+            )
+        except httpx.TransportError as transport_error:
+            return SendResult(Outcome.TRANSIENT), transport_error.__class__.__name__
+        except httpx.HTTPError as http_error:
+            return SendResult(Outcome.FAILED), http_error.__class__.__name__
+        return _result(response), ""
+
+    def _authorization(self, audience: str) -> str:
+        cached = self._authorizations.get(audience)
+        if cached is None:
+            cached = self._authorizations.setdefault(
+                audience,
+                CachedToken(
+                    lambda: self._sign_vapid(audience), margin=VAPID_REFRESH_MARGIN_SECONDS
+                ),
+            )
+        return cached.get()
+
+    def _sign_vapid(self, audience: str) -> tuple[str, float]:
+        expires_at = int(time.time()) + VAPID_LIFETIME_SECONDS
+        headers = self._vapid.sign({"aud": audience, "exp": expires_at, "sub": self._subject})
+        return str(headers["Authorization"]), float(expires_at)
+
+
+def _topic(prompt_id: str) -> str:
+    """RFC 8030 section 5.4: a repeated push of one prompt replaces the pending one. A topic
+    is at most 32 base64url characters and the push service reads it in clear, so it is a
+    digest of the prompt id rather than the id."""
+    return hashlib.sha256(prompt_id.encode()).hexdigest()[:32]
+
+
+def _result(response: httpx.Response) -> SendResult:
+    """RFC 8030 section 5 and the push services' documented answers."""
+    status = response.status_code
+    if status in _DELIVERED_STATUSES:
+        return SendResult(Outcome.DELIVERED, status_code=status)
+    if status in _GONE_STATUSES:
+        return SendResult(Outcome.UNREGISTERED, status_code=status)
+    if status == 429 or status >= 500:
+        return transient_http_result(response)
+    return SendResult(Outcome.FAILED, status_code=status)

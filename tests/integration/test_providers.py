@@ -1,0 +1,686 @@
+"""The push providers against local fakes of Google OAuth + FCM, APNs and a Web Push service.
+
+Every fake verifies the credentials it receives (JWT signatures against the test keys) and
+records what it got, so the tests can check the exact payload: generic text and a prompt id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+import time_machine
+from django.core.exceptions import ImproperlyConfigured
+
+from integration.models import Device, Platform
+from integration.providers import webpush as webpush_module
+from integration.providers.apns import ApnsProvider
+from integration.providers.base import (
+    GENERIC_BODY,
+    GENERIC_TITLE,
+    Outcome,
+    PushMessage,
+    provider_for,
+)
+from integration.providers.console import ConsoleProvider
+from integration.providers.fcm import FcmProvider
+from integration.providers.noop import NoopProvider
+from integration.providers.webpush import WebPushProvider
+from tests.integration.fakes.apns import FakeApns
+from tests.integration.fakes.fcm import FakeFcm
+from tests.integration.fakes.keys import KeyPair, p256_key, p256_private_raw, rsa_key
+from tests.integration.fakes.server import LocalServer, Request, Response
+from tests.integration.fakes.webpush import FakePushService
+
+PROJECT_ID = "afterglow-test"
+CLIENT_EMAIL = "push@afterglow-test.iam.gserviceaccount.com"
+KEY_ID = "ABC123DEFG"
+TEAM_ID = "DEF123GHIJ"
+TOPIC = "org.afterglow.app"
+
+
+def a_device(platform: str, token: str) -> Device:
+    return Device(id=uuid.uuid4(), platform=platform, token=token)
+
+
+def a_message() -> PushMessage:
+    return PushMessage(prompt_id=str(uuid.uuid4()))
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[], LocalServer]]:
+    servers: list[LocalServer] = []
+
+    def make() -> LocalServer:
+        servers.append(LocalServer())
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+        assert not server.errors, server.errors
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """An address that accepts connections and never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """An address where nothing listens."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# FCM
+
+
+@pytest.fixture(scope="session")
+def service_account_key() -> KeyPair:
+    return rsa_key()
+
+
+def write_service_account(path: Path, key: KeyPair, token_uri: str) -> str:
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": PROJECT_ID,
+                "private_key_id": "test-key-1",
+                "private_key": key.private_pem,
+                "client_email": CLIENT_EMAIL,
+                "token_uri": token_uri,
+            }
+        )
+    )
+    return str(path)
+
+
+@pytest.fixture
+def fcm(serve, settings, tmp_path, service_account_key) -> FakeFcm:
+    server = serve()
+    fake = FakeFcm(
+        base_url=server.url,
+        project_id=PROJECT_ID,
+        client_email=CLIENT_EMAIL,
+        public_pem=service_account_key.public_pem,
+    )
+    server.start(fake.handle)
+    settings.FCM_CREDENTIALS_FILE = write_service_account(
+        tmp_path / "service-account.json", service_account_key, fake.token_uri
+    )
+    settings.FCM_BASE_URL = server.url
+    return fake
+
+
+@pytest.fixture
+def fcm_provider(fcm) -> Iterator[FcmProvider]:
+    provider = FcmProvider()
+    yield provider
+    provider.close()
+
+
+def test_fcm_delivers_only_the_generic_text_and_the_prompt_id(fcm, fcm_provider):
+    device = a_device(Platform.ANDROID, "fcm-token-" + secrets.token_urlsafe(40))
+    message = a_message()
+
+    result = fcm_provider.send(device, message)
+
+    assert result.outcome is Outcome.DELIVERED
+    assert result.status_code == 200
+    [(_, body)] = fcm.sends
+    assert body == {
+        "message": {
+            "token": device.token,
+            "notification": {"title": GENERIC_TITLE, "body": GENERIC_BODY},
+            "data": {"prompt_id": message.prompt_id},
+            "android": {"priority": "high", "notification": {"tag": message.prompt_id}},
+        }
+    }
+
+
+def test_fcm_uses_one_access_token_for_many_sends(fcm, fcm_provider):
+    for number in range(5):
+        fcm_provider.send(a_device(Platform.ANDROID, f"token-{number}"), a_message())
+
+    assert len(fcm.assertions) == 1
+    assert len({access_token for access_token, _ in fcm.sends}) == 1
+    assert len(fcm.sends) == 5
+    [claims] = fcm.assertions
+    assert claims["iss"] == CLIENT_EMAIL
+    assert claims["scope"] == "https://www.googleapis.com/auth/firebase.messaging"
+
+
+def test_fcm_threads_sending_at_once_share_one_access_token(fcm, fcm_provider):
+    start = threading.Barrier(8)
+
+    def send(number: int) -> Outcome:
+        start.wait()
+        return fcm_provider.send(a_device(Platform.ANDROID, f"token-{number}"), a_message()).outcome
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(send, range(8)))
+
+    assert outcomes == [Outcome.DELIVERED] * 8
+    assert len(fcm.assertions) == 1
+
+
+def test_fcm_fetches_a_new_access_token_shortly_before_it_expires(fcm, fcm_provider):
+    device = a_device(Platform.ANDROID, "token")
+    with time_machine.travel(time.time(), tick=True) as traveller:
+        fcm_provider.send(device, a_message())
+        traveller.shift(fcm.expires_in - 600)
+        fcm_provider.send(device, a_message())
+        assert len(fcm.assertions) == 1
+
+        traveller.shift(400)
+        result = fcm_provider.send(device, a_message())
+
+    assert result.outcome is Outcome.DELIVERED
+    assert len(fcm.assertions) == 2
+
+
+def test_fcm_replaces_a_rejected_access_token_once(fcm, fcm_provider):
+    device = a_device(Platform.ANDROID, "token")
+    fcm_provider.send(device, a_message())
+    fcm.revoke_access_tokens()
+
+    result = fcm_provider.send(device, a_message())
+
+    assert result.outcome is Outcome.DELIVERED
+    assert len(fcm.assertions) == 2
+
+
+def test_fcm_fails_when_a_fresh_access_token_is_rejected_too(fcm, fcm_provider):
+    device = a_device(Platform.ANDROID, "token")
+    fcm_provider.send(device, a_message())
+    fcm.accepts_access_tokens = False
+
+    result = fcm_provider.send(device, a_message())
+
+    assert result.outcome is Outcome.FAILED
+    assert result.status_code == 401
+    assert len(fcm.assertions) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "status_code", "retry_after"),
+    [("unavailable", 503, 7.0), ("quota", 429, 30.0)],
+)
+def test_fcm_overload_is_transient_with_the_retry_after(
+    fcm, fcm_provider, answer, status_code, retry_after
+):
+    fcm.answers["token"] = answer
+
+    result = fcm_provider.send(a_device(Platform.ANDROID, "token"), a_message())
+
+    assert result.outcome is Outcome.TRANSIENT
+    assert result.status_code == status_code
+    assert result.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        ("unregistered", Outcome.UNREGISTERED),
+        ("invalid_token", Outcome.UNREGISTERED),
+        ("invalid_payload", Outcome.FAILED),
+    ],
+)
+def test_fcm_retires_only_dead_tokens(fcm, fcm_provider, answer, outcome):
+    fcm.answers["token"] = answer
+
+    result = fcm_provider.send(a_device(Platform.ANDROID, "token"), a_message())
+
+    assert result.outcome is outcome
+
+
+def test_fcm_fails_when_google_rejects_the_service_account_signature(fcm, settings, tmp_path):
+    settings.FCM_CREDENTIALS_FILE = write_service_account(
+        tmp_path / "other.json", rsa_key(), fcm.token_uri
+    )
+    provider = FcmProvider()
+
+    result = provider.send(a_device(Platform.ANDROID, "token"), a_message())
+    provider.close()
+
+    assert result.outcome is Outcome.FAILED
+    assert fcm.rejected_assertions == 1
+    assert fcm.sends == []
+
+
+def test_fcm_unreachable_is_transient(fcm, settings, refused_url):
+    settings.FCM_BASE_URL = refused_url
+    provider = FcmProvider()
+
+    result = provider.send(a_device(Platform.ANDROID, "token"), a_message())
+    provider.close()
+
+    assert result.outcome is Outcome.TRANSIENT
+
+
+def test_fcm_refuses_to_start_without_credentials(settings):
+    settings.FCM_CREDENTIALS_FILE = ""
+
+    with pytest.raises(ImproperlyConfigured, match="FCM_CREDENTIALS_FILE"):
+        FcmProvider()
+
+
+# APNs
+
+
+@pytest.fixture
+def apns_key() -> KeyPair:
+    return p256_key()
+
+
+@pytest.fixture
+def apns(serve, settings, tmp_path, apns_key) -> FakeApns:
+    server = serve()
+    fake = FakeApns(key_id=KEY_ID, team_id=TEAM_ID, topic=TOPIC, public_pem=apns_key.public_pem)
+    server.start(fake.handle)
+    key_file = tmp_path / f"AuthKey_{KEY_ID}.p8"
+    key_file.write_text(apns_key.private_pem)
+    settings.APNS_KEY_FILE = str(key_file)
+    settings.APNS_KEY_ID = KEY_ID
+    settings.APNS_TEAM_ID = TEAM_ID
+    settings.APNS_TOPIC = TOPIC
+    settings.APNS_BASE_URL = server.url
+    return fake
+
+
+@pytest.fixture
+def apns_provider(apns) -> Iterator[ApnsProvider]:
+    provider = ApnsProvider()
+    yield provider
+    provider.close()
+
+
+def an_apns_token() -> str:
+    return secrets.token_hex(32)
+
+
+def test_apns_delivers_only_the_generic_text_and_the_prompt_id(apns, apns_provider):
+    device = a_device(Platform.IOS, an_apns_token())
+    message = a_message()
+
+    result = apns_provider.send(device, message)
+
+    assert result.outcome is Outcome.DELIVERED
+    assert result.status_code == 200
+    [request] = apns.requests
+    assert request.http_version == "2"
+    assert request.path == f"/3/device/{device.token}"
+    assert request.json() == {
+        "aps": {"alert": {"title": GENERIC_TITLE, "body": GENERIC_BODY}, "sound": "default"},
+        "prompt_id": message.prompt_id,
+    }
+    assert request.headers["apns-topic"] == TOPIC
+    assert request.headers["apns-push-type"] == "alert"
+    assert request.headers["apns-priority"] == "10"
+    assert int(request.headers["apns-expiration"]) > time.time()
+    assert request.headers["apns-collapse-id"] == message.prompt_id
+
+
+def test_apns_reuses_the_provider_token_and_renews_it_after_50_minutes(apns, apns_provider):
+    device = a_device(Platform.IOS, an_apns_token())
+    with time_machine.travel(time.time(), tick=True) as traveller:
+        apns_provider.send(device, a_message())
+        traveller.shift(49 * 60)
+        apns_provider.send(device, a_message())
+        traveller.shift(2 * 60)
+        result = apns_provider.send(device, a_message())
+
+    assert result.outcome is Outcome.DELIVERED
+    first, second, third = (r.headers["authorization"] for r in apns.requests)
+    assert first == second
+    assert third != first
+    issued = [
+        jwt.decode(a.split()[1], options={"verify_signature": False})["iat"] for a in (first, third)
+    ]
+    assert issued[1] - issued[0] >= 50 * 60
+
+
+def test_apns_renews_an_expired_provider_token_once(apns, apns_provider):
+    device = a_device(Platform.IOS, an_apns_token())
+    apns_provider.send(device, a_message())
+    apns.expire_provider_tokens()
+
+    result = apns_provider.send(device, a_message())
+
+    assert result.outcome is Outcome.DELIVERED
+    assert apns.rejected == ["ExpiredProviderToken"]
+    assert len(apns.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "status_code"),
+    [
+        ("unregistered", Outcome.UNREGISTERED, 410),
+        ("bad_token", Outcome.UNREGISTERED, 400),
+        ("not_for_topic", Outcome.FAILED, 400),
+        ("throttled", Outcome.TRANSIENT, 429),
+        ("unavailable", Outcome.TRANSIENT, 503),
+        ("internal", Outcome.TRANSIENT, 500),
+        ("payload_too_large", Outcome.FAILED, 413),
+    ],
+)
+def test_apns_maps_apples_answers(apns, apns_provider, answer, outcome, status_code):
+    device = a_device(Platform.IOS, an_apns_token())
+    apns.answers[device.token] = answer
+
+    result = apns_provider.send(device, a_message())
+
+    assert (result.outcome, result.status_code) == (outcome, status_code)
+
+
+def test_apns_wrong_topic_fails_without_retiring_the_device(apns, settings):
+    settings.APNS_TOPIC = "org.example.other"
+    provider = ApnsProvider()
+
+    result = provider.send(a_device(Platform.IOS, an_apns_token()), a_message())
+    provider.close()
+
+    assert result.outcome is Outcome.FAILED
+    assert apns.rejected == ["TopicDisallowed"]
+
+
+def test_apns_refuses_a_token_that_is_not_hex_without_a_request(apns, apns_provider):
+    result = apns_provider.send(a_device(Platform.IOS, "../../../x" + "0" * 64), a_message())
+
+    assert result.outcome is Outcome.UNREGISTERED
+    assert apns.requests == []
+    assert apns.rejected == []
+
+
+def test_apns_timeout_is_transient(apns, settings, silent_url):
+    settings.APNS_BASE_URL = silent_url
+    settings.PUSH_TIMEOUT_SECONDS = 0.3
+    provider = ApnsProvider()
+
+    started = time.monotonic()
+    result = provider.send(a_device(Platform.IOS, an_apns_token()), a_message())
+    provider.close()
+
+    assert result.outcome is Outcome.TRANSIENT
+    assert time.monotonic() - started < 3
+
+
+# Web Push
+
+
+@pytest.fixture(scope="session")
+def vapid_key() -> KeyPair:
+    return p256_key()
+
+
+@pytest.fixture
+def push_service(serve, settings, tmp_path, vapid_key) -> FakePushService:
+    server = serve()
+    fake = FakePushService(base_url=server.url, vapid_public_key=vapid_key.public_raw)
+    server.start(fake.handle)
+    key_file = tmp_path / "vapid_private.pem"
+    key_file.write_text(vapid_key.private_pem)
+    settings.VAPID_PRIVATE_KEY = str(key_file)
+    settings.VAPID_SUBJECT = "mailto:push@afterglow.example"
+    settings.WEBPUSH_ALLOWED_HOSTS = ["127.0.0.1"]
+    return fake
+
+
+@pytest.fixture
+def webpush_provider(push_service) -> Iterator[WebPushProvider]:
+    provider = WebPushProvider()
+    yield provider
+    provider.close()
+
+
+def test_webpush_delivers_only_the_generic_text_and_the_prompt_id_encrypted(
+    push_service, webpush_provider
+):
+    message = a_message()
+
+    result = webpush_provider.send(a_device(Platform.WEB, push_service.subscribe()), message)
+
+    assert result.outcome is Outcome.DELIVERED
+    assert result.status_code == 201
+    [delivery] = push_service.deliveries
+    assert delivery.payload == {
+        "title": GENERIC_TITLE,
+        "body": GENERIC_BODY,
+        "prompt_id": message.prompt_id,
+    }
+    assert message.prompt_id.encode() not in delivery.encrypted
+    assert delivery.headers["content-encoding"] == "aes128gcm"
+    assert int(delivery.headers["ttl"]) > 0
+    assert len(delivery.headers["topic"]) == 32
+    assert message.prompt_id not in delivery.headers["topic"]
+    assert delivery.claims["sub"] == "mailto:push@afterglow.example"
+
+
+@pytest.mark.parametrize("form", ["pem", "raw"])
+def test_webpush_reads_the_vapid_key_as_pem_or_raw_base64url(
+    push_service, settings, vapid_key, form
+):
+    settings.VAPID_PRIVATE_KEY = (
+        vapid_key.private_pem if form == "pem" else p256_private_raw(vapid_key)
+    )
+    provider = WebPushProvider()
+
+    result = provider.send(a_device(Platform.WEB, push_service.subscribe()), a_message())
+    provider.close()
+
+    assert result.outcome is Outcome.DELIVERED
+
+
+def test_webpush_signs_one_vapid_token_per_push_service(push_service, webpush_provider):
+    for _ in range(3):
+        webpush_provider.send(a_device(Platform.WEB, push_service.subscribe()), a_message())
+
+    assert len({d.headers["authorization"] for d in push_service.deliveries}) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "status_code", "retry_after"),
+    [
+        ("gone", Outcome.UNREGISTERED, 410, None),
+        ("not_found", Outcome.UNREGISTERED, 404, None),
+        ("throttled", Outcome.TRANSIENT, 429, 12.0),
+        ("error", Outcome.TRANSIENT, 500, None),
+        ("too_large", Outcome.FAILED, 413, None),
+    ],
+)
+def test_webpush_maps_the_push_services_answers(
+    push_service, webpush_provider, answer, outcome, status_code, retry_after
+):
+    device = a_device(Platform.WEB, push_service.subscribe(answer))
+
+    result = webpush_provider.send(device, a_message())
+
+    assert (result.outcome, result.status_code, result.retry_after) == (
+        outcome,
+        status_code,
+        retry_after,
+    )
+
+
+def test_webpush_never_calls_a_host_that_is_not_a_known_push_service(
+    push_service, webpush_provider, serve
+):
+    elsewhere = serve()
+    calls: list[str] = []
+
+    def record(request: Request) -> Response:
+        calls.append(request.path)
+        return Response(201)
+
+    elsewhere.start(record)
+    subscription = json.loads(push_service.subscribe())
+    subscription["endpoint"] = elsewhere.url.replace("127.0.0.1", "localhost") + "/push/x"
+
+    result = webpush_provider.send(a_device(Platform.WEB, json.dumps(subscription)), a_message())
+
+    assert result.outcome is Outcome.FAILED
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not json",
+        json.dumps({"endpoint": "http://127.0.0.1:1/push/x"}),
+        json.dumps(
+            {"endpoint": "http://127.0.0.1:1/push/x", "keys": {"p256dh": "AA", "auth": "AA"}}
+        ),
+    ],
+)
+def test_webpush_retires_a_malformed_subscription(webpush_provider, token):
+    result = webpush_provider.send(a_device(Platform.WEB, token), a_message())
+
+    assert result.outcome is Outcome.UNREGISTERED
+
+
+def test_webpush_timeout_is_transient(push_service, settings, silent_url):
+    settings.PUSH_TIMEOUT_SECONDS = 0.3
+    provider = WebPushProvider()
+    subscription = json.loads(push_service.subscribe())
+    subscription["endpoint"] = f"{silent_url}/push/x"
+
+    result = provider.send(a_device(Platform.WEB, json.dumps(subscription)), a_message())
+    provider.close()
+
+    assert result.outcome is Outcome.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://169.254.169.254/latest/meta-data",
+        "http://fcm.googleapis.com/fcm/send/x",
+        "https://user@fcm.googleapis.com/fcm/send/x",
+        "https://fcm.googleapis.com.evil.example/fcm/send/x",
+    ],
+)
+def test_webpush_calls_only_known_push_services_over_tls(
+    settings, monkeypatch, push_service, endpoint
+):
+    # These addresses are not local: a transport that records and answers stands in for the
+    # network, so a broken check fails the test without sending anything anywhere.
+    requested: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(201)
+
+    monkeypatch.setattr(
+        webpush_module, "make_client", lambda: httpx.Client(transport=httpx.MockTransport(record))
+    )
+    settings.WEBPUSH_ALLOWED_HOSTS = ["fcm.googleapis.com"]
+    provider = WebPushProvider()
+    subscription = json.loads(push_service.subscribe())
+    subscription["endpoint"] = endpoint
+
+    result = provider.send(a_device(Platform.WEB, json.dumps(subscription)), a_message())
+    provider.close()
+
+    assert result.outcome is Outcome.FAILED
+    assert requested == []
+
+
+def test_webpush_refuses_to_start_with_a_key_that_is_not_a_key(settings):
+    settings.VAPID_PRIVATE_KEY = "not-a-key"
+    settings.VAPID_SUBJECT = "mailto:push@afterglow.example"
+
+    with pytest.raises(ImproperlyConfigured, match="VAPID_PRIVATE_KEY"):
+        WebPushProvider()
+
+
+# Console and no-op
+
+
+def test_console_prints_the_prompt_and_never_the_token(capsys, caplog):
+    caplog.set_level(logging.INFO, logger="afterglow.push")
+    device = a_device(Platform.ANDROID, "secret-fcm-token")
+    message = a_message()
+
+    result = ConsoleProvider().send(device, message)
+
+    assert result.outcome is Outcome.DELIVERED
+    printed = capsys.readouterr().out
+    assert printed == (
+        f'push -> android device {device.id}: "{GENERIC_TITLE}" prompt {message.prompt_id}\n'
+    )
+    [record] = caplog.records
+    assert record.name == "afterglow.push"
+    assert (record.device_id, record.prompt_id) == (str(device.id), message.prompt_id)
+    assert "secret-fcm-token" not in repr(record.__dict__)
+
+
+def test_noop_delivers_without_a_word(capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    result = NoopProvider().send(a_device(Platform.WEB, "token"), a_message())
+
+    assert result.outcome is Outcome.DELIVERED
+    assert capsys.readouterr().out == ""
+    assert caplog.records == []
+
+
+def test_settings_choose_the_provider_per_platform(settings):
+    settings.PUSH_PROVIDERS = {
+        "default": "integration.providers.console.ConsoleProvider",
+        "web": "integration.providers.noop.NoopProvider",
+    }
+
+    assert provider_for(Platform.WEB).name == "noop"
+    assert provider_for(Platform.IOS).name == "console"
+
+
+# Logs
+
+
+def test_no_token_or_credential_reaches_the_logs(
+    caplog, fcm, fcm_provider, apns, apns_provider, push_service, webpush_provider
+):
+    caplog.set_level(logging.DEBUG)
+    fcm_tokens = ["fcm-" + secrets.token_urlsafe(32) for _ in range(3)]
+    fcm.answers.update({fcm_tokens[1]: "unregistered", fcm_tokens[2]: "unavailable"})
+    apns_tokens = [an_apns_token() for _ in range(3)]
+    apns.answers.update({apns_tokens[1]: "unregistered", apns_tokens[2]: "throttled"})
+    subscriptions = [push_service.subscribe(a) for a in ("ok", "gone", "error")]
+
+    for token in fcm_tokens:
+        fcm_provider.send(a_device(Platform.ANDROID, token), a_message())
+    for token in apns_tokens:
+        apns_provider.send(a_device(Platform.IOS, token), a_message())
+    for subscription in subscriptions:
+        webpush_provider.send(a_device(Platform.WEB, subscription), a_message())
+
+    secrets_sent = [
+        *fcm_tokens,
+        *{access_token for access_token, _ in fcm.sends},
+        *apns_tokens,
+        *{r.headers["authorization"].split()[1] for r in apns.requests},
+        *(json.loads(s)["endpoint"].rsplit("/", 1)[1] for s in subscriptions),
+        *(json.loads(s)["keys"]["auth"] for s in subscriptions),
+        *{d.headers["authorization"].split("t=")[1].split(",")[0] for d in push_service.deliveries},
+    ]
+    assert len(secrets_sent) == 3 + 1 + 3 + 1 + 3 + 3 + 1
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__!r}" for r in caplog.records)
+    assert "push unregistered" in logged  # the failures were logged, by device id
+    for secret in secrets_sent:
+        assert secret not in logged
