@@ -250,6 +250,8 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # JSON only: `?format=` is left to the views that use it (the export).
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 # API tokens: one per device, stored as a hash, sliding expiry with an absolute cap.
@@ -369,6 +371,12 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
+        # httpx logs each request's URL at INFO: that would put APNs device tokens and
+        # Web Push endpoints in the logs; hpack logs headers (bearer tokens) at DEBUG.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "hpack": {"level": "WARNING"},
+        "h2": {"level": "WARNING"},
     },
 }
 
@@ -380,11 +388,46 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
 ACCOUNT_ERASURE_HOOKS = ["journal.keys.patient_data_keys_destroy"]
 
-# Push providers per platform ("default" for any other). Development prints to the console.
-PUSH_PROVIDERS: dict[str, str] = {
-    "default": "integration.providers.console.ConsoleProvider",
+# Push delivery. A platform without its own provider uses the default (the console).
+_push_default = env.str(
+    "PUSH_PROVIDER_DEFAULT", default="integration.providers.console.ConsoleProvider"
+)
+PUSH_PROVIDERS: dict[str, str] = {"default": _push_default} | {
+    platform: path
+    for platform, path in (
+        ("android", env.str("PUSH_PROVIDER_ANDROID", default="")),
+        ("ios", env.str("PUSH_PROVIDER_IOS", default="")),
+        ("web", env.str("PUSH_PROVIDER_WEB", default="")),
+    )
+    if path
 }
+PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
+PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=24 * 60 * 60)
+FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
+FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")  # empty: project_id from the file
+FCM_BASE_URL = env.str("FCM_BASE_URL", default="https://fcm.googleapis.com")
+APNS_KEY_FILE = env.str("APNS_KEY_FILE", default="")
+APNS_KEY_ID = env.str("APNS_KEY_ID", default="")
+APNS_TEAM_ID = env.str("APNS_TEAM_ID", default="")
+APNS_TOPIC = env.str("APNS_TOPIC", default="")
+APNS_BASE_URL = env.str("APNS_BASE_URL", default="https://api.push.apple.com")
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")  # file path, PEM, or base64url
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="")
+WEBPUSH_ALLOWED_HOSTS: list[str] = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "web.push.apple.com",
+        "*.notify.windows.com",
+    ],
+)
 
 # knox's own token table is swapped out for accounts.DeviceToken (KNOX_TOKEN_MODEL); its
 # migrations would still create the unused table, so they are switched off.
 MIGRATION_MODULES = {"knox": None}
+
+# Called with session= inside the transaction that creates, moves, cancels or deletes a
+# treatment session: the timeline rewrites the session's prompts with it.
+JOURNAL_SESSION_HOOKS = ["integration.services.prompts_sync_for_session"]
+PROMPT_POST_DOSING_QUIET_HOURS = env.int("PROMPT_POST_DOSING_QUIET_HOURS", default=6)

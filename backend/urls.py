@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("backend.accounts.urls")),
     path("api/v1/", include("journal.urls")),
+    path("api/v1/", include("integration.urls")),
 ]
 
 if settings.ADMIN_ENABLED:

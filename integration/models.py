@@ -259,3 +259,177 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.id} {self.outcome}"
+
+
+# Care links, shares and the access log ---------------------------------------------------
+
+
+class CareInvitation(models.Model):
+    """A therapist's single-use invitation: a short code the patient types in. Only a hash
+    of the code is stored."""
+
+    id = models.BigAutoField(primary_key=True)
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_invitations"
+    )
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation {self.id} of {self.therapist_id}"
+
+
+class CareLinkEndedBy(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    THERAPIST = "therapist", "Therapist"
+    SYSTEM = "system", "System (account erased)"
+
+
+class CareLink(models.Model):
+    """A patient <-> therapist relation the patient accepted. Ending it ends every share
+    under it at once (the access check requires a live link)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_links"
+    )
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient_links"
+    )
+    invitation = models.ForeignKey(
+        CareInvitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The patient's consent to safety alerts reaching this therapist (off by default).
+    safety_alerts_enabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=16, choices=CareLinkEndedBy.choices, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "therapist"],
+                condition=Q(ended_at__isnull=True),
+                name="carelink_one_live_per_pair",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"care link {self.id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class Share(models.Model):
+    """What a patient lets a linked therapist read, until it expires or is revoked.
+
+    A share names chosen entries, and/or one dosing session: then everything attached to
+    that session is included, entries added later too.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    care_link = models.ForeignKey(CareLink, on_delete=models.CASCADE, related_name="shares")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    dosing_session = models.ForeignKey(
+        TreatmentSession, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    integration_session = models.ForeignKey(
+        TreatmentSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    entries = models.ManyToManyField(Entry, through="SharedEntry", blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["therapist", "patient"], name="share_therapist_patient")]
+
+    def __str__(self) -> str:
+        return f"share {self.id}"
+
+
+class SharedEntry(models.Model):
+    """An entry chosen for a share, with the version it had then (a later edit is shown
+    as edited)."""
+
+    id = models.BigAutoField(primary_key=True)
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="shared_entries")
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="+")
+    version_at_share = models.PositiveIntegerField()
+    shared_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["share", "entry"], name="sharedentry_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"entry {self.entry_id} in share {self.share_id}"
+
+
+class AccessEventQuerySet(models.QuerySet["AccessEvent"]):
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("Access events cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Access events cannot be deleted.")
+
+
+class AccessEvent(models.Model):
+    """One read of patient data by someone other than the patient. Append-only: the
+    application cannot change or delete one, and on PostgreSQL a trigger refuses UPDATE
+    and DELETE on the table."""
+
+    id = models.BigAutoField(primary_key=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_events"
+    )
+    share = models.ForeignKey(
+        Share, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_ids = models.JSONField(default=list)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=16)  # "api" or "dashboard"
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AccessEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-created_at"], name="access_patient_time")]
+
+    def __str__(self) -> str:
+        return f"access event {self.id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise PermissionError("Access events cannot be changed.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Access events cannot be deleted.")

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
@@ -275,4 +276,35 @@ def open_entry(entry: Entry, *, sealer: Sealer) -> OpenedEntry:
         created_at=entry.created_at,
         updated_at=entry.updated_at,
         intention_ids=sorted(intention.pk for intention in entry.intentions.all()),
+    )
+
+
+@dataclass(frozen=True)
+class JournalExport:
+    """Everything a patient recorded, opened, for their own records."""
+
+    exported_at: datetime
+    account: dict[str, str]
+    sessions: list[OpenedSession]
+    entries: list[OpenedEntry]
+
+
+def journal_export_for_patient(*, patient: User, sealer: Sealer) -> JournalExport:
+    """The patient's live sessions and entries, opened, oldest first (two queries and the
+    intentions prefetch, whatever the size of the journal)."""
+    sessions = session_queryset_for_patient(patient=patient).order_by("scheduled_start", "id")
+    entries = (
+        entry_queryset_for_patient(patient=patient)
+        .prefetch_related(_intention_ids_prefetch())
+        .order_by("created_at", "id")
+    )
+    return JournalExport(
+        exported_at=timezone.now(),
+        account={
+            "display_name": patient.display_name,
+            "email": patient.email,
+            "time_zone": patient.time_zone,
+        },
+        sessions=[open_session(session, sealer=sealer) for session in sessions],
+        entries=[open_entry(entry, sealer=sealer) for entry in entries],
     )

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Model
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
@@ -225,6 +227,14 @@ def _apply_session_values(
     session.note_sealed = sealer.seal(session, "note_sealed", values["note"])
 
 
+def _session_changed(session: TreatmentSession) -> None:
+    """Tell the apps built on the journal that a session was made, moved, cancelled or
+    deleted, inside the same transaction: the timeline rewrites the session's prompts with
+    it (settings.JOURNAL_SESSION_HOOKS, so the journal imports nothing above it)."""
+    for path in settings.JOURNAL_SESSION_HOOKS:
+        import_string(path)(session=session)
+
+
 def session_create(
     *,
     patient: User,
@@ -278,6 +288,7 @@ def session_create(
             if repeat is None:
                 raise
             return Created(repeat, is_new=False)
+        _session_changed(session)
     return Created(session, is_new=True)
 
 
@@ -334,6 +345,7 @@ def session_update(
         _apply_session_values(session, values, sealer=sealer)
         _mark_changed(session, change)
         session.save()
+        _session_changed(session)
     return session
 
 
@@ -356,6 +368,7 @@ def session_delete(
         session.deleted_at = timezone.now()
         _mark_changed(session, change)
         session.save()
+        _session_changed(session)
     return session
 
 

@@ -15,4 +15,5 @@ urlpatterns: list[URLPattern] = [
     path("entries/", views.EntryCollectionView.as_view(), name="entries"),
     path("entries/<uuid:entry_id>/", views.EntryDetailView.as_view(), name="entry"),
     path("sync/", views.SyncView.as_view(), name="sync"),
+    path("me/export/", views.ExportView.as_view(), name="me-export"),
 ]

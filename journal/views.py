@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import TextChoices
+from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -38,6 +39,7 @@ from backend.accounts.permissions import IsPatient
 from backend.errors import ProblemError
 from backend.serializers import StrictSerializer
 from journal import selectors, services
+from journal.export import export_markdown
 from journal.keys import Sealer, sealer_for
 from journal.models import (
     AFTER_EFFECTS,
@@ -980,3 +982,69 @@ class SyncView(APIView):
             "has_more": page.has_more,
         }
         return Response(SyncPageSerializer(body).data)
+
+
+# Export ---------------------------------------------------------------------------------
+
+
+class ExportView(APIView):
+    permission_classes = [IsPatient]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        format = serializers.CharField(help_text="Always 'afterglow-journal-export'.")
+        format_version = serializers.IntegerField()
+        exported_at = serializers.DateTimeField()
+        account = serializers.DictField(child=serializers.CharField())
+        sessions = SessionOutputSerializer(many=True)
+        entries = EntryOutputSerializer(many=True)
+
+        class Meta:
+            ref_name = "JournalExport"
+
+    @extend_schema(
+        tags=["me"],
+        summary="Export everything you recorded, decrypted",
+        description=(
+            "Your account details, sessions and entries, decrypted, as one JSON document. "
+            "`?format=markdown` answers a readable Markdown version (text/markdown) to keep "
+            "or bring to a session. The file is not encrypted: keep it somewhere safe."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                OpenApiParameter.QUERY,
+                enum=["json", "markdown"],
+                description="json (default) or markdown.",
+            )
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(OutputSerializer, description="JSON."),
+            (200, "text/markdown"): OpenApiResponse(str, description="Markdown."),
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        choice = request.query_params.get("format", "json")
+        if choice not in ("json", "markdown"):
+            raise ValidationError({"format": ["Choose json or markdown."]})
+        patient = _patient(request)
+        export = selectors.journal_export_for_patient(patient=patient, sealer=sealer_for(patient))
+        filename = f"afterglow-journal-{export.exported_at:%Y-%m-%d}"
+        if choice == "markdown":
+            return HttpResponse(
+                export_markdown(export),
+                content_type="text/markdown; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}.md"'},
+            )
+        data = {
+            "format": "afterglow-journal-export",
+            "format_version": 1,
+            "exported_at": export.exported_at,
+            "account": export.account,
+            "sessions": export.sessions,
+            "entries": export.entries,
+        }
+        return Response(
+            self.OutputSerializer(data).data,
+            headers={"Content-Disposition": f'attachment; filename="{filename}.json"'},
+        )

@@ -1,0 +1,69 @@
+"""Fixtures for the care-layer tests: two patients, a therapist, signed-in clients and a
+fixed clock (prompt times are compared to the minute)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+import time_machine
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.integration.factories import make_patient, make_therapist
+
+# A Monday morning: 11:00 in Berlin (CET), outside quiet hours.
+NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def frozen_now() -> Iterator[dt.datetime]:
+    """The clock stands still at NOW (journal's rules and the services read it)."""
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+@pytest.fixture
+def patient(db):
+    return make_patient(email="anna@example.org")
+
+
+@pytest.fixture
+def other_patient(db):
+    return make_patient(email="ben@example.org")
+
+
+@pytest.fixture
+def therapist(db):
+    return make_therapist(email="dr.berg@example.org")
+
+
+@pytest.fixture
+def patient_client(patient) -> APIClient:
+    return client_for(patient)
+
+
+@pytest.fixture
+def other_client(other_patient) -> APIClient:
+    return client_for(other_patient)
+
+
+@pytest.fixture
+def therapist_client(therapist) -> APIClient:
+    return client_for(therapist)
+
+
+@pytest.fixture
+def admin_client(db) -> Client:
+    """A staff member signed in to the Django admin."""
+    staff = make_patient(email="staff@example.org", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    return client
