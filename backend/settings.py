@@ -431,3 +431,5 @@ MIGRATION_MODULES = {"knox": None}
 # treatment session: the timeline rewrites the session's prompts with it.
 JOURNAL_SESSION_HOOKS = ["integration.services.prompts_sync_for_session"]
 PROMPT_POST_DOSING_QUIET_HOURS = env.int("PROMPT_POST_DOSING_QUIET_HOURS", default=6)
+# Called with patient= in the transaction that changes a patient's time zone.
+ACCOUNT_TIME_ZONE_HOOKS = ["integration.services.prompts_sync_for_patient"]

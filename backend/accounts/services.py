@@ -140,7 +140,13 @@ def user_update(
         user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name not in changed])
     except DjangoValidationError as error:
         raise _field_errors(error) from error
-    user.save(update_fields=changed)
+    with transaction.atomic():
+        user.save(update_fields=changed)
+        if "time_zone" in changed and user.is_patient:
+            # The timeline plans in local time: it re-plans with the account, in the same
+            # transaction (settings.ACCOUNT_TIME_ZONE_HOOKS; accounts import nothing above).
+            for path in settings.ACCOUNT_TIME_ZONE_HOOKS:
+                import_string(path)(patient=user)
     return user
 
 

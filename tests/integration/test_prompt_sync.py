@@ -422,3 +422,28 @@ def test_overdue_prompts_expire(patient) -> None:
     assert Prompt.objects.get(pk=prompts["set-intention"].pk).expired_at == later
     assert prompts_expire_overdue(now=later) == 0
     assert prompts_expire_overdue(now=at(30, 9)) == 5  # all still scheduled but one
+
+
+def test_changing_the_time_zone_replans_upcoming_prompts(db) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from integration.models import Prompt
+    from tests.journal.factories import make_patient, make_session
+
+    patient = make_patient(email="mover@example.org", time_zone="Europe/Berlin")
+    # Noon UTC: 13:00 in Berlin, but 04:00 in Los Angeles, inside the default quiet hours.
+    start = (timezone.now() + timedelta(days=10)).replace(hour=12, minute=0, second=0)
+    make_session(patient, scheduled_start=start)
+    before = dict(Prompt.objects.filter(patient=patient).values_list("step_id", "due_at"))
+    client = APIClient()
+    client.force_authenticate(patient)
+
+    response = client.patch("/api/v1/me/", {"time_zone": "America/Los_Angeles"}, format="json")
+
+    assert response.status_code == 200
+    after = dict(Prompt.objects.filter(patient=patient).values_list("step_id", "due_at"))
+    assert after.keys() == before.keys()
+    assert after != before  # quiet hours now fall nine hours later in absolute time
