@@ -12,18 +12,25 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import DatabaseError, transaction
+from django.db.models import Count, Expression, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
 
 from backend.accounts.models import Role, User
+from backend.errors import ProblemError
 from backend.logging import current_request_id
-from integration.models import AccessEvent, CareLink, Share
+from integration.models import AccessEvent, CareLink, Share, SharedEntry
+from journal.models import Entry
+
+VIA_CHANNELS = ("api", "dashboard")
 
 
 def _not_found() -> NotFound:
@@ -98,16 +105,54 @@ def therapist_link_for_patient(*, therapist: User, patient_id: uuid.UUID | str) 
     return link
 
 
+def _exposed_entries(*, chosen_entry_ids: Any, dosing_session_id: Any, patient_id: Any) -> Q:
+    """The one rule for what a share exposes, for `share_entries_filter` (one share) and
+    `exposed_entry_count` (a subquery per share in a list of shares)."""
+    exposed = Q(pk__in=chosen_entry_ids)  # the entries the patient chose
+    if dosing_session_id is not None:  # (`session_id=None` would mean IS NULL: every loose entry)
+        exposed |= Q(
+            session_id=dosing_session_id,  # everything attached to the shared dosing session
+            session__deleted_at__isnull=True,  # while that session exists
+        )
+    return exposed & Q(
+        patient_id=patient_id,  # never another patient's entry, whatever the ids say
+        deleted_at__isnull=True,  # a deleted entry is gone for everyone
+    )
+
+
 def share_entries_filter(share: Share) -> Q:
     """Which entries a share exposes: those chosen for it, and, when it names a dosing
     session, every live entry linked to that session (entries added later too)."""
-    condition = Q(pk__in=share.shared_entries.values("entry_id"))
-    if share.dosing_session_id is not None:
-        condition |= Q(session_id=share.dosing_session_id)
-    return condition & Q(patient_id=share.patient_id, deleted_at__isnull=True)
+    return _exposed_entries(
+        chosen_entry_ids=SharedEntry.objects.filter(share_id=share.pk).values("entry_id"),
+        dosing_session_id=share.dosing_session_id,
+        patient_id=share.patient_id,
+    )
 
 
-def _client_address(request: HttpRequest | None) -> str | None:
+def exposed_entry_count() -> Expression:
+    """For `Share` querysets: `.annotate(exposed_entry_count=exposed_entry_count())`, the
+    number of entries each share exposes, by the same rule as `share_entries_filter`."""
+    exposed = (
+        Entry.objects.filter(
+            _exposed_entries(
+                chosen_entry_ids=SharedEntry.objects.filter(
+                    share_id=OuterRef(OuterRef("pk"))
+                ).values("entry_id"),
+                # In SQL `session_id = NULL` is never true: no session, no session entries.
+                dosing_session_id=OuterRef("dosing_session_id"),
+                patient_id=OuterRef("patient_id"),
+            )
+        )
+        .order_by()
+        .values("patient_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(exposed), 0)
+
+
+def _client_address(request: HttpRequest | Request | None) -> str | None:
     if request is None:
         return None
     address = str(request.META.get("REMOTE_ADDR", ""))
@@ -118,29 +163,118 @@ def _client_address(request: HttpRequest | None) -> str | None:
     return address
 
 
+def _event_fields(
+    *,
+    actor: User,
+    patient: Any,
+    action: str,
+    via: str,
+    request: HttpRequest | Request | None,
+    share: Share | None,
+    object_type: str,
+    object_ids: Iterable[Any],
+) -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "patient_id": patient.pk if hasattr(patient, "pk") else patient,
+        "share": share,
+        "action": action,
+        "object_type": object_type,
+        "object_ids": sorted(str(object_id) for object_id in object_ids),
+        "request_id": current_request_id() or "",
+        "ip_address": _client_address(request),
+        "via": via,
+    }
+
+
+def _check_call(via: str) -> None:
+    if via not in VIA_CHANNELS:  # the patient's log says how their data was read
+        raise ValueError(f"via must be one of {VIA_CHANNELS}")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("access_record must run inside the reading transaction")
+
+
+def audit_unavailable() -> ProblemError:
+    """The answer to a read whose access event could not be written: the read is refused
+    (503, nothing of it is sent), since a read that leaves no trace must not happen."""
+    return ProblemError(
+        503,
+        "audit_unavailable",
+        "This record cannot be shown right now because its access could not be logged. "
+        "Try again later.",
+        headers={"Retry-After": "30"},
+    )
+
+
 def access_record(
     *,
     actor: User,
     patient: Any,
     action: str,
     via: str,
-    request: HttpRequest | None,
+    request: HttpRequest | Request | None,
     share: Share | None = None,
     object_type: str = "",
     object_ids: Iterable[Any] = (),
 ) -> AccessEvent:
     """Write the access event for a read. Call inside the transaction that reads: if the
-    event cannot be written, the read fails with it."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("access_record must run inside the reading transaction")
-    return AccessEvent.objects.create(
+    event cannot be written, the read fails with it (a database error becomes the 503
+    `audit_unavailable`; the transaction, reads included, rolls back)."""
+    _check_call(via)
+    fields = _event_fields(
         actor=actor,
-        patient_id=patient.pk if hasattr(patient, "pk") else patient,
-        share=share,
+        patient=patient,
         action=action,
-        object_type=object_type,
-        object_ids=sorted(str(object_id) for object_id in object_ids),
-        request_id=current_request_id() or "",
-        ip_address=_client_address(request),
         via=via,
+        request=request,
+        share=share,
+        object_type=object_type,
+        object_ids=object_ids,
     )
+    try:
+        return AccessEvent.objects.create(**fields)
+    except DatabaseError:
+        raise audit_unavailable() from None
+
+
+@dataclass(frozen=True)
+class AccessRead:
+    """One patient's part of a read that spans several patients (a list of patients)."""
+
+    patient: Any
+    object_type: str = ""
+    object_ids: Iterable[Any] = ()
+
+
+def access_record_each(
+    *,
+    actor: User,
+    action: str,
+    via: str,
+    request: HttpRequest | Request | None,
+    reads: Iterable[AccessRead],
+) -> list[AccessEvent]:
+    """One access event per patient read, in one INSERT, under the rules of
+    `access_record`."""
+    _check_call(via)
+    events = [
+        AccessEvent(
+            **_event_fields(
+                actor=actor,
+                patient=read.patient,
+                action=action,
+                via=via,
+                request=request,
+                share=None,
+                object_type=read.object_type,
+                object_ids=read.object_ids,
+            )
+        )
+        for read in reads
+    ]
+    if not events:
+        return []
+    try:
+        return AccessEvent.objects.bulk_create(events)
+    except DatabaseError:
+        raise audit_unavailable() from None

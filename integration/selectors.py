@@ -1,4 +1,6 @@
-"""Reads of the care layer. Each takes the caller: a patient reaches only their own rows."""
+"""Reads of the care layer. Each takes the caller: a patient reaches only their own rows,
+a therapist only what `integration.access` lets through, and every therapist read of
+patient data writes its access event in the transaction that reads."""
 
 from __future__ import annotations
 
@@ -6,13 +8,21 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db import transaction
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
 
 from backend.accounts.models import User
+from integration import access
 from integration.models import (
+    AccessEvent,
+    CareInvitation,
+    CareLink,
     Device,
     Exercise,
     IntegrationPlan,
@@ -20,7 +30,12 @@ from integration.models import (
     PlanStep,
     Prompt,
     PromptStatus,
+    Share,
+    SharedEntry,
 )
+from journal.keys import sealer_for
+from journal.models import Entry, SessionKind, SessionStatus, TreatmentSession
+from journal.selectors import open_content
 
 # Finished prompts stay in the inbox this long after they finished.
 INBOX_RECENT = dt.timedelta(days=14)
@@ -128,3 +143,463 @@ def prompt_get_for_patient(*, patient: User, prompt_id: uuid.UUID) -> Prompt:
 def device_list_for_patient(*, patient: User) -> QuerySet[Device]:
     """The patient's active push devices, oldest first."""
     return Device.objects.filter(user=patient, is_active=True).order_by("created_at", "id")
+
+
+# Care links, shares and access events: the patient's side -------------------------------
+
+
+class ShareState:
+    """A share's state as both sides see it (plain strings, for serializers and templates)."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    ENDED = "ended"  # its care link ended
+
+    ALL = (ACTIVE, EXPIRED, REVOKED, ENDED)
+
+
+def share_state(share: Share, *, now: dt.datetime | None = None) -> str:
+    """Revoked first (the patient's act), then an ended link, then expiry. Reads
+    `share.care_link`: select it with the share."""
+    now = now or timezone.now()
+    if share.revoked_at is not None:
+        return ShareState.REVOKED
+    if share.care_link.ended_at is not None:
+        return ShareState.ENDED
+    if share.expires_at <= now:
+        return ShareState.EXPIRED
+    return ShareState.ACTIVE
+
+
+def care_links_for_patient(*, patient: User) -> QuerySet[CareLink]:
+    """The patient's care links, ended ones too, newest first."""
+    return (
+        CareLink.objects.filter(patient=patient)
+        .select_related("therapist")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitations_for_therapist(
+    *, therapist: User, now: dt.datetime | None = None
+) -> QuerySet[CareInvitation]:
+    """The therapist's invitations still open (not redeemed, not expired), newest first."""
+    now = now or timezone.now()
+    return CareInvitation.objects.filter(
+        therapist=therapist, redeemed_at__isnull=True, expires_at__gt=now
+    ).order_by("-created_at", "-id")
+
+
+def shares_for_patient(*, patient: User) -> QuerySet[Share]:
+    """The patient's shares, whatever their state, newest first, with the number of
+    entries each exposes now."""
+    return (
+        Share.objects.filter(patient=patient)
+        .select_related("care_link", "therapist", "dosing_session", "integration_session")
+        .annotate(exposed_entry_count=access.exposed_entry_count())
+        .order_by("-created_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class ExposedEntry:
+    """An entry a share exposes, as its owner sees it in the share's detail."""
+
+    id: uuid.UUID
+    kind: str
+    title: str
+    created_at: dt.datetime
+    shared_via: str  # "entry" (chosen) or "session" (attached to the shared dosing session)
+
+
+@dataclass(frozen=True)
+class ShareExposure:
+    """A share and exactly what it exposes (what its therapist would read while it is
+    active)."""
+
+    share: Share
+    state: str
+    entries: list[ExposedEntry]
+    exposes_session: bool
+    prompt_count: int
+
+
+def share_get_for_patient(*, patient: User, share_id: uuid.UUID) -> ShareExposure:
+    """One of the patient's shares with what it exposes; NotFound alike for missing and
+    not theirs."""
+    share = shares_for_patient(patient=patient).filter(pk=share_id).first()
+    if share is None:
+        raise NotFound()
+    chosen = set(share.shared_entries.values_list("entry_id", flat=True))
+    entries = list(
+        Entry.objects.filter(access.share_entries_filter(share)).order_by("created_at", "id")
+    )
+    sealer = sealer_for(patient)
+    session = _live_dosing_session(share)
+    return ShareExposure(
+        share=share,
+        state=share_state(share),
+        entries=[
+            ExposedEntry(
+                id=entry.id,
+                kind=entry.kind,
+                title=sealer.open(entry, "title_sealed"),
+                created_at=entry.created_at,
+                shared_via="entry" if entry.id in chosen else "session",
+            )
+            for entry in entries
+        ],
+        exposes_session=session is not None,
+        prompt_count=(
+            _session_prompts(share.patient_id, session.pk).count() if session is not None else 0
+        ),
+    )
+
+
+def access_events_for_patient(*, patient: User) -> QuerySet[AccessEvent]:
+    """Every read of the patient's data by someone else, newest first."""
+    return (
+        AccessEvent.objects.filter(patient=patient)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
+
+
+# The therapist's side ---------------------------------------------------------------------
+#
+# The web dashboard calls these as the API does (`via="dashboard"`); keep their names and
+# keyword arguments stable.
+
+
+class UpcomingSession(NamedTuple):
+    id: uuid.UUID
+    kind: str
+    scheduled_start: dt.datetime
+
+
+@dataclass(frozen=True)
+class LinkedPatientView:
+    """What a link alone lets a therapist see: who, and when they meet next."""
+
+    patient_id: uuid.UUID
+    display_name: str
+    upcoming_sessions: list[UpcomingSession]
+    next_integration_session_at: dt.datetime | None
+    # The therapist's own relationship (to end it), not patient data.
+    care_link_id: uuid.UUID
+
+
+def _upcoming_sessions(
+    patient_ids: Collection[Any], now: dt.datetime
+) -> QuerySet[TreatmentSession]:
+    return TreatmentSession.objects.filter(
+        patient_id__in=list(patient_ids),
+        deleted_at__isnull=True,
+        status=SessionStatus.SCHEDULED,
+        scheduled_start__gt=now,
+    ).order_by("scheduled_start", "id")
+
+
+def linked_patients_for_therapist(
+    *, therapist: User, request: HttpRequest | Request | None, via: str
+) -> list[LinkedPatientView]:
+    """The therapist's linked patients by name, each with their upcoming sessions (kind
+    and start only). One access event per patient listed ("patients.list"), written with
+    the read. Three queries whatever the number of patients."""
+    now = timezone.now()
+    with transaction.atomic():
+        links = list(
+            access.active_links_for_therapist(therapist=therapist)
+            .select_related("patient")
+            .order_by("patient__display_name", "patient_id")
+        )
+        sessions: dict[Any, list[UpcomingSession]] = {link.patient_id: [] for link in links}
+        for session in _upcoming_sessions(sessions.keys(), now).only(
+            "id", "patient_id", "kind", "scheduled_start"
+        ):
+            sessions[session.patient_id].append(
+                UpcomingSession(session.id, session.kind, session.scheduled_start)
+            )
+        views = [
+            LinkedPatientView(
+                patient_id=link.patient_id,
+                display_name=link.patient.display_name,
+                upcoming_sessions=sessions[link.patient_id],
+                next_integration_session_at=next(
+                    (
+                        item.scheduled_start
+                        for item in sessions[link.patient_id]
+                        if item.kind == SessionKind.INTEGRATION
+                    ),
+                    None,
+                ),
+                care_link_id=link.id,
+            )
+            for link in links
+        ]
+        access.access_record_each(
+            actor=therapist,
+            action="patients.list",
+            via=via,
+            request=request,
+            reads=[
+                access.AccessRead(
+                    patient=view.patient_id,
+                    object_type="session",
+                    object_ids=[item.id for item in view.upcoming_sessions],
+                )
+                for view in views
+            ],
+        )
+    return views
+
+
+def readable_shares_for_patient(
+    *, therapist: User, patient_id: uuid.UUID | str, request: HttpRequest | Request | None, via: str
+) -> list[Share]:
+    """The shares of this patient the therapist may read now, newest first, each with
+    `exposed_entry_count`; NotFound unless they are linked. Writes "shares.list"."""
+    with transaction.atomic():
+        link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
+        shares: list[Share] = list(
+            access.readable_shares_for_therapist(therapist=therapist)
+            .filter(patient_id=link.patient_id)
+            .select_related("dosing_session", "integration_session")
+            .annotate(exposed_entry_count=access.exposed_entry_count())
+            .order_by("-created_at", "-id")
+        )
+        access.access_record(
+            actor=therapist,
+            patient=link.patient_id,
+            action="shares.list",
+            via=via,
+            request=request,
+            object_type="share",
+            object_ids=[share.pk for share in shares],
+        )
+    return shares
+
+
+@dataclass(frozen=True)
+class ShareHistoryItem:
+    """A share's state and dates, without anything of what it exposed."""
+
+    share_id: uuid.UUID
+    state: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    link_ended_at: dt.datetime | None
+
+
+def share_history_for_therapist(
+    *, therapist: User, patient_id: uuid.UUID | str, request: HttpRequest | Request | None, via: str
+) -> list[ShareHistoryItem]:
+    """Every share this patient made with this therapist (expired, revoked and those of
+    earlier links too), state and dates only; NotFound unless they are linked now.
+    Writes "shares.history"."""
+    now = timezone.now()
+    with transaction.atomic():
+        link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
+        shares = list(
+            Share.objects.filter(therapist=therapist, patient_id=link.patient_id)
+            .select_related("care_link")
+            .order_by("-created_at", "-id")
+        )
+        access.access_record(
+            actor=therapist,
+            patient=link.patient_id,
+            action="shares.history",
+            via=via,
+            request=request,
+            object_type="share",
+            object_ids=[share.pk for share in shares],
+        )
+    return [
+        ShareHistoryItem(
+            share_id=share.id,
+            state=share_state(share, now=now),
+            created_at=share.created_at,
+            expires_at=share.expires_at,
+            revoked_at=share.revoked_at,
+            link_ended_at=share.care_link.ended_at,
+        )
+        for share in shares
+    ]
+
+
+@dataclass(frozen=True)
+class SharedSessionView:
+    """The shared dosing session as a therapist sees it: its record, not its note (the
+    note is the patient's private remark on the calendar, not something attached)."""
+
+    id: uuid.UUID
+    modality: str | None
+    setting: str | None
+    scheduled_start: dt.datetime
+    actual_start: dt.datetime | None
+    actual_end: dt.datetime | None
+    status: str
+    after_effects: dict[str, str] | None
+    overall_rating: int | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SharedEntryView:
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    tags: list[str]
+    mood: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    is_edited: bool
+    shared_via: str  # "entry" or "session"
+
+
+@dataclass(frozen=True)
+class SharedPromptView:
+    exercise_title: str
+    due_at: dt.datetime
+    status: str
+    completed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ShareContent:
+    share_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_display_name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    dosing_session: SharedSessionView | None
+    integration_session: UpcomingSession | None
+    entries: list[SharedEntryView]
+    prompts: list[SharedPromptView]
+
+
+def _live_dosing_session(share: Share) -> TreatmentSession | None:
+    session = share.dosing_session
+    if session is None or session.deleted_at is not None:
+        return None  # a deleted session exposes nothing of itself any more
+    return session
+
+
+def _session_prompts(patient_id: Any, session_id: Any) -> QuerySet[Prompt]:
+    """The prompts of a dosing session a share shows: every one but those cancelled."""
+    return (
+        Prompt.objects.filter(patient_id=patient_id, session_id=session_id)
+        .exclude(status=PromptStatus.CANCELLED)
+        .order_by("due_at", "id")
+    )
+
+
+def _is_edited(entry: Entry, version_at_share: int | None, share: Share) -> bool:
+    """Edited since the therapist could first see it: for a chosen entry, a version after
+    the one shared; for one attached to the session, an edit after the share was made (an
+    entry written later, never edited, is version 1)."""
+    if version_at_share is not None:
+        return entry.version > version_at_share
+    return entry.version > 1 and entry.updated_at > share.created_at
+
+
+def share_content_for_therapist(
+    *, therapist: User, share_id: uuid.UUID | str, request: HttpRequest | Request | None, via: str
+) -> ShareContent:
+    """What a share exposes, opened, for its therapist; NotFound (the same for every
+    reason) unless they may read it now. One "share.read" access event is written in the
+    transaction of the reads; if it cannot be, nothing is returned. A constant number of
+    queries whatever the number of entries."""
+    with transaction.atomic():
+        share = access.therapist_share_for_read(therapist=therapist, share_id=share_id)
+        entries = list(
+            Entry.objects.filter(access.share_entries_filter(share))
+            .annotate(
+                version_at_share=Subquery(
+                    SharedEntry.objects.filter(share_id=share.pk, entry_id=OuterRef("pk")).values(
+                        "version_at_share"
+                    )[:1]
+                )
+            )
+            .order_by("created_at", "id")
+        )
+        session = _live_dosing_session(share)
+        prompts = (
+            list(_session_prompts(share.patient_id, session.pk).select_related("exercise"))
+            if session is not None
+            else []
+        )
+        sealer = sealer_for(share.patient)
+        entry_views = []
+        for entry in entries:
+            version_at_share: int | None = getattr(entry, "version_at_share", None)
+            body, tags = open_content(entry, sealer=sealer)
+            entry_views.append(
+                SharedEntryView(
+                    id=entry.id,
+                    kind=entry.kind,
+                    title=sealer.open(entry, "title_sealed"),
+                    body=body,
+                    tags=tags,
+                    mood=entry.mood,
+                    created_at=entry.created_at,
+                    updated_at=entry.updated_at,
+                    is_edited=_is_edited(entry, version_at_share, share),
+                    shared_via="entry" if version_at_share is not None else "session",
+                )
+            )
+        object_ids: list[Any] = [entry.id for entry in entries]
+        if session is not None:
+            object_ids.append(session.pk)
+        access.access_record(
+            actor=therapist,
+            patient=share.patient,
+            action="share.read",
+            via=via,
+            request=request,
+            share=share,
+            object_type="entry",
+            object_ids=object_ids,
+        )
+    integration = share.integration_session
+    return ShareContent(
+        share_id=share.id,
+        patient_id=share.patient_id,
+        patient_display_name=share.patient.display_name,
+        created_at=share.created_at,
+        expires_at=share.expires_at,
+        dosing_session=(
+            SharedSessionView(
+                id=session.id,
+                modality=session.modality or None,
+                setting=session.setting or None,
+                scheduled_start=session.scheduled_start,
+                actual_start=session.actual_start,
+                actual_end=session.actual_end,
+                status=session.status,
+                after_effects=session.after_effects,
+                overall_rating=session.overall_rating,
+                updated_at=session.updated_at,
+            )
+            if session is not None
+            else None
+        ),
+        integration_session=(
+            UpcomingSession(integration.id, integration.kind, integration.scheduled_start)
+            if integration is not None and integration.deleted_at is None
+            else None
+        ),
+        entries=entry_views,
+        prompts=[
+            SharedPromptView(
+                exercise_title=prompt.exercise.title,
+                due_at=prompt.due_at,
+                status=prompt.status,
+                completed_at=prompt.completed_at,
+            )
+            for prompt in prompts
+        ],
+    )

@@ -52,6 +52,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -63,15 +64,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from backend.accounts.models import User
+from backend.accounts.models import Role, User
 from backend.errors import ProblemError
 from integration import scheduling
 from integration.models import (
     AnswerKind,
+    CareInvitation,
+    CareLink,
+    CareLinkEndedBy,
     Device,
     IntegrationPlan,
     PatientTimeline,
@@ -79,9 +83,11 @@ from integration.models import (
     Platform,
     Prompt,
     PromptStatus,
+    Share,
+    SharedEntry,
 )
 from journal import services as journal_services
-from journal.models import EntryKind, SessionKind, SessionStatus, TreatmentSession
+from journal.models import Entry, EntryKind, SessionKind, SessionStatus, TreatmentSession
 
 logger = logging.getLogger(__name__)
 
@@ -889,3 +895,243 @@ def device_retire(*, patient: User, device_id: uuid.UUID, reason: str = "user") 
     _retire(Device.objects.filter(pk=device.pk), reason, timezone.now())
     device.refresh_from_db()
     return device
+
+
+# Care links and shares ------------------------------------------------------------------
+#
+# A therapist invites with a short code; the patient redeems it and so makes the link. The
+# patient then shares chosen entries and/or one dosing session with a linked therapist
+# until an expiry. What a therapist may read is decided in `integration.access` only.
+
+# Unambiguous characters (no I/L/1, O/0, U/V confusion when read aloud or typed from paper).
+INVITATION_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+INVITATION_CODE_LENGTH = 8
+INVITATION_TTL = dt.timedelta(hours=72)
+SHARE_DEFAULT_DURATION = dt.timedelta(days=7)
+SHARE_MAX_DURATION = dt.timedelta(days=90)
+SHARE_MAX_ENTRIES = 200
+
+INVALID_INVITATION_DETAIL = (
+    "This code cannot be used. Check it, or ask your therapist for a new one."
+)
+
+
+def _invitation_code_normalized(code: str) -> str:
+    return "".join(character for character in code.upper() if character.isalnum())
+
+
+def invitation_code_hash(code: str) -> str:
+    return hashlib.sha256(_invitation_code_normalized(code).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: CareInvitation
+    code: str  # shown once; only its hash is stored
+
+
+def invitation_create(*, therapist: User, now: dt.datetime | None = None) -> NewInvitation:
+    """A single-use code, valid for 72 hours, for one patient to link to this therapist."""
+    now = now or timezone.now()
+    for _ in range(5):
+        code = "".join(
+            secrets.choice(INVITATION_CODE_ALPHABET) for _ in range(INVITATION_CODE_LENGTH)
+        )
+        try:
+            with transaction.atomic():
+                invitation = CareInvitation.objects.create(
+                    therapist=therapist,
+                    code_hash=invitation_code_hash(code),
+                    created_at=now,
+                    expires_at=now + INVITATION_TTL,
+                )
+        except IntegrityError:
+            continue  # the same code is open already (30^8 codes: about never)
+        return NewInvitation(invitation=invitation, code=code)
+    raise ProblemError(503, "unavailable", "No invitation code could be made. Try again.")
+
+
+def _invalid_invitation() -> ProblemError:
+    # One answer for a wrong, used or expired code: a guesser learns nothing.
+    return ProblemError(400, "invalid_invitation_code", INVALID_INVITATION_DETAIL)
+
+
+def _already_linked() -> ProblemError:
+    return ProblemError(409, "already_linked", "You are already linked to this therapist.")
+
+
+def _usable_invitations(now: dt.datetime) -> QuerySet[CareInvitation]:
+    return CareInvitation.objects.filter(
+        redeemed_at__isnull=True,
+        expires_at__gt=now,
+        therapist__role=Role.THERAPIST,
+        therapist__is_active=True,
+    )
+
+
+def invitation_preview(*, patient: User, code: str) -> CareInvitation:
+    """The invitation behind a code, to show the patient whose it is before they confirm;
+    400 for any unusable code, 409 when they are linked to that therapist already."""
+    invitation = (
+        _usable_invitations(timezone.now())
+        .select_related("therapist")
+        .filter(code_hash=invitation_code_hash(code))
+        .first()
+    )
+    if invitation is None:
+        raise _invalid_invitation()
+    if CareLink.objects.filter(
+        patient=patient, therapist_id=invitation.therapist_id, ended_at__isnull=True
+    ).exists():
+        raise _already_linked()
+    return invitation
+
+
+def care_link_create(*, patient: User, code: str, safety_alerts_enabled: bool = False) -> CareLink:
+    """Redeem an invitation: the patient and the therapist are linked, and the code is
+    used up. 400 for an unusable code, 409 when already linked (the code stays usable)."""
+    now = timezone.now()
+    with transaction.atomic():
+        invitation = (
+            _usable_invitations(now)
+            .select_for_update(of=("self",))
+            .select_related("therapist")
+            .filter(code_hash=invitation_code_hash(code))
+            .first()
+        )
+        if invitation is None:
+            raise _invalid_invitation()
+        try:
+            with transaction.atomic():
+                link = CareLink.objects.create(
+                    patient=patient,
+                    therapist=invitation.therapist,
+                    invitation=invitation,
+                    safety_alerts_enabled=safety_alerts_enabled,
+                    created_at=now,
+                )
+        except IntegrityError:
+            raise _already_linked() from None  # a live link of this pair exists
+        invitation.redeemed_at = now
+        invitation.redeemed_by = patient
+        invitation.save(update_fields=["redeemed_at", "redeemed_by"])
+    return link
+
+
+def care_link_end(*, user: User, link_id: uuid.UUID) -> CareLink:
+    """Either side ends the link; every share under it stops being readable at once (the
+    access check requires a live link). Ending an ended link changes nothing."""
+    side = Q(patient=user) if user.is_patient else Q(therapist=user)
+    with transaction.atomic():
+        link = CareLink.objects.select_for_update().filter(side, pk=link_id).first()
+        if link is None:
+            raise NotFound()
+        if link.ended_at is None:
+            link.ended_at = timezone.now()
+            link.ended_by = (
+                CareLinkEndedBy.PATIENT if user.is_patient else CareLinkEndedBy.THERAPIST
+            )
+            link.save(update_fields=["ended_at", "ended_by"])
+    return link
+
+
+def _live_session(patient: User, session_id: uuid.UUID) -> TreatmentSession | None:
+    return TreatmentSession.objects.filter(
+        patient=patient, pk=session_id, deleted_at__isnull=True
+    ).first()
+
+
+def share_create(
+    *,
+    patient: User,
+    care_link_id: uuid.UUID,
+    entry_ids: Sequence[uuid.UUID] = (),
+    dosing_session_id: uuid.UUID | None = None,
+    integration_session_id: uuid.UUID | None = None,
+    expires_at: dt.datetime | None = None,
+) -> Share:
+    """Share chosen entries and/or everything attached to one dosing session with a
+    linked therapist, until `expires_at` (default: 7 days after the integration session,
+    or 7 days from now without one; at most 90 days from now).
+
+    Every id must name the patient's own live record; an error names the field, never
+    whether the id exists for someone else.
+    """
+    now = timezone.now()
+    wanted_entries = list(dict.fromkeys(entry_ids))
+    errors: dict[str, list[str]] = {}
+    if not wanted_entries and dosing_session_id is None:
+        errors["entries"] = ["Choose entries, a dosing session, or both."]
+    if len(wanted_entries) > SHARE_MAX_ENTRIES:
+        errors["entries"] = [f"Share at most {SHARE_MAX_ENTRIES} entries at once."]
+    with transaction.atomic():
+        # Locked, so the link cannot end between this check and the share's insert.
+        link = (
+            CareLink.objects.select_for_update()
+            .filter(pk=care_link_id, patient=patient, ended_at__isnull=True)
+            .first()
+        )
+        if link is None:
+            errors["care_link"] = ["Give the id of one of your active care links."]
+        entries: list[Entry] = []
+        if wanted_entries and "entries" not in errors:
+            entries = list(
+                Entry.objects.filter(
+                    patient=patient, pk__in=wanted_entries, deleted_at__isnull=True
+                )
+            )
+            if len(entries) != len(wanted_entries):
+                errors["entries"] = ["Give ids of your own entries."]
+        dosing = None
+        if dosing_session_id is not None:
+            dosing = _live_session(patient, dosing_session_id)
+            if dosing is None or dosing.kind != SessionKind.DOSING:
+                errors["dosing_session"] = ["Give the id of one of your dosing sessions."]
+        integration = None
+        if integration_session_id is not None:
+            integration = _live_session(patient, integration_session_id)
+            if (
+                integration is None
+                or integration.kind != SessionKind.INTEGRATION
+                or integration.status != SessionStatus.SCHEDULED
+                or integration.scheduled_start <= now
+            ):
+                errors["integration_session"] = [
+                    "Give the id of one of your upcoming integration sessions."
+                ]
+        latest = now + SHARE_MAX_DURATION
+        if expires_at is None:
+            start = integration.scheduled_start if integration is not None else now
+            expires_at = min(start + SHARE_DEFAULT_DURATION, latest)
+        elif expires_at <= now:
+            errors["expires_at"] = ["Give a time in the future."]
+        elif expires_at > latest:
+            errors["expires_at"] = ["A share lasts at most 90 days."]
+        if errors or link is None:
+            raise _invalid(errors)
+        share = Share.objects.create(
+            care_link=link,
+            patient=patient,
+            therapist_id=link.therapist_id,
+            dosing_session=dosing,
+            integration_session=integration,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        SharedEntry.objects.bulk_create(
+            SharedEntry(share=share, entry=entry, version_at_share=entry.version, shared_at=now)
+            for entry in entries
+        )
+    return share
+
+
+def share_revoke(*, patient: User, share_id: uuid.UUID) -> Share:
+    """The therapist's next request can no longer read it. Revoking again changes nothing."""
+    with transaction.atomic():
+        share = Share.objects.select_for_update().filter(pk=share_id, patient=patient).first()
+        if share is None:
+            raise NotFound()
+        if share.revoked_at is None:
+            share.revoked_at = timezone.now()
+            share.save(update_fields=["revoked_at"])
+    return share

@@ -22,4 +22,35 @@ urlpatterns: list[URLPattern] = [
     ),
     path("devices/", views.DeviceListView.as_view(), name="push-devices"),
     path("devices/<uuid:device_id>/", views.DeviceDetailView.as_view(), name="push-device"),
+    # Care links, shares and the access log (patients; a link's therapist may end it).
+    path("care-links/", views.CareLinkCollectionView.as_view(), name="care-links"),
+    path("care-links/preview/", views.CareLinkPreviewView.as_view(), name="care-link-preview"),
+    path("care-links/<uuid:link_id>/", views.CareLinkDetailView.as_view(), name="care-link"),
+    path("shares/", views.ShareCollectionView.as_view(), name="shares"),
+    path("shares/<uuid:share_id>/", views.ShareDetailView.as_view(), name="share"),
+    path("me/access-events/", views.AccessEventListView.as_view(), name="access-events"),
+    # The therapist API: reads only, and their own invitations.
+    path(
+        "therapist/invitations/",
+        views.TherapistInvitationView.as_view(),
+        name="therapist-invitations",
+    ),
+    path(
+        "therapist/patients/", views.TherapistPatientListView.as_view(), name="therapist-patients"
+    ),
+    path(
+        "therapist/patients/<uuid:patient_id>/shares/",
+        views.TherapistPatientSharesView.as_view(),
+        name="therapist-patient-shares",
+    ),
+    path(
+        "therapist/patients/<uuid:patient_id>/share-history/",
+        views.TherapistShareHistoryView.as_view(),
+        name="therapist-patient-share-history",
+    ),
+    path(
+        "therapist/shares/<uuid:share_id>/",
+        views.TherapistShareContentView.as_view(),
+        name="therapist-share",
+    ),
 ]

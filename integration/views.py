@@ -1,7 +1,10 @@
-"""The patient's care-layer API: the exercise catalog, plans, their timeline settings, the
-prompt inbox and push devices.
+"""The care-layer API: for patients the exercise catalog, plans, their timeline settings,
+the prompt inbox, push devices, care links, shares and the access log; for therapists the
+read-only API under /api/v1/therapist/ (and their invitations).
 
-Patients only (`IsPatient`). Views parse, call one service or selector, and serialize.
+Views parse, call one service or selector, and serialize. Therapist views go through
+selectors that run `integration.access` and write the access event; they have their own
+output serializers with only what a therapist may see.
 """
 
 from __future__ import annotations
@@ -18,20 +21,42 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import MethodNotAllowed, NotAuthenticated, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backend.accounts.models import User
-from backend.accounts.permissions import IsPatient
+from backend.accounts.permissions import (
+    IsAuthenticatedWithSecondFactor,
+    IsPatient,
+    IsTherapist,
+)
 from backend.serializers import StrictSerializer
 from integration import selectors, services
-from integration.models import AnswerKind, Exercise, Platform, Prompt, PromptStatus
+from integration.models import (
+    AnswerKind,
+    CareInvitation,
+    CareLink,
+    CareLinkEndedBy,
+    Exercise,
+    Platform,
+    Prompt,
+    PromptStatus,
+    Share,
+)
 from journal import services as journal_services
-from journal.models import EntryKind
+from journal.models import (
+    EntryKind,
+    Modality,
+    SessionKind,
+    SessionStatus,
+    Setting,
+    TreatmentSession,
+)
 from journal.pagination import MAX_PAGE_SIZE, JournalCursorPagination
-from journal.views import BoundedDateTimeField, EnumField
+from journal.views import AfterEffectsSerializer, BoundedDateTimeField, EnumField
 
 PROBLEM = "application/problem+json"
 TIME_FORMAT = "%H:%M"
@@ -730,3 +755,805 @@ class DeviceDetailView(APIView):
     def delete(self, request: Request, device_id: uuid.UUID) -> Response:
         services.device_retire(patient=_patient(request), device_id=device_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Care links -----------------------------------------------------------------------------
+#
+# A therapist invites with a code; the patient previews it (whose is it?), then redeems it.
+# Either side ends a link. What the therapist may then read is decided in
+# `integration.access`, never here.
+
+CODE_EXAMPLE = "K7M2-QX9P"
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    if not isinstance(user, User):  # the permission let only signed-in users through
+        raise NotAuthenticated()
+    return user
+
+
+def _code_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=32,
+        write_only=True,
+        help_text="The 8-character code from your therapist (case, spaces and dashes ignored).",
+    )
+
+
+class _PostThrottled:
+    """Throttle only writes (code guesses), not the lists on the same address."""
+
+    throttle_scope = "otp"
+
+    def get_throttles(self) -> list[Any]:
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST":
+            return [ScopedRateThrottle()]
+        return []
+
+
+class TherapistRefSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    display_name = serializers.CharField()
+
+    class Meta:
+        ref_name = "TherapistRef"
+
+
+class CareLinkSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    therapist = TherapistRefSerializer()
+    safety_alerts_enabled = serializers.BooleanField(
+        help_text="Whether safety alerts reach this therapist (your consent, off by default)."
+    )
+    is_active = serializers.BooleanField(help_text="False once either side ended it.")
+    created_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    ended_by = EnumField(CareLinkEndedBy, allow_null=True)
+
+    class Meta:
+        ref_name = "CareLink"
+
+
+def _care_link_data(link: CareLink) -> dict[str, Any]:
+    return dict(
+        CareLinkSerializer(
+            {
+                "id": link.id,
+                "therapist": {
+                    "id": link.therapist_id,
+                    "display_name": link.therapist.display_name,
+                },
+                "safety_alerts_enabled": link.safety_alerts_enabled,
+                "is_active": link.is_active,
+                "created_at": link.created_at,
+                "ended_at": link.ended_at,
+                "ended_by": link.ended_by or None,
+            }
+        ).data
+    )
+
+
+RESPONSE_400_CODE = _problem(
+    "`invalid_invitation_code`: the code is wrong, used or expired (one answer for all)."
+)
+RESPONSE_409_LINKED = _problem("`already_linked`: you are linked to this therapist already.")
+
+
+class CareLinkPreviewView(_PostThrottled, APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        code = _code_field()
+
+        class Meta:
+            ref_name = "CareLinkPreviewRequest"
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        therapist_display_name = serializers.CharField()
+        expires_at = serializers.DateTimeField(help_text="The code can be used until then.")
+
+        class Meta:
+            ref_name = "CareLinkPreview"
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_preview",
+        summary="See whose invitation a code is, before linking",
+        description="Changes nothing: confirm with POST /api/v1/care-links/.",
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="The therapist who invited you."),
+            (400, PROBLEM): RESPONSE_400_CODE,
+            (409, PROBLEM): RESPONSE_409_LINKED,
+        },
+        examples=[OpenApiExample("Code", value={"code": CODE_EXAMPLE}, request_only=True)],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = services.invitation_preview(
+            patient=_patient(request), code=serializer.validated_data["code"]
+        )
+        return Response(
+            self.OutputSerializer(
+                {
+                    "therapist_display_name": invitation.therapist.display_name,
+                    "expires_at": invitation.expires_at,
+                }
+            ).data
+        )
+
+
+class CareLinkCollectionView(_PostThrottled, APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        code = _code_field()
+        confirm = serializers.BooleanField(
+            help_text="Send true once you have seen the therapist's name (from /preview/)."
+        )
+        safety_alerts_enabled = serializers.BooleanField(
+            default=False, help_text="Let safety alerts reach this therapist."
+        )
+
+        class Meta:
+            ref_name = "CareLinkCreate"
+
+        def validate_confirm(self, value: bool) -> bool:
+            if not value:
+                raise serializers.ValidationError("Confirm with true to link.")
+            return value
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_list",
+        summary="Your care links, ended ones too",
+        responses={
+            200: OpenApiResponse(CareLinkSerializer(many=True), description="Newest first.")
+        },
+    )
+    def get(self, request: Request) -> Response:
+        links = selectors.care_links_for_patient(patient=_patient(request))
+        return Response([_care_link_data(link) for link in links])
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_create",
+        summary="Link to a therapist with their invitation code",
+        description=(
+            "Uses the code up. The therapist then sees your name and the kind and time of "
+            "your upcoming sessions, nothing more: they read entries only through a share."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(CareLinkSerializer, description="Linked."),
+            (400, PROBLEM): RESPONSE_400_CODE,
+            (409, PROBLEM): RESPONSE_409_LINKED,
+        },
+        examples=[
+            OpenApiExample(
+                "Link, without safety alerts",
+                value={"code": CODE_EXAMPLE, "confirm": True, "safety_alerts_enabled": False},
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        link = services.care_link_create(
+            patient=_patient(request),
+            code=serializer.validated_data["code"],
+            safety_alerts_enabled=serializer.validated_data["safety_alerts_enabled"],
+        )
+        return Response(_care_link_data(link), status=status.HTTP_201_CREATED)
+
+
+class CareLinkDetailView(APIView):
+    # The patient of the link, or its therapist signed in with the second factor.
+    permission_classes = [IsAuthenticatedWithSecondFactor]
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_end",
+        summary="End a care link (patient or therapist)",
+        description=(
+            "Every share under it stops being readable with the therapist's next request. "
+            "Ending an ended link changes nothing (204)."
+        ),
+        responses={
+            204: OpenApiResponse(description="Ended."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def delete(self, request: Request, link_id: uuid.UUID) -> Response:
+        services.care_link_end(user=_user(request), link_id=link_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Shares ---------------------------------------------------------------------------------
+
+
+class SessionRefSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    scheduled_start = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "SessionRef"
+
+
+def _session_ref(session: TreatmentSession | None) -> dict[str, Any] | None:
+    if session is None or session.deleted_at is not None:
+        return None
+    return {"id": session.id, "scheduled_start": session.scheduled_start}
+
+
+SHARE_STATE_HELP = (
+    "active: readable by the therapist now; expired; revoked (by you); ended (its care link ended)."
+)
+
+
+class ShareStateField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=selectors.ShareState.ALL, help_text=SHARE_STATE_HELP, **kwargs)
+
+
+class ShareSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    care_link = serializers.UUIDField()
+    therapist = TherapistRefSerializer()
+    state = ShareStateField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    dosing_session = SessionRefSerializer(
+        allow_null=True, help_text="Everything attached to it is shared, later entries too."
+    )
+    integration_session = SessionRefSerializer(allow_null=True)
+    entry_count = serializers.IntegerField(help_text="Entries it exposes now.")
+
+    class Meta:
+        ref_name = "Share"
+
+
+def _share_values(share: Share) -> dict[str, Any]:
+    return {
+        "id": share.id,
+        "care_link": share.care_link_id,
+        "therapist": {"id": share.therapist_id, "display_name": share.therapist.display_name},
+        "state": selectors.share_state(share),
+        "created_at": share.created_at,
+        "expires_at": share.expires_at,
+        "revoked_at": share.revoked_at,
+        "dosing_session": _session_ref(share.dosing_session),
+        "integration_session": _session_ref(share.integration_session),
+        "entry_count": getattr(share, "exposed_entry_count", 0),
+    }
+
+
+class ExposedEntrySerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    kind = EnumField(EntryKind)
+    title = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    shared_via = serializers.ChoiceField(
+        choices=["entry", "session"],
+        help_text="entry: you chose it; session: attached to the shared dosing session.",
+    )
+
+    class Meta:
+        ref_name = "ExposedEntry"
+
+
+class ShareExposureSerializer(serializers.Serializer[Any]):
+    entries = ExposedEntrySerializer(many=True, help_text="Oldest first.")
+    dosing_session_record = serializers.BooleanField(
+        help_text="The dosing session's times, status, modality, setting, after-effects and "
+        "overall rating (never its note)."
+    )
+    prompt_count = serializers.IntegerField(
+        help_text="The dosing session's prompts: exercise title, due time and status."
+    )
+
+    class Meta:
+        ref_name = "ShareExposure"
+
+
+class ShareDetailSerializer(ShareSerializer):
+    exposes = ShareExposureSerializer(
+        help_text="Exactly what the therapist reads while the share is active."
+    )
+
+    class Meta:
+        ref_name = "ShareDetail"
+
+
+RESPONSE_400_SHARE = _problem("`validation`: see `errors` for the fields.")
+
+
+class ShareCollectionView(APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        care_link = serializers.UUIDField(help_text="One of your active care links.")
+        entries = serializers.ListField(
+            child=serializers.UUIDField(),
+            required=False,
+            default=list,
+            max_length=services.SHARE_MAX_ENTRIES,
+            help_text="Ids of your entries to share.",
+        )
+        dosing_session = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Share everything attached to this dosing session (intentions, "
+            "reflections, exercise answers, after-effects), entries added later too.",
+        )
+        integration_session = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="The upcoming integration session the share is for.",
+        )
+        expires_at = BoundedDateTimeField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Default: 7 days after the integration session, or 7 days from now; "
+            "at most 90 days from now.",
+        )
+
+        class Meta:
+            ref_name = "ShareCreate"
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_list",
+        summary="Your shares, whatever their state",
+        responses={200: OpenApiResponse(ShareSerializer(many=True), description="Newest first.")},
+    )
+    def get(self, request: Request) -> Response:
+        shares = selectors.shares_for_patient(patient=_patient(request))
+        return Response([ShareSerializer(_share_values(share)).data for share in shares])
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_create",
+        summary="Share entries and/or a dosing session with a linked therapist",
+        description=(
+            "Give entries, a dosing session, or both. An entry you edit after sharing is "
+            "shown to the therapist as edited. Revoke at any time with DELETE."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(ShareSerializer, description="Shared."),
+            (400, PROBLEM): RESPONSE_400_SHARE,
+        },
+        examples=[
+            OpenApiExample(
+                "A dosing session, for the next integration session",
+                value={
+                    "care_link": "0b7d4c1e-2f57-4d8e-9a51-3c2e1f0a9b10",
+                    "dosing_session": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+                    "integration_session": "7a2b3c4d-5e6f-4a1b-8c9d-0e1f2a3b4c5d",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Two entries for a week",
+                value={
+                    "care_link": "0b7d4c1e-2f57-4d8e-9a51-3c2e1f0a9b10",
+                    "entries": [
+                        "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                        "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                    ],
+                    "expires_at": "2026-03-09T18:00:00Z",
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        patient = _patient(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        share = services.share_create(
+            patient=patient,
+            care_link_id=data["care_link"],
+            entry_ids=data["entries"],
+            dosing_session_id=data["dosing_session"],
+            integration_session_id=data["integration_session"],
+            expires_at=data["expires_at"],
+        )
+        created = selectors.shares_for_patient(patient=patient).get(pk=share.pk)
+        return Response(
+            ShareSerializer(_share_values(created)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ShareDetailView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_retrieve",
+        summary="A share and exactly what it exposes",
+        responses={
+            200: OpenApiResponse(ShareDetailSerializer, description="The share."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        exposure = selectors.share_get_for_patient(patient=_patient(request), share_id=share_id)
+        values = _share_values(exposure.share)
+        values["exposes"] = {
+            "entries": exposure.entries,
+            "dosing_session_record": exposure.exposes_session,
+            "prompt_count": exposure.prompt_count,
+        }
+        return Response(ShareDetailSerializer(values).data)
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_revoke",
+        summary="Revoke a share",
+        description="The therapist's next request no longer reads it. Again: no change (204).",
+        responses={
+            204: OpenApiResponse(description="Revoked."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def delete(self, request: Request, share_id: uuid.UUID) -> Response:
+        services.share_revoke(patient=_patient(request), share_id=share_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Access events (the patient's view of who read what) -------------------------------------
+
+
+class AccessEventSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    actor_display_name = serializers.CharField(source="actor.display_name")
+    action = serializers.CharField(
+        help_text="patients.list, shares.list, shares.history or share.read."
+    )
+    share = serializers.UUIDField(source="share_id", allow_null=True)
+    object_type = serializers.CharField(allow_blank=True)
+    object_ids = serializers.ListField(child=serializers.CharField())
+    via = serializers.ChoiceField(choices=["api", "dashboard"])
+    request_id = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "AccessEvent"
+
+
+class AccessEventPageSerializer(serializers.Serializer[Any]):
+    next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
+    results = AccessEventSerializer(many=True)
+
+    class Meta:
+        ref_name = "AccessEventPage"
+
+
+class AccessEventPagination(JournalCursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class AccessEventListView(APIView):
+    permission_classes = [IsPatient]
+
+    class QuerySerializer(StrictSerializer):
+        cursor = serializers.CharField(required=False)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="access_events_list",
+        summary="Who read your data, and what",
+        description="Every read by a therapist, newest first, cursor pages.",
+        parameters=[CURSOR_PARAMETER, LIMIT_PARAMETER],
+        responses={200: OpenApiResponse(AccessEventPageSerializer, description="A page.")},
+    )
+    def get(self, request: Request) -> Response:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events = selectors.access_events_for_patient(patient=_patient(request))
+        paginator = AccessEventPagination()
+        page = paginator.paginate_queryset(events, request, view=self) or []
+        return paginator.get_paginated_response(AccessEventSerializer(page, many=True).data)
+
+
+# The therapist's API: reads only ---------------------------------------------------------
+#
+# Every view calls one selector that runs the access check and writes the access event in
+# the transaction of the read. Output serializers are the therapist's own, field by field.
+
+
+class TherapistView(APIView):
+    """Therapist endpoints have no write methods: any other method is 405 whoever asks,
+    before authentication, so read-only does not depend on who is signed in."""
+
+    permission_classes = [IsTherapist]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        method = str(request.method).lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(method.upper())
+        super().initial(request, *args, **kwargs)
+
+
+RESPONSE_503_AUDIT = _problem(
+    "`audit_unavailable`: the read could not be logged, so nothing of it is shown."
+)
+
+
+def _therapist(request: Request) -> User:
+    return _user(request)  # IsTherapist has let only verified therapists through
+
+
+class InvitationSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "CareInvitation"
+
+
+class NewInvitationSerializer(InvitationSerializer):
+    code = serializers.CharField(help_text="Shown this once: give it to the patient.")
+
+    class Meta:
+        ref_name = "NewCareInvitation"
+
+
+def _invitation_values(invitation: CareInvitation) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "created_at": invitation.created_at,
+        "expires_at": invitation.expires_at,
+    }
+
+
+class TherapistInvitationView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_invitations_list",
+        summary="Your open invitations (codes are not shown again)",
+        responses={
+            200: OpenApiResponse(InvitationSerializer(many=True), description="Newest first.")
+        },
+    )
+    def get(self, request: Request) -> Response:
+        invitations = selectors.invitations_for_therapist(therapist=_therapist(request))
+        return Response(
+            [InvitationSerializer(_invitation_values(item)).data for item in invitations]
+        )
+
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_invitations_create",
+        summary="Invite a patient: a single-use code, valid 72 hours",
+        description=(
+            "The one write of the therapist API: it concerns your own relationships, never "
+            "patient data. The patient redeems the code at POST /api/v1/care-links/."
+        ),
+        request=None,
+        responses={201: OpenApiResponse(NewInvitationSerializer, description="Created.")},
+    )
+    def post(self, request: Request) -> Response:
+        created = services.invitation_create(therapist=_therapist(request))
+        values = _invitation_values(created.invitation) | {"code": created.code}
+        return Response(NewInvitationSerializer(values).data, status=status.HTTP_201_CREATED)
+
+
+class UpcomingSessionSerializer(serializers.Serializer[Any]):
+    kind = EnumField(SessionKind)
+    scheduled_start = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "TherapistUpcomingSession"
+
+
+class LinkedPatientSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="patient_id")
+    display_name = serializers.CharField()
+    upcoming_sessions = UpcomingSessionSerializer(many=True, help_text="Soonest first.")
+    next_integration_session_at = serializers.DateTimeField(allow_null=True)
+    care_link = serializers.UUIDField(
+        source="care_link_id", help_text="To end the link: DELETE /api/v1/care-links/{id}/."
+    )
+
+    class Meta:
+        ref_name = "TherapistLinkedPatient"
+
+
+class TherapistPatientListView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_patients_list",
+        summary="Your linked patients and their upcoming sessions",
+        description="Names and the kind and time of upcoming sessions only. Logged per patient.",
+        responses={
+            200: OpenApiResponse(LinkedPatientSerializer(many=True), description="By name."),
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        patients = selectors.linked_patients_for_therapist(
+            therapist=_therapist(request), request=request, via="api"
+        )
+        return Response(LinkedPatientSerializer(patients, many=True).data)
+
+
+class TherapistShareSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    dosing_session = SessionRefSerializer(allow_null=True)
+    integration_session = SessionRefSerializer(allow_null=True)
+    entry_count = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "TherapistShare"
+
+
+class TherapistPatientSharesView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_patient_shares_list",
+        summary="A linked patient's shares you can read now",
+        responses={
+            200: OpenApiResponse(TherapistShareSerializer(many=True), description="Newest first."),
+            (404, PROBLEM): _problem("Not a patient linked to you."),
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        shares = selectors.readable_shares_for_patient(
+            therapist=_therapist(request), patient_id=patient_id, request=request, via="api"
+        )
+        return Response(
+            [
+                TherapistShareSerializer(
+                    {
+                        "id": share.id,
+                        "created_at": share.created_at,
+                        "expires_at": share.expires_at,
+                        "dosing_session": _session_ref(share.dosing_session),
+                        "integration_session": _session_ref(share.integration_session),
+                        "entry_count": getattr(share, "exposed_entry_count", 0),
+                    }
+                ).data
+                for share in shares
+            ]
+        )
+
+
+class TherapistShareHistorySerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="share_id")
+    state = ShareStateField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    link_ended_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        ref_name = "TherapistShareHistoryItem"
+
+
+class TherapistShareHistoryView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_patient_share_history",
+        summary="Every share a linked patient made with you: states and dates, no content",
+        responses={
+            200: OpenApiResponse(
+                TherapistShareHistorySerializer(many=True), description="Newest first."
+            ),
+            (404, PROBLEM): _problem("Not a patient linked to you."),
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        history = selectors.share_history_for_therapist(
+            therapist=_therapist(request), patient_id=patient_id, request=request, via="api"
+        )
+        return Response(TherapistShareHistorySerializer(history, many=True).data)
+
+
+class SharedSessionSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    modality = EnumField(Modality, allow_null=True)
+    setting = EnumField(Setting, allow_null=True)
+    scheduled_start = serializers.DateTimeField()
+    actual_start = serializers.DateTimeField(allow_null=True)
+    actual_end = serializers.DateTimeField(allow_null=True)
+    status = EnumField(SessionStatus)
+    after_effects = AfterEffectsSerializer(allow_null=True)
+    overall_rating = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        ref_name = "TherapistSharedSession"
+
+
+class SharedEntrySerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    kind = EnumField(EntryKind)
+    title = serializers.CharField(allow_blank=True)
+    body = serializers.CharField(allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    mood = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    is_edited = serializers.BooleanField(help_text="Changed since it was shared with you.")
+    shared_via = serializers.ChoiceField(
+        choices=["entry", "session"],
+        help_text="entry: chosen by the patient; session: attached to the shared dosing session.",
+    )
+
+    class Meta:
+        ref_name = "TherapistSharedEntry"
+
+
+class SharedPromptSerializer(serializers.Serializer[Any]):
+    exercise_title = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    status = EnumField(PromptStatus)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        ref_name = "TherapistSharedPrompt"
+
+
+class SharePatientSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="patient_id")
+    display_name = serializers.CharField(source="patient_display_name")
+
+    class Meta:
+        ref_name = "TherapistSharePatient"
+
+
+class ShareContentSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="share_id")
+    patient = SharePatientSerializer(source="*")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    dosing_session = SharedSessionSerializer(allow_null=True)
+    integration_session = SessionRefSerializer(allow_null=True)
+    entries = SharedEntrySerializer(many=True, help_text="Oldest first.")
+    prompts = SharedPromptSerializer(many=True, help_text="The dosing session's, by due time.")
+
+    class Meta:
+        ref_name = "TherapistShareContent"
+
+
+class TherapistShareContentView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_shares_retrieve",
+        summary="What a share lets you read",
+        description=(
+            "The same 404 for a share that does not exist, is another therapist's, was "
+            "revoked, has expired or whose care link ended. Each read is logged for the "
+            "patient; when it cannot be logged the read is refused with 503."
+        ),
+        responses={
+            200: OpenApiResponse(ShareContentSerializer, description="The share's content."),
+            (404, PROBLEM): RESPONSE_404,
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        content = selectors.share_content_for_therapist(
+            therapist=_therapist(request), share_id=share_id, request=request, via="api"
+        )
+        return Response(ShareContentSerializer(content).data)

@@ -1,0 +1,189 @@
+"""Access events: every therapist read writes one in the transaction of the read; a read
+whose event cannot be written is refused; nobody can change or delete one; the patient
+lists them."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from integration import selectors
+from integration.models import AccessEvent
+from tests.accounts.helpers import assert_problem
+from tests.integration.care_data import make_entry, make_link, make_share, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def share(patient, therapist):
+    return make_share(
+        make_link(patient, therapist), entries=[make_entry(patient, body="secret words")]
+    )
+
+
+@pytest.fixture
+def therapist_api(therapist):
+    return signed_in(therapist)
+
+
+@pytest.fixture
+def event(share, therapist):
+    selectors.share_content_for_therapist(
+        therapist=therapist, share_id=share.id, request=None, via="api"
+    )
+    return AccessEvent.objects.get()
+
+
+# Append-only ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE integration_accessevent SET action = 'nothing' WHERE id = %s",
+        "DELETE FROM integration_accessevent WHERE id = %s",
+    ],
+)
+def test_the_database_refuses_update_and_delete(event, statement):
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement, [event.pk])
+
+    assert AccessEvent.objects.get(pk=event.pk).action == "share.read"
+
+
+def test_the_application_refuses_to_change_or_delete_one(event):
+    event.action = "nothing"
+
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(PermissionError):
+        AccessEvent.objects.filter(pk=event.pk).update(action="nothing")
+    with pytest.raises(PermissionError):
+        AccessEvent.objects.filter(pk=event.pk).delete()
+    assert AccessEvent.objects.get(pk=event.pk).action == "share.read"
+
+
+# A read whose event cannot be written fails ---------------------------------------------
+
+
+@pytest.fixture
+def inserts_refused():
+    """The database refuses new access events (a real failure, in the test's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION pg_temp.refuse_insert() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'audit store unavailable'; END; $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_insert BEFORE INSERT ON integration_accessevent
+                FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_insert();
+            """
+        )
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/api/v1/therapist/shares/{share}/",
+        "/api/v1/therapist/patients/",
+        "/api/v1/therapist/patients/{patient}/shares/",
+        "/api/v1/therapist/patients/{patient}/share-history/",
+    ],
+)
+def test_a_read_whose_event_cannot_be_written_answers_503_with_nothing_of_it(
+    therapist_api, share, patient, inserts_refused, route
+):
+    response = therapist_api.get(route.format(share=share.id, patient=patient.id))
+
+    body = assert_problem(response, 503, "audit_unavailable")
+    assert set(body) <= {"type", "title", "status", "detail", "code", "request_id"}
+    assert b"secret words" not in response.content
+    assert str(share.id).encode() not in response.content
+    assert response["Retry-After"] == "30"
+
+
+def test_an_orm_failure_of_the_insert_refuses_the_read_too(therapist_api, share, monkeypatch):
+    def refuse(**fields):
+        raise DatabaseError("insert failed")
+
+    monkeypatch.setattr(AccessEvent.objects, "create", refuse)
+
+    response = therapist_api.get(f"/api/v1/therapist/shares/{share.id}/")
+
+    assert_problem(response, 503, "audit_unavailable")
+    assert b"secret words" not in response.content
+    assert not AccessEvent.objects.exists()
+
+
+def test_an_event_is_not_written_without_a_read_channel(share, therapist):
+    with pytest.raises(ValueError, match="via"):
+        selectors.share_content_for_therapist(
+            therapist=therapist, share_id=share.id, request=None, via="admin"
+        )
+
+    assert not AccessEvent.objects.exists()
+
+
+# What is recorded, and the patient's list -----------------------------------------------
+
+
+def test_event_records_who_what_when_the_request_and_the_address(
+    therapist_api, share, patient, therapist
+):
+    response = therapist_api.get(f"/api/v1/therapist/shares/{share.id}/", REMOTE_ADDR="203.0.113.9")
+
+    event = AccessEvent.objects.get()
+    assert event.actor == therapist
+    assert event.patient == patient
+    assert event.share == share
+    assert event.request_id == response["X-Request-ID"]
+    assert event.ip_address == "203.0.113.9"
+    assert event.via == "api"
+
+
+def test_patient_lists_access_events_newest_first_in_pages(
+    therapist_api, share, patient, therapist, other_patient
+):
+    therapist_api.get("/api/v1/therapist/patients/")
+    therapist_api.get(f"/api/v1/therapist/shares/{share.id}/")
+    other_share = make_share(
+        make_link(other_patient, therapist), entries=[make_entry(other_patient)]
+    )
+    therapist_api.get(f"/api/v1/therapist/shares/{other_share.id}/")
+    patient_api = signed_in(patient)
+
+    first = patient_api.get("/api/v1/me/access-events/", {"limit": 1}).json()
+    second = patient_api.get(first["next"]).json()
+
+    assert [item["action"] for item in first["results"] + second["results"]] == [
+        "share.read",
+        "patients.list",
+    ]
+    newest = first["results"][0]
+    assert set(newest) == {
+        "id",
+        "actor_display_name",
+        "action",
+        "share",
+        "object_type",
+        "object_ids",
+        "via",
+        "request_id",
+        "created_at",
+    }
+    assert newest["actor_display_name"] == therapist.display_name
+    assert newest["share"] == str(share.id)
+    assert second["next"] is None
+
+
+def test_other_patients_and_therapists_do_not_see_a_patients_events(
+    event, other_patient, therapist
+):
+    assert signed_in(other_patient).get("/api/v1/me/access-events/").json()["results"] == []
+    assert_problem(signed_in(therapist).get("/api/v1/me/access-events/"), 403, "permission_denied")
