@@ -124,6 +124,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The dashboard's idle and absolute session time-outs (for every request carrying a
+    # dashboard session) and its Content-Security-Policy; reads the session, the user and
+    # django-otp's verification, and leaves a message, so it comes after those.
+    "integration.dashboard.middleware.DashboardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backend.middleware.NoStoreMiddleware",
     "backend.middleware.ProblemExceptionMiddleware",

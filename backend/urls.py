@@ -1,4 +1,5 @@
-"""Top-level URLs: the versioned API, the OpenAPI schema and docs, health, admin."""
+"""Top-level URLs: the versioned API, the OpenAPI schema and docs, health, the therapists'
+dashboard, admin."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("backend.accounts.urls")),
     path("api/v1/", include("journal.urls")),
     path("api/v1/", include("integration.urls")),
+    path("dashboard/", include("integration.dashboard.urls")),
 ]
 
 if settings.ADMIN_ENABLED:

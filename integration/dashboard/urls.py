@@ -1,0 +1,19 @@
+"""Dashboard URLs, included under /dashboard/."""
+
+from django.urls import URLPattern, path, re_path
+
+from integration.dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns: list[URLPattern] = [
+    path("", views.patient_list, name="patients"),
+    path("sign-in/", views.sign_in, name="login"),
+    path("sign-out/", views.sign_out, name="logout"),
+    # Ids are taken as text: the access check answers a malformed one as it answers any
+    # other refusal, with the same 404 page.
+    path("shares/<str:share_id>/", views.share_detail, name="share"),
+    path("patients/<str:patient_id>/shares/", views.share_history, name="share-history"),
+    # Anything else under /dashboard/ gets the dashboard's own 404 page.
+    re_path(r"^.*/$", views.not_found, name="not-found"),
+]

@@ -1,0 +1,218 @@
+"""The therapists' dashboard pages. Read-only: the only POSTs sign in and sign out.
+
+Every page that shows patient data calls one of the therapist selectors in
+`integration.selectors`, which run the access check (`integration.access`) and write the
+access event with the read (`via="dashboard"`). A refusal renders the same plain 404 page
+whatever its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import Any
+
+import django_otp
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import TextChoices
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.exceptions import NotFound
+
+from backend.accounts.models import User
+from integration import access, selectors
+from integration.dashboard.forms import SignInForm, may_use_dashboard
+from integration.dashboard.middleware import dashboard_session_start, is_dashboard_session
+from integration.models import PromptStatus
+from journal.models import AFTER_EFFECTS, EntryKind, Modality, SessionStatus, Setting, Severity
+
+VIA = "dashboard"
+
+SHARE_STATE_LABELS = {
+    selectors.ShareState.ACTIVE: "Active",
+    selectors.ShareState.EXPIRED: "Expired",
+    selectors.ShareState.REVOKED: "Revoked by the patient",
+    selectors.ShareState.ENDED: "Care link ended",
+}
+
+TherapistView = Callable[..., HttpResponse]
+
+
+def _is_signed_in(request: HttpRequest) -> bool:
+    """A therapist whose session was opened by the dashboard sign-in, with TOTP."""
+    is_verified = getattr(request.user, "is_verified", None)
+    return (
+        may_use_dashboard(request.user)
+        and bool(is_verified and is_verified())
+        and is_dashboard_session(request)
+    )
+
+
+def _page(
+    request: HttpRequest,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    nav: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {"signed_in": _is_signed_in(request), "nav": nav, **(context or {})}
+    return render(request, f"dashboard/{template}", context, status=status)
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The one "not found" page: for a page that does not exist, and for one the access
+    check refused for any reason (not linked, not shared, revoked, expired)."""
+    return _page(request, "404.html", status=404)
+
+
+def therapist_required(view: TherapistView) -> TherapistView:
+    """Let a signed-in therapist through (passing them to the view); send anyone else to
+    the sign-in page, with this page to come back to."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        therapist = request.user
+        if not (_is_signed_in(request) and isinstance(therapist, User)):
+            return redirect_to_login(request.get_full_path(), reverse("dashboard:login"))
+        try:
+            return view(request, therapist, *args, **kwargs)
+        except (NotFound, Http404):
+            return not_found(request)
+
+    return wrapped
+
+
+def _next_page(request: HttpRequest) -> str:
+    """Where to go after sign-in: the dashboard page asked for, else the patient list."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    is_safe = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if is_safe and wanted.startswith(settings.DASHBOARD_URL):
+        return wanted
+    return reverse("dashboard:patients")
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("password", "code")
+@never_cache
+def sign_in(request: HttpRequest) -> HttpResponse:
+    if _is_signed_in(request):
+        return HttpResponseRedirect(_next_page(request))
+    form = SignInForm(request, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid() and form.user is not None:
+        # login() rotates the session key (a planted session id is worthless) and flushes
+        # another user's session; then django-otp marks the session verified.
+        login(request, form.user)
+        django_otp.login(request, form.device)
+        dashboard_session_start(request)
+        return HttpResponseRedirect(_next_page(request))
+    status = 429 if form.is_locked_out else 200
+    return _page(request, "login.html", {"form": form, "next": _next_page(request)}, status=status)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    was_signed_in = request.user.is_authenticated
+    logout(request)
+    if was_signed_in:
+        messages.success(request, "You have signed out.")
+    return HttpResponseRedirect(reverse("dashboard:login"))
+
+
+@require_GET
+@therapist_required
+def patient_list(request: HttpRequest, therapist: User) -> HttpResponse:
+    patients = selectors.linked_patients_for_therapist(
+        therapist=therapist, request=request, via=VIA
+    )
+    rows = [
+        {
+            "patient": patient,
+            "shares": selectors.readable_shares_for_patient(
+                therapist=therapist, patient_id=patient.patient_id, request=request, via=VIA
+            ),
+        }
+        for patient in patients
+    ]
+    return _page(request, "patient_list.html", {"rows": rows}, nav="patients")
+
+
+@require_GET
+@therapist_required
+def share_history(request: HttpRequest, therapist: User, patient_id: str) -> HttpResponse:
+    history = selectors.share_history_for_therapist(
+        therapist=therapist, patient_id=patient_id, request=request, via=VIA
+    )
+    # Only the patient's name, which the link itself lets the therapist see (as on the
+    # patient list); the selector has checked the link and written the access event.
+    link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
+    rows = [
+        {**_fields(item), "state_label": SHARE_STATE_LABELS.get(item.state, item.state)}
+        for item in history
+    ]
+    context = {"patient_id": link.patient_id, "patient_name": link.patient.display_name}
+    return _page(request, "share_history.html", {**context, "history": rows})
+
+
+def _fields(item: Any) -> dict[str, Any]:
+    """A selector's dataclass as a template context (shallow: values stay as they are)."""
+    return {field.name: getattr(item, field.name) for field in dataclasses.fields(item)}
+
+
+def _label(choices: type[TextChoices], value: str | None) -> str:
+    if not value:
+        return ""
+    labels: dict[str, str] = dict(choices.choices)
+    return labels.get(value, value)
+
+
+def _entries(entries: list[selectors.SharedEntryView]) -> list[dict[str, Any]]:
+    return [{**_fields(entry), "kind_label": _label(EntryKind, entry.kind)} for entry in entries]
+
+
+@require_GET
+@therapist_required
+def share_detail(request: HttpRequest, therapist: User, share_id: str) -> HttpResponse:
+    content = selectors.share_content_for_therapist(
+        therapist=therapist, share_id=share_id, request=request, via=VIA
+    )
+    session = content.dosing_session
+    recorded = session.after_effects if session is not None else None
+    after_effects = [
+        {"name": name.replace("_", " ").capitalize(), "grade": _label(Severity, recorded[name])}
+        for name in AFTER_EFFECTS
+        if recorded is not None and name in recorded
+    ]
+    grouped = (EntryKind.INTENTION, EntryKind.REFLECTION, EntryKind.EXERCISE)
+    context = {
+        "content": content,
+        "session": session,
+        "session_modality": _label(Modality, session.modality if session else None),
+        "session_setting": _label(Setting, session.setting if session else None),
+        "session_status": _label(SessionStatus, session.status if session else None),
+        "after_effects": after_effects,
+        # The selector gives entries in time order; each group keeps it.
+        "intentions": _entries([e for e in content.entries if e.kind == EntryKind.INTENTION]),
+        "reflections": _entries([e for e in content.entries if e.kind == EntryKind.REFLECTION]),
+        "exercise_answers": _entries([e for e in content.entries if e.kind == EntryKind.EXERCISE]),
+        "other_entries": _entries([e for e in content.entries if e.kind not in grouped]),
+        "prompts": [
+            {**_fields(prompt), "status_label": _label(PromptStatus, prompt.status)}
+            for prompt in content.prompts
+        ],
+        "prompts_completed": sum(
+            prompt.status == PromptStatus.COMPLETED for prompt in content.prompts
+        ),
+    }
+    return _page(request, "share_detail.html", context)
