@@ -390,7 +390,11 @@ CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
-ACCOUNT_ERASURE_HOOKS = ["journal.keys.patient_data_keys_destroy"]
+ACCOUNT_ERASURE_HOOKS = [
+    "journal.keys.patient_data_keys_destroy",
+    # Measure answers are not sealed, so crypto-shredding alone would leave them.
+    "journal.services.measures_erase",
+]
 
 # Push delivery. A platform without its own provider uses the default (the console).
 _push_default = env.str(
@@ -437,3 +441,9 @@ JOURNAL_SESSION_HOOKS = ["integration.services.prompts_sync_for_session"]
 PROMPT_POST_DOSING_QUIET_HOURS = env.int("PROMPT_POST_DOSING_QUIET_HOURS", default=6)
 # Called with patient= in the transaction that changes a patient's time zone.
 ACCOUNT_TIME_ZONE_HOOKS = ["integration.services.prompts_sync_for_patient"]
+
+# Crisis resources shown with a PHQ-9 item 9 above 0 (journal/safety.py has the lists;
+# CRISIS_RESOURCES may override them per country).
+CRISIS_COUNTRY = env.str("CRISIS_COUNTRY", default="US")
+# Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0.
+JOURNAL_SAFETY_HOOKS: list[str] = []

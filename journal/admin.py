@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from journal.models import DataKey, Entry, SyncState, TreatmentSession
+from journal.models import DataKey, Entry, Measure, SyncState, TreatmentSession
 
 
 class ReadOnlyMetadataAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -85,3 +85,15 @@ class SyncStateAdmin(ReadOnlyMetadataAdmin):
     list_display = ("patient_id", "last_change")
     fields = ("patient", "last_change")
     readonly_fields = fields
+
+
+@admin.register(Measure)
+class MeasureAdmin(ReadOnlyMetadataAdmin):
+    """Which questionnaire was taken when; no answers or scores, which are health detail
+    that support staff do not need."""
+
+    list_display = ("id", "patient_id", "instrument", "taken_at")
+    list_filter = ("instrument",)
+    fields = ("id", "patient", "instrument", "taken_at", "created_at")
+    readonly_fields = fields
+    show_full_result_count = False

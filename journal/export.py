@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from journal.measures import INSTRUMENTS, Band
+from journal.models import Measure
 from journal.selectors import JournalExport, OpenedEntry, OpenedSession
 
 _KIND_TITLES = {
@@ -44,6 +46,28 @@ def _entry_lines(entry: OpenedEntry) -> list[str]:
     return lines
 
 
+def _measure_lines(measures: list[Measure]) -> list[str]:
+    lines = [
+        "## Measures",
+        "",
+        "Answers are listed in item order; each item is scored 0 (not at all) to 3 (nearly "
+        "every day).",
+        "",
+        "| Taken | Measure | Total | Severity | Answers |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for measure in measures:
+        form = INSTRUMENTS[measure.instrument]
+        answers = " ".join(str(answer) for answer in measure.answers)
+        if measure.difficulty is not None and form.difficulty is not None:
+            answers += f"; difficulty: {form.difficulty.options[measure.difficulty].text}"
+        lines.append(
+            f"| {measure.taken_at.strftime('%Y-%m-%d %H:%M UTC')} | {form.name} "
+            f"| {measure.total}/{form.max_total} | {Band(measure.band).label} | {answers} |"
+        )
+    return [*lines, ""]
+
+
 def export_markdown(export: JournalExport) -> str:
     by_session: dict[Any, list[OpenedEntry]] = defaultdict(list)
     for entry in export.entries:
@@ -74,4 +98,6 @@ def export_markdown(export: JournalExport) -> str:
         lines += ["## Other entries", ""]
         for entry in unlinked:
             lines += _entry_lines(entry)
+    if export.measures:
+        lines += _measure_lines(export.measures)
     return "\n".join(lines).rstrip() + "\n"

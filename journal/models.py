@@ -1,18 +1,23 @@
-"""The patient's own record: data keys, treatment sessions and journal entries.
+"""The patient's own record: data keys, treatment sessions, journal entries and measures.
 
 Free text is stored only sealed (columns ending in `_sealed`, see `journal.keys`). What
 stays in the clear, so the service can schedule, sort, filter and sync without keys:
-ids, kinds, statuses, times, links between rows, moods, ratings and after-effect grades.
+ids, kinds, statuses, times, links between rows, moods, ratings, after-effect grades and
+the answers and scores of standard measures.
 """
 
 from __future__ import annotations
 
+import operator
 import uuid
+from functools import reduce
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from journal.measures import INSTRUMENTS, Band, Instrument
 
 
 class DataKey(models.Model):
@@ -209,3 +214,59 @@ class Entry(SyncedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} entry {self.id}"
+
+
+def _band_matches_total() -> Q:
+    """Each (instrument, band) with the totals that band covers, from the definitions."""
+    return reduce(
+        operator.or_,
+        (
+            Q(instrument=code, band=band.band, total__gte=band.minimum, total__lte=band.maximum)
+            for code, form in INSTRUMENTS.items()
+            for band in form.bands
+        ),
+    )
+
+
+class Measure(SyncedModel):
+    """A scored questionnaire (PHQ-9 or GAD-7): the item answers, their total and band.
+
+    Not sealed: answers and scores are metadata the service computes with (trend, response,
+    the item-9 safety response), like moods and ratings; see docs/architecture.md. The
+    answers are stored as given, in the printed order of the items (`journal.measures`).
+    """
+
+    instrument = models.CharField(max_length=8, choices=Instrument.choices)
+    answers = models.JSONField()
+    difficulty = models.PositiveSmallIntegerField(null=True, blank=True)
+    total = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=24, choices=Band.choices)
+    session = models.ForeignKey(
+        TreatmentSession,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="measures",
+    )
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        indexes = [
+            models.Index(fields=["patient", "change"], name="measure_patient_change"),
+            models.Index(
+                fields=["patient", "instrument", "taken_at"], name="measure_patient_taken"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=_band_matches_total(), name="measure_band_matches_total"
+            ),
+            models.CheckConstraint(
+                condition=Q(difficulty__isnull=True) | Q(instrument="phq9", difficulty__lte=3),
+                name="measure_difficulty_phq9_0_3",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} measure {self.id}"

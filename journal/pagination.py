@@ -37,3 +37,7 @@ class SessionPagination(JournalCursorPagination):
 
 class EntryPagination(JournalCursorPagination):
     ordering = ("-created_at", "-id")
+
+
+class MeasurePagination(JournalCursorPagination):
+    ordering = ("-taken_at", "-id")

@@ -1,5 +1,7 @@
 """Reads of the patient's own record. Each takes the patient: nothing else can be reached.
 
+Measures are not sealed: their selectors return rows ready to serialize.
+
 Selectors return rows with their text still sealed; `open_session` and `open_entry` turn a
 row into its plaintext view for the response being built, with the request's one Sealer.
 """
@@ -13,13 +15,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Min, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
+from journal import measures
 from journal.keys import Sealer, UnreadableRecordError
-from journal.models import Entry, EntryKind, SyncState, TreatmentSession
+from journal.models import (
+    Entry,
+    EntryKind,
+    Measure,
+    SessionKind,
+    SessionStatus,
+    SyncState,
+    TreatmentSession,
+)
 
 
 def _intention_ids_prefetch() -> Prefetch[Any]:
@@ -133,8 +145,8 @@ def session_journal_for_patient(*, patient: User, session_id: uuid.UUID) -> Sess
 
 @dataclass(frozen=True)
 class SyncChange:
-    type: Literal["session", "entry"]
-    record: TreatmentSession | Entry
+    type: Literal["session", "entry", "measure"]
+    record: TreatmentSession | Entry | Measure
 
     @property
     def change(self) -> int:
@@ -153,14 +165,14 @@ class SyncPage:
 
 
 def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPage:
-    """The patient's sessions and entries (tombstones included) changed after `since`, in
-    change order, at most `limit` of them.
+    """The patient's sessions, entries and measures (tombstones included) changed after
+    `since`, in change order, at most `limit` of them.
 
     Only changes up to the counter's committed value are read. A change number is taken
     (and the counter row locked) at the start of a write and committed with it, and the
     next writer of the patient waits for that commit before it gets the next number, so
     every number up to the committed counter belongs to a committed row: reading at most up
-    to it, across both tables, can never pass over a change that is still to commit. (Two
+    to it, across the tables, can never pass over a change that is still to commit. (Two
     plain queries without that bound could: the second may see a later commit the first
     did not.)
     """
@@ -174,9 +186,11 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
         .prefetch_related(_intention_ids_prefetch())
         .order_by("change")[: limit + 1]
     )
+    measure_rows = list(Measure.objects.filter(**window).order_by("change")[: limit + 1])
     changes = sorted(
         [SyncChange("session", session) for session in sessions]
-        + [SyncChange("entry", entry) for entry in entries],
+        + [SyncChange("entry", entry) for entry in entries]
+        + [SyncChange("measure", measure) for measure in measure_rows],
         key=lambda item: item.change,
     )
     page = changes[:limit]
@@ -287,11 +301,12 @@ class JournalExport:
     account: dict[str, str]
     sessions: list[OpenedSession]
     entries: list[OpenedEntry]
+    measures: list[Measure]
 
 
 def journal_export_for_patient(*, patient: User, sealer: Sealer) -> JournalExport:
-    """The patient's live sessions and entries, opened, oldest first (two queries and the
-    intentions prefetch, whatever the size of the journal)."""
+    """The patient's live sessions, entries (opened) and measures, oldest first (three
+    queries and the intentions prefetch, whatever the size of the journal)."""
     sessions = session_queryset_for_patient(patient=patient).order_by("scheduled_start", "id")
     entries = (
         entry_queryset_for_patient(patient=patient)
@@ -307,4 +322,132 @@ def journal_export_for_patient(*, patient: User, sealer: Sealer) -> JournalExpor
         },
         sessions=[open_session(session, sealer=sealer) for session in sessions],
         entries=[open_entry(entry, sealer=sealer) for entry in entries],
+        measures=list(measure_queryset_for_patient(patient=patient).order_by("taken_at", "id")),
+    )
+
+
+# Measures -------------------------------------------------------------------------------
+
+
+def measure_queryset_for_patient(*, patient: User) -> QuerySet[Measure]:
+    """The patient's live measures."""
+    return Measure.objects.filter(patient=patient, deleted_at__isnull=True)
+
+
+def measure_list_for_patient(
+    *, patient: User, filters: Mapping[str, Any] | None = None
+) -> QuerySet[Measure]:
+    """Filters: `instrument`, `session` (an id), `taken_from` (inclusive), `taken_before`
+    (exclusive). Newest first."""
+    filters = filters or {}
+    rows = measure_queryset_for_patient(patient=patient)
+    if filters.get("instrument"):
+        rows = rows.filter(instrument=filters["instrument"])
+    if filters.get("session") is not None:
+        rows = rows.filter(session_id=filters["session"])
+    if filters.get("taken_from") is not None:
+        rows = rows.filter(taken_at__gte=filters["taken_from"])
+    if filters.get("taken_before") is not None:
+        rows = rows.filter(taken_at__lt=filters["taken_before"])
+    return rows.order_by("-taken_at", "-id")
+
+
+def measure_get_for_patient(*, patient: User, measure_id: uuid.UUID) -> Measure:
+    """The patient's live measure; NotFound alike for missing and not theirs."""
+    measure = measure_queryset_for_patient(patient=patient).filter(pk=measure_id).first()
+    if measure is None:
+        raise NotFound()
+    return measure
+
+
+def first_dosing_start_for_patient(*, patient: User) -> datetime | None:
+    """When the patient's course of dosing began, or begins: the earliest start (the
+    actual one once recorded, else the scheduled one) of their live dosing sessions that
+    are not cancelled."""
+    start: datetime | None = (
+        session_queryset_for_patient(patient=patient)
+        .filter(kind=SessionKind.DOSING)
+        .exclude(status=SessionStatus.CANCELLED)
+        .aggregate(first=Min(Coalesce("actual_start", "scheduled_start")))["first"]
+    )
+    return start
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    measure: Measure
+    is_baseline: bool
+    change_from_baseline: int | None
+    percent_change: float | None
+    is_response: bool | None
+    is_remission: bool | None
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.measure.id
+
+    @property
+    def taken_at(self) -> datetime:
+        return self.measure.taken_at
+
+    @property
+    def total(self) -> int:
+        return self.measure.total
+
+    @property
+    def band(self) -> str:
+        return self.measure.band
+
+
+@dataclass(frozen=True)
+class Trend:
+    instrument: str
+    first_dosing_session_at: datetime | None
+    baseline: Measure | None
+    points: list[TrendPoint]
+
+    @property
+    def latest(self) -> TrendPoint | None:
+        return self.points[-1] if self.points else None
+
+
+def _trend_point(
+    measure: Measure, *, instrument: str, baseline: Measure | None, course_start: datetime | None
+) -> TrendPoint:
+    if baseline is None or course_start is None:
+        return TrendPoint(measure, False, None, None, None, None)
+    is_baseline = measure.pk == baseline.pk
+    on_course = measure.taken_at >= course_start
+    return TrendPoint(
+        measure,
+        is_baseline=is_baseline,
+        change_from_baseline=measure.total - baseline.total,
+        percent_change=measures.percent_change(baseline.total, measure.total),
+        # Response and remission describe the course: judged only after it has begun.
+        is_response=measures.is_response(baseline.total, measure.total) if on_course else None,
+        is_remission=(
+            measures.is_remission(instrument, baseline.total, measure.total) if on_course else None
+        ),
+    )
+
+
+def measure_trend_for_patient(*, patient: User, instrument: str) -> Trend:
+    """The patient's measures of one instrument, oldest first, against the course's
+    baseline: the last measure taken before the first dosing session (docs/measures.md)."""
+    course_start = first_dosing_start_for_patient(patient=patient)
+    rows = list(
+        measure_queryset_for_patient(patient=patient)
+        .filter(instrument=instrument)
+        .order_by("taken_at", "id")
+    )
+    before = [row for row in rows if course_start is not None and row.taken_at < course_start]
+    baseline = before[-1] if before else None
+    return Trend(
+        instrument=instrument,
+        first_dosing_session_at=course_start,
+        baseline=baseline,
+        points=[
+            _trend_point(row, instrument=instrument, baseline=baseline, course_start=course_start)
+            for row in rows
+        ],
     )

@@ -1,4 +1,4 @@
-"""Writes to the patient's own record: treatment sessions and journal entries.
+"""Writes to the patient's own record: treatment sessions, journal entries and measures.
 
 Every write of a patient's record takes the next number from that patient's change counter
 (`_next_change`) inside its transaction, before it touches any row. The counter row stays
@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -30,12 +30,13 @@ from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from backend.errors import ProblemError
-from journal import selectors
+from journal import measures, selectors
 from journal.keys import Sealer, sealer_for
 from journal.models import (
     AFTER_EFFECTS,
     Entry,
     EntryKind,
+    Measure,
     SessionKind,
     SessionStatus,
     Severity,
@@ -43,7 +44,7 @@ from journal.models import (
     TreatmentSession,
 )
 
-RecordT = TypeVar("RecordT", TreatmentSession, Entry)
+RecordT = TypeVar("RecordT", TreatmentSession, Entry, Measure)
 
 NOTE_MAX_CHARS = 20_000
 TITLE_MAX_CHARS = 200
@@ -51,6 +52,9 @@ BODY_MAX_CHARS = 20_000
 TAGS_MAX = 10
 TAG_MAX_CHARS = 40
 INTENTIONS_MAX = 50
+# How far ahead of the server's clock a measure's `taken_at` may be: an offline phone's
+# clock can be off, and refusing its measure for that would lose it.
+MEASURE_CLOCK_TOLERANCE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -630,3 +634,122 @@ def entry_delete(
         entry.save()
         entry.intentions.clear()
     return entry
+
+
+# Measures -------------------------------------------------------------------------------
+
+
+def _measure_values(measure: Measure) -> dict[str, Any]:
+    return {
+        "instrument": measure.instrument,
+        "answers": list(measure.answers),
+        "difficulty": measure.difficulty,
+        "session_id": measure.session_id,
+        "taken_at": measure.taken_at,
+    }
+
+
+def _measure_repeat(
+    measure_id: uuid.UUID, patient: User, values: Mapping[str, Any]
+) -> Measure | None:
+    existing = _existing_for_create(Measure, measure_id, patient)
+    if existing is None:
+        return None
+    stored = _measure_values(existing)
+    if values["taken_at"] is None:
+        # The first create left the time to the server; its repeat cannot know it.
+        stored["taken_at"] = None
+    if stored != values:
+        raise _id_conflict()
+    return existing
+
+
+def _safety_hooks(measure: Measure) -> None:
+    """Tell the apps built on the journal that a measure asks for a safety response,
+    inside the transaction that creates it, so the measure is never stored without what
+    they make of it (integration's alert to a linked therapist).
+    `settings.JOURNAL_SAFETY_HOOKS` names them, so the journal imports nothing above it."""
+    for path in getattr(settings, "JOURNAL_SAFETY_HOOKS", []):
+        import_string(path)(measure=measure)
+
+
+def measure_create(
+    *,
+    patient: User,
+    instrument: str,
+    answers: Sequence[Any],
+    id: uuid.UUID | None = None,
+    difficulty: Any = None,
+    session_id: uuid.UUID | None = None,
+    taken_at: datetime | None = None,
+) -> Created[Measure]:
+    """Score and store a measure, or answer the existing one when a client repeats a create.
+
+    Every item is checked (`journal.measures.validate`): a 400 names each bad item. The
+    session, if given, must be one of the patient's live sessions. A PHQ-9 whose item 9 is
+    above 0 runs the safety hooks in the same transaction (only when it is new: a repeat
+    has run them already).
+    """
+    if instrument not in measures.INSTRUMENTS:
+        raise _invalid({"instrument": ["Choose one of: " + ", ".join(measures.INSTRUMENTS) + "."]})
+    errors = measures.validate(instrument, answers, difficulty)
+    if errors:
+        raise _invalid(errors)
+    values: dict[str, Any] = {
+        "instrument": instrument,
+        "answers": list(answers),
+        "difficulty": difficulty,
+        "session_id": session_id,
+        "taken_at": taken_at,
+    }
+    if id is not None:
+        repeat = _measure_repeat(id, patient, values)
+        if repeat is not None:
+            return Created(repeat, is_new=False)
+    if taken_at is not None and taken_at > timezone.now() + MEASURE_CLOCK_TOLERANCE:
+        raise _invalid({"taken_at": ["A measure cannot be taken in the future."]})
+    result = measures.score(instrument, values["answers"])
+    measure = Measure(
+        id=id or uuid.uuid4(),
+        patient=patient,
+        instrument=instrument,
+        answers=values["answers"],
+        difficulty=difficulty,
+        total=result.total,
+        band=result.band,
+        session_id=session_id,
+        taken_at=taken_at or timezone.now(),
+    )
+    with transaction.atomic():
+        measure.change = _next_change(patient)
+        # Checked under the patient's write lock, so the session cannot be deleted between
+        # the check and the insert.
+        if (
+            session_id is not None
+            and not selectors.session_queryset_for_patient(patient=patient)
+            .filter(pk=session_id)
+            .exists()
+        ):
+            raise _invalid({"session": ["No such session."]})
+        try:
+            _insert(measure)
+        except ProblemError:
+            # Made by another request of this patient's while this one waited for the
+            # counter; the number taken here is left unused (sync does not mind gaps).
+            repeat = _measure_repeat(measure.id, patient, values)
+            if repeat is None:
+                raise
+            return Created(repeat, is_new=False)
+        if measures.needs_safety_response(instrument, measure.answers):
+            _safety_hooks(measure)
+    return Created(measure, is_new=True)
+
+
+def measures_erase(*, user: User) -> int:
+    """Delete every measure of a patient (an account erasure hook).
+
+    Measures are not sealed, so crypto-shredding does not reach them; their item answers
+    (item 9 included) are health data that must not outlive the account.
+    """
+    deleted, _ = Measure.objects.filter(patient_id=user.pk).delete()
+    return deleted

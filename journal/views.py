@@ -1,16 +1,23 @@
-"""The patient's journal API: treatment sessions, entries, the session journal and sync.
+"""The patient's journal API: treatment sessions, entries, measures, the session journal,
+sync and export.
 
 Patients only (`IsPatient`). Views parse, call one service or selector, open the sealed
 text with one Sealer per request and serialize. Every single-record response carries
 `ETag: "<version>"`; changes take the version back as `If-Match` (or a `version` field)
 so that two devices editing offline cannot overwrite each other unseen.
+
+Every single-record response of an endpoint that accepts free text (sessions and entries)
+carries `notice`: the journal is not monitored in real time (`journal.safety`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+import logging
 import re
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -19,7 +26,9 @@ from typing import Any, TypeVar
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import TextChoices
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -36,15 +45,17 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import User
 from backend.accounts.permissions import IsPatient
-from backend.errors import ProblemError
+from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
 from backend.serializers import StrictSerializer
-from journal import selectors, services
+from journal import fhir, measures, selectors, services
 from journal.export import export_markdown
 from journal.keys import Sealer, sealer_for
+from journal.measures import Band, Instrument
 from journal.models import (
     AFTER_EFFECTS,
     Entry,
     EntryKind,
+    Measure,
     Modality,
     SessionKind,
     SessionStatus,
@@ -52,7 +63,13 @@ from journal.models import (
     Severity,
     TreatmentSession,
 )
-from journal.pagination import MAX_PAGE_SIZE, EntryPagination, SessionPagination
+from journal.pagination import (
+    MAX_PAGE_SIZE,
+    EntryPagination,
+    MeasurePagination,
+    SessionPagination,
+)
+from journal.safety import NOT_MONITORED_NOTICE, CrisisAction, SafetyReason, safety_block
 
 PROBLEM = "application/problem+json"
 SYNC_DEFAULT_LIMIT = 200
@@ -201,12 +218,60 @@ class EntryOutputSerializer(serializers.Serializer[selectors.OpenedEntry]):
         ref_name = "Entry"
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "readOnly": True,
+        "description": "Always the same text: the journal is not monitored in real time.",
+        "example": NOT_MONITORED_NOTICE,
+    }
+)
+class NoticeField(serializers.Field):  # type: ignore[type-arg]
+    """The not-monitored notice (`journal.safety.NOT_MONITORED_NOTICE`), whatever the
+    record: endpoints that accept free text say in every response that nobody reads it
+    in real time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["source"] = "*"
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return NOT_MONITORED_NOTICE
+
+
+class SessionRecordSerializer(SessionOutputSerializer):
+    """A session as a create, change or read of it answers: with the notice."""
+
+    notice = NoticeField()
+
+    class Meta:
+        ref_name = "SessionRecord"
+
+
+class EntryRecordSerializer(EntryOutputSerializer):
+    """An entry as a create, change or read of it answers: with the notice."""
+
+    notice = NoticeField()
+
+    class Meta:
+        ref_name = "EntryRecord"
+
+
 def _session_data(session: TreatmentSession, sealer: Sealer) -> dict[str, Any]:
     return dict(SessionOutputSerializer(selectors.open_session(session, sealer=sealer)).data)
 
 
 def _entry_data(entry: Entry, sealer: Sealer) -> dict[str, Any]:
     return dict(EntryOutputSerializer(selectors.open_entry(entry, sealer=sealer)).data)
+
+
+def _session_record(session: TreatmentSession, sealer: Sealer) -> dict[str, Any]:
+    return dict(SessionRecordSerializer(selectors.open_session(session, sealer=sealer)).data)
+
+
+def _entry_record(entry: Entry, sealer: Sealer) -> dict[str, Any]:
+    return dict(EntryRecordSerializer(selectors.open_entry(entry, sealer=sealer)).data)
 
 
 def _pages_of(
@@ -459,8 +524,8 @@ class SessionCollectionView(APIView):
         request=InputSerializer,
         parameters=[ETAG_HEADER],
         responses={
-            201: OpenApiResponse(SessionOutputSerializer, description="Created."),
-            200: OpenApiResponse(SessionOutputSerializer, description="A repeated create."),
+            201: OpenApiResponse(SessionRecordSerializer, description="Created."),
+            200: OpenApiResponse(SessionRecordSerializer, description="A repeated create."),
             (409, PROBLEM): RESPONSE_409,
         },
         examples=[
@@ -480,7 +545,7 @@ class SessionCollectionView(APIView):
         created = services.session_create(
             patient=patient, sealer=sealer, **serializer.validated_data
         )
-        return _created_or_repeated(created, _session_data(created.record, sealer))
+        return _created_or_repeated(created, _session_record(created.record, sealer))
 
 
 class SessionDetailView(APIView):
@@ -510,12 +575,12 @@ class SessionDetailView(APIView):
         tags=["sessions"],
         summary="Get one of your treatment sessions",
         parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(SessionOutputSerializer, description="The session.")},
+        responses={200: OpenApiResponse(SessionRecordSerializer, description="The session.")},
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
         patient = _patient(request)
         session = selectors.session_get_for_patient(patient=patient, session_id=session_id)
-        return _record_response(_session_data(session, sealer_for(patient)))
+        return _record_response(_session_record(session, sealer_for(patient)))
 
     @extend_schema(
         tags=["sessions"],
@@ -528,7 +593,7 @@ class SessionDetailView(APIView):
         request=UpdateInputSerializer,
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
-            200: OpenApiResponse(SessionOutputSerializer, description="The changed session."),
+            200: OpenApiResponse(SessionRecordSerializer, description="The changed session."),
             (412, PROBLEM): RESPONSE_412,
             (428, PROBLEM): RESPONSE_428,
         },
@@ -571,7 +636,7 @@ class SessionDetailView(APIView):
             ),
             lambda current: _session_data(current, sealer),
         )
-        return _record_response(_session_data(session, sealer))
+        return _record_response(_session_record(session, sealer))
 
     @extend_schema(
         tags=["sessions"],
@@ -718,8 +783,8 @@ class EntryCollectionView(APIView):
         request=InputSerializer,
         parameters=[ETAG_HEADER],
         responses={
-            201: OpenApiResponse(EntryOutputSerializer, description="Created."),
-            200: OpenApiResponse(EntryOutputSerializer, description="A repeated create."),
+            201: OpenApiResponse(EntryRecordSerializer, description="Created."),
+            200: OpenApiResponse(EntryRecordSerializer, description="A repeated create."),
             (409, PROBLEM): RESPONSE_409,
         },
         examples=[
@@ -758,7 +823,7 @@ class EntryCollectionView(APIView):
         created = services.entry_create(
             patient=patient, sealer=sealer, **_entry_service_data(serializer.validated_data)
         )
-        return _created_or_repeated(created, _entry_data(created.record, sealer))
+        return _created_or_repeated(created, _entry_record(created.record, sealer))
 
 
 class EntryDetailView(APIView):
@@ -785,12 +850,12 @@ class EntryDetailView(APIView):
         tags=["entries"],
         summary="Get one of your journal entries",
         parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(EntryOutputSerializer, description="The entry.")},
+        responses={200: OpenApiResponse(EntryRecordSerializer, description="The entry.")},
     )
     def get(self, request: Request, entry_id: uuid.UUID) -> Response:
         patient = _patient(request)
         entry = selectors.entry_get_for_patient(patient=patient, entry_id=entry_id)
-        return _record_response(_entry_data(entry, sealer_for(patient)))
+        return _record_response(_entry_record(entry, sealer_for(patient)))
 
     @extend_schema(
         tags=["entries"],
@@ -799,7 +864,7 @@ class EntryDetailView(APIView):
         request=UpdateInputSerializer,
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
-            200: OpenApiResponse(EntryOutputSerializer, description="The changed entry."),
+            200: OpenApiResponse(EntryRecordSerializer, description="The changed entry."),
             (412, PROBLEM): RESPONSE_412,
             (428, PROBLEM): RESPONSE_428,
         },
@@ -828,7 +893,7 @@ class EntryDetailView(APIView):
             ),
             lambda current: _entry_data(current, sealer),
         )
-        return _record_response(_entry_data(entry, sealer))
+        return _record_response(_entry_record(entry, sealer))
 
     @extend_schema(
         tags=["entries"],
@@ -850,6 +915,474 @@ class EntryDetailView(APIView):
             lambda current: _entry_data(current, sealer_for(patient)),
         )
         return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": _etag(entry.version)})
+
+
+# Measures -------------------------------------------------------------------------------
+
+errors_logger = logging.getLogger("afterglow.errors")
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": 3})
+class AnswerField(serializers.Field):  # type: ignore[type-arg]
+    """One item's answer, passed on as sent: `journal.measures.validate` checks every item
+    at once, so that a 400 names each bad one in the instrument's words."""
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return False, None  # a null answer is a bad answer, said in the item's words
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class CrisisResourceSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    action = EnumField(CrisisAction, help_text="How to reach it: call, text, or either.")
+    contact = serializers.CharField(help_text="The number to call or text.")
+    instructions = serializers.CharField(help_text="What to do, in a sentence.")
+
+    class Meta:
+        ref_name = "CrisisResource"
+
+
+class SafetySerializer(serializers.Serializer[Any]):
+    reason = EnumField(SafetyReason)
+    message = serializers.CharField(help_text="Show this to the person, with the resources.")
+    resources = CrisisResourceSerializer(many=True, help_text="Crisis lines of the country.")
+    not_monitored = serializers.CharField(help_text="The journal is not monitored.")
+
+    class Meta:
+        ref_name = "Safety"
+
+
+class MeasureOutputSerializer(serializers.Serializer[Measure]):
+    id = serializers.UUIDField()
+    instrument = EnumField(Instrument)
+    answers = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=3),
+        help_text="Item answers in the printed order of the items, each 0 to 3.",
+    )
+    difficulty = serializers.IntegerField(
+        allow_null=True, min_value=0, max_value=3, help_text="PHQ-9 only; not scored."
+    )
+    total = serializers.IntegerField(min_value=0, max_value=27)
+    band = EnumField(Band, help_text="The severity band of the total.")
+    session = serializers.UUIDField(source="session_id", allow_null=True)
+    taken_at = serializers.DateTimeField()
+    version = serializers.IntegerField(help_text="Also sent as the ETag.")
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "Measure"
+
+
+class MeasureCreatedSerializer(MeasureOutputSerializer):
+    safety = SafetySerializer(
+        allow_null=True,
+        help_text=(
+            "Present when PHQ-9 item 9 (thoughts of being better off dead or of hurting "
+            "yourself) is above 0: show its message and crisis resources at once. Also "
+            "added to an error answering such a submission. Null otherwise."
+        ),
+    )
+
+    class Meta:
+        ref_name = "MeasureCreated"
+
+
+def _measure_data(measure: Measure) -> dict[str, Any]:
+    return dict(MeasureOutputSerializer(measure).data)
+
+
+MeasurePageSerializer = _pages_of("MeasurePage", MeasureOutputSerializer)
+
+
+class MeasureFilterSerializer(StrictSerializer):
+    instrument = EnumField(Instrument, required=False)
+    session = serializers.UUIDField(required=False, help_text="Measures linked to this session.")
+    taken_from = BoundedDateTimeField(required=False, help_text="Taken at or after this time.")
+    taken_before = BoundedDateTimeField(required=False, help_text="Taken before this time.")
+    cursor = serializers.CharField(required=False, help_text="From `next` or `previous`.")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, help_text="Page size (50)."
+    )
+
+
+def _submitted_safety(data: Any) -> dict[str, Any] | None:
+    """The safety block for a submission that endorses PHQ-9 item 9, read from the raw
+    body, so that it comes back even when the measure is refused or fails."""
+    if not isinstance(data, Mapping) or data.get("instrument") != Instrument.PHQ9:
+        return None
+    if not measures.needs_safety_response(Instrument.PHQ9, data.get("answers")):
+        return None
+    return safety_block(SafetyReason.PHQ9_ITEM9)
+
+
+MEASURE_EXAMPLE_PHQ9 = {
+    "id": "3d0f6f1e-2b8a-4d8e-9a3c-6a1e2f7b9c01",
+    "instrument": "phq9",
+    "answers": [2, 2, 1, 2, 1, 1, 1, 0, 0],
+    "difficulty": 1,
+    "session": "6f1c2b0e-5d7a-4c1b-9a51-0d2f1e7c9b10",
+    "taken_at": "2025-03-03T18:20:00+01:00",
+}
+
+
+class MeasureCollectionView(APIView):
+    permission_classes = [IsPatient]
+    submitted_safety: dict[str, Any] | None = None
+
+    class InputSerializer(StrictSerializer):
+        """A completed PHQ-9 or GAD-7. Unknown fields answer 400."""
+
+        id = serializers.UUIDField(
+            required=False, help_text="Your own random UUID, so a repeated create is safe."
+        )
+        instrument = EnumField(Instrument)
+        answers = serializers.ListField(
+            child=AnswerField(),
+            max_length=64,
+            help_text=(
+                "One answer per item, in the printed order (9 for the PHQ-9, 7 for the "
+                "GAD-7): 0 not at all, 1 several days, 2 more than half the days, 3 nearly "
+                "every day. A bad item answers 400 with `answers.<index>` (from 0) naming it."
+            ),
+        )
+        difficulty = AnswerField(
+            required=False,
+            allow_null=True,
+            help_text=(
+                "PHQ-9 only, optional and not scored: 0 not difficult at all to 3 extremely "
+                "difficult."
+            ),
+        )
+        session = serializers.UUIDField(
+            required=False, allow_null=True, help_text="One of your sessions, if any."
+        )
+        taken_at = BoundedDateTimeField(
+            required=False, help_text="When it was answered (default: now); not in the future."
+        )
+
+        class Meta:
+            ref_name = "MeasureCreate"
+
+    @extend_schema(
+        tags=["measures"],
+        operation_id="measures_list",
+        summary="List your measures",
+        description="Newest first; cursor pages.",
+        parameters=[MeasureFilterSerializer],
+        responses={200: OpenApiResponse(MeasurePageSerializer, description="A page.")},
+    )
+    def get(self, request: Request) -> Response:
+        patient = _patient(request)
+        filters = MeasureFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rows = selectors.measure_list_for_patient(patient=patient, filters=filters.validated_data)
+        paginator = MeasurePagination()
+        page = paginator.paginate_queryset(rows, request, view=self) or []
+        return paginator.get_paginated_response([_measure_data(row) for row in page])
+
+    @extend_schema(
+        tags=["measures"],
+        summary="Record a PHQ-9 or GAD-7",
+        description=(
+            "Every item is checked and the total and severity band computed on the server. "
+            "When PHQ-9 item 9 is above 0 the response carries `safety`: crisis resources "
+            "and a message to show at once (also on an error answering such a submission). "
+            "Nobody monitors the journal in real time. Send your own random UUID as `id` "
+            "when working offline: repeating the same create answers 200."
+        ),
+        request=InputSerializer,
+        parameters=[ETAG_HEADER],
+        responses={
+            201: OpenApiResponse(MeasureCreatedSerializer, description="Created."),
+            200: OpenApiResponse(MeasureCreatedSerializer, description="A repeated create."),
+            (409, PROBLEM): RESPONSE_409,
+        },
+        examples=[
+            OpenApiExample("PHQ-9", value=MEASURE_EXAMPLE_PHQ9, request_only=True),
+            OpenApiExample(
+                "GAD-7",
+                value={"instrument": "gad7", "answers": [1, 2, 1, 1, 0, 1, 0]},
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        patient = _patient(request)
+        self.submitted_safety = _submitted_safety(request.data)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = services.measure_create(
+            patient=patient, **_entry_service_data(serializer.validated_data)
+        )
+        measure = created.record
+        data = _measure_data(measure)
+        data["safety"] = (
+            safety_block(SafetyReason.PHQ9_ITEM9)
+            if measures.needs_safety_response(measure.instrument, measure.answers)
+            else None
+        )
+        return _created_or_repeated(created, data)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """An error answering a submission that endorses PHQ-9 item 9 still carries the
+        safety block: a refused or failed measure must not hide the crisis resources."""
+        safety = self.submitted_safety
+        if safety is None:
+            return super().handle_exception(exc)
+        try:
+            response = super().handle_exception(exc)
+        except Exception as uncaught:
+            # What ProblemExceptionMiddleware would log and answer, plus the block.
+            frames = traceback.extract_tb(uncaught.__traceback__)
+            errors_logger.error(
+                "unhandled exception",
+                extra={
+                    "exception_type": f"{type(uncaught).__module__}.{type(uncaught).__qualname__}",
+                    "frames": [
+                        f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames
+                    ],
+                    "method": self.request.method,
+                    "path": self.request.path,
+                },
+            )
+            response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
+        if isinstance(response.data, dict):
+            response.data["safety"] = safety
+        return response
+
+
+class MeasureDetailView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["measures"],
+        summary="Get one of your measures",
+        parameters=[ETAG_HEADER],
+        responses={200: OpenApiResponse(MeasureOutputSerializer, description="The measure.")},
+    )
+    def get(self, request: Request, measure_id: uuid.UUID) -> Response:
+        patient = _patient(request)
+        measure = selectors.measure_get_for_patient(patient=patient, measure_id=measure_id)
+        return _record_response(_measure_data(measure))
+
+
+class InstrumentOptionSerializer(serializers.Serializer[measures.AnswerOption]):
+    value = serializers.IntegerField(help_text="The score of this answer.")
+    text = serializers.CharField()
+    loinc = serializers.CharField(help_text="LOINC answer code.")
+
+    class Meta:
+        ref_name = "InstrumentOption"
+
+
+class InstrumentItemSerializer(serializers.Serializer[measures.Item]):
+    number = serializers.IntegerField(help_text="As printed, from 1; `answers` index + 1.")
+    text = serializers.CharField()
+    loinc = serializers.CharField(help_text="LOINC question code.")
+
+    class Meta:
+        ref_name = "InstrumentItem"
+
+
+class InstrumentDifficultySerializer(serializers.Serializer[measures.DifficultyQuestion]):
+    text = serializers.CharField()
+    loinc = serializers.CharField(help_text="LOINC question code.")
+    options = InstrumentOptionSerializer(many=True)
+
+    class Meta:
+        ref_name = "InstrumentDifficulty"
+
+
+class InstrumentBandSerializer(serializers.Serializer[measures.SeverityBand]):
+    band = EnumField(Band)
+    # Fields named like Field attributes: DRF takes declared fields off the class.
+    label = serializers.CharField()  # type: ignore[assignment]
+    minimum = serializers.IntegerField(help_text="Lowest total in the band.")
+    maximum = serializers.IntegerField(help_text="Highest total in the band.")
+
+    class Meta:
+        ref_name = "InstrumentBand"
+
+
+class InstrumentSerializer(serializers.Serializer[measures.InstrumentDefinition]):
+    code = EnumField(Instrument, help_text="The `instrument` of a measure.")
+    name = serializers.CharField()
+    title = serializers.CharField()
+    stem = serializers.CharField(help_text="The question the items complete.")
+    items = InstrumentItemSerializer(many=True)
+    options = InstrumentOptionSerializer(many=True, help_text="The answers of every item.")
+    difficulty = InstrumentDifficultySerializer(
+        allow_null=True, help_text="The unscored closing question, if the form has one."
+    )
+    max_total = serializers.IntegerField()
+    bands = InstrumentBandSerializer(many=True)
+    remission_below = serializers.IntegerField(help_text="Remission: a total below this.")
+    safety_item = serializers.IntegerField(
+        allow_null=True,
+        help_text="The item whose answer above 0 brings the safety block (PHQ-9: 9).",
+    )
+    loinc_panel = serializers.CharField()
+    loinc_panel_display = serializers.CharField()
+    loinc_total = serializers.CharField()
+    loinc_total_display = serializers.CharField()
+    source = serializers.CharField(help_text="The validation study.")  # type: ignore[assignment]
+    copyright = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "InstrumentDefinition"
+
+    def get_copyright(self, form: measures.InstrumentDefinition) -> str:
+        return measures.PFIZER_COPYRIGHT
+
+
+class InstrumentsView(APIView):
+    """The forms, public and the same for everyone: any signed-in user may read them."""
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        instruments = InstrumentSerializer(many=True)
+
+        class Meta:
+            ref_name = "Instruments"
+
+    @extend_schema(
+        tags=["measures"],
+        summary="The PHQ-9 and GAD-7 forms",
+        description=(
+            "Item texts, answer options, severity bands and LOINC codes, so an app can render "
+            "the forms and label the scores. Both instruments are free of copyright "
+            "restriction."
+        ),
+        responses={200: OpenApiResponse(OutputSerializer, description="Both instruments.")},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            self.OutputSerializer({"instruments": list(measures.INSTRUMENTS.values())}).data
+        )
+
+
+class TrendPointSerializer(serializers.Serializer[selectors.TrendPoint]):
+    id = serializers.UUIDField()
+    taken_at = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    band = EnumField(Band)
+    is_baseline = serializers.BooleanField()
+    change_from_baseline = serializers.IntegerField(
+        allow_null=True, help_text="Total minus the baseline total (negative: fewer symptoms)."
+    )
+    percent_change = serializers.FloatField(
+        allow_null=True, help_text="The change in percent of the baseline; null for baseline 0."
+    )
+    is_response = serializers.BooleanField(
+        allow_null=True,
+        help_text=(
+            "At least 50% below the baseline. Null before the first dosing session, without "
+            "a baseline, or for a baseline below 10."
+        ),
+    )
+    is_remission = serializers.BooleanField(
+        allow_null=True,
+        help_text=("Below `remission_below` (PHQ-9 and GAD-7: 5). Null when `is_response` is."),
+    )
+
+    class Meta:
+        ref_name = "TrendPoint"
+
+
+class TrendBaselineSerializer(serializers.Serializer[Measure]):
+    id = serializers.UUIDField()
+    total = serializers.IntegerField()
+    band = EnumField(Band)
+    taken_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "TrendBaseline"
+
+
+class MeasureTrendView(APIView):
+    permission_classes = [IsPatient]
+
+    class QuerySerializer(StrictSerializer):
+        instrument = EnumField(Instrument)
+
+    class OutputSerializer(serializers.Serializer[selectors.Trend]):
+        instrument = EnumField(Instrument)
+        first_dosing_session_at = serializers.DateTimeField(
+            allow_null=True,
+            help_text="The start of your first dosing session that is not cancelled.",
+        )
+        baseline = TrendBaselineSerializer(
+            allow_null=True,
+            help_text="Your last measure before the first dosing session; null if none.",
+        )
+        remission_below = serializers.SerializerMethodField()
+        points = TrendPointSerializer(many=True, help_text="Oldest first.")
+        latest = TrendPointSerializer(allow_null=True)
+
+        class Meta:
+            ref_name = "MeasureTrend"
+
+        def get_remission_below(self, trend: selectors.Trend) -> int:
+            return measures.definition(trend.instrument).remission_below
+
+    @extend_schema(
+        tags=["measures"],
+        summary="Your scores over the course, against the baseline",
+        description=(
+            "All your measures of one instrument, oldest first, each with its change from "
+            "the baseline (the last score before the first dosing session) and the response "
+            "(a drop of at least 50%) and remission (below 5) flags. Definitions: "
+            "docs/measures.md."
+        ),
+        parameters=[QuerySerializer],
+        responses={200: OpenApiResponse(OutputSerializer, description="The trend.")},
+    )
+    def get(self, request: Request) -> Response:
+        patient = _patient(request)
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        trend = selectors.measure_trend_for_patient(
+            patient=patient, instrument=query.validated_data["instrument"]
+        )
+        return Response(self.OutputSerializer(trend).data)
+
+
+class FhirExportView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["me"],
+        operation_id="me_export_fhir",
+        summary="Export your measures as FHIR R4",
+        description=(
+            "A FHIR R4 Bundle (type `collection`, application/fhir+json) of your measures: "
+            "for each, a QuestionnaireResponse with the LOINC-coded answers and an "
+            "Observation of the total score, `derivedFrom` it. You appear only by an "
+            "identifier, never by name or email."
+        ),
+        responses={
+            (200, fhir.FHIR_CONTENT_TYPE): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="A FHIR R4 Bundle."
+            )
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        patient = _patient(request)
+        now = timezone.now()
+        rows = selectors.measure_queryset_for_patient(patient=patient).order_by("taken_at", "id")
+        bundle = fhir.measures_bundle(rows, now=now)
+        filename = f"afterglow-measures-{now:%Y-%m-%d}.fhir.json"
+        return HttpResponse(
+            json.dumps(bundle, ensure_ascii=False),
+            content_type=fhir.FHIR_CONTENT_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
 
 # Sync -----------------------------------------------------------------------------------
@@ -881,12 +1414,13 @@ def decode_sync_cursor(cursor: str) -> int:
 @extend_schema_field(
     PolymorphicProxySerializer(
         component_name="SyncRecord",
-        serializers=[SessionOutputSerializer, EntryOutputSerializer],
+        serializers=[SessionOutputSerializer, EntryOutputSerializer, MeasureOutputSerializer],
         resource_type_field_name=None,
     )
 )
 class SyncRecordField(serializers.Field):  # type: ignore[type-arg]
-    """The record as GET of it answers: a Session or an Entry; null for a deletion."""
+    """The record (a Session, an Entry or a Measure) as a list of them shows it; null for a
+    deletion."""
 
     def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
@@ -895,6 +1429,7 @@ class SyncRecordField(serializers.Field):  # type: ignore[type-arg]
 class SyncRecordType(TextChoices):
     SESSION = "session", "Treatment session"
     ENTRY = "entry", "Journal entry"
+    MEASURE = "measure", "Measure (PHQ-9, GAD-7)"
 
 
 class SyncChangeSerializer(serializers.Serializer[Any]):
@@ -939,7 +1474,8 @@ class SyncView(APIView):
         tags=["sync"],
         summary="Everything that changed since your last sync",
         description=(
-            "Your sessions and entries, deletions included, in the order they changed. "
+            "Your sessions, entries and measures, deletions included, in the order they "
+            "changed. "
             "Store `cursor` and send it as `since` next time; while `has_more` is true, "
             "ask again at once. A change that is still being saved is never passed over: "
             "changes are reported only once every earlier one has been saved."
@@ -965,6 +1501,8 @@ class SyncView(APIView):
                 data = None
             elif isinstance(item.record, TreatmentSession):
                 data = _session_data(item.record, sealer)
+            elif isinstance(item.record, Measure):
+                data = _measure_data(item.record)
             else:
                 data = _entry_data(item.record, sealer)
             changes.append(
@@ -997,6 +1535,7 @@ class ExportView(APIView):
         account = serializers.DictField(child=serializers.CharField())
         sessions = SessionOutputSerializer(many=True)
         entries = EntryOutputSerializer(many=True)
+        measures = MeasureOutputSerializer(many=True)
 
         class Meta:
             ref_name = "JournalExport"
@@ -1005,7 +1544,8 @@ class ExportView(APIView):
         tags=["me"],
         summary="Export everything you recorded, decrypted",
         description=(
-            "Your account details, sessions and entries, decrypted, as one JSON document. "
+            "Your account details, sessions and entries (decrypted) and measures, as one JSON "
+            "document. "
             "`?format=markdown` answers a readable Markdown version (text/markdown) to keep "
             "or bring to a session. The file is not encrypted: keep it somewhere safe."
         ),
@@ -1043,6 +1583,7 @@ class ExportView(APIView):
             "account": export.account,
             "sessions": export.sessions,
             "entries": export.entries,
+            "measures": export.measures,
         }
         return Response(
             self.OutputSerializer(data).data,

@@ -1,5 +1,5 @@
-"""Journal test data: users from the accounts factories, and sessions and entries made
-through the services, so every row is sealed exactly as the API seals it."""
+"""Journal test data: users from the accounts factories, and sessions, entries and measures
+made through the services, so every row is sealed and scored exactly as the API does it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from journal import services
-from journal.models import Entry, TreatmentSession
+from journal.models import Entry, Measure, TreatmentSession
 from tests.accounts.factories import PatientFactory, TherapistFactory
 
 
@@ -46,3 +46,14 @@ def make_entry(patient: User, **fields: Any) -> Entry:
     }
     values.update(fields)
     return services.entry_create(patient=patient, **values).record
+
+
+def make_measure(
+    patient: User, *, instrument: str = "phq9", total: int | None = None, **fields: Any
+) -> Measure:
+    """A measure; `total` spreads that total over the items (first items first)."""
+    count = 9 if instrument == "phq9" else 7
+    if total is not None:
+        fields["answers"] = [min(3, max(0, total - 3 * index)) for index in range(count)]
+    fields.setdefault("answers", [0] * count)
+    return services.measure_create(patient=patient, instrument=instrument, **fields).record

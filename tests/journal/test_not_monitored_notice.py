@@ -1,0 +1,108 @@
+"""Every response of an endpoint that accepts free text says the journal is not monitored:
+in its body and in its OpenAPI schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+from journal.safety import NOT_MONITORED_NOTICE
+from tests.journal.factories import make_entry, make_session
+
+pytestmark = pytest.mark.django_db
+
+# (method, path template) of every journal operation that takes free text or answers one
+# record of it.
+OPERATIONS = [
+    ("post", "/api/v1/sessions/"),
+    ("get", "/api/v1/sessions/{session_id}/"),
+    ("patch", "/api/v1/sessions/{session_id}/"),
+    ("post", "/api/v1/entries/"),
+    ("get", "/api/v1/entries/{entry_id}/"),
+    ("patch", "/api/v1/entries/{entry_id}/"),
+]
+
+
+def test_the_notice_is_the_agreed_text() -> None:
+    assert NOT_MONITORED_NOTICE == (
+        "Afterglow is a journal, not a crisis service: nobody reads it in real time. If you "
+        "are in danger or thinking of harming yourself, call 988 (US) or your local "
+        "emergency number."
+    )
+
+
+def test_session_create_read_and_change_carry_the_notice(patient_client) -> None:
+    created = patient_client.post(
+        "/api/v1/sessions/",
+        {"kind": "integration", "scheduled_start": "2030-03-05T16:00:00Z", "note": "n"},
+        format="json",
+    )
+    session_id = created.json()["id"]
+    read = patient_client.get(f"/api/v1/sessions/{session_id}/")
+    changed = patient_client.patch(
+        f"/api/v1/sessions/{session_id}/", {"note": "m", "version": 1}, format="json"
+    )
+
+    for response in (created, read, changed):
+        assert response.status_code in (200, 201)
+        assert response.json()["notice"] == NOT_MONITORED_NOTICE
+
+
+def test_entry_create_read_and_change_carry_the_notice(patient_client) -> None:
+    created = patient_client.post(
+        "/api/v1/entries/", {"kind": "note", "body": "words"}, format="json"
+    )
+    entry_id = created.json()["id"]
+    read = patient_client.get(f"/api/v1/entries/{entry_id}/")
+    changed = patient_client.patch(
+        f"/api/v1/entries/{entry_id}/", {"body": "more", "version": 1}, format="json"
+    )
+
+    for response in (created, read, changed):
+        assert response.status_code in (200, 201)
+        assert response.json()["notice"] == NOT_MONITORED_NOTICE
+
+
+def test_a_repeated_create_carries_it_too(patient_client) -> None:
+    body = {"id": "0b7d4a52-8a8e-4f43-9d3a-3c1f6f2a9e01", "kind": "note", "body": "words"}
+
+    patient_client.post("/api/v1/entries/", body, format="json")
+    repeat = patient_client.post("/api/v1/entries/", body, format="json")
+
+    assert repeat.status_code == 200
+    assert repeat.json()["notice"] == NOT_MONITORED_NOTICE
+
+
+def test_lists_carry_records_without_a_notice_each(patient_client, patient) -> None:
+    make_session(patient)
+    make_entry(patient)
+
+    sessions = patient_client.get("/api/v1/sessions/").json()["results"]
+    entries = patient_client.get("/api/v1/entries/").json()["results"]
+
+    assert "notice" not in sessions[0]
+    assert "notice" not in entries[0]
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory: pytest.TempPathFactory, django_db_blocker) -> dict:
+    path = Path(tmp_path_factory.mktemp("schema")) / "openapi.yaml"
+    with django_db_blocker.unblock():
+        call_command("spectacular", "--file", str(path))
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+def test_the_schema_promises_the_notice(schema: dict, method: str, path: str) -> None:
+    responses = schema["paths"][path][method]["responses"]
+    successes = [code for code in responses if code.startswith("2")]
+    assert successes
+    for code in successes:
+        reference = responses[code]["content"]["application/json"]["schema"]["$ref"]
+        component = schema["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+        assert "notice" in component["properties"], f"{method} {path} {code}"
+        assert "notice" in component["required"], f"{method} {path} {code}"
+        assert component["properties"]["notice"]["example"] == NOT_MONITORED_NOTICE
