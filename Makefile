@@ -87,6 +87,10 @@ check: lint types test ## lint + types + tests
 schema: $(VENV)/.installed-run ## Write the OpenAPI schema to openapi.yaml (not committed)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py spectacular --validate --fail-on-warn --file openapi.yaml
 
+.PHONY: leakscan
+leakscan: $(VENV)/.installed-dev services ## Write canaries through every flow; fail if one turns up in the DB, SQL, Redis, broker, logs, pushes or admin
+	$(PY) -m tests.leakscan.leakscan
+
 .PHONY: clean
 clean: ## Remove .venv, .local and caches
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,6 +1,11 @@
 """gunicorn settings, read from the environment (the same in `make run` and compose)."""
 
 import os
+import re
+from typing import Any
+
+from gunicorn import glogging  # type: ignore[import-untyped]
+from gunicorn import util as gunicorn_util
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -14,3 +19,51 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Trust X-Forwarded-* only from the proxies named here (none by default).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def pre_request(worker: object, req: object) -> None:
+    """Log nothing here. gunicorn's default hook logs every request's raw path at debug
+    level, and a path can carry whatever a client put there (a journal sentence
+    misplaced in a URL included); backend.middleware writes the access line, with the
+    request id and the path's free-text segments left out."""
+
+
+# "Invalid request from ip=<ip>: Invalid HTTP Header: '<the input>'": the address and the
+# kind of error (gunicorn's own words, letters and spaces) are kept, the input is not.
+_INVALID_REQUEST = re.compile(r"^(Invalid request from ip=\S*?: [A-Za-z ]{0,60})")
+
+
+class Logger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger, without the text of requests it refuses or fails on.
+
+    gunicorn quotes a malformed request line or header in its warning (a client that
+    did not encode a query puts the words themselves there) and logs the full URI, query
+    string included, with a request that failed outside Django.
+    """
+
+    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        text = str(msg)
+        if text.startswith("Invalid request from ip="):
+            match = _INVALID_REQUEST.match(text)
+            kept = match.group(1).rstrip() if match else "Invalid request"
+            msg, args = kept + " (the request's text is not logged)", ()
+        super().warning(msg, *args, **kwargs)
+
+    def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if str(msg).startswith("Error handling request"):
+            msg, args = "Error handling request (its URI is not logged)", ()
+        super().exception(msg, *args, **kwargs)
+
+
+logger_class = Logger
+
+# gunicorn's own error page for a request it refuses quotes the refused line or header
+# back; a proxy in front may keep it in its error log. Send the status and reason only.
+_write_error = gunicorn_util.write_error
+
+
+def _write_error_without_input(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    _write_error(sock, status_int, reason, "")
+
+
+gunicorn_util.write_error = _write_error_without_input

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 from backend.errors import problem_response
 from backend.logging import reset_request_id, set_request_id
@@ -22,11 +23,59 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
+UNMATCHED_PATH = "<unmatched>"
+_PLACEHOLDER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
+_REGEX_CHARACTERS = frozenset("^$*+?()[]{}|\\")
+
+
+def _is_id(value: object) -> bool:
+    """A UUID or a number: a value that cannot carry words."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, uuid.UUID | int):
+        return True
+    if isinstance(value, str):
+        if value.isascii() and value.isdigit() and len(value) <= 20:
+            return True
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def loggable_path(request: HttpRequest) -> str:
+    """The request's path as the logs record it: its route, with the ids in it and every
+    other value left as the route's placeholder (`/dashboard/shares/<str:share_id>/`).
+
+    A raw path can carry anything a client put in it, a sentence of a journal included,
+    and would take it into every log line and log store. A path that matches no route is
+    logged as `<unmatched>`, a route given as a regular expression as that expression.
+    """
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return UNMATCHED_PATH
+    prefix = request.path[: len(request.path) - len(request.path_info)].rstrip("/")
+    route = match.route
+    if _REGEX_CHARACTERS.intersection(_PLACEHOLDER.sub("", route)):
+        return f"{prefix}/{route}"
+
+    def value(placeholder: re.Match[str]) -> str:
+        captured = match.kwargs.get(placeholder.group(1))
+        return str(captured) if _is_id(captured) else placeholder.group(0)
+
+    return f"{prefix}/{_PLACEHOLDER.sub(value, route)}"
+
 
 class RequestIdMiddleware:
     """Gives each request an id (the client's X-Request-ID when well-formed), returns it
-    in the response header, and writes one access log line: method, path, status,
-    duration and user id. Never the query string, body or headers."""
+    in the response header, and writes one access log line: method, path (ids kept, any
+    other value a client put in it left out: `loggable_path`), status, duration and user
+    id. Never the query string, body or headers."""
 
     header = "X-Request-ID"
 
@@ -47,7 +96,7 @@ class RequestIdMiddleware:
                 "request",
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": loggable_path(request),
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "user_id": str(user.pk) if user is not None and user.is_authenticated else None,
@@ -118,7 +167,7 @@ class ProblemExceptionMiddleware:
                 "exception_type": f"{type(exception).__module__}.{type(exception).__qualname__}",
                 "frames": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames],
                 "method": request.method,
-                "path": request.path,
+                "path": loggable_path(request),
             },
         )
         return problem_response(500)

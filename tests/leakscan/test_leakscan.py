@@ -1,0 +1,39 @@
+"""The leak scan (`make leakscan`) as part of `make test`.
+
+It starts its own gunicorn and Celery worker on the database `afterglow_leakscan` and
+Redis database 8, so it needs no pytest database; it takes about a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.leakscan import leakscan
+
+REPORT = leakscan.ARTIFACTS / "report.json"
+
+
+@pytest.mark.slow
+def test_no_canary_leaks_out_of_the_sealed_columns() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.leakscan.leakscan"],
+        cwd=leakscan.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = f"{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, output
+    report = json.loads(REPORT.read_text())
+    assert report["ok"], output
+    assert all(not place["hits"] for place in report["places"]), output
+    controls = {control["name"]: control["value"] for control in report["controls"]}
+    # The positive control: the patient reads every stored text back, decrypted, so the
+    # search would have found a canary anywhere else too.
+    assert controls["patient's own answers (decrypted)"] > 0, output
+    assert all(value > 0 for value in controls.values()), output
