@@ -46,6 +46,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import User
 from backend.accounts.permissions import IsPatient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
+from backend.middleware import loggable_path
 from backend.serializers import StrictSerializer
 from journal import fhir, measures, selectors, services
 from journal.export import export_markdown
@@ -1149,7 +1150,7 @@ class MeasureCollectionView(APIView):
                         f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames
                     ],
                     "method": self.request.method,
-                    "path": self.request.path,
+                    "path": loggable_path(self.request._request),
                 },
             )
             response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
