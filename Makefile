@@ -98,3 +98,4 @@ clean: ## Remove .venv, .local and caches
 .PHONY: bench
 bench: $(VENV)/.installed-dev services ## Benchmarks against twins measured in the same run
 	$(PY) -m tests.bench.journal_bench
+	$(PY) -m tests.bench.dispatch_bench

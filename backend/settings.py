@@ -345,7 +345,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
 # Logging: one JSON object a line, with the request id. Request bodies and tokens are
 # never logged: nothing here logs them, and the filter drops the request object that
@@ -447,3 +446,27 @@ ACCOUNT_TIME_ZONE_HOOKS = ["integration.services.prompts_sync_for_patient"]
 CRISIS_COUNTRY = env.str("CRISIS_COUNTRY", default="US")
 # Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0.
 JOURNAL_SAFETY_HOOKS: list[str] = []
+
+# Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
+PROMPT_DISPATCH_INTERVAL_SECONDS = env.int("PROMPT_DISPATCH_INTERVAL_SECONDS", default=60)
+PROMPT_DISPATCH_BATCH_SIZE = env.int("PROMPT_DISPATCH_BATCH_SIZE", default=200)
+# At most this many batches a tick (10,000 prompts with the defaults).
+PROMPT_DISPATCH_MAX_BATCHES = env.int("PROMPT_DISPATCH_MAX_BATCHES", default=50)
+# Longer than the slowest single prompt's sends; a claim older than this is taken back.
+PROMPT_LEASE_SECONDS = env.int("PROMPT_LEASE_SECONDS", default=120)
+PROMPT_MAX_ATTEMPTS = env.int("PROMPT_MAX_ATTEMPTS", default=5)
+PROMPT_RETRY_BASE_SECONDS = env.int("PROMPT_RETRY_BASE_SECONDS", default=60)
+PROMPT_RETRY_CAP_SECONDS = env.int("PROMPT_RETRY_CAP_SECONDS", default=1800)
+CELERY_BEAT_SCHEDULE = {
+    "prompts-dispatch": {
+        "task": "afterglow.integration.dispatch",
+        "schedule": float(PROMPT_DISPATCH_INTERVAL_SECONDS),
+        # A tick that waited longer than the interval is pointless: the next one comes.
+        "options": {"expires": PROMPT_DISPATCH_INTERVAL_SECONDS * 0.9},
+    },
+    "prompts-expire": {
+        "task": "afterglow.integration.expire_prompts",
+        "schedule": 300.0,
+        "options": {"expires": 270},
+    },
+}

@@ -1,0 +1,318 @@
+"""Benchmark: prompt dispatch (integration/delivery.py) against what it must not become.
+
+    python -m tests.bench.dispatch_bench      (make bench runs it after the journal one)
+
+On a fresh PostgreSQL database (afterglow_bench_dispatch) and a Redis server of its own
+(started on a free port by tests/integration/workers.py, like the delivery tests):
+
+(a) Claim and hand off one batch of 200 due prompts (the claim transaction, then the
+    task message to Redis), with 10,000 and with 1,000,000 prompts scheduled for later in
+    the table. Goal: the large table costs at most 1.5x the small one.
+(b) Throughput of 100,000 due prompts to the no-op provider:
+    - in process: claim a batch, deliver it with `prompts_deliver`, repeat (no broker, one
+      process): the cost of the service code and its SQL alone, on a 10,000 sample;
+    - the real path: `prompts_dispatch` claims every batch and sends it to Redis, a real
+      worker (prefork, concurrency 2) delivers; timed until every prompt is `sent`;
+    - the naive twin: one Celery task per prompt sent with a countdown (an ETA task), the
+      worker sending one push and marking it sent. It runs on a 10,000-prompt sample and is
+      extrapolated to 100,000 (it is linear: one message and one task per prompt).
+Every variant pushes through the same no-op provider and does the same rows' worth of
+writes per prompt (an attempt row and a status update).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import shared_task
+
+BENCH_DATABASE = "afterglow_bench_dispatch"
+NOOP = "integration.providers.noop.NoopProvider"
+NAIVE_TASK = "afterglow.bench.naive_deliver_one"
+
+
+@shared_task(name=NAIVE_TASK)
+def naive_deliver_one(prompt_id: str) -> None:
+    """The naive twin: one task per prompt, queued with a countdown when it was scheduled."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from integration.models import DeliveryAttempt, Device, Prompt
+    from integration.providers.base import PushMessage, provider_for
+
+    if not Prompt.objects.filter(pk=prompt_id, status="scheduled").update(status="sending"):
+        return
+    prompt = Prompt.objects.only("id", "patient_id").get(pk=prompt_id)
+    attempts = []
+    for device in Device.objects.filter(user_id=prompt.patient_id, is_active=True):
+        provider = provider_for(device.platform)
+        result = provider.send(device, PushMessage(prompt_id=prompt_id))
+        attempts.append(
+            DeliveryAttempt(
+                prompt_id=prompt.pk, device=device, provider=provider.name, outcome="delivered"
+            )
+        )
+        assert result.outcome.value == "delivered"
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(attempts)
+        Prompt.objects.filter(pk=prompt_id).update(status="sent", sent_at=timezone.now())
+
+
+def recreate_database(*, create: bool) -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+        if create:
+            db.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+
+
+def setup_django() -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+    recreate_database(create=True)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    settings.PUSH_PROVIDERS = {"default": NOOP}
+    from integration.providers.base import provider_for
+
+    provider_for.cache_clear()
+
+
+def sql(statement: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
+def make_patients(count: int) -> list[Any]:
+    from backend.accounts.models import User
+    from integration.models import Device
+
+    users = User.objects.bulk_create(
+        User(email=f"bench{n}@bench.test", display_name=f"Bench {n}", password="!")
+        for n in range(count)
+    )
+    Device.objects.bulk_create(
+        Device(user=user, platform="android", token=f"token-{n}", token_hash=f"hash-{n}")
+        for n, user in enumerate(users)
+    )
+    return users
+
+
+def add_prompts(count: int, patients: list[Any], *, due: bool) -> None:
+    from django.utils import timezone
+
+    from tests.integration.delivery_data import insert_prompts
+
+    now = timezone.now()
+    if due:  # all due within the last hour
+        start, spacing = now - timedelta(hours=1), timedelta(seconds=3600 / (count + 1))
+    else:  # spread over the coming weeks
+        start, spacing = now + timedelta(hours=1), timedelta(seconds=5)
+    insert_prompts(count=count, patients=patients, due_from=start, spacing=spacing)
+
+
+def reset_prompts() -> None:
+    sql("TRUNCATE integration_deliveryattempt, integration_prompt CASCADE")
+
+
+def unsent() -> int:
+    from integration.models import Prompt
+
+    return Prompt.objects.exclude(status="sent").count()
+
+
+def wait_all_sent(total: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while unsent():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up: {unsent()} of {total} prompts not sent after {timeout} s")
+        time.sleep(0.2)
+
+
+def claim_one_batch() -> float:
+    from integration.delivery import prompts_dispatch
+
+    started = time.perf_counter()
+    # One batch: the claim transaction, then (autocommit: at once) the message to Redis.
+    claimed = prompts_dispatch(batch_size=200, max_batches=1)
+    elapsed = time.perf_counter() - started
+    assert claimed == 200, claimed
+    return elapsed
+
+
+def bench_claim_scaling(patients: list[Any], *, small: int, large: int, repetitions: int) -> bool:
+    """The small table is a copy in schema `small` (same columns and indexes); claims
+    alternate between the two tables through `search_path`, so that load from anything
+    else on the machine hits both alike."""
+    print(f"(a) claim + hand off one batch of 200 due prompts, median of {repetitions}")
+    started = time.perf_counter()
+    add_prompts(small, patients, due=False)
+    add_prompts(200 * (repetitions + 3), patients, due=True)
+    sql("CREATE SCHEMA small")
+    sql("CREATE TABLE small.integration_prompt (LIKE public.integration_prompt INCLUDING ALL)")
+    sql("INSERT INTO small.integration_prompt SELECT * FROM public.integration_prompt")
+    add_prompts(large - small, patients, due=False)
+    sql("VACUUM ANALYZE public.integration_prompt")
+    sql("VACUUM ANALYZE small.integration_prompt")
+    filled = time.perf_counter() - started
+    tables = {small: "small, public", large: "public"}
+    samples: dict[int, list[float]] = {small: [], large: []}
+    for index in range(repetitions + 3):
+        order = [small, large] if index % 2 else [large, small]
+        for future in order:
+            sql(f"SET search_path TO {tables[future]}")
+            elapsed = claim_one_batch()
+            if index >= 3:  # the first three of each warm up (and open the Redis connection)
+                samples[future].append(elapsed)
+    sql("SET search_path TO public")
+    sql("DROP SCHEMA small CASCADE")
+    # Out of the way of what follows (their leases would lapse into it).
+    sql("UPDATE integration_prompt SET status = 'sent' WHERE status = 'sending'")
+    medians = {future: statistics.median(times) for future, times in samples.items()}
+    for future, times in samples.items():
+        print(
+            f"    {future:>9,} later prompts in the table: median {medians[future] * 1000:6.2f} ms"
+            f"  p90 {statistics.quantiles(times, n=10)[-1] * 1000:6.2f} ms"
+        )
+    ratio = medians[large] / medians[small]
+    print(
+        f"    ratio {large:,} / {small:,}: {ratio:.2f}x (goal <= 1.50x; "
+        f"tables filled in {filled:.0f} s)"
+    )
+    return ratio <= 1.5
+
+
+def bench_in_process(patients: list[Any], count: int) -> float:
+    from django.utils import timezone
+
+    from integration.delivery import prompts_claim_due, prompts_deliver
+
+    reset_prompts()
+    add_prompts(count, patients, due=True)
+    sql("VACUUM ANALYZE integration_prompt")
+    started = time.perf_counter()
+    while claims := prompts_claim_due(
+        now=timezone.now(), batch_size=200, lease=timedelta(minutes=2)
+    ):
+        prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
+    elapsed = time.perf_counter() - started
+    assert unsent() == 0
+    return count / elapsed
+
+
+def bench_worker(workers: Any, patients: list[Any], count: int) -> tuple[float, float]:
+    from integration.delivery import prompts_dispatch
+
+    reset_prompts()
+    add_prompts(count, patients, due=True)
+    sql("VACUUM ANALYZE integration_prompt")
+    started = time.perf_counter()
+    # Beat would run this every minute with PROMPT_DISPATCH_MAX_BATCHES; here one run
+    # claims everything, so the figure is the pipeline's, not the beat interval's.
+    assert prompts_dispatch(batch_size=200, max_batches=count // 200 + 1) == count
+    dispatched = time.perf_counter() - started
+    wait_all_sent(count, timeout=900)
+    return count / (time.perf_counter() - started), dispatched
+
+
+def bench_naive(workers: Any, patients: list[Any], count: int) -> tuple[float, float]:
+    from integration.models import Prompt
+
+    reset_prompts()
+    add_prompts(count, patients, due=True)
+    sql("VACUUM ANALYZE integration_prompt")
+    ids = [str(pk) for pk in Prompt.objects.values_list("id", flat=True)]
+    started = time.perf_counter()
+    for prompt_id in ids:
+        # As if each was queued when it was scheduled, due a second from now.
+        workers.app.send_task(NAIVE_TASK, args=[prompt_id], countdown=1)
+    enqueued = time.perf_counter() - started
+    wait_all_sent(count, timeout=900)
+    return count / (time.perf_counter() - started), enqueued
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Prompt dispatch benchmark")
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--repetitions", type=int, default=30)
+    parser.add_argument("--prompts", type=int, default=100_000)
+    parser.add_argument("--in-process-sample", type=int, default=10_000)
+    parser.add_argument("--naive-sample", type=int, default=10_000)
+    parser.add_argument("--patients", type=int, default=2_000)
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    setup_django()
+    from tests.integration.workers import Workers
+
+    patients = make_patients(args.patients)
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Workers(
+            database_name=BENCH_DATABASE,
+            directory=Path(directory),
+            provider=NOOP,
+            include=["tests.bench.dispatch_bench"],
+        ) as workers,
+    ):
+        print(
+            f"dispatch benchmark: PostgreSQL {BENCH_DATABASE}, Redis {workers.broker_url}, "
+            f"{args.patients:,} patients with one device each, no-op provider"
+        )
+        ok = bench_claim_scaling(
+            patients, small=args.small, large=args.large, repetitions=args.repetitions
+        )
+        reset_prompts()
+        sql("VACUUM ANALYZE integration_prompt")
+
+        print(f"(b) {args.prompts:,} due prompts to the no-op provider")
+        rate = bench_in_process(patients, args.in_process_sample)
+        print(
+            f"    in process, one process, no broker:         {rate:8.0f} prompts/s "
+            f"(claim + prompts_deliver, {args.in_process_sample:,} sample)"
+        )
+
+        workers.flush()  # the messages (a) queued, before a worker would run them
+        workers.start(1, concurrency=2)
+        real, dispatched = bench_worker(workers, patients, args.prompts)
+        print(
+            f"    batched, Redis + 1 worker (concurrency 2): {real:8.0f} prompts/s "
+            f"= {args.prompts / real:6.1f} s for {args.prompts:,} "
+            f"(claiming and queueing all took {dispatched:.1f} s)"
+        )
+        naive, enqueued = bench_naive(workers, patients, args.naive_sample)
+        scale = args.prompts / args.naive_sample
+        print(
+            f"    naive, one countdown task per prompt:       {naive:8.0f} prompts/s "
+            f"= {args.naive_sample / naive:6.1f} s for a {args.naive_sample:,} sample, "
+            f"~{args.prompts / naive:.0f} s for {args.prompts:,} by extrapolation "
+            f"(enqueueing alone {enqueued * scale:.0f} s)"
+        )
+        print(f"    batched / naive throughput: {real / naive:.1f}x")
+    from django.db import connections
+
+    connections.close_all()
+    recreate_database(create=False)  # a million rows nobody needs afterwards
+    print(f"total {time.perf_counter() - began:.0f} s")
+    print("goals met" if ok else "goals NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
