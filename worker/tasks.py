@@ -9,10 +9,25 @@ from typing import Any
 
 from celery import shared_task
 from celery.app.task import Task
+from django.db import OperationalError
+from django.utils import timezone
 
+from integration.delivery import prompts_deliver, prompts_dispatch
+from integration.services import prompts_expire_overdue
 from journal.keys import patient_reseal_batch
 
 RESEAL_BATCH_SIZE = 200
+
+# Only a database that is briefly away (failover, restart, too many connections) is worth
+# retrying: with backoff, jitter and a cap, and never with a countdown past two minutes.
+TRANSIENT_ERRORS = (OperationalError,)
+RETRY_OPTIONS: dict[str, Any] = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 5,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
 @shared_task(name="afterglow.ping")
@@ -29,3 +44,23 @@ def reseal_patient(self: Task[Any, Any], patient_id: str) -> int:
     if moved:
         self.apply_async(args=(patient_id,))
     return moved
+
+
+@shared_task(name="afterglow.integration.dispatch", **RETRY_OPTIONS)
+def dispatch_prompts() -> int:
+    """Beat: claim due prompts and queue their delivery, batch by batch. Any number of
+    these may run at once (the claim skips rows another one holds)."""
+    return prompts_dispatch()
+
+
+@shared_task(name="afterglow.integration.deliver_prompts", **RETRY_OPTIONS)
+def deliver_prompts(claims: list[list[str]]) -> None:
+    """Push one claimed batch: `claims` is a list of [prompt id, claim id]. Idempotent: a
+    second run of the same message finds the claims taken over and pushes nothing."""
+    prompts_deliver(claims=claims)
+
+
+@shared_task(name="afterglow.integration.expire_prompts", **RETRY_OPTIONS)
+def expire_prompts() -> int:
+    """Beat: expire prompts left unanswered past their answer window."""
+    return prompts_expire_overdue(now=timezone.now())
