@@ -53,6 +53,13 @@ def _problem_response(code: str) -> dict[str, Any]:
     return response
 
 
+def _has_query_or_header_parameters(operation: dict[str, Any]) -> bool:
+    # A bad filter, cursor or If-Match answers 400 as a bad body does.
+    return any(
+        parameter.get("in") in {"query", "header"} for parameter in operation.get("parameters", [])
+    )
+
+
 def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular post-processing hook: every operation documents its errors."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
@@ -66,6 +73,8 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
                 codes += ["401", "403"]
             if "{" in path:
                 codes.append("404")
+            if _has_query_or_header_parameters(operation):
+                codes.append("400")
             if "requestBody" in operation:
                 codes += ["400", "413", "415"]
             if operation.get("x-throttled"):

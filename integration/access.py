@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from backend.accounts.models import Role, User
 from backend.errors import ProblemError
 from backend.logging import current_request_id
-from integration.models import AccessEvent, CareLink, Share, SharedEntry
+from integration.models import AccessEvent, CareLink, SafetyAlert, Share, SharedEntry
 from journal.models import Entry
 
 VIA_CHANNELS = ("api", "dashboard")
@@ -86,6 +86,17 @@ def therapist_share_for_read(
     return share
 
 
+def therapist_share_for_measures(
+    *, therapist: User, share_id: uuid.UUID | str, now: datetime | None = None
+) -> Share:
+    """The share, if this therapist may read the patient's measures through it now;
+    otherwise NotFound (the same answer as for every other refusal)."""
+    share = therapist_share_for_read(therapist=therapist, share_id=share_id, now=now)
+    if not share.include_measures:  # measures only when the patient chose to share them
+        raise _not_found()
+    return share
+
+
 def therapist_link_for_patient(*, therapist: User, patient_id: uuid.UUID | str) -> CareLink:
     """The therapist's live link to this patient, or NotFound."""
     if therapist.role != Role.THERAPIST:
@@ -103,6 +114,56 @@ def therapist_link_for_patient(*, therapist: User, patient_id: uuid.UUID | str) 
     if link is None:
         raise _not_found()
     return link
+
+
+def safety_alert_links_for_patient(*, patient_id: Any) -> QuerySet[CareLink]:
+    """The care links a safety alert about this patient goes to (and may still go to
+    when it is sent)."""
+    return CareLink.objects.filter(
+        patient_id=patient_id,
+        ended_at__isnull=True,  # only under a live link
+        safety_alerts_enabled=True,  # the patient's consent, per link, off by default
+        therapist__role=Role.THERAPIST,  # only ever to a therapist
+        therapist__is_active=True,  # a deactivated account receives nothing
+        patient__erased_at__isnull=True,  # an erased patient's alerts are gone
+    )
+
+
+def safety_alert_may_be_sent(alert: SafetyAlert) -> bool:
+    """Whether the alert may still go out: its link is live and still consented to."""
+    return (
+        safety_alert_links_for_patient(patient_id=alert.patient_id)
+        .filter(pk=alert.care_link_id, therapist_id=alert.therapist_id)
+        .exists()
+    )
+
+
+def readable_safety_alerts_for_therapist(*, therapist: User) -> QuerySet[SafetyAlert]:
+    """The safety alerts this therapist may see on the dashboard now (acknowledged ones
+    too: filter them out where only open ones are wanted)."""
+    if therapist.role != Role.THERAPIST:  # patients and staff never see alerts
+        return SafetyAlert.objects.none()
+    return SafetyAlert.objects.filter(
+        therapist=therapist,  # alerts addressed to this therapist only
+        care_link__therapist=therapist,  # under their own link
+        care_link__ended_at__isnull=True,  # ending the link ends what it showed
+        care_link__safety_alerts_enabled=True,  # withdrawn consent withdraws the alerts too
+        patient__erased_at__isnull=True,  # erased patients' data is gone
+        patient__is_active=True,
+    )
+
+
+def therapist_safety_alert(*, therapist: User, alert_id: uuid.UUID | str) -> SafetyAlert:
+    """One alert this therapist may see now; otherwise NotFound (the same for every
+    reason)."""
+    try:
+        alert_uuid = uuid.UUID(str(alert_id))
+    except ValueError:
+        raise _not_found() from None
+    alert = readable_safety_alerts_for_therapist(therapist=therapist).filter(pk=alert_uuid).first()
+    if alert is None:
+        raise _not_found()
+    return alert
 
 
 def _exposed_entries(*, chosen_entry_ids: Any, dosing_session_id: Any, patient_id: Any) -> Q:

@@ -8,7 +8,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from integration.models import DeliveryAttempt, Device, Exercise, IntegrationPlan, PlanStep, Prompt
+from integration.models import (
+    DeliveryAttempt,
+    Device,
+    Exercise,
+    IntegrationPlan,
+    PlanStep,
+    Prompt,
+    SafetyAlert,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -26,14 +34,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("slug", "title", "answer_kind", "entry_kind", "is_safety_relevant")
+    list_display = (
+        "slug",
+        "title",
+        "answer_kind",
+        "entry_kind",
+        "instrument",
+        "is_safety_relevant",
+    )
     list_filter = ("answer_kind", "entry_kind", "is_safety_relevant")
     search_fields = ("slug", "title")
 
 
 class PlanStepInline(admin.TabularInline):  # type: ignore[type-arg]
     model = PlanStep
-    fields = ("position", "exercise", "offset", "answer_window")
+    fields = ("position", "exercise", "offset", "answer_window", "is_course_start_only")
     ordering = ("position",)
     extra = 0
 
@@ -79,6 +94,7 @@ class PromptAdmin(ReadOnlyAdmin):
         "last_error",
         "lease_expires_at",
         "entry",
+        "measure",
         "created_at",
         "sending_at",
         "sent_at",
@@ -99,5 +115,32 @@ class DeviceAdmin(ReadOnlyAdmin):
     list_display = ("id", "user_id", "platform", "is_active", "created_at", "retired_reason")
     list_filter = ("platform", "is_active", "retired_reason")
     fields = ("id", "user", "platform", "is_active", "created_at", "retired_at", "retired_reason")
+    readonly_fields = fields
+    show_full_result_count = False
+
+
+@admin.register(SafetyAlert)
+class SafetyAlertAdmin(ReadOnlyAdmin):
+    """Delivery state for support (a failed alert is also logged at ERROR): who, when,
+    how it went. Not the measure or the reason: those are the patient's health data."""
+
+    list_display = ("id", "therapist_id", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status",)
+    fields = (
+        "id",
+        "patient",
+        "therapist",
+        "care_link",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "lease_expires_at",
+        "created_at",
+        "sending_at",
+        "sent_at",
+        "cancelled_at",
+        "acknowledged_at",
+    )
     readonly_fields = fields
     show_full_result_count = False

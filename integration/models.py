@@ -14,7 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from journal.models import Entry, EntryKind, TreatmentSession
+from journal.measures import Instrument
+from journal.models import Entry, EntryKind, Measure, TreatmentSession
 
 
 class AnswerKind(models.TextChoices):
@@ -34,12 +35,21 @@ class Exercise(models.Model):
     answer_kind = models.CharField(max_length=16, choices=AnswerKind.choices)
     # The kind of entry an answer creates (for entry and check-in answers).
     entry_kind = models.CharField(max_length=16, choices=EntryKind.choices, blank=True)
+    # The questionnaire an answer records (for measure answers only).
+    instrument = models.CharField(max_length=8, choices=Instrument.choices, blank=True)
     # Safety-relevant prompts (the after-session check-in) may arrive in the quiet period
     # right after a dosing session; nothing else does.
     is_safety_relevant = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(answer_kind="measure") & ~Q(instrument=""))
+                | (~Q(answer_kind="measure") & Q(instrument="")),
+                name="exercise_instrument_for_measures_only",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug
@@ -78,6 +88,9 @@ class PlanStep(models.Model):
     offset = models.DurationField()
     # After this long past its due time, an unanswered prompt expires.
     answer_window = models.DurationField(default=dt.timedelta(hours=24))
+    # Only for a dosing session that starts a course (no other live dosing session in the
+    # `integration.services.COURSE_GAP` before it): the measures taken before a course.
+    is_course_start_only = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["plan", "position"]
@@ -161,6 +174,10 @@ class Prompt(models.Model):
     last_error = models.CharField(max_length=64, blank=True)
     entry = models.ForeignKey(
         Entry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The questionnaire that answered a measure prompt.
+    measure = models.ForeignKey(
+        Measure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     sending_at = models.DateTimeField(null=True, blank=True)
@@ -339,7 +356,7 @@ class Share(models.Model):
     """What a patient lets a linked therapist read, until it expires or is revoked.
 
     A share names chosen entries, and/or one dosing session: then everything attached to
-    that session is included, entries added later too.
+    that session is included, entries added later too; and/or the patient's measures.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -357,6 +374,9 @@ class Share(models.Model):
         TreatmentSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     entries = models.ManyToManyField(Entry, through="SharedEntry", blank=True, related_name="+")
+    # The patient's PHQ-9 and GAD-7 scores (totals, bands, times, all of them, later ones
+    # too) with the start times of their dosing sessions: the therapist's charts.
+    include_measures = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -433,3 +453,80 @@ class AccessEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise PermissionError("Access events cannot be deleted.")
+
+
+# Safety alerts ----------------------------------------------------------------------------
+
+
+class SafetyAlertReason(models.TextChoices):
+    PHQ9_ITEM9 = "phq9_item9", "PHQ-9 item 9 above 0"
+
+
+class SafetyAlertStatus(models.TextChoices):
+    PENDING = "pending", "Pending (waiting for its next attempt)"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (gave up after the last attempt)"
+    CANCELLED = "cancelled", "Cancelled (consent withdrawn or link ended before sending)"
+
+
+class SafetyAlert(models.Model):
+    """An e-mail to a linked therapist, who the patient allowed to be alerted, that a
+    measure asked for a safety response; and a flag on the therapist's dashboard until
+    they acknowledge it. One per (measure, care link).
+
+    `status` moves pending -> sending -> sent (or back to pending with a later
+    `next_attempt_at` after a transient failure, to failed after the last attempt, or to
+    cancelled), each move a compare-and-swap. The e-mail says that an answer needs
+    attention, never what it was. Deleting the measure (account erasure) deletes its
+    alerts: the reason is itself health data.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="safety_alerts"
+    )
+    care_link = models.ForeignKey(CareLink, on_delete=models.CASCADE, related_name="safety_alerts")
+    measure = models.ForeignKey(Measure, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=SafetyAlertReason.choices)
+    status = models.CharField(
+        max_length=16, choices=SafetyAlertStatus.choices, default=SafetyAlertStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The class of the last error (never its message, which can quote an address).
+    last_error = models.CharField(max_length=64, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claim_id = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["measure", "care_link"], name="safetyalert_one_per_measure_link"
+            ),
+        ]
+        indexes = [
+            # The sweep reads only alerts that still have to go out.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="safetyalert_due",
+            ),
+            models.Index(
+                fields=["therapist", "patient"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="safetyalert_unacknowledged",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"safety alert {self.id} ({self.status})"

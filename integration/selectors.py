@@ -33,6 +33,8 @@ from integration.models import (
     Share,
     SharedEntry,
 )
+from journal import measures
+from journal import selectors as journal_selectors
 from journal.keys import sealer_for
 from journal.models import Entry, SessionKind, SessionStatus, TreatmentSession
 from journal.selectors import open_content
@@ -479,6 +481,9 @@ class ShareContent:
     integration_session: UpcomingSession | None
     entries: list[SharedEntryView]
     prompts: list[SharedPromptView]
+    # Whether the share also lets the therapist read the measures (a property of the
+    # share, not patient data: the measures are read by `share_measures_for_therapist`).
+    include_measures: bool = False
 
 
 def _live_dosing_session(share: Share) -> TreatmentSession | None:
@@ -602,4 +607,193 @@ def share_content_for_therapist(
             )
             for prompt in prompts
         ],
+        include_measures=share.include_measures,
     )
+
+
+# Measures: the therapist's charts ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasurePointView:
+    """One score as a therapist sees it: total and band, never the item answers."""
+
+    measure_id: uuid.UUID
+    taken_at: dt.datetime
+    total: int
+    band: str
+    is_baseline: bool
+    change_from_baseline: int | None
+    percent_change: float | None
+    is_response: bool | None
+    is_remission: bool | None
+
+
+@dataclass(frozen=True)
+class MeasureSeriesView:
+    """One instrument's scores over the course, with what a chart needs to draw them."""
+
+    instrument: str
+    name: str
+    max_total: int
+    bands: list[measures.SeverityBand]
+    remission_below: int
+    first_dosing_session_at: dt.datetime | None
+    baseline: MeasurePointView | None
+    # Totals at or below this are a response (half the baseline); None while the flags do
+    # not apply (no baseline, or one below `journal.measures.FLAG_MIN_BASELINE`).
+    response_at_most: float | None
+    points: list[MeasurePointView]
+
+
+@dataclass(frozen=True)
+class ShareMeasures:
+    share_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_display_name: str
+    expires_at: dt.datetime
+    # Starts (actual once recorded) of the patient's dosing sessions that have begun.
+    dosing_sessions: list[dt.datetime]
+    series: list[MeasureSeriesView]
+
+
+def _point_view(point: journal_selectors.TrendPoint) -> MeasurePointView:
+    return MeasurePointView(
+        measure_id=point.id,
+        taken_at=point.taken_at,
+        total=point.total,
+        band=point.band,
+        is_baseline=point.is_baseline,
+        change_from_baseline=point.change_from_baseline,
+        percent_change=point.percent_change,
+        is_response=point.is_response,
+        is_remission=point.is_remission,
+    )
+
+
+def _series_view(trend: journal_selectors.Trend) -> MeasureSeriesView:
+    form = measures.definition(trend.instrument)
+    points = [_point_view(point) for point in trend.points]
+    baseline = next((point for point in points if point.is_baseline), None)
+    applies = baseline is not None and baseline.total >= measures.FLAG_MIN_BASELINE
+    return MeasureSeriesView(
+        instrument=trend.instrument,
+        name=form.name,
+        max_total=form.max_total,
+        bands=list(form.bands),
+        remission_below=form.remission_below,
+        first_dosing_session_at=trend.first_dosing_session_at,
+        baseline=baseline,
+        response_at_most=baseline.total / 2 if baseline is not None and applies else None,
+        points=points,
+    )
+
+
+def _dosing_start(session: TreatmentSession) -> dt.datetime:
+    return session.actual_start or session.scheduled_start
+
+
+def share_measures_for_therapist(
+    *, therapist: User, share_id: uuid.UUID | str, request: HttpRequest | Request | None, via: str
+) -> ShareMeasures:
+    """The patient's PHQ-9 and GAD-7 series (journal's trend: baseline, change, response,
+    remission) and the starts of their dosing sessions so far, for the therapist of a
+    share that includes measures; NotFound (the same for every reason) otherwise. One
+    "share.measures" access event is written in the transaction of the reads. A
+    constant number of queries whatever the number of measures."""
+    now = timezone.now()
+    with transaction.atomic():
+        share = access.therapist_share_for_measures(therapist=therapist, share_id=share_id)
+        patient = share.patient
+        trends = [
+            journal_selectors.measure_trend_for_patient(patient=patient, instrument=code)
+            for code in measures.INSTRUMENTS
+        ]
+        sessions = (
+            journal_selectors.session_queryset_for_patient(patient=patient)
+            .filter(kind=SessionKind.DOSING)
+            .exclude(status=SessionStatus.CANCELLED)
+            .only("id", "scheduled_start", "actual_start")
+        )
+        began = sorted(
+            (session for session in sessions if _dosing_start(session) <= now), key=_dosing_start
+        )
+        object_ids: list[Any] = [point.id for trend in trends for point in trend.points]
+        object_ids += [session.pk for session in began]
+        access.access_record(
+            actor=therapist,
+            patient=patient,
+            action="share.measures",
+            via=via,
+            request=request,
+            share=share,
+            object_type="measure",
+            object_ids=object_ids,
+        )
+    return ShareMeasures(
+        share_id=share.id,
+        patient_id=share.patient_id,
+        patient_display_name=patient.display_name,
+        expires_at=share.expires_at,
+        dosing_sessions=[_dosing_start(session) for session in began],
+        series=[_series_view(trend) for trend in trends],
+    )
+
+
+# Safety alerts on the dashboard ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SafetyAlertView:
+    """An open alert as the dashboard shows it: whose, and when. Never the answer."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_display_name: str
+    created_at: dt.datetime
+
+
+def open_safety_alerts_for_therapist(
+    *,
+    therapist: User,
+    request: HttpRequest | Request | None,
+    via: str,
+    patient_ids: Collection[Any] | None = None,
+) -> dict[uuid.UUID, list[SafetyAlertView]]:
+    """The therapist's unacknowledged safety alerts (of these patients, or of all), newest
+    first, by patient. Seeing one is a read of patient data: one "safety_alerts.list"
+    access event per patient shown, written with the read (none when there is none)."""
+    alerts = access.readable_safety_alerts_for_therapist(therapist=therapist).filter(
+        acknowledged_at__isnull=True
+    )
+    if patient_ids is not None:
+        alerts = alerts.filter(patient_id__in=list(patient_ids))
+    if not alerts.exists():
+        return {}  # the usual case, in one query: nothing shown, nothing read
+    with transaction.atomic():
+        alerts = alerts.select_related("patient").order_by("-created_at", "-id")
+        by_patient: dict[uuid.UUID, list[SafetyAlertView]] = {}
+        for alert in alerts:
+            by_patient.setdefault(alert.patient_id, []).append(
+                SafetyAlertView(
+                    id=alert.id,
+                    patient_id=alert.patient_id,
+                    patient_display_name=alert.patient.display_name,
+                    created_at=alert.created_at,
+                )
+            )
+        access.access_record_each(
+            actor=therapist,
+            action="safety_alerts.list",
+            via=via,
+            request=request,
+            reads=[
+                access.AccessRead(
+                    patient=patient_id,
+                    object_type="safety_alert",
+                    object_ids=[alert.id for alert in shown],
+                )
+                for patient_id, shown in by_patient.items()
+            ],
+        )
+    return by_patient

@@ -6,6 +6,10 @@ patient's still-`scheduled` prompts; the beat dispatcher later claims the due on
 
 How a step becomes a prompt (all instants UTC, wall times in the patient's zone):
 
+0. A step marked `is_course_start_only` (the measures before a course) applies only to a
+   dosing session that starts a course: one with no other live dosing session of the
+   patient in the COURSE_GAP (28 days) before its start. Other steps apply to every live
+   dosing session.
 1. `nominal_at` = the session's start + the step's offset. Steps at or after the start
    (offset >= 0) count from `actual_start` once it is recorded, earlier ones from
    `scheduled_start`.
@@ -87,7 +91,14 @@ from integration.models import (
     SharedEntry,
 )
 from journal import services as journal_services
-from journal.models import Entry, EntryKind, SessionKind, SessionStatus, TreatmentSession
+from journal.models import (
+    Entry,
+    EntryKind,
+    Measure,
+    SessionKind,
+    SessionStatus,
+    TreatmentSession,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +119,12 @@ _CONTEXT_LOOKBACK = dt.timedelta(days=2)
 _MAX_CAP_MOVES = 366
 
 LIVE_SESSION_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.COMPLETED)
+
+# Four weeks without a dosing session end a course: a KAP course is about six dosing
+# sessions over 3-8 weeks, and esketamine's maintenance phase doses every 1-2 weeks
+# (SPRAVATO prescribing information, section 2), so a longer pause means treatment
+# stopped, and the next dosing session starts a new course with its own measures before it.
+COURSE_GAP = dt.timedelta(days=28)
 
 
 def _invalid(errors: Mapping[str, list[str]]) -> ProblemError:
@@ -339,6 +356,39 @@ def _sessions_to_plan(
     return sessions
 
 
+def _course_starts(
+    patient: User, sessions: Sequence[TreatmentSession], changed: TreatmentSession | None
+) -> set[uuid.UUID]:
+    """The sessions among `sessions` that start a course: no other live dosing session of
+    the patient started in the COURSE_GAP before them (of two at the same instant, the
+    first in id order starts it). Starts are actual ones once recorded."""
+    if not sessions:
+        return set()
+    since = min(_dosing_start(session) for session in sessions) - COURSE_GAP
+    until = max(_dosing_start(session) for session in sessions)
+    earlier = TreatmentSession.objects.filter(
+        patient=patient,
+        kind=SessionKind.DOSING,
+        status__in=LIVE_SESSION_STATUSES,
+        deleted_at__isnull=True,
+    ).filter(
+        (Q(scheduled_start__gte=since) | Q(actual_start__gte=since))
+        & (Q(scheduled_start__lte=until) | Q(actual_start__lte=until))
+    )
+    if changed is not None:
+        earlier = earlier.exclude(pk=changed.pk)  # the caller's copy below is the truth
+    by_id = {session.pk: session for session in earlier}
+    by_id.update((session.pk, session) for session in sessions)
+    ordered = sorted(by_id.values(), key=lambda session: (_dosing_start(session), str(session.pk)))
+    starts: set[uuid.UUID] = set()
+    previous: TreatmentSession | None = None
+    for session in ordered:
+        if previous is None or _dosing_start(session) - _dosing_start(previous) > COURSE_GAP:
+            starts.add(session.pk)
+        previous = session
+    return starts
+
+
 def _rules_for(
     patient: User, timeline: PatientTimeline | None, sessions: Sequence[TreatmentSession]
 ) -> _Rules:
@@ -504,10 +554,17 @@ def _sync_patient(
     )
     existing = {(prompt.session_id, prompt.step_id): prompt for prompt in prompts}
     rules = _rules_for(patient, timeline, sessions)
+    course_starts = (
+        _course_starts(patient, sessions, changed)
+        if any(step.is_course_start_only for step in enabled)
+        else set()
+    )
 
     wanted: list[_Wanted] = []
     for session in sessions:
         for step in enabled:
+            if step.is_course_start_only and session.pk not in course_starts:
+                continue  # its scheduled prompt, if any, is left out below: cancelled
             nominal = _anchor(session, step) + step.offset
             planned = rules.settle(nominal, is_safety_relevant=step.exercise.is_safety_relevant)
             wanted.append(
@@ -716,7 +773,7 @@ def prompt_complete(
         raise ProblemError(
             409,
             "invalid_transition",
-            "This prompt is answered with a questionnaire, not a journal entry.",
+            "This prompt is answered with a questionnaire: send `answers`, not a journal entry.",
         )
     if not _is_answerable(prompt, now):
         raise _invalid_transition("completed")
@@ -740,6 +797,71 @@ def prompt_complete(
             raise _invalid_transition("completed")  # rolls the entry back with it
     prompt.refresh_from_db()
     return prompt
+
+
+@dataclass(frozen=True)
+class MeasureAnswer:
+    """A measure prompt answered: the prompt (completed) and the measure it recorded."""
+
+    prompt: Prompt
+    measure: Measure
+
+
+def prompt_complete_measure(
+    *,
+    patient: User,
+    prompt_id: uuid.UUID,
+    answers: Sequence[Any],
+    difficulty: Any = None,
+    measure_id: uuid.UUID | None = None,
+) -> MeasureAnswer:
+    """Answer a measure prompt: score and store the questionnaire (journal's
+    measure_create, linked to the prompt's session while it exists) and mark the prompt
+    completed with it, in one transaction. A PHQ-9 whose item 9 is above 0 runs the safety
+    hooks inside that transaction (`settings.JOURNAL_SAFETY_HOOKS`): a prompt that cannot
+    be completed rolls the measure and what the hooks wrote back together.
+
+    With `measure_id` (the client's own UUID for the measure) a repeat after a lost
+    response answers the completed prompt and its measure instead of 409.
+    """
+    now = timezone.now()
+    prompt = _prompt_for_patient(patient, prompt_id)
+    if (
+        measure_id is not None
+        and prompt.status == PromptStatus.COMPLETED
+        and prompt.measure_id == measure_id
+    ):
+        repeated = Measure.objects.filter(pk=measure_id, patient=patient).first()
+        if repeated is not None:
+            return MeasureAnswer(prompt=prompt, measure=repeated)
+    exercise = prompt.exercise
+    if exercise.answer_kind != AnswerKind.MEASURE or not exercise.instrument:
+        raise ProblemError(
+            409,
+            "invalid_transition",
+            "This prompt is answered with a journal entry: send `body`, not `answers`.",
+        )
+    if not _is_answerable(prompt, now):
+        raise _invalid_transition("completed")
+    session = prompt.session
+    with transaction.atomic():
+        created = journal_services.measure_create(
+            patient=patient,
+            instrument=exercise.instrument,
+            answers=answers,
+            id=measure_id,
+            difficulty=difficulty,
+            session_id=session.pk if session.deleted_at is None else None,
+        )
+        updated = (
+            Prompt.objects.filter(pk=prompt.pk, patient=patient)
+            .filter(_answerable(now))
+            .update(status=PromptStatus.COMPLETED, completed_at=now, measure=created.record)
+        )
+        if updated != 1:
+            raise _invalid_transition("completed")  # rolls the measure back with it
+    prompt.refresh_from_db()
+    return MeasureAnswer(prompt=prompt, measure=created.record)
 
 
 # Push devices ---------------------------------------------------------------------------
@@ -1049,10 +1171,13 @@ def share_create(
     dosing_session_id: uuid.UUID | None = None,
     integration_session_id: uuid.UUID | None = None,
     expires_at: dt.datetime | None = None,
+    include_measures: bool = False,
 ) -> Share:
-    """Share chosen entries and/or everything attached to one dosing session with a
-    linked therapist, until `expires_at` (default: 7 days after the integration session,
-    or 7 days from now without one; at most 90 days from now).
+    """Share chosen entries, everything attached to one dosing session, and/or the
+    patient's measures (every PHQ-9 and GAD-7 score, later ones too, with the start times
+    of their dosing sessions) with a linked therapist, until `expires_at` (default: 7 days
+    after the integration session, or 7 days from now without one; at most 90 days from
+    now).
 
     Every id must name the patient's own live record; an error names the field, never
     whether the id exists for someone else.
@@ -1060,8 +1185,8 @@ def share_create(
     now = timezone.now()
     wanted_entries = list(dict.fromkeys(entry_ids))
     errors: dict[str, list[str]] = {}
-    if not wanted_entries and dosing_session_id is None:
-        errors["entries"] = ["Choose entries, a dosing session, or both."]
+    if not wanted_entries and dosing_session_id is None and not include_measures:
+        errors["entries"] = ["Choose entries, a dosing session, your measures, or several."]
     if len(wanted_entries) > SHARE_MAX_ENTRIES:
         errors["entries"] = [f"Share at most {SHARE_MAX_ENTRIES} entries at once."]
     with transaction.atomic():
@@ -1115,6 +1240,7 @@ def share_create(
             therapist_id=link.therapist_id,
             dosing_session=dosing,
             integration_session=integration,
+            include_measures=include_measures,
             created_at=now,
             expires_at=expires_at,
         )

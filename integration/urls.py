@@ -53,4 +53,9 @@ urlpatterns: list[URLPattern] = [
         views.TherapistShareContentView.as_view(),
         name="therapist-share",
     ),
+    path(
+        "therapist/shares/<uuid:share_id>/measures/",
+        views.TherapistShareMeasuresView.as_view(),
+        name="therapist-share-measures",
+    ),
 ]

@@ -9,7 +9,10 @@ output serializers with only what a therapist may see.
 
 from __future__ import annotations
 
+import logging
+import traceback
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -33,6 +36,8 @@ from backend.accounts.permissions import (
     IsPatient,
     IsTherapist,
 )
+from backend.errors import PROBLEM_CONTENT_TYPE, problem
+from backend.middleware import loggable_path
 from backend.serializers import StrictSerializer
 from integration import selectors, services
 from integration.models import (
@@ -46,7 +51,9 @@ from integration.models import (
     PromptStatus,
     Share,
 )
+from journal import measures
 from journal import services as journal_services
+from journal.measures import Band, Instrument
 from journal.models import (
     EntryKind,
     Modality,
@@ -56,9 +63,19 @@ from journal.models import (
     TreatmentSession,
 )
 from journal.pagination import MAX_PAGE_SIZE, JournalCursorPagination
-from journal.views import AfterEffectsSerializer, BoundedDateTimeField, EnumField
+from journal.safety import SafetyReason, safety_block
+from journal.views import (
+    AfterEffectsSerializer,
+    AnswerField,
+    BoundedDateTimeField,
+    EnumField,
+    MeasureOutputSerializer,
+    NoticeField,
+    SafetySerializer,
+)
 
 PROBLEM = "application/problem+json"
+errors_logger = logging.getLogger("afterglow.errors")
 TIME_FORMAT = "%H:%M"
 DISABLED_STEPS_MAX = 50
 TOKEN_MAX_CHARS = 8192
@@ -96,6 +113,11 @@ class ExerciseSerializer(serializers.Serializer[Any]):
     entry_kind = EnumField(
         EntryKind, allow_null=True, help_text="The kind of journal entry an answer creates."
     )
+    instrument = EnumField(
+        Instrument,
+        allow_null=True,
+        help_text="For measure answers: the questionnaire (its form: GET /measures/instruments/).",
+    )
     is_safety_relevant = serializers.BooleanField(
         help_text="May arrive in the quiet period right after a dosing session."
     )
@@ -112,6 +134,7 @@ def _exercise_values(exercise: Exercise) -> dict[str, Any]:
         "estimated_minutes": exercise.estimated_minutes,
         "answer_kind": exercise.answer_kind,
         "entry_kind": exercise.entry_kind or None,
+        "instrument": exercise.instrument or None,
         "is_safety_relevant": exercise.is_safety_relevant,
     }
 
@@ -137,6 +160,10 @@ class PlanStepSerializer(serializers.Serializer[Any]):
     )
     answer_window_seconds = serializers.SerializerMethodField(
         help_text="How long a prompt stays open after it is due before it expires."
+    )
+    is_course_start_only = serializers.BooleanField(
+        help_text="Only before a dosing session that starts a course (none in the 28 days "
+        "before it): the measures before a course."
     )
 
     class Meta:
@@ -303,6 +330,9 @@ class PromptSerializer(serializers.Serializer[Any]):
     expires_at = serializers.DateTimeField(help_text="Unanswered by then, it expires.")
     snoozed_until = serializers.DateTimeField(allow_null=True)
     entry = serializers.UUIDField(allow_null=True, help_text="The entry that answered it.")
+    measure = serializers.UUIDField(
+        allow_null=True, help_text="The measure (questionnaire) that answered it."
+    )
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
     opened_at = serializers.DateTimeField(allow_null=True)
@@ -325,6 +355,7 @@ def _prompt_data(prompt: Prompt) -> dict[str, Any]:
         "expires_at": prompt.expires_at,
         "snoozed_until": prompt.snoozed_until,
         "entry": prompt.entry_id,
+        "measure": prompt.measure_id,
         "created_at": prompt.created_at,
         "sent_at": prompt.sent_at,
         "opened_at": prompt.opened_at,
@@ -511,11 +542,48 @@ class PromptSnoozeView(APIView):
         return _prompt_response(prompt)
 
 
+class PromptCompletedSerializer(PromptSerializer):
+    notice = NoticeField()
+    measure_result = MeasureOutputSerializer(
+        allow_null=True,
+        help_text="For a measure prompt: the measure your answers made (total, severity band).",
+    )
+    safety = SafetySerializer(
+        allow_null=True,
+        help_text=(
+            "Present when a PHQ-9's item 9 (thoughts of being better off dead or of hurting "
+            "yourself) is above 0: show its message and crisis resources at once. Also added "
+            "to an error answering such a submission. Null otherwise."
+        ),
+    )
+
+    class Meta:
+        ref_name = "PromptCompleted"
+
+
+def _submitted_safety(data: Any) -> dict[str, Any] | None:
+    """The safety block for answers that endorse PHQ-9 item 9, read from the raw body, so
+    that it comes back even when the answer is refused or fails. (Read liberally, as the
+    journal does: nine answers to a seven-item form still get it, since showing crisis
+    resources to someone who did not need them costs little.)"""
+    if not isinstance(data, Mapping):
+        return None
+    if not measures.needs_safety_response(Instrument.PHQ9, data.get("answers")):
+        return None
+    return safety_block(SafetyReason.PHQ9_ITEM9)
+
+
+ENTRY_ANSWER_FIELDS = ("entry_id", "title", "body", "tags", "mood")
+MEASURE_ANSWER_FIELDS = ("measure_id", "answers", "difficulty")
+
+
 class PromptCompleteView(APIView):
     permission_classes = [IsPatient]
+    submitted_safety: dict[str, Any] | None = None
 
     class InputSerializer(StrictSerializer):
-        """The answer, written as a journal entry of the exercise's kind."""
+        """The answer: a journal entry of the exercise's kind (`body` and the fields beside
+        it), or, for a measure prompt, the questionnaire's `answers`."""
 
         entry_id = serializers.UUIDField(
             required=False,
@@ -529,10 +597,11 @@ class PromptCompleteView(APIView):
             help_text="Stored encrypted.",
         )
         body = serializers.CharField(
+            required=False,
             allow_blank=True,
             trim_whitespace=False,
             max_length=journal_services.BODY_MAX_CHARS,
-            help_text="Your answer; stored encrypted.",
+            help_text="Your answer; stored encrypted. Required for entry prompts.",
         )
         tags = serializers.ListField(
             child=serializers.CharField(min_length=1, max_length=journal_services.TAG_MAX_CHARS),
@@ -540,22 +609,62 @@ class PromptCompleteView(APIView):
             max_length=journal_services.TAGS_MAX,
         )
         mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
+        measure_id = serializers.UUIDField(
+            required=False,
+            help_text="Measure prompts: your own random UUID for the measure, so a repeated "
+            "complete is safe.",
+        )
+        answers = serializers.ListField(
+            child=AnswerField(),
+            required=False,
+            max_length=64,
+            help_text=(
+                "Measure prompts (required there): one answer per item of the exercise's "
+                "`instrument`, in the printed order, each 0 to 3. A bad item answers 400 "
+                "with `answers.<index>` (from 0) naming it."
+            ),
+        )
+        difficulty = AnswerField(
+            required=False,
+            allow_null=True,
+            help_text="Measure prompts, PHQ-9 only, optional and not scored: 0 to 3.",
+        )
 
         class Meta:
             ref_name = "PromptComplete"
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            is_measure = any(name in attrs for name in MEASURE_ANSWER_FIELDS)
+            if is_measure and any(name in attrs for name in ENTRY_ANSWER_FIELDS):
+                raise ValidationError(
+                    {"answers": ["Send either a journal entry or a questionnaire's answers."]}
+                )
+            if is_measure and "answers" not in attrs:
+                raise ValidationError({"answers": ["This field is required."]})
+            if not is_measure and "body" not in attrs:
+                raise ValidationError({"body": ["This field is required."]})
+            return attrs
 
     @extend_schema(
         tags=["prompts"],
         operation_id="prompts_complete",
         summary="Answer a prompt",
         description=(
-            "Writes your answer as a journal entry of the exercise's kind (linked to the "
-            "prompt's session where that is allowed: an intention before it, a reflection "
-            "after) and marks the prompt completed, both or neither."
+            "An entry prompt: writes your answer as a journal entry of the exercise's kind "
+            "(linked to the prompt's session where that is allowed: an intention before it, "
+            "a reflection after). A measure prompt (`answer_kind` measure): scores your "
+            "`answers` as the exercise's `instrument` (as POST /measures/ does, linked to "
+            "the prompt's session) and returns it in `measure_result`; when PHQ-9 item 9 is "
+            "above 0 the response carries `safety`, and a linked therapist you allowed to "
+            "be alerted is told by e-mail that a check-in needs their attention (never your "
+            "answers). Either way the prompt is marked completed with it, both or neither. "
+            "Nobody monitors the journal in real time (`notice`)."
         ),
         request=InputSerializer,
         responses={
-            200: OpenApiResponse(PromptSerializer, description="The prompt, with `entry`."),
+            200: OpenApiResponse(
+                PromptCompletedSerializer, description="The prompt, with `entry` or `measure`."
+            ),
             (404, PROBLEM): RESPONSE_404,
             (409, PROBLEM): RESPONSE_409_TRANSITION,
         },
@@ -573,22 +682,75 @@ class PromptCompleteView(APIView):
             OpenApiExample(
                 "A check-in", value={"body": "Tired but calm.", "mood": 6}, request_only=True
             ),
+            OpenApiExample(
+                "A PHQ-9",
+                value={
+                    "measure_id": "5e1b7c2a-9d3f-4a60-8b1e-2c4d6f8a0b13",
+                    "answers": [2, 1, 2, 2, 1, 1, 1, 0, 0],
+                    "difficulty": 1,
+                },
+                request_only=True,
+            ),
         ],
     )
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
+        patient = _patient(request)
+        self.submitted_safety = _submitted_safety(request.data)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        prompt = services.prompt_complete(
-            patient=_patient(request),
-            prompt_id=prompt_id,
-            body=data["body"],
-            title=data.get("title", ""),
-            tags=data.get("tags", ()),
-            mood=data.get("mood"),
-            entry_id=data.get("entry_id"),
-        )
-        return _prompt_response(prompt)
+        values: dict[str, Any] = {"measure_result": None, "safety": None}
+        if "answers" in data:
+            answered = services.prompt_complete_measure(
+                patient=patient,
+                prompt_id=prompt_id,
+                answers=data["answers"],
+                difficulty=data.get("difficulty"),
+                measure_id=data.get("measure_id"),
+            )
+            prompt, measure = answered.prompt, answered.measure
+            values["measure_result"] = measure
+            if measures.needs_safety_response(measure.instrument, measure.answers):
+                values["safety"] = safety_block(SafetyReason.PHQ9_ITEM9)
+        else:
+            prompt = services.prompt_complete(
+                patient=patient,
+                prompt_id=prompt_id,
+                body=data["body"],
+                title=data.get("title", ""),
+                tags=data.get("tags", ()),
+                mood=data.get("mood"),
+                entry_id=data.get("entry_id"),
+            )
+        return Response(PromptCompletedSerializer(_prompt_data(prompt) | values).data)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """An error answering answers that endorse PHQ-9 item 9 still carries the safety
+        block (as POST /measures/ does): a refused or failed answer must not hide the
+        crisis resources."""
+        safety = self.submitted_safety
+        if safety is None:
+            return super().handle_exception(exc)
+        try:
+            response = super().handle_exception(exc)
+        except Exception as uncaught:
+            # What ProblemExceptionMiddleware would log and answer, plus the block.
+            frames = traceback.extract_tb(uncaught.__traceback__)
+            errors_logger.error(
+                "unhandled exception",
+                extra={
+                    "exception_type": f"{type(uncaught).__module__}.{type(uncaught).__qualname__}",
+                    "frames": [
+                        f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames
+                    ],
+                    "method": self.request.method,
+                    "path": loggable_path(self.request._request),
+                },
+            )
+            response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
+        if isinstance(response.data, dict):
+            response.data["safety"] = safety
+        return response
 
 
 # Devices --------------------------------------------------------------------------------
@@ -1015,6 +1177,9 @@ class ShareSerializer(serializers.Serializer[Any]):
     )
     integration_session = SessionRefSerializer(allow_null=True)
     entry_count = serializers.IntegerField(help_text="Entries it exposes now.")
+    include_measures = serializers.BooleanField(
+        help_text="Your PHQ-9 and GAD-7 scores are shared too (with your dosing sessions' dates)."
+    )
 
     class Meta:
         ref_name = "Share"
@@ -1032,6 +1197,7 @@ def _share_values(share: Share) -> dict[str, Any]:
         "dosing_session": _session_ref(share.dosing_session),
         "integration_session": _session_ref(share.integration_session),
         "entry_count": getattr(share, "exposed_entry_count", 0),
+        "include_measures": share.include_measures,
     }
 
 
@@ -1057,6 +1223,11 @@ class ShareExposureSerializer(serializers.Serializer[Any]):
     )
     prompt_count = serializers.IntegerField(
         help_text="The dosing session's prompts: exercise title, due time and status."
+    )
+    measures = serializers.BooleanField(
+        help_text="Every PHQ-9 and GAD-7 of yours, later ones too: time, total, severity band, "
+        "change from your baseline (never the item answers), and the start times of your "
+        "dosing sessions."
     )
 
     class Meta:
@@ -1107,6 +1278,11 @@ class ShareCollectionView(APIView):
             help_text="Default: 7 days after the integration session, or 7 days from now; "
             "at most 90 days from now.",
         )
+        include_measures = serializers.BooleanField(
+            default=False,
+            help_text="Also share your PHQ-9 and GAD-7 scores, past and future, with the "
+            "dates of your dosing sessions: your therapist sees them as charts.",
+        )
 
         class Meta:
             ref_name = "ShareCreate"
@@ -1124,10 +1300,11 @@ class ShareCollectionView(APIView):
     @extend_schema(
         tags=["care"],
         operation_id="shares_create",
-        summary="Share entries and/or a dosing session with a linked therapist",
+        summary="Share entries, a dosing session and/or your measures with a linked therapist",
         description=(
-            "Give entries, a dosing session, or both. An entry you edit after sharing is "
-            "shown to the therapist as edited. Revoke at any time with DELETE."
+            "Give entries, a dosing session, `include_measures`, or several. An entry you "
+            "edit after sharing is shown to the therapist as edited. Measures are off "
+            "unless you ask. Revoke at any time with DELETE."
         ),
         request=InputSerializer,
         responses={
@@ -1141,6 +1318,7 @@ class ShareCollectionView(APIView):
                     "care_link": "0b7d4c1e-2f57-4d8e-9a51-3c2e1f0a9b10",
                     "dosing_session": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
                     "integration_session": "7a2b3c4d-5e6f-4a1b-8c9d-0e1f2a3b4c5d",
+                    "include_measures": True,
                 },
                 request_only=True,
             ),
@@ -1170,6 +1348,7 @@ class ShareCollectionView(APIView):
             dosing_session_id=data["dosing_session"],
             integration_session_id=data["integration_session"],
             expires_at=data["expires_at"],
+            include_measures=data["include_measures"],
         )
         created = selectors.shares_for_patient(patient=patient).get(pk=share.pk)
         return Response(
@@ -1196,6 +1375,7 @@ class ShareDetailView(APIView):
             "entries": exposure.entries,
             "dosing_session_record": exposure.exposes_session,
             "prompt_count": exposure.prompt_count,
+            "measures": exposure.share.include_measures,
         }
         return Response(ShareDetailSerializer(values).data)
 
@@ -1221,7 +1401,8 @@ class AccessEventSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     actor_display_name = serializers.CharField(source="actor.display_name")
     action = serializers.CharField(
-        help_text="patients.list, shares.list, shares.history or share.read."
+        help_text="patients.list, shares.list, shares.history, share.read, share.measures or "
+        "safety_alerts.list."
     )
     share = serializers.UUIDField(source="share_id", allow_null=True)
     object_type = serializers.CharField(allow_blank=True)
@@ -1401,6 +1582,9 @@ class TherapistShareSerializer(serializers.Serializer[Any]):
     dosing_session = SessionRefSerializer(allow_null=True)
     integration_session = SessionRefSerializer(allow_null=True)
     entry_count = serializers.IntegerField()
+    include_measures = serializers.BooleanField(
+        help_text="Its measures: GET /api/v1/therapist/shares/{id}/measures/."
+    )
 
     class Meta:
         ref_name = "TherapistShare"
@@ -1431,6 +1615,7 @@ class TherapistPatientSharesView(TherapistView):
                         "dosing_session": _session_ref(share.dosing_session),
                         "integration_session": _session_ref(share.integration_session),
                         "entry_count": getattr(share, "exposed_entry_count", 0),
+                        "include_measures": share.include_measures,
                     }
                 ).data
                 for share in shares
@@ -1531,6 +1716,9 @@ class ShareContentSerializer(serializers.Serializer[Any]):
     integration_session = SessionRefSerializer(allow_null=True)
     entries = SharedEntrySerializer(many=True, help_text="Oldest first.")
     prompts = SharedPromptSerializer(many=True, help_text="The dosing session's, by due time.")
+    include_measures = serializers.BooleanField(
+        help_text="Its measures: GET /api/v1/therapist/shares/{id}/measures/."
+    )
 
     class Meta:
         ref_name = "TherapistShareContent"
@@ -1557,3 +1745,98 @@ class TherapistShareContentView(TherapistView):
             therapist=_therapist(request), share_id=share_id, request=request, via="api"
         )
         return Response(ShareContentSerializer(content).data)
+
+
+class MeasureBandSerializer(serializers.Serializer[Any]):
+    band = EnumField(Band)
+    name = serializers.CharField(source="label", help_text="As printed: Minimal, Mild...")
+    minimum = serializers.IntegerField()
+    maximum = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "TherapistMeasureBand"
+
+
+class MeasurePointSerializer(serializers.Serializer[Any]):
+    taken_at = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    band = EnumField(Band)
+    is_baseline = serializers.BooleanField(help_text="The course's baseline score.")
+    change_from_baseline = serializers.IntegerField(
+        allow_null=True, help_text="Total minus the baseline total; null without a baseline."
+    )
+    percent_change = serializers.FloatField(
+        allow_null=True, help_text="Of the baseline, one decimal; null for a baseline of 0."
+    )
+    is_response = serializers.BooleanField(
+        allow_null=True,
+        help_text="At least 50% below the baseline. Null before the first dosing session or "
+        "without a baseline of at least 10.",
+    )
+    is_remission = serializers.BooleanField(
+        allow_null=True, help_text="Below `remission_below`. Null when `is_response` is."
+    )
+
+    class Meta:
+        ref_name = "TherapistMeasurePoint"
+
+
+class MeasureSeriesSerializer(serializers.Serializer[Any]):
+    instrument = EnumField(Instrument)
+    name = serializers.CharField()
+    max_total = serializers.IntegerField()
+    bands = MeasureBandSerializer(many=True, help_text="Severity bands, lowest first.")
+    remission_below = serializers.IntegerField()
+    first_dosing_session_at = serializers.DateTimeField(allow_null=True)
+    baseline = MeasurePointSerializer(
+        allow_null=True, help_text="The last score before the first dosing session."
+    )
+    response_at_most = serializers.FloatField(
+        allow_null=True,
+        help_text="Totals at or below this (half the baseline) are a response; null when "
+        "the flags do not apply.",
+    )
+    points = MeasurePointSerializer(many=True, help_text="Oldest first.")
+
+    class Meta:
+        ref_name = "TherapistMeasureSeries"
+
+
+class ShareMeasuresSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="share_id")
+    patient = SharePatientSerializer(source="*")
+    expires_at = serializers.DateTimeField()
+    dosing_sessions = serializers.ListField(
+        child=serializers.DateTimeField(),
+        help_text="Starts of the patient's dosing sessions so far, oldest first.",
+    )
+    series = MeasureSeriesSerializer(many=True, help_text="PHQ-9, then GAD-7.")
+
+    class Meta:
+        ref_name = "TherapistShareMeasures"
+
+
+class TherapistShareMeasuresView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_shares_measures",
+        summary="A share's measures: PHQ-9 and GAD-7 over time",
+        description=(
+            "For a share that includes measures: each instrument's scores (time, total, "
+            "severity band, change from baseline, response and remission; never the item "
+            "answers), its bands and thresholds, and the start times of the patient's "
+            "dosing sessions: what the dashboard's charts draw. The same 404 as for any "
+            "share you may not read, and for one without measures. Each read is logged for "
+            "the patient."
+        ),
+        responses={
+            200: OpenApiResponse(ShareMeasuresSerializer, description="The series."),
+            (404, PROBLEM): RESPONSE_404,
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        content = selectors.share_measures_for_therapist(
+            therapist=_therapist(request), share_id=share_id, request=request, via="api"
+        )
+        return Response(ShareMeasuresSerializer(content).data)

@@ -12,6 +12,7 @@ from celery.app.task import Task
 from django.db import OperationalError
 from django.utils import timezone
 
+from integration import alerts
 from integration.delivery import prompts_deliver, prompts_dispatch
 from integration.services import prompts_expire_overdue
 from journal.keys import patient_reseal_batch
@@ -64,3 +65,18 @@ def deliver_prompts(claims: list[list[str]]) -> None:
 def expire_prompts() -> int:
     """Beat: expire prompts left unanswered past their answer window."""
     return prompts_expire_overdue(now=timezone.now())
+
+
+@shared_task(name="afterglow.integration.deliver_safety_alert", **RETRY_OPTIONS)
+def deliver_safety_alert(alert_id: str) -> str:
+    """Send one safety alert's e-mail, at once (exempt from quiet hours). Idempotent: a
+    compare-and-swap before the send lets one run win; e-mail errors are retried by the
+    alert's own backoff, through the sweep below, not by this task."""
+    return alerts.safety_alert_deliver(alert_id=alert_id)
+
+
+@shared_task(name="afterglow.integration.deliver_safety_alerts_due", **RETRY_OPTIONS)
+def deliver_safety_alerts_due() -> int:
+    """Beat: send the safety alerts still due (retries whose backoff has passed, lost
+    messages, a dead worker's). Any number of these may run at once."""
+    return alerts.safety_alerts_deliver_due(now=timezone.now())

@@ -346,7 +346,10 @@ class MeView(APIView):
             "undone: export first (GET /api/v1/me/export/)."
         ),
         request=EraseInputSerializer,
-        responses={204: OpenApiResponse(description="Erased. Every token now answers 401.")},
+        responses={
+            204: OpenApiResponse(description="Erased. Every token now answers 401."),
+            (400, PROBLEM): _problem("`validation`: the password is missing or not correct."),
+        },
         examples=[
             OpenApiExample("Erase", value={"password": "my long passphrase"}, request_only=True)
         ],

@@ -13,6 +13,12 @@ urlpatterns: list[URLPattern] = [
     # Ids are taken as text: the access check answers a malformed one as it answers any
     # other refusal, with the same 404 page.
     path("shares/<str:share_id>/", views.share_detail, name="share"),
+    path("shares/<str:share_id>/measures/", views.share_measures, name="share-measures"),
+    path(
+        "alerts/<str:alert_id>/acknowledge/",
+        views.safety_alert_acknowledge,
+        name="alert-acknowledge",
+    ),
     path("patients/<str:patient_id>/shares/", views.share_history, name="share-history"),
     # Anything else under /dashboard/ gets the dashboard's own 404 page.
     re_path(r"^.*/$", views.not_found, name="not-found"),

@@ -1,9 +1,10 @@
-"""The therapists' dashboard pages. Read-only: the only POSTs sign in and sign out.
+"""The therapists' dashboard pages. Read-only: the only POSTs sign in, sign out and
+acknowledge a safety alert (the therapist's own flag: it writes no patient data).
 
 Every page that shows patient data calls one of the therapist selectors in
 `integration.selectors`, which run the access check (`integration.access`) and write the
-access event with the read (`via="dashboard"`). A refusal renders the same plain 404 page
-whatever its reason.
+access event with the read (`via="dashboard"`); open safety alerts shown on a page are
+such a read too. A refusal renders the same plain 404 page whatever its reason.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db.models import TextChoices
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -29,10 +31,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
-from integration import access, selectors
+from integration import access, alerts, charts, selectors
 from integration.dashboard.forms import SignInForm, may_use_dashboard
 from integration.dashboard.middleware import dashboard_session_start, is_dashboard_session
 from integration.models import PromptStatus
+from journal.measures import Band
 from journal.models import AFTER_EFFECTS, EntryKind, Modality, SessionStatus, Setting, Severity
 
 VIA = "dashboard"
@@ -136,9 +139,13 @@ def patient_list(request: HttpRequest, therapist: User) -> HttpResponse:
     patients = selectors.linked_patients_for_therapist(
         therapist=therapist, request=request, via=VIA
     )
+    open_alerts = selectors.open_safety_alerts_for_therapist(
+        therapist=therapist, request=request, via=VIA
+    )
     rows = [
         {
             "patient": patient,
+            "alerts": open_alerts.get(patient.patient_id, []),
             "shares": selectors.readable_shares_for_patient(
                 therapist=therapist, patient_id=patient.patient_id, request=request, via=VIA
             ),
@@ -146,6 +153,25 @@ def patient_list(request: HttpRequest, therapist: User) -> HttpResponse:
         for patient in patients
     ]
     return _page(request, "patient_list.html", {"rows": rows}, nav="patients")
+
+
+def _patient_alerts(
+    request: HttpRequest, therapist: User, patient_id: Any
+) -> list[selectors.SafetyAlertView]:
+    """The open safety alerts of the patient a page is about (the read is logged)."""
+    return selectors.open_safety_alerts_for_therapist(
+        therapist=therapist, request=request, via=VIA, patient_ids=[patient_id]
+    ).get(patient_id, [])
+
+
+@require_POST
+@therapist_required
+def safety_alert_acknowledge(request: HttpRequest, therapist: User, alert_id: str) -> HttpResponse:
+    """The dashboard's one write about a patient: the therapist marks an alert seen. Back
+    to the page it was shown on."""
+    alerts.safety_alert_acknowledge(therapist=therapist, alert_id=alert_id)
+    messages.success(request, "Safety alert acknowledged.")
+    return HttpResponseRedirect(_next_page(request))
 
 
 @require_GET
@@ -161,7 +187,11 @@ def share_history(request: HttpRequest, therapist: User, patient_id: str) -> Htt
         {**_fields(item), "state_label": SHARE_STATE_LABELS.get(item.state, item.state)}
         for item in history
     ]
-    context = {"patient_id": link.patient_id, "patient_name": link.patient.display_name}
+    context = {
+        "patient_id": link.patient_id,
+        "patient_name": link.patient.display_name,
+        "alerts": _patient_alerts(request, therapist, link.patient_id),
+    }
     return _page(request, "share_history.html", {**context, "history": rows})
 
 
@@ -214,5 +244,57 @@ def share_detail(request: HttpRequest, therapist: User, share_id: str) -> HttpRe
         "prompts_completed": sum(
             prompt.status == PromptStatus.COMPLETED for prompt in content.prompts
         ),
+        "alerts": _patient_alerts(request, therapist, content.patient_id),
     }
     return _page(request, "share_detail.html", context)
+
+
+def _yes_no(value: bool | None) -> str:
+    if value is None:
+        return "Not applicable"
+    return "Yes" if value else "No"
+
+
+def _signed(value: float | None, suffix: str = "") -> str:
+    if value is None:
+        return "Not applicable"
+    text = f"{value:+g}".replace("-", "\u2212") if value else "0"
+    return f"{text}{suffix}"
+
+
+@require_GET
+@therapist_required
+def share_measures(request: HttpRequest, therapist: User, share_id: str) -> HttpResponse:
+    content = selectors.share_measures_for_therapist(
+        therapist=therapist, share_id=share_id, request=request, via=VIA
+    )
+    zone = timezone.get_current_timezone()
+    instruments = [
+        {
+            "series": series,
+            "chart": charts.measure_chart_svg(
+                series,
+                dosing_sessions=content.dosing_sessions,
+                zone=zone,
+                chart_id=f"chart-{series.instrument}",
+            ),
+            "rows": [
+                {
+                    **_fields(point),
+                    "band_label": _label(Band, point.band),
+                    "change": _signed(point.change_from_baseline),
+                    "percent": _signed(point.percent_change, "\u00a0%"),
+                    "response": _yes_no(point.is_response),
+                    "remission": _yes_no(point.is_remission),
+                }
+                for point in series.points
+            ],
+        }
+        for series in content.series
+    ]
+    context = {
+        "content": content,
+        "instruments": instruments,
+        "alerts": _patient_alerts(request, therapist, content.patient_id),
+    }
+    return _page(request, "share_measures.html", context)

@@ -210,3 +210,104 @@ def test_a_therapist_prepares_for_an_integration_session_in_the_browser(
     screenshot(page, "timed-out")
 
     assert console == []  # no CSP violation, no failed load, no script error
+
+
+@pytest.fixture
+def scored_share(patient, therapist, course, settings, monkeypatch):
+    """The course's scores shared (a baseline, then a response and a remission) and a
+    PHQ-9 with item 9 above 0 that alerted the therapist, who the patient allowed to be
+    alerted. (The alert's e-mail task is not sent: no worker runs here.)"""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from integration import alerts
+    from integration import services as care_services
+    from integration.models import CareLink
+    from journal import services as journal_services
+
+    settings.JOURNAL_SAFETY_HOOKS = ["integration.alerts.safety_alerts_create"]
+    CareLink.objects.filter(pk=course.link.pk).update(safety_alerts_enabled=True)
+    monkeypatch.setattr(alerts, "current_app", mock.Mock())
+    course.dosing.refresh_from_db()
+    start = course.dosing.actual_start
+    day = timezone.timedelta(days=1)
+    for instrument, answers, taken_at in (
+        ("phq9", [3, 3, 2, 2, 2, 2, 2, 2, 0], start - 3 * day),  # 18, the baseline
+        ("gad7", [2, 2, 2, 2, 2, 2, 1], start - 3 * day),  # 13
+        ("phq9", [1, 1, 1, 1, 1, 1, 1, 1, 0], start + day),  # 8: a response
+        ("gad7", [1, 1, 1, 1, 1, 1, 0], start + day),  # 6
+        ("phq9", [1, 0, 0, 1, 0, 0, 0, 0, 1], timezone.now() - day / 12),  # 3, item 9
+    ):
+        journal_services.measure_create(
+            patient=patient, instrument=instrument, answers=answers, taken_at=taken_at
+        )
+    return care_services.share_create(
+        patient=patient,
+        care_link_id=course.link.pk,
+        dosing_session_id=course.dosing.pk,
+        include_measures=True,
+    )
+
+
+def chart_and_table(page, instrument: str) -> tuple[list[int], list[int]]:
+    drawn = page.locator(f'svg[aria-labelledby^="chart-{instrument}-"] .point').evaluate_all(
+        "nodes => nodes.map(node => Number(node.dataset.value))"
+    )
+    listed = page.locator(f"#table-{instrument} td.score").evaluate_all(
+        "nodes => nodes.map(node => Number(node.textContent.trim()))"
+    )
+    return drawn, listed
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_therapist_reads_the_scores_charts_and_acknowledges_an_alert_in_the_browser(
+    live_server, therapist, therapist_device, scored_share, browser_page
+):
+    page, console = browser_page
+    authenticator = Authenticator(therapist_device)
+    dashboard = f"{live_server.url}/dashboard/"
+    scores = f"{dashboard}shares/{scored_share.pk}/measures/"
+
+    page.goto(scores)
+    sign_in(page, therapist.email, authenticator.code())
+    page.wait_for_url(scores)
+    assert page.get_by_role("heading", level=1).inner_text() == "Scores: Anna Weber"
+
+    # One chart per instrument, an image named by its own title, drawn under the policy.
+    for instrument, name in (("phq9", "PHQ-9"), ("gad7", "GAD-7")):
+        chart = page.get_by_role("img", name=f"{name} scores over time")
+        assert chart.is_visible()
+        box = chart.bounding_box()
+        assert box["width"] > 300
+        assert box["height"] > 100
+        # The chart's numbers are the table's.
+        drawn, listed = chart_and_table(page, instrument)
+        assert drawn == listed
+    assert chart_and_table(page, "phq9")[0] == [18, 8, 3]
+    assert chart_and_table(page, "gad7")[0] == [13, 6]
+    # Beside each other on a wide screen.
+    chart_box = page.locator('svg[aria-labelledby^="chart-phq9-"]').bounding_box()
+    table_box = page.locator("#table-phq9").bounding_box()
+    assert table_box["x"] >= chart_box["x"] + chart_box["width"] - 1
+
+    # The safety alert is flagged on the patient's page; it can be acknowledged.
+    alert = page.locator(".safety-alert")
+    assert alert.count() == 1
+    assert alert.inner_text().startswith("Safety alert: ")
+    screenshot(page, "measures")
+
+    page.get_by_role("button", name=re.compile("^Acknowledge")).click()
+    page.wait_for_url(scores)
+    assert "Safety alert acknowledged." in page.get_by_role("status").inner_text()
+    assert page.locator(".safety-alert").count() == 0
+
+    # Printed: the charts stay, the buttons go.
+    page.emulate_media(media="print")
+    assert page.get_by_role("img", name="PHQ-9 scores over time").is_visible()
+    assert page.get_by_role("button", name="Sign out").is_hidden()
+    screenshot(page, "measures-print")
+    page.emulate_media(media="screen")
+
+    assert console == []  # no CSP violation, no failed load, no script error

@@ -49,6 +49,7 @@ def make_share(
     dosing_session: TreatmentSession | None = None,
     integration_session: TreatmentSession | None = None,
     expires_at: dt.datetime | None = None,
+    include_measures: bool = False,
 ) -> Share:
     return services.share_create(
         patient=link.patient,
@@ -57,6 +58,7 @@ def make_share(
         dosing_session_id=dosing_session.id if dosing_session else None,
         integration_session_id=integration_session.id if integration_session else None,
         expires_at=expires_at,
+        include_measures=include_measures,
     )
 
 

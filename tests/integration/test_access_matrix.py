@@ -52,6 +52,10 @@ THERAPIST_READ_PATHS = (
     "/therapist/shares/{revoked_share}/",
     "/therapist/shares/{expired_share}/",
     "/therapist/shares/{other_share}/",
+    "/therapist/shares/{share}/measures/",
+    "/therapist/shares/{revoked_share}/measures/",
+    "/therapist/shares/{expired_share}/measures/",
+    "/therapist/shares/{other_share}/measures/",
 )
 
 JSON_SESSION = {"kind": "preparation", "scheduled_start": "2031-01-06T10:00:00Z"}
@@ -92,6 +96,10 @@ TABLE: list[tuple[str, str, bool, dict[str, Any] | None, tuple[Cell, ...]]] = [
     ("GET", "/therapist/shares/{revoked_share}/", True, None, (401, 403, 403, 404, 404, 404, 404, 404, 403, 403)),
     ("GET", "/therapist/shares/{expired_share}/", True, None, (401, 403, 403, 404, 404, 404, 404, 404, 403, 403)),
     ("GET", "/therapist/shares/{other_share}/", True, None, (401, 403, 403, 404, 404, 404, 200, 404, 403, 403)),
+    ("GET", "/therapist/shares/{share}/measures/", True, None, (401, 403, 403, 200, 404, 404, 404, 404, 403, 403)),
+    ("GET", "/therapist/shares/{revoked_share}/measures/", True, None, (401, 403, 403, 404, 404, 404, 404, 404, 403, 403)),
+    ("GET", "/therapist/shares/{expired_share}/measures/", True, None, (401, 403, 403, 404, 404, 404, 404, 404, 403, 403)),
+    ("GET", "/therapist/shares/{other_share}/measures/", True, None, (401, 403, 403, 404, 404, 404, 200, 404, 403, 403)),
     ("GET", "/therapist/invitations/", False, None, (401, 403, 403, 200, 200, 200, 200, 200, 403, 403)),
     ("POST", "/therapist/invitations/", False, None, (401, 403, 403, 201, 201, 201, 201, 201, 403, 403)),
     # No write method anywhere else under /therapist/, whoever asks.
@@ -125,15 +133,25 @@ def world(db) -> World:
     prompt = make_prompt(patient, session, due_at=now - dt.timedelta(hours=1))
 
     link = make_link(patient, therapists["therapist"])
-    share = make_share(link, entries=[entry], dosing_session=session)
-    revoked = make_share(make_link(patient, therapists["therapist_revoked"]), entries=[entry])
+    # Every share includes the measures: a refusal below is for the share's state.
+    share = make_share(link, entries=[entry], dosing_session=session, include_measures=True)
+    revoked = make_share(
+        make_link(patient, therapists["therapist_revoked"]),
+        entries=[entry],
+        include_measures=True,
+    )
     services.share_revoke(patient=patient, share_id=revoked.id)
     expired = expire(
-        make_share(make_link(patient, therapists["therapist_expired"]), entries=[entry])
+        make_share(
+            make_link(patient, therapists["therapist_expired"]),
+            entries=[entry],
+            include_measures=True,
+        )
     )
     other_share = make_share(
         make_link(other_patient, therapists["therapist_other_patient"]),
         entries=[make_entry(other_patient)],
+        include_measures=True,
     )
 
     clients = {name: signed_in(user) for name, user in therapists.items()}

@@ -83,6 +83,10 @@ def test_default_plan_offsets() -> None:
         ("intention-follow-up", 7 * D),
         ("values-clarification", 14 * D),
         ("carry-forward", 30 * D),
+        ("phq9", -72 * H),
+        ("gad7", -72 * H),
+        ("phq9", 7 * D),
+        ("gad7", 7 * D),
     ]
 
 
@@ -93,12 +97,20 @@ def test_course_plans_are_shorter_and_demo_runs_in_minutes() -> None:
         ("after-session-checkin", 3 * H),
         ("next-day-reflection", 24 * H),
         ("breathing-practice", 72 * H),
+        ("phq9", -72 * H),
+        ("gad7", -72 * H),
+        ("phq9", 7 * D),
+        ("gad7", 7 * D),
     ]
     assert [(slug, offset) for slug, offset, _ in steps("iv-series")] == [
         ("set-intention", -24 * H),
         ("after-session-checkin", 3 * H),
         ("next-day-reflection", 24 * H),
         ("walk-outside", 48 * H),
+        ("phq9", -72 * H),
+        ("gad7", -72 * H),
+        ("phq9", 7 * D),
+        ("gad7", 7 * D),
     ]
     demo = steps("demo-minutes")
     assert len(demo) >= 5

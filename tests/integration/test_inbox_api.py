@@ -104,6 +104,7 @@ def test_a_prompt_shows_its_exercise_times_and_answer(patient, patient_client, u
         "estimated_minutes": 10,
         "answer_kind": "entry",
         "entry_kind": "intention",
+        "instrument": None,
         "is_safety_relevant": False,
     }
     assert item["session"] == str(upcoming.id)

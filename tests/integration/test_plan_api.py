@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from integration.models import PatientTimeline, Prompt, PromptStatus
-from tests.integration.factories import make_session, prompts_of, step_of
+from tests.integration.factories import make_session, step_of
 
 pytestmark = pytest.mark.usefixtures("frozen_now")
 
@@ -82,7 +82,9 @@ def test_patient_chooses_a_plan_quiet_hours_and_a_limit(patient, patient_client)
 def test_a_session_added_through_the_api_gets_its_prompts(patient, patient_client) -> None:
     post_session(patient_client)
 
-    assert len(live(patient)) == 9
+    # The default plan's nine steps, and its four measure steps: the session starts a
+    # course, so the PHQ-9 and GAD-7 before it too.
+    assert len(live(patient)) == 13
 
 
 def test_moving_a_session_through_the_api_moves_its_prompts(patient, patient_client) -> None:
@@ -113,7 +115,8 @@ def test_cancelling_and_deleting_through_the_api_cancel_prompts(patient, patient
 
     assert (cancelled.status_code, deleted.status_code) == (200, 204)
     assert live(patient) == []
-    assert Prompt.objects.filter(patient=patient, status=PromptStatus.CANCELLED).count() == 18
+    # Six weeks apart, each session starts a course: 13 prompts each.
+    assert Prompt.objects.filter(patient=patient, status=PromptStatus.CANCELLED).count() == 26
 
 
 def test_recording_the_actual_start_through_the_api_reanchors(patient, patient_client) -> None:
@@ -133,14 +136,18 @@ def test_recording_the_actual_start_through_the_api_reanchors(patient, patient_c
 
 def test_changing_the_plan_resyncs_upcoming_sessions(patient, patient_client) -> None:
     session = make_session(patient, MONDAY_UTC)
-    assert len(prompts_of(session)) == 9
+    assert Prompt.objects.filter(session=session).count() == 13
 
     response = patient_client.patch(PLAN, {"plan": "iv-series"}, format="json")
 
     assert response.status_code == 200
     assert sorted(p.exercise.slug for p in live(patient)) == [
         "after-session-checkin",
+        "gad7",
+        "gad7",
         "next-day-reflection",
+        "phq9",
+        "phq9",
         "set-intention",
         "walk-outside",
     ]
@@ -155,10 +162,10 @@ def test_switching_steps_off_and_on(patient, patient_client) -> None:
     assert response.status_code == 200
     assert response.json()["disabled_steps"] == sorted(steps)
     assert {p.exercise.slug for p in live(patient)} & {"body-scan", "carry-forward"} == set()
-    assert len(live(patient)) == 7
+    assert len(live(patient)) == 11
 
     patient_client.patch(PLAN, {"disabled_steps": []}, format="json")
-    assert len(live(patient)) == 9
+    assert len(live(patient)) == 13
 
 
 def test_a_new_plan_switches_all_its_steps_on(patient, patient_client) -> None:

@@ -69,6 +69,11 @@ def test_a_dosing_session_gets_one_prompt_per_step_at_its_offsets(patient) -> No
     session = dosing(patient, MONDAY)
 
     prompts = prompts_of(session)
+    # The measure steps (twice each: before the course and a week after) are checked in
+    # test_measure_steps.py.
+    measures = Prompt.objects.filter(session=session, exercise__slug__in=["phq9", "gad7"])
+    assert measures.count() == 4
+    prompts = {slug: p for slug, p in prompts.items() if slug not in ("phq9", "gad7")}
     assert {slug: (p.due_at, p.expires_at - p.due_at) for slug, p in prompts.items()} == {
         "set-intention": (at(6, 9), 48 * H),
         "readiness-checklist": (at(8, 9), 20 * H),
@@ -91,7 +96,7 @@ def test_syncing_again_changes_nothing(patient) -> None:
     prompts_sync_for_session(session=session)
 
     assert snapshot(session) == before
-    assert Prompt.objects.filter(patient=patient).count() == 9
+    assert Prompt.objects.filter(patient=patient).count() == 13  # nine steps, four measures
 
 
 def test_only_live_dosing_sessions_get_prompts(patient) -> None:
@@ -162,7 +167,9 @@ def test_recording_the_actual_start_reanchors_the_later_prompts(patient) -> None
     after = {slug: p.due_at for slug, p in prompts_of(session).items()}
     for slug in ("set-intention", "readiness-checklist"):
         assert after[slug] == before[slug]
-    for slug in set(before) - {"set-intention", "readiness-checklist"}:
+    # (The week-later GAD-7 sits on the daily cap's next morning either way; the measure
+    # steps are checked in test_measure_steps.py.)
+    for slug in set(before) - {"set-intention", "readiness-checklist", "phq9", "gad7"}:
         assert after[slug] == before[slug] + 90 * dt.timedelta(minutes=1), slug
 
 
@@ -254,7 +261,7 @@ def test_the_earlier_of_two_overlapping_prompts_stands(patient) -> None:
     monday = dosing(patient, MONDAY)
     thursday = dosing(patient, MONDAY + 3 * D)
 
-    assert len(prompts_of(monday)) == 9
+    assert len(prompts_of(monday)) == 11  # nine steps, and the PHQ-9 and GAD-7
     # Monday's one-week follow-up is open for four days and its 30-day one for a week:
     # Thursday's are not created. Its weekly check-in (Monday's closes after 48 h) is.
     later = prompts_of(thursday)
@@ -342,8 +349,9 @@ def test_a_twice_weekly_course_never_floods_the_patient(patient) -> None:
         )
         if not prompt.exercise.is_safety_relevant:
             assert not any(start <= prompt.due_at < start + 6 * H for start in starts)
-    # Moved, never dropped: every step of every session has its prompt.
-    assert len(prompts) == len(starts) * 5
+    # Moved, never dropped: every step of every session has its prompt (the measures,
+    # weekly by the overlap rule, are counted in test_measure_steps.py).
+    assert len([p for p in prompts if p.exercise.slug not in ("phq9", "gad7")]) == len(starts) * 5
 
 
 def test_switching_plans_replaces_the_scheduled_prompts(patient) -> None:
@@ -357,7 +365,7 @@ def test_switching_plans_replaces_the_scheduled_prompts(patient) -> None:
     }
     live = Prompt.objects.filter(session=session, status=PromptStatus.SCHEDULED)
     assert {p.step.plan.slug for p in live.select_related("step__plan")} == {"iv-series"}
-    assert live.count() == 4
+    assert live.count() == 8  # four steps, four measures
 
 
 def test_a_step_switched_off_is_cancelled_and_back_on_returns(patient) -> None:
@@ -396,7 +404,8 @@ def test_a_session_across_a_dst_change_gets_each_prompt_once(db) -> None:
     session = dosing(patient, at(9, 14))
 
     prompts = prompts_of(session)
-    assert len(prompts) == Prompt.objects.filter(session=session).count() == 9
+    assert Prompt.objects.filter(session=session).count() == 13
+    assert len(prompts) == 11  # the PHQ-9 and GAD-7 twice: before the course, a week after
     zone = scheduling.zone_for("America/New_York")
     local = {slug: scheduling.wall_time(p.due_at, zone) for slug, p in prompts.items()}
     assert local["set-intention"] == dt.datetime(2026, 3, 6, 9, 0)  # EST
@@ -412,16 +421,18 @@ def test_overdue_prompts_expire(patient) -> None:
         status=PromptStatus.COMPLETED
     )
     Prompt.objects.filter(pk=prompts["next-day-reflection"].pk).update(status=PromptStatus.SENDING)
-    later = at(9, 9)  # the intention and readiness windows have closed
+    later = at(9, 9)  # the intention, readiness and pre-course measure windows have closed
 
-    assert prompts_expire_overdue(now=later) == 1
+    # The intention, and the PHQ-9 and GAD-7 before the course.
+    assert prompts_expire_overdue(now=later) == 3
 
     statuses = {slug: p.status for slug, p in prompts_of(session).items()}
     assert statuses["set-intention"] == PromptStatus.EXPIRED
     assert statuses["readiness-checklist"] == PromptStatus.COMPLETED
     assert Prompt.objects.get(pk=prompts["set-intention"].pk).expired_at == later
     assert prompts_expire_overdue(now=later) == 0
-    assert prompts_expire_overdue(now=at(30, 9)) == 5  # all still scheduled but one
+    # All still scheduled but one: five steps, and the week-later PHQ-9 and GAD-7.
+    assert prompts_expire_overdue(now=at(30, 9)) == 7
 
 
 def test_changing_the_time_zone_replans_upcoming_prompts(db) -> None:

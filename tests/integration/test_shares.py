@@ -275,7 +275,12 @@ def test_a_deleted_dosing_session_exposes_nothing_attached_to_it(
 
     body = patient_api.get(f"/api/v1/shares/{share.id}/").json()
 
-    assert body["exposes"] == {"entries": [], "dosing_session_record": False, "prompt_count": 0}
+    assert body["exposes"] == {
+        "entries": [],
+        "dosing_session_record": False,
+        "prompt_count": 0,
+        "measures": False,
+    }
     assert body["dosing_session"] is None
 
 

@@ -150,6 +150,7 @@ def test_patient_shares_lists_only_what_is_readable_now(
                 "scheduled_start": _iso(integration.scheduled_start),
             },
             "entry_count": 1,
+            "include_measures": False,
         }
     ]
     event = AccessEvent.objects.get(action="shares.list")

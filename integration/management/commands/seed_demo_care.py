@@ -7,6 +7,10 @@ them, writes a past dosing session for the patient (an intention, two reflection
 exercise answer and the after-effects, through journal's and the timeline's services, so
 everything is sealed as the API seals it), a private note that is not shared, and shares
 the dosing session with the therapist for an upcoming integration session.
+
+The course around it: three earlier weekly dosing sessions, and a PHQ-9 and a GAD-7 about
+weekly over five weeks (a baseline before the first session, improving after it to
+response and remission), shared too, so the therapist sees the charts.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from backend.accounts.management.commands.seed_demo import PATIENT_EMAIL, THERAP
 from backend.accounts.models import User
 from integration import selectors, services
 from integration.models import AnswerKind, CareLink, Share
+from journal import measures
 from journal import selectors as journal_selectors
 from journal import services as journal_services
 from journal.models import (
@@ -80,9 +85,31 @@ AFTER_EFFECTS = {
 
 DEMO_PLAN = "demo-minutes"
 
+# The earlier dosing sessions of the demo course, days before the shared one's start.
+EARLIER_DOSING_DAYS = (21, 14, 7)
+# (days before now, PHQ-9 total, GAD-7 total): a baseline three days before the first
+# dosing session, then about weekly, improving to response and remission. Item 9 stays 0,
+# so the demo raises no safety alert.
+DEMO_MEASURES = (
+    (26, 19, 14),
+    (19, 15, 12),
+    (12, 11, 9),
+    (5, 7, 6),
+    (1, 4, 4),
+)
+
 
 def _demo_id(patient: User, name: str) -> uuid.UUID:
     return uuid.uuid5(_DEMO_NAMESPACE, f"{patient.pk}:{name}")
+
+
+def _answers(form: measures.InstrumentDefinition, total: int) -> list[int]:
+    """Item answers adding up to `total`, spread evenly, the safety item left at 0."""
+    scored = [item.number for item in form.items if item.number != form.safety_item]
+    answers = dict.fromkeys((item.number for item in form.items), 0)
+    for index, number in enumerate(scored):
+        answers[number] = total // len(scored) + (1 if index < total % len(scored) else 0)
+    return [answers[item.number] for item in form.items]
 
 
 def _backdate(entry: Entry, when: dt.datetime) -> None:
@@ -132,6 +159,8 @@ class Command(BaseCommand):
             )
             link = self._care_link(patient, therapist)
             dosing = self._dosing_session(patient, now)
+            self._earlier_dosing_sessions(patient, dosing)
+            self._measures(patient, now)
             integration = self._integration_session(patient, now)
             share = self._share(patient, link, dosing, integration.pk, now)
         url = options["url"].rstrip("/") + settings.DASHBOARD_URL
@@ -141,7 +170,8 @@ class Command(BaseCommand):
             "===============================",
             f"  {therapist.display_name} is linked to {patient.display_name}, who shared the",
             f"  dosing session of {dosing.scheduled_start:%Y-%m-%d} for the integration session",
-            f"  of {integration.scheduled_start:%Y-%m-%d %H:%M} UTC (share {share.pk}).",
+            f"  of {integration.scheduled_start:%Y-%m-%d %H:%M} UTC (share {share.pk}),",
+            "  with five weeks of PHQ-9 and GAD-7 scores (the share's Scores page).",
             f"  Dashboard: {url}",
             f"  Sign in as {therapist.email} with the password and a current code above.",
             "",
@@ -254,6 +284,51 @@ class Command(BaseCommand):
             mood=7,
         )
 
+    def _earlier_dosing_sessions(self, patient: User, shared: TreatmentSession) -> None:
+        """Weekly dosing sessions before the shared one, already taken place."""
+        start = shared.actual_start or shared.scheduled_start
+        for number, days in enumerate(EARLIER_DOSING_DAYS, start=1):
+            session_id = _demo_id(patient, f"dosing-earlier-{number}")
+            if (
+                journal_selectors.session_queryset_for_patient(patient=patient)
+                .filter(pk=session_id)
+                .exists()
+            ):
+                continue
+            begun = start - dt.timedelta(days=days)
+            journal_services.session_create(
+                patient=patient,
+                id=session_id,
+                kind=SessionKind.DOSING,
+                scheduled_start=begun,
+                actual_start=begun,
+                actual_end=begun + dt.timedelta(hours=2, minutes=30),
+                status=SessionStatus.COMPLETED,
+                modality=Modality.ESKETAMINE_NASAL,
+                setting=Setting.CLINIC,
+            )
+
+    def _measures(self, patient: User, now: dt.datetime) -> None:
+        """The course's PHQ-9 and GAD-7, through journal's measure_create (scored there)."""
+        existing = set(
+            journal_selectors.measure_queryset_for_patient(patient=patient).values_list(
+                "pk", flat=True
+            )
+        )
+        for number, (days, phq9, gad7) in enumerate(DEMO_MEASURES):
+            taken_at = (now - dt.timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+            for form, total in ((measures.PHQ9, phq9), (measures.GAD7, gad7)):
+                measure_id = _demo_id(patient, f"{form.code}-{number}")
+                if measure_id in existing:
+                    continue
+                journal_services.measure_create(
+                    patient=patient,
+                    id=measure_id,
+                    instrument=form.code,
+                    answers=_answers(form, total),
+                    taken_at=taken_at,
+                )
+
     def _integration_session(self, patient: User, now: dt.datetime) -> TreatmentSession:
         """The integration session two days ahead; moved forward again once it has passed."""
         session_id = _demo_id(patient, "integration")
@@ -295,11 +370,15 @@ class Command(BaseCommand):
             )
             .first()
         )
-        if readable is not None:
+        if readable is not None and readable.include_measures:
             return readable
+        if readable is not None:
+            # Made by an earlier version of this command, without the measures.
+            services.share_revoke(patient=patient, share_id=readable.pk)
         return services.share_create(
             patient=patient,
             care_link_id=link.pk,
             dosing_session_id=dosing.pk,
             integration_session_id=integration_id,
+            include_measures=True,
         )
