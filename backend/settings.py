@@ -444,8 +444,28 @@ ACCOUNT_TIME_ZONE_HOOKS = ["integration.services.prompts_sync_for_patient"]
 # Crisis resources shown with a PHQ-9 item 9 above 0 (journal/safety.py has the lists;
 # CRISIS_RESOURCES may override them per country).
 CRISIS_COUNTRY = env.str("CRISIS_COUNTRY", default="US")
-# Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0.
-JOURNAL_SAFETY_HOOKS: list[str] = []
+# Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0:
+# an alert row for each linked therapist the patient allowed, e-mailed by the worker.
+JOURNAL_SAFETY_HOOKS: list[str] = ["integration.alerts.safety_alerts_create"]
+
+# E-mail (safety alerts). Development prints messages to the console.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default=(
+        "django.core.mail.backends.console.EmailBackend"
+        if DEBUG
+        else "django.core.mail.backends.smtp.EmailBackend"
+    ),
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Afterglow <alerts@localhost>")
+# Where the dashboard is, for links in alert e-mails.
+DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 
 # Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
 PROMPT_DISPATCH_INTERVAL_SECONDS = env.int("PROMPT_DISPATCH_INTERVAL_SECONDS", default=60)
@@ -468,5 +488,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "afterglow.integration.expire_prompts",
         "schedule": 300.0,
         "options": {"expires": 270},
+    },
+    # Safety alerts go at once after commit; this sweep retries and catches lost messages.
+    "safety-alerts": {
+        "task": "afterglow.integration.deliver_safety_alerts_due",
+        "schedule": 60.0,
+        "options": {"expires": 54},
     },
 }
