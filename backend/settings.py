@@ -463,6 +463,8 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = 10
+# For the file-based backend (tests, a demo server).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(LOCAL_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Afterglow <alerts@localhost>")
 # Where the dashboard is, for links in alert e-mails.
 DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
