@@ -220,8 +220,17 @@ class PlanListView(APIView):
 # Timeline settings ----------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "22:00"}
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time as "HH:MM". Not OpenAPI's `format: time`, which is RFC 3339's
+    full-time ("22:00:00Z", with seconds and an offset): schema-driven clients would send
+    that and be refused, and every answer would break the schema."""
+
+
 def _time_field(help_text: str, **kwargs: Any) -> serializers.TimeField:
-    return serializers.TimeField(
+    return LocalTimeField(
         format=TIME_FORMAT, input_formats=[TIME_FORMAT], help_text=help_text, **kwargs
     )
 

@@ -147,9 +147,14 @@ def _tags_field() -> serializers.ListField:
     )
 
 
+# Versions are stored as a PostgreSQL integer: a larger one can name no version.
+MAX_VERSION = 2**31 - 1
+
+
 def _version_field() -> serializers.IntegerField:
     return serializers.IntegerField(
         min_value=1,
+        max_value=MAX_VERSION,
         required=False,
         help_text='The version you changed; the same as sending `If-Match: "<version>"`.',
     )
