@@ -87,6 +87,10 @@ check: lint types test ## lint + types + tests
 schema: $(VENV)/.installed-run ## Write the OpenAPI schema to openapi.yaml (not committed)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py spectacular --validate --fail-on-warn --file openapi.yaml
 
+.PHONY: fuzz
+fuzz: $(VENV)/.installed-dev services ## Long Schemathesis run against the running service, as patient and therapist
+	$(PY) -m tests.fuzz.run_fuzz
+
 .PHONY: leakscan
 leakscan: $(VENV)/.installed-dev services ## Write canaries through every flow; fail if one turns up in the DB, SQL, Redis, broker, logs, pushes or admin
 	$(PY) -m tests.leakscan.leakscan

@@ -10,6 +10,7 @@ Each page is saved as a PNG in test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from collections.abc import Iterator
@@ -231,7 +232,7 @@ def scored_share(patient, therapist, course, settings, monkeypatch):
     monkeypatch.setattr(alerts, "current_app", mock.Mock())
     course.dosing.refresh_from_db()
     start = course.dosing.actual_start
-    day = timezone.timedelta(days=1)
+    day = datetime.timedelta(days=1)
     for instrument, answers, taken_at in (
         ("phq9", [3, 3, 2, 2, 2, 2, 2, 2, 0], start - 3 * day),  # 18, the baseline
         ("gad7", [2, 2, 2, 2, 2, 2, 1], start - 3 * day),  # 13

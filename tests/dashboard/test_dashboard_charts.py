@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import uuid
 import xml.etree.ElementTree as ElementTree
 import zoneinfo
 from dataclasses import replace
@@ -205,14 +206,17 @@ def test_the_chart_is_an_accessible_image_with_a_text_alternative(therapist_clie
         svg = xml(svg_of(html, instrument))
         ns = "{http://www.w3.org/2000/svg}"
         assert svg.get("role") == "img"
-        title_id, desc_id = svg.get("aria-labelledby").split()
+        title_id, desc_id = str(svg.get("aria-labelledby")).split()
         title = svg.find(f"{ns}title")
         desc = svg.find(f"{ns}desc")
+        assert title is not None
+        assert desc is not None
         assert (title.get("id"), desc.get("id")) == (title_id, desc_id)
         assert title.text == f"{name} scores over time"
-        assert "1 dosing session marked" in desc.text
+        assert "1 dosing session marked" in str(desc.text)
     description = xml(svg_of(html, "phq9")).find("{http://www.w3.org/2000/svg}desc")
-    assert "Baseline 18" in description.text
+    assert description is not None
+    assert "Baseline 18" in str(description.text)
     assert "<caption>PHQ-9 scores, oldest first</caption>" in html
 
 
@@ -289,7 +293,7 @@ def test_an_instrument_without_scores_says_so(therapist_client, patient, course)
 # The drawing, as a function ----------------------------------------------------------------
 
 
-def series_of(therapist: User, share_id: object) -> selectors.ShareMeasures:
+def series_of(therapist: User, share_id: uuid.UUID | str) -> selectors.ShareMeasures:
     return selectors.share_measures_for_therapist(
         therapist=therapist, share_id=share_id, request=None, via="api"
     )
