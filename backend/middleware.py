@@ -160,14 +160,20 @@ class ProblemExceptionMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation):
             return None  # Django answers these through handler404/403/400
-        frames = traceback.extract_tb(exception.__traceback__)
-        error_logger.error(
-            "unhandled exception",
-            extra={
-                "exception_type": f"{type(exception).__module__}.{type(exception).__qualname__}",
-                "frames": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames],
-                "method": request.method,
-                "path": loggable_path(request),
-            },
-        )
+        log_unhandled_exception(request, exception)
         return problem_response(500)
+
+
+def log_unhandled_exception(request: HttpRequest, exception: BaseException) -> None:
+    """Log a server error by its type and code locations: never its message, which can
+    carry data (a database error quoting a value), and the route, not the raw path."""
+    frames = traceback.extract_tb(exception.__traceback__)
+    error_logger.error(
+        "unhandled exception",
+        extra={
+            "exception_type": f"{type(exception).__module__}.{type(exception).__qualname__}",
+            "frames": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames],
+            "method": request.method,
+            "path": loggable_path(request),
+        },
+    )

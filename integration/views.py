@@ -9,8 +9,6 @@ output serializers with only what a therapist may see.
 
 from __future__ import annotations
 
-import logging
-import traceback
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -37,7 +35,7 @@ from backend.accounts.permissions import (
     IsTherapist,
 )
 from backend.errors import PROBLEM_CONTENT_TYPE, problem
-from backend.middleware import loggable_path
+from backend.middleware import log_unhandled_exception
 from backend.serializers import StrictSerializer
 from integration import selectors, services
 from integration.models import (
@@ -75,7 +73,6 @@ from journal.views import (
 )
 
 PROBLEM = "application/problem+json"
-errors_logger = logging.getLogger("afterglow.errors")
 TIME_FORMAT = "%H:%M"
 DISABLED_STEPS_MAX = 50
 TOKEN_MAX_CHARS = 8192
@@ -744,18 +741,7 @@ class PromptCompleteView(APIView):
             response = super().handle_exception(exc)
         except Exception as uncaught:
             # What ProblemExceptionMiddleware would log and answer, plus the block.
-            frames = traceback.extract_tb(uncaught.__traceback__)
-            errors_logger.error(
-                "unhandled exception",
-                extra={
-                    "exception_type": f"{type(uncaught).__module__}.{type(uncaught).__qualname__}",
-                    "frames": [
-                        f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames
-                    ],
-                    "method": self.request.method,
-                    "path": loggable_path(self.request._request),
-                },
-            )
+            log_unhandled_exception(self.request._request, uncaught)
             response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
         if isinstance(response.data, dict):
             response.data["safety"] = safety

@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import re
-import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -46,7 +44,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import User
 from backend.accounts.permissions import IsPatient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
-from backend.middleware import loggable_path
+from backend.middleware import log_unhandled_exception
 from backend.serializers import StrictSerializer
 from journal import fhir, measures, selectors, services
 from journal.export import export_markdown
@@ -925,8 +923,6 @@ class EntryDetailView(APIView):
 
 # Measures -------------------------------------------------------------------------------
 
-errors_logger = logging.getLogger("afterglow.errors")
-
 
 @extend_schema_field({"type": "integer", "minimum": 0, "maximum": 3})
 class AnswerField(serializers.Field):  # type: ignore[type-arg]
@@ -1146,18 +1142,7 @@ class MeasureCollectionView(APIView):
             response = super().handle_exception(exc)
         except Exception as uncaught:
             # What ProblemExceptionMiddleware would log and answer, plus the block.
-            frames = traceback.extract_tb(uncaught.__traceback__)
-            errors_logger.error(
-                "unhandled exception",
-                extra={
-                    "exception_type": f"{type(uncaught).__module__}.{type(uncaught).__qualname__}",
-                    "frames": [
-                        f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames
-                    ],
-                    "method": self.request.method,
-                    "path": loggable_path(self.request._request),
-                },
-            )
+            log_unhandled_exception(self.request._request, uncaught)
             response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
         if isinstance(response.data, dict):
             response.data["safety"] = safety
