@@ -1,5 +1,6 @@
 """gunicorn settings, read from the environment (the same in `make run` and compose)."""
 
+import json
 import os
 import re
 from typing import Any
@@ -57,13 +58,40 @@ class Logger(glogging.Logger):  # type: ignore[misc]
 
 logger_class = Logger
 
-# gunicorn's own error page for a request it refuses quotes the refused line or header
-# back; a proxy in front may keep it in its error log. Send the status and reason only.
-_write_error = gunicorn_util.write_error
+# gunicorn answers some requests itself, before Django sees them: a request line longer
+# than limit_request_line (414), headers over its limits (431), a malformed request (400).
+# Its own page is HTML and quotes the refused line or header back (a proxy in front may
+# keep it in its error log). Send the API's problem document instead (backend/errors.py:
+# every 4xx and 5xx is one), with the status and reason only.
+_PROBLEMS = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("permission_denied", "The request was refused."),
+    414: ("uri_too_long", "The URL is too long."),
+    417: ("expectation_failed", "The Expect header cannot be met."),
+    431: ("headers_too_large", "The request headers are too large."),
+    500: ("server_error", "Something went wrong on our side."),
+    501: ("not_implemented", "This method or transfer encoding is not supported."),
+}
 
 
-def _write_error_without_input(sock: Any, status_int: int, reason: str, mesg: str) -> None:
-    _write_error(sock, status_int, reason, "")
+def _write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    code, detail = _PROBLEMS.get(status_int, ("error", reason))
+    body = json.dumps(
+        {
+            "type": f"urn:afterglow:problem:{code}",
+            "title": reason,
+            "status": status_int,
+            "detail": detail,
+            "code": code,
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/problem+json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin1")
+    gunicorn_util.write_nonblock(sock, head + body)
 
 
-gunicorn_util.write_error = _write_error_without_input
+gunicorn_util.write_error = _write_problem

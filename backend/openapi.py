@@ -33,8 +33,10 @@ _DESCRIPTIONS = {
     "409": "Conflict with the current state.",
     "412": "The resource changed since the version you sent.",
     "413": "The request body is too large.",
+    "414": "The URL is too long (the web server's limit).",
     "415": "Unsupported media type: send application/json.",
     "429": "Too many requests: wait for `Retry-After` seconds.",
+    "431": "The request headers are too large (the web server's limit).",
     "500": "Server error.",
 }
 
@@ -53,11 +55,8 @@ def _problem_response(code: str) -> dict[str, Any]:
     return response
 
 
-def _has_query_or_header_parameters(operation: dict[str, Any]) -> bool:
-    # A bad filter, cursor or If-Match answers 400 as a bad body does.
-    return any(
-        parameter.get("in") in {"query", "header"} for parameter in operation.get("parameters", [])
-    )
+def _parameters_in(operation: dict[str, Any], *locations: str) -> bool:
+    return any(parameter.get("in") in locations for parameter in operation.get("parameters", []))
 
 
 def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -73,8 +72,13 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
                 codes += ["401", "403"]
             if "{" in path:
                 codes.append("404")
-            if _has_query_or_header_parameters(operation):
-                codes.append("400")
+            if _parameters_in(operation, "query", "header"):
+                codes.append("400")  # a bad filter, cursor or If-Match, as a bad body
+            # gunicorn refuses a request line or headers over its limits (gunicorn_conf.py)
+            if _parameters_in(operation, "query", "path"):
+                codes.append("414")
+            if _parameters_in(operation, "header"):
+                codes.append("431")
             if "requestBody" in operation:
                 codes += ["400", "413", "415"]
             if operation.get("x-throttled"):

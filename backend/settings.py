@@ -307,6 +307,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.openapi.add_problem_responses",
+        "backend.openapi_links.add_links",
     ],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "TAGS": [

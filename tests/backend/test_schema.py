@@ -71,12 +71,18 @@ def test_operations_with_a_body_document_400_and_examples(schema: dict) -> None:
         assert media.get("examples") or media.get("example"), f"{method} {path} has no example"
 
 
-def test_operations_with_query_or_header_parameters_document_400(schema: dict) -> None:
-    """A bad filter, cursor or If-Match answers 400 (the fuzz tests send them)."""
+def test_operations_document_what_their_parameters_can_cause(schema: dict) -> None:
+    """A bad filter, cursor or If-Match answers 400; too long a URL 414 and too large
+    headers 431, from gunicorn (the fuzz tests send all of them)."""
     for path, method, operation in operations(schema):
         locations = {parameter["in"] for parameter in operation.get("parameters", [])}
+        responses = operation["responses"]
         if locations & {"query", "header"}:
-            assert "400" in operation["responses"], f"{method} {path}"
+            assert "400" in responses, f"{method} {path}"
+        if locations & {"query", "path"}:
+            assert "414" in responses, f"{method} {path}"
+        if "header" in locations:
+            assert "431" in responses, f"{method} {path}"
 
 
 def test_erasing_the_account_documents_the_password_problem(schema: dict) -> None:

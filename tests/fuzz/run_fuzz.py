@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "afterglow_fuzz_run"
 SETTINGS = "tests.fuzz.settings_fuzz"
 SERVER_ERROR_MARK = '"logger": "afterglow.errors"'
+SAMPLE_CHARS = 600  # of a failure's reproduction (curl); fuzzed URLs run to pages
 
 
 def database_url() -> str:
@@ -170,8 +171,10 @@ def run_role(
                     if check.failure_info is None:
                         continue
                     failure = check.failure_info.failure
-                    bucket = result.known if is_known_finding(failure) else result.failures
-                    bucket[check.name] += 1
+                    if is_known_finding(failure):
+                        result.known[check.name] += 1
+                        continue
+                    result.failures[check.name] += 1
                     result.examples.setdefault(
                         f"{check.name}: {failure.title} ({failure.operation})",
                         check.failure_info.code_sample,
@@ -184,7 +187,8 @@ def run_role(
 
 
 def server_figures(log_path: Path) -> tuple[int, int]:
-    """Requests the service answered and the unhandled exceptions it logged."""
+    """Requests that reached Django (gunicorn refuses some itself) and the unhandled
+    exceptions logged."""
     answered = errors = 0
     for line in log_path.read_text(errors="replace").splitlines():
         if '"logger": "afterglow.access"' in line:
@@ -197,7 +201,7 @@ def server_figures(log_path: Path) -> tuple[int, int]:
 def report(results: list[RoleResult], answered: int, server_errors: int, elapsed: float) -> int:
     print(f"\nFuzz run: {elapsed:.0f} s")
     print(
-        f"Requests the service answered: {answered} (unhandled exceptions logged: {server_errors})"
+        f"Requests that reached Django: {answered} (unhandled exceptions logged: {server_errors})"
     )
     for result in results:
         phases = ", ".join(f"{name} {count}" for name, count in sorted(result.by_phase.items()))
@@ -217,7 +221,8 @@ def report(results: list[RoleResult], answered: int, server_errors: int, elapsed
     new = [result for result in results if result.failures or result.errors]
     for result in new:
         for title, sample in result.examples.items():
-            print(f"\n[{result.role}] {title}\n    {sample}")
+            shown = sample if len(sample) <= SAMPLE_CHARS else sample[:SAMPLE_CHARS] + " [...]"
+            print(f"\n[{result.role}] {title}\n    {shown}")
     failed = bool(new) or server_errors > 0
     print("\nFAILED" if failed else "\nPASSED")
     return 1 if failed else 0

@@ -1,5 +1,7 @@
-"""The people a fuzz run signs in as: a patient with a little of everything, and a therapist
-she has linked and shared with; both hold real device tokens (the therapist's TOTP-checked).
+"""The people a fuzz run signs in as: two patients with a little of everything (sessions
+with their prompts, entries, measures), each linked to one therapist and sharing with them;
+all hold real device tokens (the therapist's TOTP-checked). The second patient is the one
+whose records the first must never reach (tests/fuzz/test_nasty_inputs.py).
 
 Made through the services the API calls, so every row is sealed and scored as in production.
 Used by the in-process run (tests/fuzz/test_schemathesis.py) and the long run
