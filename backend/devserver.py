@@ -10,6 +10,7 @@ exits on its own, the others are stopped too, so nothing is left half-running.
 from __future__ import annotations
 
 import argparse
+import http.client
 import shlex
 import signal
 import subprocess
@@ -21,18 +22,12 @@ from types import FrameType
 STOP_TIMEOUT_SECONDS = 15.0
 
 
-def _wait_until_healthy(url: str, processes: dict[str, subprocess.Popen[bytes]]) -> bool:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes.values()):
-            return False
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.3)
-    return False
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (OSError, http.client.HTTPException):
+        return False
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]], sig: int) -> int:
@@ -54,6 +49,18 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]], sig: int) -> int:
     return worst
 
 
+def _banner(url: str) -> str:
+    return (
+        "\n"
+        f"  Afterglow is running.\n"
+        f"  API:        {url}/api/v1/\n"
+        f"  API docs:   {url}/api/docs/  (ReDoc: {url}/api/redoc/)\n"
+        f"  Dashboard:  {url}/dashboard/\n"
+        f"  Health:     {url}/healthz  {url}/readyz\n"
+        f"  Ctrl-C stops the API, the worker and beat.\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
@@ -73,23 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         name, _, command = item.partition("=")
         processes[name] = subprocess.Popen(shlex.split(command))  # noqa: S603
 
-    if _wait_until_healthy(args.url, processes):
-        print(
-            "\n"
-            f"  Afterglow is running.\n"
-            f"  API:        {args.url}/api/v1/\n"
-            f"  API docs:   {args.url}/api/docs/  (ReDoc: {args.url}/api/redoc/)\n"
-            f"  Dashboard:  {args.url}/dashboard/\n"
-            f"  Health:     {args.url}/healthz  {args.url}/readyz\n"
-            f"  Ctrl-C stops the API, the worker and beat.\n",
-            flush=True,
-        )
+    # The banner waits for the API's first healthy answer, however long a slow machine
+    # takes to start it; watching for an exited child goes on meanwhile.
+    announced = False
+    next_probe = time.monotonic()
     while not stopping:
         exited = [name for name, process in processes.items() if process.poll() is not None]
         if exited:
             print(f"{', '.join(exited)} exited; stopping the rest", file=sys.stderr)
             _stop(processes, signal.SIGTERM)
             return 1
+        if not announced and time.monotonic() >= next_probe:
+            announced = _healthy(args.url)
+            next_probe = time.monotonic() + 0.3
+            if announced:
+                print(_banner(args.url), flush=True)
         time.sleep(0.2)
     # SIGTERM is the graceful stop for gunicorn and a warm shutdown for Celery; a second
     # SIGINT would make the worker shut down cold.

@@ -76,7 +76,8 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
         status, _ = get(f"{base}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
         assert status == 200
         # The supervisor prints where everything is once the API answers.
-        for _ in range(20):
+        banner_deadline = time.monotonic() + 30
+        while time.monotonic() < banner_deadline:
             if "/api/docs/" in Path(log.name).read_text():
                 break
             time.sleep(0.25)
@@ -84,6 +85,9 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
         assert f"{base}/api/docs/" in output
         assert "patient@demo.afterglow.test" in output
         assert (tmp_path / "local" / "afterglow.sqlite3").exists()
+        # The file broker keeps every folder under the local directory, none in the checkout.
+        assert (tmp_path / "local" / "broker" / "control").is_dir()
+        assert not (ROOT / "control").exists()
     finally:
         # Ctrl-C in a terminal sends SIGINT to the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
