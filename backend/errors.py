@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from backend.logging import current_request_id
 
@@ -48,6 +51,13 @@ _DEFAULT_CODES: dict[int, str] = {
     503: "unavailable",
 }
 
+# The database is away for a moment (a restart, a failover, too many connections) or
+# gave up on a statement (a deadlock, a serialization failure, a statement timeout):
+# PostgreSQL errors that a retry can cure. They answer 503 with Retry-After, not 500, so
+# the app keeps the write and sends it again (with its own id a repeat is harmless).
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
 _GENERIC_DETAIL: dict[str, str] = {
     "parse_error": "The request body is not valid JSON in UTF-8.",
     "not_found": "Nothing was found at this address.",
@@ -60,6 +70,7 @@ _GENERIC_DETAIL: dict[str, str] = {
     "payload_too_large": "The request body is too large.",
     "bad_request": "The request could not be understood.",
     "permission_denied": "You do not have permission to do this.",
+    "database_unavailable": "The service cannot reach its database just now. Try again shortly.",
 }
 
 INVALID_VALUE_MESSAGE = "This value is invalid."
@@ -121,6 +132,29 @@ class ProblemError(exceptions.APIException):
         self.problem_detail = detail
         self.extra = dict(extra or {})
         self.headers = dict(headers or {})
+
+
+def database_unavailable(exception: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
+    """The 503 problem and headers for a database error a retry can cure. Logged as a
+    warning by the exception's type alone: its message can quote a value."""
+    logger.warning(
+        "database unavailable",
+        extra={"exception_type": f"{type(exception).__module__}.{type(exception).__qualname__}"},
+    )
+    body = problem(
+        503,
+        code="database_unavailable",
+        extra={"retry_after_seconds": DATABASE_RETRY_AFTER_SECONDS},
+    )
+    return body, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+
+
+def database_unavailable_response(exception: BaseException) -> HttpResponse:
+    """`database_unavailable` as a plain Django response (for non-DRF code paths)."""
+    body, headers = database_unavailable(exception)
+    return HttpResponse(
+        json.dumps(body), status=503, content_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
 
 
 def _submitted_strings(data: Any) -> set[str]:
@@ -189,6 +223,10 @@ def _echoes(message: str, submitted: set[str]) -> bool:
 
 def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's exception handler, answering problem documents."""
+    if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        set_rollback()
+        body, headers = database_unavailable(exc)
+        return Response(body, status=503, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -243,6 +281,11 @@ handler404 = _handler(404)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception, so it is still the current one: an
+    # exception raised outside any view (in a middleware) lands here.
+    error = sys.exc_info()[1]
+    if isinstance(error, DATABASE_UNAVAILABLE_ERRORS):
+        return database_unavailable_response(error)
     return problem_response(500)
 
 

@@ -14,7 +14,11 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
-from backend.errors import problem_response
+from backend.errors import (
+    DATABASE_UNAVAILABLE_ERRORS,
+    database_unavailable_response,
+    problem_response,
+)
 from backend.logging import reset_request_id, set_request_id
 
 access_logger = logging.getLogger("afterglow.access")
@@ -145,7 +149,8 @@ error_logger = logging.getLogger("afterglow.errors")
 
 class ProblemExceptionMiddleware:
     """Answers any unhandled exception with a 500 problem document, in every mode (Django's
-    debug page would show a stack trace and local values).
+    debug page would show a stack trace and local values); a database that is away
+    answers 503 with Retry-After instead (backend.errors.DATABASE_UNAVAILABLE_ERRORS).
 
     The log line names the exception type and the code locations only: an exception's
     message can carry data (a database error quoting a value), so it is not logged.
@@ -160,6 +165,8 @@ class ProblemExceptionMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation):
             return None  # Django answers these through handler404/403/400
+        if isinstance(exception, DATABASE_UNAVAILABLE_ERRORS):
+            return database_unavailable_response(exception)
         log_unhandled_exception(request, exception)
         return problem_response(500)
 
