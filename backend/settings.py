@@ -75,6 +75,13 @@ else:
         "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     )
 JOURNAL_KEKS: list[str] = [item.strip() for item in _kek_text.split(",") if item.strip()]
+# Unwrapped data keys stay in process memory (never Redis or the database) for this long.
+JOURNAL_DEK_CACHE_SECONDS = env.float("JOURNAL_DEK_CACHE_SECONDS", default=300.0)
+JOURNAL_DEK_CACHE_SIZE = env.int("JOURNAL_DEK_CACHE_SIZE", default=4096)
+# How long a process trusts its memory of a patient's active data key version, sparing a
+# query per write. After a rotation, old keys are kept at least twice this long (plus a
+# minute) before re-sealing drops them. 0 turns the memory off.
+JOURNAL_ACTIVE_KEY_CACHE_SECONDS = env.float("JOURNAL_ACTIVE_KEY_CACHE_SECONDS", default=60.0)
 
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 if DEBUG and not ALLOWED_HOSTS:

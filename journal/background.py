@@ -12,6 +12,10 @@ from django.db import transaction
 RESEAL_PATIENT_TASK = "afterglow.journal.reseal_patient"
 
 
-def enqueue_patient_reseal(patient_id: str) -> None:
+def enqueue_patient_reseal(patient_id: str, *, countdown: float = 0) -> None:
     """Ask the worker to re-seal a patient's rows once the current transaction commits."""
-    transaction.on_commit(lambda: current_app.send_task(RESEAL_PATIENT_TASK, args=[patient_id]))
+    transaction.on_commit(
+        lambda: current_app.send_task(
+            RESEAL_PATIENT_TASK, args=[patient_id], countdown=countdown or None
+        )
+    )

@@ -8,9 +8,11 @@ Redis, the database, logs or task messages.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +40,15 @@ _cache = DataKeyCache(
     ttl_seconds=getattr(settings, "JOURNAL_DEK_CACHE_SECONDS", 300.0),
 )
 _ring: KeyRing | None = None
+# patient id -> (active data key version, monotonic expiry). Lets a write skip the data
+# key query when the raw key is cached too. A process may go on sealing under the previous
+# key for up to this TTL after a rotation elsewhere, so re-sealing keeps old keys until
+# `active_key_grace_seconds()` has passed (see `patient_reseal_batch`).
+_active_versions: dict[str, tuple[int, float]] = {}
+ACTIVE_VERSION_CACHE_SIZE = 4096
+# Beyond two TTLs: a request that read the old active version just before the rotation
+# committed, and a transaction still open when its cache entry ran out.
+ACTIVE_KEY_GRACE_MARGIN_SECONDS = 60.0
 
 # (model, sealed field names): every sealed column of the journal. Rotation and erasure
 # walk this list, so a new sealed field is added here.
@@ -63,6 +74,40 @@ def _reset(**kwargs: Any) -> None:
     if kwargs.get("setting") == "JOURNAL_KEKS":
         _ring = None
         _cache.clear()
+        _active_versions.clear()
+    if kwargs.get("setting") == "JOURNAL_ACTIVE_KEY_CACHE_SECONDS":
+        _active_versions.clear()
+
+
+def _active_version_ttl() -> float:
+    return float(getattr(settings, "JOURNAL_ACTIVE_KEY_CACHE_SECONDS", 60.0))
+
+
+def active_key_grace_seconds() -> float:
+    """How long after a rotation some process may still seal under the previous key."""
+    ttl = _active_version_ttl()
+    return 0.0 if ttl <= 0 else 2 * ttl + ACTIVE_KEY_GRACE_MARGIN_SECONDS
+
+
+def _remember_active_version(patient_id: str, version: int) -> None:
+    ttl = _active_version_ttl()
+    if ttl <= 0:
+        return
+    if len(_active_versions) >= ACTIVE_VERSION_CACHE_SIZE and patient_id not in _active_versions:
+        # Oldest insertion first: a bounded map without a lock (the GIL keeps dict ops whole).
+        _active_versions.pop(next(iter(_active_versions)), None)
+    _active_versions[patient_id] = (version, time.monotonic() + ttl)
+
+
+def _cached_active_version(patient_id: str) -> int | None:
+    found = _active_versions.get(patient_id)
+    if found is None:
+        return None
+    version, expires = found
+    if time.monotonic() >= expires:
+        _active_versions.pop(patient_id, None)
+        return None
+    return version
 
 
 setting_changed.connect(_reset)
@@ -71,10 +116,12 @@ setting_changed.connect(_reset)
 def clear_cache() -> None:
     """Forget every unwrapped key in this process (tests, erasure)."""
     _cache.clear()
+    _active_versions.clear()
 
 
 def forget_patient(patient_id: str) -> None:
     _cache.discard_owner(patient_id)
+    _active_versions.pop(patient_id, None)
 
 
 class UnreadableRecordError(ProblemError):
@@ -102,6 +149,8 @@ def data_key_create(*, patient_id: str, version: int = 1) -> DataKey:
             is_active=True,
         )
     _cache.put((patient_id, version), raw)
+    # The next seal here reads the active version from the database again.
+    _active_versions.pop(patient_id, None)
     return key
 
 
@@ -113,6 +162,8 @@ class Sealer:
     """
 
     patient_id: str
+    # Re-sealing must know the active key for certain, never from a cache.
+    trust_cached_version: bool = True
     _active_version: int | None = None
 
     def _load_keys(self) -> None:
@@ -120,6 +171,7 @@ class Sealer:
         for key in DataKey.objects.filter(patient_id=_pk(self.patient_id)):
             if key.is_active:
                 self._active_version = key.version
+                _remember_active_version(self.patient_id, key.version)
             if _cache.get((self.patient_id, key.version)) is None:
                 try:
                     raw = keyring().unwrap_data_key(
@@ -139,6 +191,10 @@ class Sealer:
                 _cache.put((self.patient_id, key.version), raw)
 
     def active_version(self) -> int:
+        if self._active_version is None and self.trust_cached_version:
+            cached = _cached_active_version(self.patient_id)
+            if cached is not None and _cache.get((self.patient_id, cached)) is not None:
+                self._active_version = cached  # no query: version and key both in memory
         if self._active_version is None:
             self._load_keys()
         if self._active_version is None:
@@ -258,9 +314,11 @@ def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
 
     Rows stay readable throughout: a row is opened with the key named in its token and
     written back sealed under the new key in one short transaction. When no row is left
-    under an old key, the old keys are deleted.
+    under an old key and the active key is older than `active_key_grace_seconds()` (no
+    process can still be sealing under an older one), the old keys are deleted;
+    `patient_old_keys_wait` says how long that is off.
     """
-    sealer = Sealer(patient_id=patient_id)
+    sealer = Sealer(patient_id=patient_id, trust_cached_version=False)
     active = sealer.active_version()
     moved = 0
     for model, fields in SEALED_FIELDS:
@@ -284,9 +342,24 @@ def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
         remaining = sum(
             _rows_under_old_keys(model, patient_id, active).count() for model, _ in SEALED_FIELDS
         )
-        if remaining == 0:
-            DataKey.objects.filter(patient_id=_pk(patient_id), is_active=False).delete()
+        if remaining == 0 and patient_old_keys_wait(patient_id=patient_id) == 0:
+            # Only keys older than the one re-sealed to: a rotation meanwhile keeps its own.
+            DataKey.objects.filter(
+                patient_id=_pk(patient_id), is_active=False, version__lt=active
+            ).delete()
     return moved
+
+
+def patient_old_keys_wait(*, patient_id: str) -> float | None:
+    """Seconds until the patient's old data keys may be deleted (0 when they may be now),
+    or None when none is left."""
+    if not DataKey.objects.filter(patient_id=_pk(patient_id), is_active=False).exists():
+        return None
+    active = DataKey.objects.filter(patient_id=_pk(patient_id), is_active=True).first()
+    if active is None:
+        return 0.0
+    settles_at = active.created_at + timedelta(seconds=active_key_grace_seconds())
+    return max(0.0, (settles_at - timezone.now()).total_seconds())
 
 
 def patients_with_old_data_keys() -> Iterator[str]:

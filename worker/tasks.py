@@ -15,7 +15,7 @@ from django.utils import timezone
 from integration import alerts
 from integration.delivery import prompts_deliver, prompts_dispatch
 from integration.services import prompts_expire_overdue
-from journal.keys import patient_reseal_batch
+from journal.keys import patient_old_keys_wait, patient_reseal_batch
 
 RESEAL_BATCH_SIZE = 200
 
@@ -44,6 +44,10 @@ def reseal_patient(self: Task[Any, Any], patient_id: str) -> int:
     moved = patient_reseal_batch(patient_id=patient_id, batch_size=RESEAL_BATCH_SIZE)
     if moved:
         self.apply_async(args=(patient_id,))
+    elif (wait := patient_old_keys_wait(patient_id=patient_id)) is not None:
+        # Old keys stay until no process can still seal under them (or rows are held by
+        # another runner): look again then.
+        self.apply_async(args=(patient_id,), countdown=max(1.0, wait))
     return moved
 
 

@@ -117,7 +117,7 @@ class Journey:
     run_id: str
     manage: Callable[..., str]  # runs `manage.py <args>` with the service's settings
     dispatch: Callable[[], None]  # sends the beat's dispatch task to the worker
-    reseal_done: Callable[[str], bool]  # whether a patient's old data keys are gone
+    reseal_done: Callable[[str], bool]  # whether every row of a patient is under the active key
     tamper: Callable[[str, str], None]  # copies one entry's sealed body onto another
     notes: list[str] = field(default_factory=list)
 

@@ -681,11 +681,20 @@ def run() -> Report:
             sender.send_task("afterglow.integration.dispatch")
 
         def reseal_done(patient_id: str) -> bool:
+            # Every sealed row under the active key. (The old key itself stays a while
+            # longer: other processes may still seal under it, see keys.py.)
             with _database_connection() as connection:
                 row = connection.execute(
-                    "SELECT count(*) FROM journal_datakey WHERE patient_id = %s", [patient_id]
+                    "SELECT count(*) FROM ("
+                    " SELECT key_version FROM journal_entry WHERE patient_id = %(p)s"
+                    " UNION ALL"
+                    " SELECT key_version FROM journal_treatmentsession WHERE patient_id = %(p)s"
+                    ") AS sealed WHERE key_version <> ("
+                    " SELECT version FROM journal_datakey WHERE patient_id = %(p)s AND is_active"
+                    ")",
+                    {"p": patient_id},
                 ).fetchone()
-            return bool(row and row[0] == 1)
+            return bool(row and row[0] == 0)
 
         def tamper(source_id: str, target_id: str) -> None:
             with _database_connection() as connection:
