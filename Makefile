@@ -95,6 +95,10 @@ fuzz: $(VENV)/.installed-dev services ## Long Schemathesis run against the runni
 leakscan: $(VENV)/.installed-dev services ## Write canaries through every flow; fail if one turns up in the DB, SQL, Redis, broker, logs, pushes or admin
 	$(PY) -m tests.leakscan.leakscan
 
+.PHONY: chaos
+chaos: $(VENV)/.installed-dev services ## Kill a worker, restart Redis, restart PostgreSQL (10 times each); fail if a prompt or a write is lost or doubled
+	$(PY) -m tests.chaos.chaos
+
 .PHONY: clean
 clean: ## Remove .venv, .local and caches
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
