@@ -33,6 +33,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed-run
 
+$(VENV)/.installed-load: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev,load]'
+	@touch $@ $(VENV)/.installed-dev $(VENV)/.installed-run
+
 .PHONY: install
 install: $(VENV)/.installed-dev ## Create .venv and install the project with its dev tools
 
@@ -107,3 +111,7 @@ clean: ## Remove .venv, .local and caches
 bench: $(VENV)/.installed-dev services ## Benchmarks against twins measured in the same run
 	$(PY) -m tests.bench.journal_bench
 	$(PY) -m tests.bench.dispatch_bench
+
+.PHONY: load
+load: $(VENV)/.installed-load services ## Load test: the production processes under locust, ours vs a stock twin
+	$(PY) -m tests.load.run_load

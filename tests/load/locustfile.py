@@ -1,0 +1,154 @@
+"""locust users for `make load`: patients, therapists, and the entries operations against
+ours or the stock twin. What each person does is in tests/load/scenario.py.
+
+`make load` runs these through tests/load/phases.py. To point locust's own command line
+at a service that is already running and seeded by tests/load/seed.py:
+
+    AFTERGLOW_LOAD_SEED=seed.json locust -f tests/load/locustfile.py --headless \
+        --host http://127.0.0.1:8000 -u 45 -r 45 -t 60s PatientUser TherapistUser
+
+The seed file is the JSON that tests/load/run_load.py writes (ids and device tokens).
+Each user takes the next person of its pool, so a pool is never shared by two users at
+once while there are at least as many people as users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import random
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, ClassVar
+
+from locust import FastHttpUser, constant, task
+
+from tests.load.scenario import EntriesClient, Patient, Reply, Send, Therapist, weighted_choice
+
+
+@cache
+def seed_data() -> dict[str, Any]:
+    path = os.environ.get("AFTERGLOW_LOAD_SEED", "")
+    if not path:
+        raise RuntimeError("AFTERGLOW_LOAD_SEED names the seed file (see tests/load/run_load.py)")
+    with open(path) as file:
+        data: dict[str, Any] = json.load(file)
+    return data
+
+
+class _LoadUser(FastHttpUser):
+    """One person with their own device token; each action is one request."""
+
+    abstract = True
+    wait_time = constant(0)
+    pool: ClassVar[str] = ""
+    _counter: ClassVar[itertools.count[int]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        people = seed_data()[self.pool]
+        index = next(type(self)._counter)
+        self.person: dict[str, Any] = people[index % len(people)]
+        self.rng = random.Random(index)
+        self.headers = {"Authorization": f"Token {self.person['token']}"}
+
+    @classmethod
+    def reset_pool(cls) -> None:
+        cls._counter = itertools.count()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str,
+        expect: tuple[int, ...] = (200,),
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply | None:
+        with self.client.request(
+            method,
+            path,
+            name=name,
+            json=json,
+            headers={**self.headers, **(headers or {})},
+            catch_response=True,
+        ) as response:
+            if response.status_code not in expect:
+                code = ""
+                with contextlib.suppress(ValueError, AttributeError):
+                    code = str(response.json().get("code", ""))
+                response.failure(f"{response.status_code} {code}".strip())
+                return None
+            response.success()
+            body = response.json() if response.text else None
+            return Reply(response.status_code, body, dict(response.headers or {}))
+
+
+# A patient's phone outlives a phase: the next user of the same patient picks up its sync
+# cursor and the versions of the entries it knows, as the same phone would.
+PHONES: dict[str, Patient] = {}
+
+
+class PatientUser(_LoadUser):
+    """A patient's phone: sync, entries, inbox, prompts (scenario.Patient)."""
+
+    abstract = False
+    pool = "patients"
+    _counter = itertools.count()
+
+    def on_start(self) -> None:
+        person_id = self.person["id"]
+        if person_id not in PHONES:
+            PHONES[person_id] = Patient(self.person["entries"], self.rng)
+        self.patient = PHONES[person_id]
+
+    @task
+    def act(self) -> None:
+        send: Send = self.send
+        self.patient.act(weighted_choice(Patient.WEIGHTS, self.rng), send)
+
+
+class TherapistUser(_LoadUser):
+    """A therapist reading what their patients share (scenario.Therapist)."""
+
+    abstract = False
+    pool = "therapists"
+    _counter = itertools.count()
+
+    def on_start(self) -> None:
+        self.therapist = Therapist(self.person["shares"], self.rng)
+
+    @task
+    def act(self) -> None:
+        self.therapist.act(weighted_choice(Therapist.WEIGHTS, self.rng), self.send)
+
+
+class _EntriesUser(_LoadUser):
+    """One of the compared operations (`operation`: create, list or retrieve), closed loop."""
+
+    abstract = True
+    pool = "bench"
+    stock: ClassVar[bool] = False
+    operation: ClassVar[str] = "list"
+
+    def on_start(self) -> None:
+        self.entries = EntriesClient(self.person["entries"], self.rng, stock=self.stock)
+
+    @task
+    def act(self) -> None:
+        self.entries.act(self.operation, self.send)
+
+
+class OurEntriesUser(_EntriesUser):
+    abstract = False
+    stock = False
+    _counter = itertools.count()
+
+
+class StockEntriesUser(_EntriesUser):
+    abstract = False
+    stock = True
+    _counter = itertools.count()

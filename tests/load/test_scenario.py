@@ -1,0 +1,156 @@
+"""`make load`'s users, checked cheaply: every action of the patient, the therapist and the
+compared entries operations runs once against the application in process (on data made
+by the load seed) and gets the answer it expects; every path it sends is an operation of
+the OpenAPI schema; and locust itself loads the locustfile (in a process of its own:
+importing locust patches the standard library for gevent, which this one must not have).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from tests.load.run_load import Figures, makefile_commands
+from tests.load.scenario import (
+    COMPARED,
+    ROUTES,
+    STOCK_ROUTES,
+    EntriesClient,
+    Patient,
+    Reply,
+    Send,
+    Therapist,
+)
+from tests.load.seed import seed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class InProcess:
+    """A `Send` over Django's test client that fails the test on an unexpected status and
+    remembers each (method, path template) sent."""
+
+    def __init__(self, token: str) -> None:
+        self.client = APIClient()
+        self.client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        self.sent: set[tuple[str, str]] = set()
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str,
+        expect: tuple[int, ...] = (200,),
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply | None:
+        extra: dict[str, Any] = {
+            "HTTP_" + key.upper().replace("-", "_"): value for key, value in (headers or {}).items()
+        }
+        response = self.client.generic(
+            method,
+            path,
+            data=_dumps(json) if json is not None else "",
+            content_type="application/json",
+            **extra,
+        )
+        assert response.status_code in expect, (name, response.status_code, response.content)
+        named_method, template = name.split(" ", 1)
+        assert named_method == method
+        self.sent.add((method, template.split("?", 1)[0]))
+        return Reply(response.status_code, response.json() if response.content else None, {})
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value)
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.load.urls")
+def test_every_action_answers_as_expected_and_uses_a_schema_operation() -> None:
+    data = seed(patients=2, therapists=1, bench_patients=1, entries=3, bench_entries=3)
+    rng = random.Random(7)
+    sent: set[tuple[str, str]] = set()
+
+    person = data["patients"][0]
+    patient_send = InProcess(person["token"])
+    patient = Patient(person["entries"], rng)
+    send: Send = patient_send
+    # Twice over: the second sync is incremental, the second answer takes the next prompt.
+    for action in [*Patient.WEIGHTS, *Patient.WEIGHTS]:
+        patient.act(action, send)
+    assert patient.state.cursor is not None
+    assert len(patient.state.entries) > 3
+
+    therapist_send = InProcess(data["therapists"][0]["token"])
+    therapist = Therapist(data["therapists"][0]["shares"], rng)
+    for action in Therapist.WEIGHTS:
+        therapist.act(action, therapist_send)
+
+    bench = data["bench"][0]
+    for stock in (False, True):
+        entries_send = InProcess(bench["token"])
+        entries = EntriesClient(bench["entries"], rng, stock=stock)
+        for operation in COMPARED:
+            entries.act(operation, entries_send)
+        sent |= entries_send.sent
+    sent |= patient_send.sent | therapist_send.sent
+
+    schema = SchemaGenerator(urlconf="backend.urls").get_schema(request=None, public=True)
+    stock_paths = set(STOCK_ROUTES.values())
+    for method, template in sorted(sent):
+        if template in stock_paths:
+            continue
+        assert method.lower() in schema["paths"].get(template, {}), (method, template)
+    # Every route of the mix was used.
+    assert {template for _, template in sent} == set(ROUTES.values()) | stock_paths
+
+
+def test_figures_add_phases_and_read_percentiles() -> None:
+    figures = Figures()
+    figures.add({"requests": 3, "failures": 0, "histogram": {"10": 2, "30": 1}}, 1.5)
+    figures.add({"requests": 1, "failures": 1, "histogram": {"20": 1}}, 0.5)
+    assert (figures.requests, figures.failures, figures.rps) == (4, 1, 2.0)
+    assert figures.percentile(0.5) == 10
+    assert figures.percentile(0.75) == 20
+    assert figures.percentile(0.99) == 30
+
+
+def test_the_service_commands_come_from_the_makefile() -> None:
+    commands = makefile_commands()
+    assert commands["WEB_CMD"].startswith("gunicorn backend.wsgi:application -c ")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="make load installs it")
+def test_locust_loads_the_locustfile_and_the_phase_runner_imports() -> None:
+    listed = subprocess.run(
+        [str(Path(sys.executable).with_name("locust")), "-f", "tests/load/locustfile.py", "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    for user in ("PatientUser", "TherapistUser", "OurEntriesUser", "StockEntriesUser"):
+        assert user in listed.stdout
+    imported = subprocess.run(
+        [sys.executable, "-c", "import tests.load.phases"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
