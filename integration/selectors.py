@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
 from backend.accounts.models import User
+from backend.errors import ProblemError
 from integration import access
 from integration.models import (
     AccessEvent,
@@ -233,6 +234,15 @@ def share_get_for_patient(*, patient: User, share_id: uuid.UUID) -> ShareExposur
     share = shares_for_patient(patient=patient).filter(pk=share_id).first()
     if share is None:
         raise NotFound()
+    if share.revoked_at is not None:
+        # DELETE revoked it: nothing is served at its address any more. The list of shares
+        # keeps it, with its state, as the patient's history.
+        raise ProblemError(
+            410,
+            "share_revoked",
+            "This share was revoked; it stays in your list of shares as a record.",
+            extra={"revoked_at": share.revoked_at.isoformat()},
+        )
     chosen = set(share.shared_entries.values_list("entry_id", flat=True))
     entries = list(
         Entry.objects.filter(access.share_entries_filter(share)).order_by("created_at", "id")

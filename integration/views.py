@@ -1361,6 +1361,10 @@ class ShareDetailView(APIView):
         responses={
             200: OpenApiResponse(ShareDetailSerializer, description="The share."),
             (404, PROBLEM): RESPONSE_404,
+            (410, PROBLEM): _problem(
+                "`share_revoked`: revoked (DELETE); `revoked_at` says when. The list of "
+                "shares keeps it as a record."
+            ),
         },
     )
     def get(self, request: Request, share_id: uuid.UUID) -> Response:

@@ -39,16 +39,16 @@ def test_the_plan_answers_in_its_documented_shape(fuzz_users):
     assert not errors, errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: DELETE /shares/{id}/ revokes and keeps the share readable (by design so far)",
-)
 def test_a_deleted_share_is_gone(fuzz_users):
-    """DELETE /api/v1/shares/{id}/ answers 204, yet GET of the share keeps answering 200
+    """DELETE /api/v1/shares/{id}/ answered 204, yet GET of the share kept answering 200
     (with `"state": "revoked"`): a successful DELETE must leave nothing at that address
-    (RFC 9110, 9.3.5; Schemathesis `use_after_free`)."""
+    (RFC 9110, 9.3.5; Schemathesis `use_after_free`). Now 410 `share_revoked`; the list
+    keeps the share as the patient's record."""
     client = signed_in(fuzz_users.patient)
     share_id = client.get("/api/v1/shares/").json()[0]["id"]
-    deleted = client.delete(f"/api/v1/shares/{share_id}/")
-    if deleted.status_code == 204:
-        assert client.get(f"/api/v1/shares/{share_id}/").status_code in {404, 410}
+    assert client.delete(f"/api/v1/shares/{share_id}/").status_code == 204
+    response = client.get(f"/api/v1/shares/{share_id}/")
+    assert response.status_code == 410
+    assert response.json()["code"] == "share_revoked"
+    listed = {item["id"]: item["state"] for item in client.get("/api/v1/shares/").json()}
+    assert listed[share_id] == "revoked"

@@ -333,7 +333,11 @@ def test_revoking_works_on_the_therapists_very_next_request(patient_api, patient
     assert response.status_code == 204
     assert_problem(therapist_api.get(url), 404, "not_found")
     assert therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/shares/").json() == []
-    assert patient_api.get(f"/api/v1/shares/{share.id}/").json()["state"] == "revoked"
+    # Gone from its address; the patient's list keeps it as a record.
+    gone = assert_problem(patient_api.get(f"/api/v1/shares/{share.id}/"), 410, "share_revoked")
+    assert gone["revoked_at"]
+    listed = {item["id"]: item for item in patient_api.get("/api/v1/shares/").json()}
+    assert listed[str(share.id)]["state"] == "revoked"
 
 
 def test_revoking_again_changes_nothing(patient_api, patient, link):
