@@ -393,6 +393,47 @@ def readable_shares_for_patient(
     return shares
 
 
+def readable_shares_by_patient(
+    *,
+    therapist: User,
+    patient_ids: Collection[uuid.UUID],
+    request: HttpRequest | Request | None,
+    via: str,
+) -> dict[uuid.UUID, list[Share]]:
+    """`readable_shares_for_patient` for many linked patients at once (the dashboard's
+    list of patients): one query for the shares and one INSERT for the access events (one
+    "shares.list" per patient), whatever the number of patients. Patients without a live
+    link to the therapist get nothing (the readable-shares queryset requires one)."""
+    by_patient: dict[uuid.UUID, list[Share]] = {patient_id: [] for patient_id in patient_ids}
+    if not by_patient:
+        return by_patient
+    with transaction.atomic():
+        shares = (
+            access.readable_shares_for_therapist(therapist=therapist)
+            .filter(patient_id__in=by_patient.keys())
+            .select_related("dosing_session", "integration_session")
+            .annotate(exposed_entry_count=access.exposed_entry_count())
+            .order_by("-created_at", "-id")
+        )
+        for share in shares:
+            by_patient[share.patient_id].append(share)
+        access.access_record_each(
+            actor=therapist,
+            action="shares.list",
+            via=via,
+            request=request,
+            reads=[
+                access.AccessRead(
+                    patient=patient_id,
+                    object_type="share",
+                    object_ids=[share.pk for share in patient_shares],
+                )
+                for patient_id, patient_shares in by_patient.items()
+            ],
+        )
+    return by_patient
+
+
 @dataclass(frozen=True)
 class ShareHistoryItem:
     """A share's state and dates, without anything of what it exposed."""

@@ -142,13 +142,17 @@ def patient_list(request: HttpRequest, therapist: User) -> HttpResponse:
     open_alerts = selectors.open_safety_alerts_for_therapist(
         therapist=therapist, request=request, via=VIA
     )
+    shares = selectors.readable_shares_by_patient(
+        therapist=therapist,
+        patient_ids=[patient.patient_id for patient in patients],
+        request=request,
+        via=VIA,
+    )
     rows = [
         {
             "patient": patient,
             "alerts": open_alerts.get(patient.patient_id, []),
-            "shares": selectors.readable_shares_for_patient(
-                therapist=therapist, patient_id=patient.patient_id, request=request, via=VIA
-            ),
+            "shares": shares[patient.patient_id],
         }
         for patient in patients
     ]

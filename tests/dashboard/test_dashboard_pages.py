@@ -16,7 +16,9 @@ import pytest
 import time_machine
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
@@ -418,6 +420,24 @@ class TestPatientList:
         # (One of them asks whether there are open safety alerts to show.)
         with django_assert_max_num_queries(17):
             assert therapist_client.get(PATIENTS_URL).status_code == 200
+
+    def test_query_count_does_not_grow_with_the_patients(self, therapist_client, therapist, course):
+        def queries_for_the_list() -> int:
+            with CaptureQueriesContext(connection) as queries:
+                assert therapist_client.get(PATIENTS_URL).status_code == 200
+            return len(queries)
+
+        one_patient = queries_for_the_list()
+        for index in range(3):
+            share_course(PatientFactory.create(email=f"more{index}@example.org"), therapist)
+        html = html_of(therapist_client.get(PATIENTS_URL))
+        assert html.count("Share history<span") == 4
+        assert html.count("Preparation view") == 4
+
+        assert queries_for_the_list() == one_patient
+        # And each listed patient's shares were recorded as read, once per patient.
+        events = AccessEvent.objects.filter(actor=therapist, action="shares.list", via="dashboard")
+        assert events.values("patient_id").distinct().count() == 4
 
 
 class TestPreparationView:
