@@ -34,8 +34,6 @@ from backend.accounts.permissions import (
     IsPatient,
     IsTherapist,
 )
-from backend.errors import PROBLEM_CONTENT_TYPE, problem
-from backend.middleware import log_unhandled_exception
 from backend.serializers import StrictSerializer
 from integration import selectors, services
 from integration.models import (
@@ -69,6 +67,7 @@ from journal.views import (
     EnumField,
     MeasureOutputSerializer,
     NoticeField,
+    SafetyBlockOnErrorView,
     SafetySerializer,
 )
 
@@ -583,9 +582,8 @@ ENTRY_ANSWER_FIELDS = ("entry_id", "title", "body", "tags", "mood")
 MEASURE_ANSWER_FIELDS = ("measure_id", "answers", "difficulty")
 
 
-class PromptCompleteView(APIView):
+class PromptCompleteView(SafetyBlockOnErrorView):
     permission_classes = [IsPatient]
-    submitted_safety: dict[str, Any] | None = None
 
     class InputSerializer(StrictSerializer):
         """The answer: a journal entry of the exercise's kind (`body` and the fields beside
@@ -729,23 +727,6 @@ class PromptCompleteView(APIView):
                 entry_id=data.get("entry_id"),
             )
         return Response(PromptCompletedSerializer(_prompt_data(prompt) | values).data)
-
-    def handle_exception(self, exc: Exception) -> Response:
-        """An error answering answers that endorse PHQ-9 item 9 still carries the safety
-        block (as POST /measures/ does): a refused or failed answer must not hide the
-        crisis resources."""
-        safety = self.submitted_safety
-        if safety is None:
-            return super().handle_exception(exc)
-        try:
-            response = super().handle_exception(exc)
-        except Exception as uncaught:
-            # What ProblemExceptionMiddleware would log and answer, plus the block.
-            log_unhandled_exception(self.request._request, uncaught)
-            response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
-        if isinstance(response.data, dict):
-            response.data["safety"] = safety
-        return response
 
 
 # Devices --------------------------------------------------------------------------------

@@ -1034,9 +1034,31 @@ MEASURE_EXAMPLE_PHQ9 = {
 }
 
 
-class MeasureCollectionView(APIView):
-    permission_classes = [IsPatient]
+class SafetyBlockOnErrorView(APIView):
+    """Base of a view that takes answers which may endorse PHQ-9 item 9: whatever the answer
+    (a refusal, a conflict, even a failure), it carries the safety block the submission
+    called for, so that an error never hides the crisis resources. The view sets
+    `submitted_safety` from the raw body before anything can fail."""
+
     submitted_safety: dict[str, Any] | None = None
+
+    def handle_exception(self, exc: Exception) -> Response:
+        safety = self.submitted_safety
+        if safety is None:
+            return super().handle_exception(exc)
+        try:
+            response = super().handle_exception(exc)
+        except Exception as uncaught:
+            # What ProblemExceptionMiddleware would log and answer, plus the block.
+            log_unhandled_exception(self.request._request, uncaught)
+            response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
+        if isinstance(response.data, dict):
+            response.data["safety"] = safety
+        return response
+
+
+class MeasureCollectionView(SafetyBlockOnErrorView):
+    permission_classes = [IsPatient]
 
     class InputSerializer(StrictSerializer):
         """A completed PHQ-9 or GAD-7. Unknown fields answer 400."""
@@ -1131,22 +1153,6 @@ class MeasureCollectionView(APIView):
             else None
         )
         return _created_or_repeated(created, data)
-
-    def handle_exception(self, exc: Exception) -> Response:
-        """An error answering a submission that endorses PHQ-9 item 9 still carries the
-        safety block: a refused or failed measure must not hide the crisis resources."""
-        safety = self.submitted_safety
-        if safety is None:
-            return super().handle_exception(exc)
-        try:
-            response = super().handle_exception(exc)
-        except Exception as uncaught:
-            # What ProblemExceptionMiddleware would log and answer, plus the block.
-            log_unhandled_exception(self.request._request, uncaught)
-            response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
-        if isinstance(response.data, dict):
-            response.data["safety"] = safety
-        return response
 
 
 class MeasureDetailView(APIView):
