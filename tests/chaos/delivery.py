@@ -20,18 +20,28 @@ import contextlib
 import os
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
 from integration.models import DeliveryAttempt, Prompt, PromptStatus
-from tests.chaos.infra import ReadyzProbe, RedisServer, beat, service_env, wait_for, web
+from tests.chaos.infra import (
+    Process,
+    ReadyzProbe,
+    RedisServer,
+    beat,
+    service_env,
+    wait_for,
+    web,
+)
 from tests.chaos.results import Repeat, Scenario
 from tests.integration.counting_provider import Push, read_log
 from tests.integration.delivery_data import make_prompts
-from tests.integration.workers import Worker, Workers
+from tests.integration.workers import CELERY, ROOT, Worker, Workers
 
 PROMPTS = 300
 PATIENTS = 30
@@ -57,6 +67,46 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+class ChaosWorkers(Workers):
+    """`Workers` whose start waits for the worker's "ready." line anywhere in its log.
+    (`Worker.is_ready_or_gone` reads the last 3,000 characters only; a replacement that
+    takes queued deliveries the moment it is up pushes the line out of them within
+    milliseconds, and the start would time out although the worker is working.)"""
+
+    def start(self, count: int = 1, *, concurrency: int = 2, timeout: float = 60) -> list[Worker]:
+        started = []
+        for _ in range(count):
+            name = f"w{len(self.running) + 1}-{self.queue}"
+            log = self.directory / f"{name}.log"
+            with log.open("wb") as output:
+                process = subprocess.Popen(
+                    [
+                        CELERY,
+                        *("-A", "worker", "worker", "--pool=prefork"),
+                        f"--concurrency={concurrency}",
+                        *("-Q", self.queue, "-n", f"{name}@%h"),
+                        *("--without-mingle", "--without-gossip", "--loglevel=INFO"),
+                    ],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            worker = Worker(name, process, log)
+            self.running.append(worker)
+            started.append(worker)
+        for worker in started:
+            wait_for(partial(_ready_or_gone, worker), timeout=timeout, what=f"worker {worker.name}")
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"worker {worker.name} exited at start:\n{worker.log_tail()}")
+        return started
+
+
+def _ready_or_gone(worker: Worker) -> bool:
+    return worker.process.poll() is not None or " ready." in worker.log.read_text(errors="replace")
+
+
 class DeliveryRig:
     def __init__(
         self, *, directory: Path, database_name: str, with_web: bool, rng: random.Random
@@ -68,6 +118,8 @@ class DeliveryRig:
         self.rng = rng
         self.stack = contextlib.ExitStack()
         self.live: list[Worker] = []
+        self.died: list[Worker] = []  # killed or crashed during the current repeat
+        self.crashes: list[str] = []  # during the current repeat
         self.probe: ReadyzProbe | None = None
 
     def __enter__(self) -> DeliveryRig:
@@ -82,7 +134,7 @@ class DeliveryRig:
         self.redis = RedisServer(self.directory).start()
         self.stack.callback(self.redis.close)
         with _environment(AFTERGLOW_TEST_BROKER_URL=self.redis.url(0)):
-            self.workers = Workers(
+            self.workers = ChaosWorkers(
                 database_name=self.database_name,
                 directory=self.directory,
                 settings={
@@ -93,14 +145,7 @@ class DeliveryRig:
             )
         self.stack.enter_context(self.workers)
         self.live = self.workers.start(2)
-        self.beat = beat(
-            env=self.workers.env
-            | {
-                "PROMPT_DISPATCH_INTERVAL_SECONDS": str(DISPATCH_INTERVAL_SECONDS),
-                "AFTERGLOW_LOCAL_DIR": str(self.directory / "beat"),
-            },
-            log=self.directory / "beat.log",
-        )
+        self.beat = self._start_beat()
         self.stack.callback(self.beat.stop)
         if self.with_web:
             env = service_env(
@@ -115,6 +160,16 @@ class DeliveryRig:
             self.probe = ReadyzProbe(base)
             self.stack.callback(self.probe.close)
 
+    def _start_beat(self) -> Process:
+        return beat(
+            env=self.workers.env
+            | {
+                "PROMPT_DISPATCH_INTERVAL_SECONDS": str(DISPATCH_INTERVAL_SECONDS),
+                "AFTERGLOW_LOCAL_DIR": str(self.directory / "beat"),
+            },
+            log=self.directory / "beat.log",
+        )
+
     def __exit__(
         self,
         kind: type[BaseException] | None,
@@ -126,12 +181,26 @@ class DeliveryRig:
     def pushes(self, ids: set[str]) -> list[Push]:
         return [push for push in read_log(self.workers.push_log) if push.prompt_id in ids]
 
-    def alive(self) -> list[str]:
-        """What should be running and is not."""
-        dead = [f"worker {w.name} exited" for w in self.live if w.process.poll() is not None]
+    def supervise(self) -> None:
+        """Start a process again when it exits on its own, as compose's `restart:
+        unless-stopped` does, and note why it exited."""
+        for worker in [w for w in self.live if w.process.poll() is not None]:
+            self.live.remove(worker)
+            self.died.append(worker)
+            self.crashes.append(f"worker {worker.name}: {_exit_reason(worker.log)}")
+            self.live += self.workers.start(1)
         if not self.beat.running():
-            dead.append("beat exited")
-        return dead
+            self.crashes.append(f"beat: {_exit_reason(self.beat.log)}")
+            self.beat = self._start_beat()
+            self.stack.callback(self.beat.stop)
+
+
+def _exit_reason(log: Path) -> str:
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    for line in reversed(lines):
+        if "Unrecoverable error" in line or "CRITICAL" in line or "Error" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else "no output"
 
 
 # One repeat -------------------------------------------------------------------------------
@@ -141,16 +210,8 @@ Fault = Callable[[DeliveryRig, set[str], int], "FaultReport"]
 
 
 class FaultReport:
-    def __init__(
-        self,
-        *,
-        detail: str,
-        killed_children: frozenset[int] = frozenset(),
-        down: float | None = None,
-        up: float | None = None,
-    ) -> None:
+    def __init__(self, *, detail: str, down: float, up: float | None = None) -> None:
         self.detail = detail
-        self.killed_children = killed_children
         self.down = down
         self.up = up
 
@@ -161,6 +222,7 @@ def _unsent(ids: set[str]) -> int:
 
 def run_repeat(rig: DeliveryRig, index: int, fault: Fault) -> Repeat:
     started = time.monotonic()
+    rig.died, rig.crashes = [], []
     ids = {str(prompt.pk) for prompt in make_prompts(PROMPTS, patients=PATIENTS)}
     threshold = rig.rng.randint(PROMPTS // 10, PROMPTS // 2)
     wait_for(
@@ -170,19 +232,23 @@ def run_repeat(rig: DeliveryRig, index: int, fault: Fault) -> Repeat:
     )
     report = fault(rig, ids, index)
     problems: list[str] = []
+
+    def all_sent() -> bool:
+        rig.supervise()
+        return _unsent(ids) == 0
+
     try:
-        wait_for(
-            lambda: _unsent(ids) == 0,
-            timeout=DELIVERY_TIMEOUT_SECONDS,
-            what="every prompt to be sent",
-        )
+        wait_for(all_sent, timeout=DELIVERY_TIMEOUT_SECONDS, what="every prompt to be sent")
     except TimeoutError as error:
         problems.append(f"{error}: {_unsent(ids)} left")
-    delivered_after = time.monotonic() - (report.up or report.down or started)
+    delivered_after = time.monotonic() - (report.up or report.down)
 
-    repeat = count(ids, rig.pushes(ids), killed_children=report.killed_children)
+    pushes = rig.pushes(ids)
+    died = {worker.process.pid for worker in rig.died}
+    dead_children = frozenset(push.pid for push in pushes if push.parent in died)
+    repeat = count(ids, pushes, dead_children=dead_children)
     repeat.detail = f"{report.detail}; all sent {delivered_after:.1f} s after"
-    if rig.probe is not None and report.down is not None and report.up is not None:
+    if rig.probe is not None and report.up is not None:
         with contextlib.suppress(TimeoutError):
             rig.probe.wait_recovered(up=report.up, timeout=30)
         seen, recovered, after = rig.probe.report("broker", down=report.down, up=report.up)
@@ -190,13 +256,14 @@ def run_repeat(rig: DeliveryRig, index: int, fault: Fault) -> Repeat:
         repeat.readyz_recovery_seconds = after
         if not any(s.status == 200 and s.finished <= report.down for s in rig.probe.samples):
             problems.append("/readyz never answered 200 before the fault")
-    problems += rig.alive()
+    rig.supervise()
+    repeat.crashes = list(rig.crashes)
     repeat.problems += problems
     repeat.seconds = time.monotonic() - started
     return repeat
 
 
-def count(ids: set[str], pushes: list[Push], *, killed_children: frozenset[int]) -> Repeat:
+def count(ids: set[str], pushes: list[Push], *, dead_children: frozenset[int]) -> Repeat:
     """Per prompt: pushes in the provider's log against deliveries the service recorded."""
     pushed = Counter(push.prompt_id for push in pushes if push.outcome == "delivered")
     recorded = Counter(
@@ -221,7 +288,7 @@ def count(ids: set[str], pushes: list[Push], *, killed_children: frozenset[int])
     }
     # The one repeat the design allows: a pool child killed after the provider's answer
     # and before that prompt's commit pushed without recording it; the prompt goes out
-    # again after its lease. One prompt per killed child at most, first pushed by it.
+    # again after its lease. One prompt per dead child at most, first pushed by it.
     window: set[str] = set()
     duplicated: set[str] = set()
     first_push: dict[str, Push] = {}
@@ -236,7 +303,7 @@ def count(ids: set[str], pushes: list[Push], *, killed_children: frozenset[int])
             if (
                 pushed[prompt_id] == 2
                 and recorded[prompt_id] == 1
-                and child in killed_children
+                and child in dead_children
                 and not windows_per_child[child]
             ):
                 windows_per_child[child] += 1
@@ -267,14 +334,10 @@ def kill_a_worker(rig: DeliveryRig, ids: set[str], index: int) -> FaultReport:
     pushed = len(rig.pushes(ids))
     sending = Prompt.objects.filter(pk__in=ids, status=PromptStatus.SENDING).count()
     rig.live.remove(victim)
+    rig.died.append(victim)
     rig.live += rig.workers.start(1)
-    children = frozenset(
-        push.pid for push in read_log(rig.workers.push_log) if push.parent == victim.process.pid
-    )
     return FaultReport(
-        detail=f"killed after {pushed} of {len(ids)} pushes, {sending} sending",
-        killed_children=children,
-        down=down,
+        detail=f"killed after {pushed} of {len(ids)} pushes, {sending} sending", down=down
     )
 
 
@@ -336,6 +399,7 @@ def _say(name: str, index: int, repeat: Repeat) -> None:
     print(
         f"  {name} #{index + 1}: {repeat.detail}; lost {repeat.lost}, duplicated "
         f"{repeat.duplicated}, recovered {repeat.recovered}, window {repeat.window}{readyz}"
+        + "".join(f"\n    CRASHED (started again): {crash}" for crash in repeat.crashes)
         + "".join(f"\n    PROBLEM: {problem}" for problem in repeat.problems),
         flush=True,
     )

@@ -21,6 +21,8 @@ class Repeat:
     window      prompts pushed twice because the worker was killed between the
                 provider's answer and that prompt's commit (docs: "What once means")
     bad         answers during the outage other than a 503 problem with Retry-After
+    crashes     service processes that exited on their own after the fault, and why; the
+                rig starts them again, as compose's `restart: unless-stopped` does
     """
 
     items: int
@@ -34,6 +36,7 @@ class Repeat:
     recovery_seen: bool | None = None
     readyz_recovery_seconds: float | None = None
     detail: str = ""
+    crashes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -47,6 +50,8 @@ class Scenario:
     seconds: float = 0.0
 
     def total(self, name: str) -> int:
+        if name == "crashes":
+            return sum(len(repeat.crashes) for repeat in self.repeats)
         return sum(int(getattr(repeat, name)) for repeat in self.repeats)
 
     def readyz(self, name: str) -> str:
@@ -92,7 +97,7 @@ class Scenario:
             "failures": self.failures,
             "totals": {
                 name: self.total(name)
-                for name in ("items", "lost", "duplicated", "recovered", "window", "bad")
+                for name in ("items", "lost", "duplicated", "recovered", "window", "bad", "crashes")
             },
             "repeats": [asdict(repeat) for repeat in self.repeats],
         }
@@ -107,6 +112,7 @@ COLUMNS = [
     ("recovered", 10),
     ("window", 7),
     ("bad", 5),
+    ("crashed", 8),
     ("readyz outage", 14),
     ("readyz recovery", 16),
     ("seconds", 8),
@@ -131,6 +137,7 @@ def render(scenarios: list[Scenario]) -> str:
             scenario.total("recovered"),
             scenario.total("window") if scenario.name == "worker-kill" else "-",
             scenario.total("bad") if scenario.name == "postgres-restart" else "-",
+            scenario.total("crashes"),
             scenario.readyz("outage_seen"),
             scenario.readyz("recovery_seen"),
             f"{scenario.seconds:.0f}",
@@ -148,7 +155,18 @@ def render(scenarios: list[Scenario]) -> str:
         "window: pushed twice because the worker died between the provider's OK and the",
         "prompt's commit (recorded once; the collapse key replaces the first notification).",
         "bad: an answer during the outage other than 503 problem+json with Retry-After.",
+        "crashed: service processes that exited on their own after the fault; started again",
+        "(as compose's restart policy does), their prompts recovered like a killed worker's.",
     ]
+    crashes = [
+        (scenario.name, crash)
+        for scenario in scenarios
+        for repeat in scenario.repeats
+        for crash in repeat.crashes
+    ]
+    if crashes:
+        lines += ["", "Crashes (the last error line of each):"]
+        lines += [f"  {name}: {crash}" for name, crash in crashes]
     failing = [scenario for scenario in scenarios if not scenario.ok]
     for scenario in failing:
         lines.append("")
