@@ -22,18 +22,28 @@ from tests.chaos.infra import ROOT
 
 pytestmark = pytest.mark.slow
 
+TIMEOUT_SECONDS = 600
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     artifacts: Path = tmp_path_factory.mktemp("chaos")
-    result = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", "tests.chaos.chaos", "--repeats", "1", "--artifacts", artifacts],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=900,
-        check=False,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        # SIGTERM lets the script stop what it started (SIGKILL would leave its own
+        # process groups running).
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=60)
+        pytest.fail(f"the chaos run took over {TIMEOUT_SECONDS} s:\n{stdout[-6000:]}")
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     output = f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     report_file = artifacts / "report.json"
     assert report_file.exists(), output
