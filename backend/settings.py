@@ -175,6 +175,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "afterglow",
+            # The cache holds throttle counts only; a Redis that hangs must not hang
+            # requests (throttles fail open, backend/throttling.py).
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
         }
     }
 else:

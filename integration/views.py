@@ -25,7 +25,6 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import MethodNotAllowed, NotAuthenticated, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backend.accounts.models import User
@@ -35,6 +34,7 @@ from backend.accounts.permissions import (
     IsTherapist,
 )
 from backend.serializers import StrictSerializer
+from backend.throttling import ScopedRateThrottleFailingOpen
 from integration import selectors, services
 from integration.models import (
     AnswerKind,
@@ -927,7 +927,7 @@ class _PostThrottled:
     def get_throttles(self) -> list[Any]:
         request = getattr(self, "request", None)
         if request is not None and request.method == "POST":
-            return [ScopedRateThrottle()]
+            return [ScopedRateThrottleFailingOpen()]
         return []
 
 

@@ -16,12 +16,12 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backend.accounts import selectors, services
 from backend.accounts.models import DeviceToken, Role, User
 from backend.serializers import StrictSerializer, TimeZoneField
+from backend.throttling import ScopedRateThrottleFailingOpen
 
 PROBLEM = "application/problem+json"
 
@@ -113,7 +113,7 @@ class RegisterView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottleFailingOpen]
     throttle_scope = "register"
 
     class InputSerializer(StrictSerializer):
@@ -163,7 +163,7 @@ class RegisterView(APIView):
 class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottleFailingOpen]
     throttle_scope = "login"
 
     class InputSerializer(StrictSerializer):
@@ -368,7 +368,7 @@ class EnrolView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottleFailingOpen]
     throttle_scope = "otp"
 
     class InputSerializer(StrictSerializer):
@@ -427,7 +427,7 @@ class EnrolView(APIView):
 class EnrolConfirmView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottleFailingOpen]
     throttle_scope = "otp"
 
     class InputSerializer(StrictSerializer):

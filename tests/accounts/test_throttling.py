@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from axes.models import AccessAttempt
 from rest_framework.throttling import ScopedRateThrottle
 
 from backend.accounts.models import User
@@ -65,3 +66,55 @@ def test_another_address_has_its_own_allowance(api_client, two_a_minute):
     )
 
     assert response.status_code != 429
+
+
+@pytest.fixture
+def cache_unreachable(settings):
+    """The cache (Redis) on a port where nothing listens: as when Redis is down."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+    }
+
+
+def test_with_the_cache_down_registration_and_sign_in_still_work(
+    api_client, cache_unreachable, caplog
+):
+    registered = api_client.post(
+        "/api/v1/auth/register/",
+        {"email": "night@example.org", "password": "long enough password 1", "display_name": "N"},
+        format="json",
+    )
+    assert registered.status_code == 201, registered.content
+
+    signed_in = api_client.post(
+        "/api/v1/auth/login/",
+        {"email": "night@example.org", "password": "long enough password 1"},
+        format="json",
+    )
+    assert signed_in.status_code == 200, signed_in.content
+    assert "token" in signed_in.json()
+    warnings = [r for r in caplog.records if r.getMessage().startswith("throttle store")]
+    assert {(r.scope, r.error) for r in warnings} == {  # type: ignore[attr-defined]
+        ("register", "ConnectionError"),
+        ("login", "ConnectionError"),
+    }
+
+
+def test_with_the_cache_down_failed_sign_ins_still_lock_the_account(api_client, cache_unreachable):
+    """The lock-out after failed attempts lives in PostgreSQL (django-axes), so it holds
+    while the throttle cannot count."""
+    User.objects.create_user(
+        email="locked@example.org", password="long enough password 1", display_name="L"
+    )
+    body = {"email": "locked@example.org", "password": "wrong password here"}
+    statuses = [api_client.post("/api/v1/auth/login/", body).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]  # the fifth failure locks (AXES_FAILURE_LIMIT)
+    assert AccessAttempt.objects.get(username="locked@example.org").failures_since_start == 5
+    right = {"email": "locked@example.org", "password": "long enough password 1"}
+    locked = api_client.post("/api/v1/auth/login/", right)
+    assert_problem(locked, 429, "locked_out")
+    assert "token" not in locked.json()
