@@ -17,6 +17,7 @@ provider's log and the deliveries the service recorded.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
@@ -187,20 +188,27 @@ class DeliveryRig:
         for worker in [w for w in self.live if w.process.poll() is not None]:
             self.live.remove(worker)
             self.died.append(worker)
-            self.crashes.append(f"worker {worker.name}: {_exit_reason(worker.log)}")
+            self.crashes.append(f"worker {worker.name}: {_exit_reason(worker.process, worker.log)}")
             self.live += self.workers.start(1)
         if not self.beat.running():
-            self.crashes.append(f"beat: {_exit_reason(self.beat.log)}")
+            self.crashes.append(f"beat: {_exit_reason(self.beat.process, self.beat.log)}")
             self.beat = self._start_beat()
             self.stack.callback(self.beat.stop)
 
 
-def _exit_reason(log: Path) -> str:
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    for line in reversed(lines):
-        if "Unrecoverable error" in line or "CRITICAL" in line or "Error" in line:
-            return line[:300]
-    return lines[-1][:300] if lines else "no output"
+def _exit_reason(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The exit code and the line of the log that says why (the log is JSON lines)."""
+    messages = []
+    for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+        try:
+            messages.append(str(json.loads(line).get("message", "")))
+        except (ValueError, AttributeError):
+            messages.append(line)
+    for needle in ("Unrecoverable error", "CRITICAL", "Error"):
+        for message in reversed(messages):
+            if needle in message:
+                return f"exit {process.poll()}: {message.splitlines()[0][:200]}"
+    return f"exit {process.poll()}: {messages[-1][:200] if messages else 'no output'}"
 
 
 # One repeat -------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ class Scenario:
         for name in ("lost", "duplicated", "bad"):
             if self.total(name):
                 found.append(f"{self.total(name)} {name}")
-        if self.repeats and not self.total("recovered"):
+        if self.repeats and not self.total("recovered") and not self.total("lost"):
             found.append("the fault never stranded anything (nothing to recover): not tested")
         for name in ("outage_seen", "recovery_seen"):
             seen = [getattr(repeat, name) for repeat in self.repeats]

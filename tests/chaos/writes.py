@@ -110,8 +110,8 @@ class Writer:
                 response = None
                 self.bad.append(f"no answer ({type(error).__name__})")
             if response is not None and response.status_code in (200, 201):
-                if response.json().get("id") != payload["id"]:
-                    self.bad.append(f"{response.status_code} with another id")
+                if _answered_id(response) != payload["id"]:
+                    self.bad.append(f"{response.status_code} without this entry's id")
                 self.acked[payload["id"]] = Ack(
                     payload, response.status_code, time.monotonic(), refused
                 )
@@ -129,6 +129,13 @@ class Writer:
                 self.unacked[payload["id"]] = payload
                 return False
             time.sleep(RETRY_PAUSE_SECONDS)
+
+
+def _answered_id(response: httpx.Response) -> object:
+    try:
+        return response.json().get("id")
+    except (ValueError, AttributeError):
+        return None
 
 
 def is_clean_refusal(response: httpx.Response) -> bool:
@@ -256,11 +263,8 @@ def run_repeat(rig: WritesRig, index: int, rng: random.Random) -> Repeat:
 
     repeat = verify(rig, writers)
     seen, recovered, after = rig.probe.report("database", down=down, up=up)
-    repeat.outage_seen, repeat.recovery_seen, repeat.readyz_recovery_seconds = (
-        seen,
-        recovered,
-        after,
-    )
+    repeat.outage_seen, repeat.recovery_seen = seen, recovered
+    repeat.readyz_recovery_seconds = after
     if not any(s.status == 200 and s.finished <= down for s in rig.probe.samples):
         problems.append("/readyz never answered 200 before the fault")
     unacked = sum(len(w.unacked) for w in writers)
