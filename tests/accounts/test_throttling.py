@@ -98,7 +98,7 @@ def test_with_the_cache_down_registration_and_sign_in_still_work(
     assert signed_in.status_code == 200, signed_in.content
     assert "token" in signed_in.json()
     warnings = [r for r in caplog.records if r.getMessage().startswith("throttle store")]
-    assert {(r.scope, r.error) for r in warnings} == {  # type: ignore[attr-defined]
+    assert {(r.scope, r.error) for r in warnings} == {
         ("register", "ConnectionError"),
         ("login", "ConnectionError"),
     }
