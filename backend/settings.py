@@ -385,7 +385,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"level": "WARNING"},
-        "django.request": {"level": "ERROR"},
+        # Django logs each 4xx/5xx answer with the raw path (and, for a 500, the
+        # exception's message, which can quote a value). The access line
+        # (backend.middleware) and `afterglow.errors` log the same events without either.
+        "django.request": {"level": "CRITICAL"},
         "axes": {"level": "WARNING"},
         # httpx logs each request's URL at INFO: that would put APNs device tokens and
         # Web Push endpoints in the logs; hpack logs headers (bearer tokens) at DEBUG.

@@ -54,6 +54,23 @@ def test_the_access_line_does_not_carry_the_path_a_client_wrote(
     assert "tightness" not in str(vars(line))
 
 
+@pytest.mark.django_db
+@pytest.mark.urls("tests.backend.urls_with_failures")
+def test_a_server_error_at_a_path_with_words_logs_neither_the_path_nor_the_message(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.raise_request_exception = False
+    with caplog.at_level(logging.DEBUG):
+        response = client.get(f"/api/test/boom/{WORDS}")
+    assert response.status_code == 500
+    logged = [record for record in caplog.records if record.levelno >= logging.INFO]
+    assert {record.name for record in logged} >= {"afterglow.errors", "afterglow.access"}
+    for record in logged:
+        text = f"{record.getMessage()} {vars(record)}"
+        assert "tightness" not in text, record.name
+        assert "secret journal words" not in text, record.name
+
+
 class _Recorder:
     def __init__(self) -> None:
         self.lines: list[str] = []

@@ -28,6 +28,12 @@ def api_boom(request: Request) -> NoReturn:
     raise ValueError("secret journal words in an exception message")
 
 
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def api_boom_at(request: Request, words: str) -> NoReturn:
+    raise ValueError("secret journal words in an exception message")
+
+
 @api_view(["POST"])
 @permission_classes([AllowAny])
 def validate(request: Request) -> Response:
@@ -39,6 +45,7 @@ urlpatterns = [
     *project_urlpatterns,
     path("test/plain-boom", plain_boom),
     path("api/test/boom", api_boom),
+    path("api/test/boom/<str:words>", api_boom_at),
     path("api/test/validate", validate),
 ]
 
