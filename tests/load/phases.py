@@ -83,14 +83,32 @@ def run_phase(host: str, phase: dict[str, Any]) -> dict[str, Any]:
     environment = Environment(user_classes=classes, host=host)
     runner = environment.create_local_runner()
     total_users = sum(counts.values())
+    spawn_rate, settle = float(SPAWN_RATE), SETTLE_SECONDS
+    rate = phase.get("per_user_rate")
+    if rate:
+        # Paced users keep the phase they started in: started together, they would send
+        # in bursts. Starting them over one period spreads their requests evenly.
+        spawn_rate = min(spawn_rate, total_users * rate)
+        settle = max(settle, 1 / rate)
     try:
-        runner.start(total_users, spawn_rate=SPAWN_RATE, wait=True)
-        gevent.sleep(SETTLE_SECONDS)
+        runner.start(total_users, spawn_rate=spawn_rate)
+        spawning = runner.spawning_greenlet
+        if spawning is not None:
+            spawning.join()
+            if spawning.exception is not None:
+                raise RuntimeError(f"{phase['name']}: users did not start") from spawning.exception
+        gevent.sleep(settle)
         environment.stats.reset_all()
+        runner.exceptions = {}
         started = time.monotonic()
         gevent.sleep(phase["seconds"])
         seconds = time.monotonic() - started
         result = snapshot(environment.stats, seconds)
+        # An exception in a user's own code (not a failed request) is an error too.
+        result["errors"] += [
+            {"name": "(user code)", "method": "", "error": row["msg"], "count": row["count"]}
+            for row in runner.exceptions.values()
+        ]
         result["cpu_warning"] = bool(getattr(runner, "cpu_warning_emitted", False))
     finally:
         runner.quit()

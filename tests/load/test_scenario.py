@@ -7,6 +7,7 @@ importing locust patches the standard library for gevent, which this one must no
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import random
@@ -20,7 +21,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from tests.load.run_load import Figures, makefile_commands
+from tests.load.run_load import Figures, makefile_commands, report
 from tests.load.scenario import (
     COMPARED,
     ROUTES,
@@ -125,6 +126,49 @@ def test_figures_add_phases_and_read_percentiles() -> None:
     assert figures.percentile(0.5) == 10
     assert figures.percentile(0.75) == 20
     assert figures.percentile(0.99) == 30
+
+
+def _phase(kind: str, name: str, requests: int, failures: int = 0, **extra: Any) -> dict:
+    endpoint = {
+        "name": name,
+        "method": name.split()[0],
+        "requests": requests,
+        "failures": failures,
+        "histogram": {"10": requests - failures, "50": failures},
+    }
+    return {
+        "kind": kind,
+        "name": name,
+        "seconds": 10.0,
+        "endpoints": [endpoint],
+        "total": {**endpoint, "name": "Aggregated"},
+        "errors": [{"name": name, "method": "GET", "error": "500", "count": failures}]
+        if failures
+        else [],
+        "offered_rps": 20.0,
+        **extra,
+    }
+
+
+def _results(failures: int) -> list[dict]:
+    results = [_phase("mix", "GET /api/v1/sync/", 200, failures)]
+    for operation in COMPARED:
+        results.append(_phase("compare", "GET ours", 1500, variant="ours", operation=operation))
+        results.append(_phase("compare", "GET stock", 1000, variant="stock", operation=operation))
+    return results
+
+
+def test_the_report_prints_the_ratios_and_fails_on_errors_only(capsys) -> None:
+    args = argparse.Namespace(patients=40, therapists=5, users=8, require_goal=False)
+    assert report(_results(0), args, {}) == 0
+    printed = capsys.readouterr().out
+    assert "offered 20.0 req/s, achieved 20.0 req/s" in printed
+    assert "1.50x  met" in printed
+    assert "PASSED" in printed
+
+    assert report(_results(3), args, {}) == 1
+    assert "3 x GET /api/v1/sync/: 500" in capsys.readouterr().out
+    assert report(_results(0), args, {"worker": ["Traceback (most recent call last)"]}) == 1
 
 
 def test_the_service_commands_come_from_the_makefile() -> None:
