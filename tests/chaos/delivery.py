@@ -25,7 +25,6 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -42,7 +41,7 @@ from tests.chaos.infra import (
 from tests.chaos.results import Repeat, Scenario
 from tests.integration.counting_provider import Push, read_log
 from tests.integration.delivery_data import make_prompts
-from tests.integration.workers import CELERY, ROOT, Worker, Workers
+from tests.integration.workers import Worker, Workers
 
 PROMPTS = 300
 PATIENTS = 30
@@ -66,46 +65,6 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-class ChaosWorkers(Workers):
-    """`Workers` whose start waits for the worker's "ready." line anywhere in its log.
-    (`Worker.is_ready_or_gone` reads the last 3,000 characters only; a replacement that
-    takes queued deliveries the moment it is up pushes the line out of them within
-    milliseconds, and the start would time out although the worker is working.)"""
-
-    def start(self, count: int = 1, *, concurrency: int = 2, timeout: float = 60) -> list[Worker]:
-        started = []
-        for _ in range(count):
-            name = f"w{len(self.running) + 1}-{self.queue}"
-            log = self.directory / f"{name}.log"
-            with log.open("wb") as output:
-                process = subprocess.Popen(
-                    [
-                        CELERY,
-                        *("-A", "worker", "worker", "--pool=prefork"),
-                        f"--concurrency={concurrency}",
-                        *("-Q", self.queue, "-n", f"{name}@%h"),
-                        *("--without-mingle", "--without-gossip", "--loglevel=INFO"),
-                    ],
-                    cwd=ROOT,
-                    env=self.env,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            worker = Worker(name, process, log)
-            self.running.append(worker)
-            started.append(worker)
-        for worker in started:
-            wait_for(partial(_ready_or_gone, worker), timeout=timeout, what=f"worker {worker.name}")
-            if worker.process.poll() is not None:
-                raise RuntimeError(f"worker {worker.name} exited at start:\n{worker.log_tail()}")
-        return started
-
-
-def _ready_or_gone(worker: Worker) -> bool:
-    return worker.process.poll() is not None or " ready." in worker.log.read_text(errors="replace")
 
 
 class DeliveryRig:
@@ -135,7 +94,7 @@ class DeliveryRig:
         self.redis = RedisServer(self.directory).start()
         self.stack.callback(self.redis.close)
         with _environment(AFTERGLOW_TEST_BROKER_URL=self.redis.url(0)):
-            self.workers = ChaosWorkers(
+            self.workers = Workers(
                 database_name=self.database_name,
                 directory=self.directory,
                 settings={
@@ -145,7 +104,7 @@ class DeliveryRig:
                 push_delay=PUSH_DELAY_SECONDS,
             )
         self.stack.enter_context(self.workers)
-        self.live = self.workers.start(2)
+        self.live = self.workers.start(2, timeout=60)
         self.beat = self._start_beat()
         self.stack.callback(self.beat.stop)
         if self.with_web:
@@ -189,7 +148,7 @@ class DeliveryRig:
             self.live.remove(worker)
             self.died.append(worker)
             self.crashes.append(f"worker {worker.name}: {_exit_reason(worker.process, worker.log)}")
-            self.live += self.workers.start(1)
+            self.live += self.workers.start(1, timeout=60)
         if not self.beat.running():
             self.crashes.append(f"beat: {_exit_reason(self.beat.process, self.beat.log)}")
             self.beat = self._start_beat()
@@ -343,7 +302,7 @@ def kill_a_worker(rig: DeliveryRig, ids: set[str], index: int) -> FaultReport:
     sending = Prompt.objects.filter(pk__in=ids, status=PromptStatus.SENDING).count()
     rig.live.remove(victim)
     rig.died.append(victim)
-    rig.live += rig.workers.start(1)
+    rig.live += rig.workers.start(1, timeout=60)
     return FaultReport(
         detail=f"killed after {pushed} of {len(ids)} pushes, {sending} sending", down=down
     )

@@ -79,7 +79,10 @@ class Worker:
         self.kill()  # and any child left behind
 
     def is_ready_or_gone(self) -> bool:
-        return " ready." in self.log_tail() or self.process.poll() is not None
+        # The whole log: a worker that takes tasks the moment it is up soon pushes its
+        # "ready." line out of any tail.
+        log = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return " ready." in log or self.process.poll() is not None
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
@@ -167,29 +170,22 @@ class Workers:
         for _ in range(count):
             name = f"w{len(self.running) + 1}-{self.queue}"
             log = self.directory / f"{name}.log"
-            process = subprocess.Popen(
-                [
-                    CELERY,
-                    "-A",
-                    "worker",
-                    "worker",
-                    "--pool=prefork",
-                    f"--concurrency={concurrency}",
-                    "-Q",
-                    self.queue,
-                    "-n",
-                    f"{name}@%h",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--loglevel=INFO",
-                    *(f"--include={module}" for module in self.include),
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so kill() reaches the pool
-            )
+            with log.open("wb") as output:
+                process = subprocess.Popen(
+                    [
+                        CELERY,
+                        *("-A", "worker", "worker", "--pool=prefork"),
+                        f"--concurrency={concurrency}",
+                        *("-Q", self.queue, "-n", f"{name}@%h"),
+                        *("--without-mingle", "--without-gossip", "--loglevel=INFO"),
+                        *(f"--include={module}" for module in self.include),
+                    ],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: kill() reaches the pool
+                )
             worker = Worker(name, process, log)
             self.running.append(worker)
             started.append(worker)
