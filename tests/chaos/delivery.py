@@ -26,13 +26,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
 
 from integration.models import DeliveryAttempt, Prompt, PromptStatus
 from tests.chaos.infra import (
     Process,
     ReadyzProbe,
     RedisServer,
+    Rig,
     beat,
     service_env,
     wait_for,
@@ -67,7 +67,7 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-class DeliveryRig:
+class DeliveryRig(Rig):
     def __init__(
         self, *, directory: Path, database_name: str, with_web: bool, rng: random.Random
     ) -> None:
@@ -81,14 +81,6 @@ class DeliveryRig:
         self.died: list[Worker] = []  # killed or crashed during the current repeat
         self.crashes: list[str] = []  # during the current repeat
         self.probe: ReadyzProbe | None = None
-
-    def __enter__(self) -> DeliveryRig:
-        try:
-            self._start()
-        except BaseException:
-            self.stack.close()
-            raise
-        return self
 
     def _start(self) -> None:
         self.redis = RedisServer(self.directory).start()
@@ -129,14 +121,6 @@ class DeliveryRig:
             },
             log=self.directory / "beat.log",
         )
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stack.close()
 
     def pushes(self, ids: set[str]) -> list[Push]:
         return [push for push in read_log(self.workers.push_log) if push.prompt_id in ids]

@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import httpx
 import redis
@@ -51,6 +53,32 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> N
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.05)
+
+
+class Rig:
+    """A set of processes started together and stopped together: `_start` starts them and
+    registers each one's stop on `self.stack`; leaving (or a failed start) stops them all."""
+
+    stack: contextlib.ExitStack
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stack.close()
 
 
 def makefile_command(name: str) -> list[str]:

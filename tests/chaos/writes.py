@@ -28,7 +28,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -39,6 +38,7 @@ from tests.chaos.infra import (
     PostgresCluster,
     ReadyzProbe,
     RedisServer,
+    Rig,
     service_env,
     wait_for,
     web,
@@ -153,28 +153,12 @@ def is_clean_refusal(response: httpx.Response) -> bool:
         return False
 
 
-class WritesRig:
+class WritesRig(Rig):
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.stack = contextlib.ExitStack()
         self.tokens: list[str] = []
-
-    def __enter__(self) -> WritesRig:
-        try:
-            self._start()
-        except BaseException:
-            self.stack.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stack.close()
 
     def _start(self) -> None:
         self.cluster = PostgresCluster(self.directory)
