@@ -19,11 +19,13 @@ import itertools
 import json
 import os
 import random
+import time
 from collections.abc import Mapping
 from functools import cache
 from typing import Any, ClassVar
 
-from locust import FastHttpUser, constant, task
+import gevent
+from locust import FastHttpUser, task
 
 from tests.load.scenario import EntriesClient, Patient, Reply, Send, Therapist, weighted_choice
 
@@ -42,8 +44,9 @@ class _LoadUser(FastHttpUser):
     """One person with their own device token; each action is one request."""
 
     abstract = True
-    wait_time = constant(0)
     pool: ClassVar[str] = ""
+    # Seconds from one request of a paced user to its next (0: closed loop, no wait).
+    pace: ClassVar[float] = 0.0
     _counter: ClassVar[itertools.count[int]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -57,6 +60,28 @@ class _LoadUser(FastHttpUser):
     @classmethod
     def reset_pool(cls) -> None:
         cls._counter = itertools.count()
+
+    def on_start(self) -> None:
+        # A fixed arrival rate: each paced user starts one request every `pace` seconds,
+        # from a random point of its first period. locust starts users in batches once a
+        # second, and its constant_throughput counts from a user's start, which would
+        # line every user up into one burst a period; a random phase spreads them evenly.
+        if self.pace:
+            gevent.sleep(self.rng.uniform(0, self.pace))
+        self.next_start = time.monotonic()
+        self.begin()
+
+    def wait_time(self) -> float:
+        if not self.pace:
+            return 0.0
+        now = time.monotonic()
+        # Behind schedule (the service is slower than the pace): go now, without trying
+        # to catch up in a burst; the shortfall shows as achieved below offered.
+        self.next_start = max(self.next_start + self.pace, now)
+        return self.next_start - now
+
+    def begin(self) -> None:
+        """Set up this person's client state."""
 
     def send(
         self,
@@ -99,7 +124,7 @@ class PatientUser(_LoadUser):
     pool = "patients"
     _counter = itertools.count()
 
-    def on_start(self) -> None:
+    def begin(self) -> None:
         person_id = self.person["id"]
         if person_id not in PHONES:
             PHONES[person_id] = Patient(self.person["entries"], self.rng)
@@ -118,7 +143,7 @@ class TherapistUser(_LoadUser):
     pool = "therapists"
     _counter = itertools.count()
 
-    def on_start(self) -> None:
+    def begin(self) -> None:
         self.therapist = Therapist(self.person["shares"], self.rng)
 
     @task
@@ -134,7 +159,7 @@ class _EntriesUser(_LoadUser):
     stock: ClassVar[bool] = False
     operation: ClassVar[str] = "list"
 
-    def on_start(self) -> None:
+    def begin(self) -> None:
         self.entries = EntriesClient(self.person["entries"], self.rng, stock=self.stock)
 
     @task

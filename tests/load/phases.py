@@ -5,11 +5,11 @@
 tests/load/run_load.py writes the plan and starts this in a process of its own (importing
 locust patches the standard library for gevent, which the driver must not have). A plan is
 the service's address and a list of phases; each phase names the users to start (class
-name -> count), how long to measure, and either a per-user rate (locust's
-`constant_throughput`: a fixed, bounded offered load) or none (closed loop: each user
-sends its next request when the last one is answered, the most the service gives at that
-concurrency). Statistics are reset once every user has started, so each phase counts
-only its own steady requests.
+name -> count), how long to measure, and either a per-user rate (each user starts a request
+every 1/rate seconds from a random phase: a fixed, bounded offered load, see
+locustfile._LoadUser) or none (closed loop: each user sends its next request when the last
+one is answered, the most the service gives at that concurrency). Statistics are reset
+once every user has started, so each phase counts only its own steady requests.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import User, constant, constant_throughput
+from locust import User
 from locust.env import Environment
 from locust.stats import RequestStats, StatsEntry
 
@@ -75,7 +75,7 @@ def run_phase(host: str, phase: dict[str, Any]) -> dict[str, Any]:
         cls = USER_CLASSES[name]
         cls.fixed_count = count
         rate = phase.get("per_user_rate")
-        cls.wait_time = constant_throughput(rate) if rate else constant(0)
+        cls.pace = 1 / rate if rate else 0.0
         if "operation" in phase and issubclass(cls, locustfile._EntriesUser):
             cls.operation = phase["operation"]
         cls.reset_pool()
@@ -83,15 +83,11 @@ def run_phase(host: str, phase: dict[str, Any]) -> dict[str, Any]:
     environment = Environment(user_classes=classes, host=host)
     runner = environment.create_local_runner()
     total_users = sum(counts.values())
-    spawn_rate, settle = float(SPAWN_RATE), SETTLE_SECONDS
     rate = phase.get("per_user_rate")
-    if rate:
-        # Paced users keep the phase they started in: started together, they would send
-        # in bursts. Starting them over one period spreads their requests evenly.
-        spawn_rate = min(spawn_rate, total_users * rate)
-        settle = max(settle, 1 / rate)
+    # Paced users start within one period of their own (locustfile._LoadUser.on_start).
+    settle = max(SETTLE_SECONDS, 1 / rate) if rate else SETTLE_SECONDS
     try:
-        runner.start(total_users, spawn_rate=spawn_rate)
+        runner.start(total_users, spawn_rate=SPAWN_RATE)
         spawning = runner.spawning_greenlet
         if spawning is not None:
             spawning.join()

@@ -11,8 +11,9 @@
    waits for /readyz.
 3. Drives it with locust, headless (tests/load/phases.py), for `--duration` seconds of load:
    - a third: the realistic mix at a fixed offered rate (`--rate` requests a second, each
-     user paced by locust's constant_throughput): patients syncing, listing, writing and
-     editing entries, reading the inbox and answering prompts; therapists reading shares;
+     user starting one every 1/rate-per-user seconds from a random phase): patients
+     syncing, listing, writing and editing entries, reading the inbox and answering
+     prompts; therapists reading shares;
    - the rest: our create, list and retrieve of entries against the stock twin
      (tests/load/stock.py), each operation closed loop at `--users` concurrent users
      (saturation, where a throughput ratio means something), one phase at a time,
@@ -470,7 +471,7 @@ def dispatched_prompts() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=180.0, help="seconds of load in all")
-    parser.add_argument("--rate", type=float, default=20.0, help="offered req/s of the mix")
+    parser.add_argument("--rate", type=float, default=30.0, help="offered req/s of the mix")
     parser.add_argument("--users", type=int, default=4 * cores(), help="closed-loop users")
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--therapists", type=int, default=5)
