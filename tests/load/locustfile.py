@@ -29,6 +29,8 @@ from locust import FastHttpUser, task
 
 from tests.load.scenario import EntriesClient, Patient, Reply, Send, Therapist, weighted_choice
 
+_json_loads = json.loads  # `send` takes a `json` argument, as locust's client does
+
 
 @cache
 def seed_data() -> dict[str, Any]:
@@ -103,13 +105,13 @@ class _LoadUser(FastHttpUser):
         ) as response:
             if response.status_code not in expect:
                 code = ""
-                with contextlib.suppress(ValueError, AttributeError):
-                    code = str(response.json().get("code", ""))
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    code = str(_json_loads(response.content or b"{}").get("code", ""))
                 response.failure(f"{response.status_code} {code}".strip())
                 return None
             response.success()
-            body = response.json() if response.text else None
-            return Reply(response.status_code, body, dict(response.headers or {}))
+            body = _json_loads(response.content) if response.content else None
+            return Reply(response.status_code, body, dict(response.headers.items()))
 
 
 # A patient's phone outlives a phase: the next user of the same patient picks up its sync
