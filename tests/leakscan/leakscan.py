@@ -246,6 +246,10 @@ def _service_env(database_port: int, local_dir: Path) -> dict[str, str]:
         "SECURE_COOKIES": "false",
         "AFTERGLOW_LOCAL_DIR": str(local_dir),
         "PUSH_PROVIDER_DEFAULT": "integration.providers.console.ConsoleProvider",
+        # No memory of active key versions, so no grace after a data key rotation: the
+        # re-seal drops the old key at once instead of looking again minutes later (and
+        # the worker's queue empties within the scan).
+        "JOURNAL_ACTIVE_KEY_CACHE_SECONDS": "0",
     }
 
 
