@@ -443,9 +443,9 @@ class PromptListView(APIView):
         )
         paginator = PromptPagination()
         page = paginator.paginate_queryset(prompts, request, view=self) or []
-        return paginator.get_paginated_response(
-            [PromptSerializer(_prompt_data(prompt)).data for prompt in page]
-        )
+        # One serializer for the page: one per row would copy its fields each time.
+        rows = [_prompt_data(prompt) for prompt in page]
+        return paginator.get_paginated_response(PromptSerializer(rows, many=True).data)
 
 
 class PromptDetailView(APIView):
@@ -1271,7 +1271,7 @@ class ShareCollectionView(APIView):
     )
     def get(self, request: Request) -> Response:
         shares = selectors.shares_for_patient(patient=_patient(request))
-        return Response([ShareSerializer(_share_values(share)).data for share in shares])
+        return Response(ShareSerializer([_share_values(share) for share in shares], many=True).data)
 
     @extend_schema(
         tags=["care"],
@@ -1496,7 +1496,7 @@ class TherapistInvitationView(TherapistView):
     def get(self, request: Request) -> Response:
         invitations = selectors.invitations_for_therapist(therapist=_therapist(request))
         return Response(
-            [InvitationSerializer(_invitation_values(item)).data for item in invitations]
+            InvitationSerializer([_invitation_values(item) for item in invitations], many=True).data
         )
 
     @extend_schema(

@@ -58,6 +58,13 @@ def entry_with_links(entry: Entry) -> Entry:
     return entry
 
 
+def entry_without_links(entry: Entry) -> Entry:
+    """A new entry that names no intentions, marked as such without a query (a prefetch
+    over an empty queryset never reaches the database)."""
+    prefetch_related_objects([entry], Prefetch("intentions", queryset=Entry.objects.none()))
+    return entry
+
+
 def session_list_for_patient(
     *, patient: User, filters: Mapping[str, Any] | None = None
 ) -> QuerySet[TreatmentSession]:

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import NotFound
@@ -109,11 +109,21 @@ def _next_change(patient: User) -> int:
     writer for this patient waits here and gets a higher number only after this one has
     committed (or rolled back, giving the number back).
     """
-    counter = SyncState.objects.filter(patient=patient)
-    if not counter.update(last_change=F("last_change") + 1):
-        SyncState.objects.get_or_create(patient=patient)
-        counter.update(last_change=F("last_change") + 1)
-    return counter.values_list("last_change", flat=True).get()
+    # One statement that both takes the number and reads it (PostgreSQL, and SQLite since
+    # 3.35, have UPDATE ... RETURNING); the ORM's update() returns only a row count.
+    table = connection.ops.quote_name(SyncState._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET last_change = last_change + 1 "  # noqa: S608 (names only)
+        "WHERE patient_id = %s RETURNING last_change"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [patient.pk])
+        row = cursor.fetchone()
+        if row is None:
+            SyncState.objects.get_or_create(patient=patient)
+            cursor.execute(sql, [patient.pk])
+            row = cursor.fetchone()
+    return int(row[0])
 
 
 def _check_version(
@@ -552,7 +562,8 @@ def entry_create(
             return Created(repeat, is_new=False)
         if values["intention_ids"]:
             entry.intentions.set(values["intention_ids"])
-    return Created(selectors.entry_with_links(entry), is_new=True)
+            return Created(selectors.entry_with_links(entry), is_new=True)
+    return Created(selectors.entry_without_links(entry), is_new=True)
 
 
 def _entry_repeat(

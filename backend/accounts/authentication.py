@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication
 from knox.settings import knox_settings
+from knox.signals import token_expired
 from rest_framework.request import Request
 
 from backend.accounts.models import DeviceToken, User
@@ -34,6 +35,20 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
             DeviceToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return user, token
+
+    def _cleanup_token(self, auth_token: DeviceToken) -> bool:
+        """Whether the presented token has expired (it is deleted then).
+
+        knox's own version also loads every other token of the user, on every request, to
+        delete the expired ones; signing in does that sweep here (accounts.services), and
+        the devices list shows live tokens only. So a request costs one query, not two.
+        """
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            username = auth_token.user.get_username()
+            auth_token.delete()
+            token_expired.send(sender=self.__class__, username=username, source="auth_token")
+            return True
+        return False
 
 
 class DeviceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

@@ -77,3 +77,28 @@ def test_last_use_is_recorded(patient):
     _me(token)
 
     assert DeviceToken.objects.get().last_used_at is not None
+
+
+def test_a_request_looks_up_only_the_token_it_presents(patient, django_assert_num_queries):
+    """knox would load every other token of the user on each request to sweep expired
+    ones; signing in does that sweep here, so authentication is one query."""
+    token = issue_token(patient)
+    for _ in range(3):
+        issue_token(patient)  # other devices
+    client = authorized(token)
+    client.get("/api/v1/me/")  # records the last use (a write once a minute)
+    with django_assert_num_queries(1) as queries:
+        assert client.get("/api/v1/me/").status_code == 200
+    assert "token_key" in queries.captured_queries[0]["sql"]
+
+
+def test_an_expired_token_is_deleted_when_presented(patient):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        token = issue_token(patient)
+        other = issue_token(patient)
+        clock.shift(TTL + MINUTE)
+        assert_problem(_me(token), 401, "authentication_failed")
+        # The presented one is gone; the other expired one goes at the next sign-in.
+        assert DeviceToken.objects.filter(user=patient).count() == 1
+        assert_problem(_me(other), 401, "authentication_failed")
+        assert DeviceToken.objects.filter(user=patient).count() == 0

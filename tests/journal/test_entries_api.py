@@ -557,3 +557,20 @@ def test_list_uses_the_same_number_of_queries_for_5_and_50_entries(
         count_list_queries(patient_client)
 
     assert count_list_queries(patient_client) == few
+
+
+def test_a_create_takes_a_fixed_handful_of_statements(patient_client, patient) -> None:
+    """With the patient's key and its active version in memory: the id check, the change
+    number (one UPDATE ... RETURNING), the insert in a savepoint (a taken id is a 409)
+    and, only when it names intentions, their links and ids."""
+    make_entry(patient, kind="note")  # the key and its version are now in memory
+    body = {"id": str(uuid.uuid4()), "kind": "note", "title": "t", "body": "b"}
+    with CaptureQueriesContext(connection) as queries:
+        assert patient_client.post(URL, body, format="json").status_code == 201
+    sql = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].split()[0].upper() not in {"SAVEPOINT", "RELEASE"}
+    ]
+    assert [text.split()[0].upper() for text in sql] == ["SELECT", "UPDATE", "INSERT"], sql
+    assert "RETURNING" in sql[1]
