@@ -111,17 +111,20 @@ def _next_change(patient: User) -> int:
     """
     # One statement that both takes the number and reads it (PostgreSQL, and SQLite since
     # 3.35, have UPDATE ... RETURNING); the ORM's update() returns only a row count.
-    table = connection.ops.quote_name(SyncState._meta.db_table)
+    owner = SyncState._meta.get_field("patient")
+    quote = connection.ops.quote_name
     sql = (
-        f"UPDATE {table} SET last_change = last_change + 1 "  # noqa: S608 (names only)
-        "WHERE patient_id = %s RETURNING last_change"
+        f"UPDATE {quote(SyncState._meta.db_table)} SET last_change = last_change + 1 "  # noqa: S608 (names only)
+        f"WHERE {quote(owner.column)} = %s RETURNING last_change"
     )
+    # The id as this database stores it (a UUID on PostgreSQL, hex text on SQLite).
+    patient_id = owner.target_field.get_db_prep_value(patient.pk, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [patient.pk])
+        cursor.execute(sql, [patient_id])
         row = cursor.fetchone()
         if row is None:
             SyncState.objects.get_or_create(patient=patient)
-            cursor.execute(sql, [patient.pk])
+            cursor.execute(sql, [patient_id])
             row = cursor.fetchone()
     return int(row[0])
 

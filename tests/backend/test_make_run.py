@@ -78,7 +78,9 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
         # The supervisor prints where everything is once the API answers.
         banner_deadline = time.monotonic() + 30
         while time.monotonic() < banner_deadline:
-            if "/api/docs/" in Path(log.name).read_text():
+            # The full address: the access line of this test's own GET /api/docs/ has
+            # the path alone.
+            if f"{base}/api/docs/" in Path(log.name).read_text():
                 break
             time.sleep(0.25)
         output = Path(log.name).read_text()
