@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -305,6 +305,29 @@ class AccessRead:
     patient: Any
     object_type: str = ""
     object_ids: Iterable[Any] = ()
+
+
+def access_record_per_patient(
+    *,
+    actor: User,
+    action: str,
+    via: str,
+    request: HttpRequest | Request | None,
+    object_type: str,
+    ids_by_patient: Mapping[Any, Iterable[Any]],
+) -> list[AccessEvent]:
+    """`access_record_each` for a read grouped by patient: one event per patient, naming
+    the ids of the objects of theirs that were read."""
+    return access_record_each(
+        actor=actor,
+        action=action,
+        via=via,
+        request=request,
+        reads=[
+            AccessRead(patient=patient_id, object_type=object_type, object_ids=ids)
+            for patient_id, ids in ids_by_patient.items()
+        ],
+    )
 
 
 def access_record_each(

@@ -417,19 +417,15 @@ def readable_shares_by_patient(
         )
         for share in shares:
             by_patient[share.patient_id].append(share)
-        access.access_record_each(
+        access.access_record_per_patient(
             actor=therapist,
             action="shares.list",
             via=via,
             request=request,
-            reads=[
-                access.AccessRead(
-                    patient=patient_id,
-                    object_type="share",
-                    object_ids=[share.pk for share in patient_shares],
-                )
-                for patient_id, patient_shares in by_patient.items()
-            ],
+            object_type="share",
+            ids_by_patient={
+                key: [share.pk for share in items] for key, items in by_patient.items()
+            },
         )
     return by_patient
 
@@ -833,18 +829,14 @@ def open_safety_alerts_for_therapist(
                     created_at=alert.created_at,
                 )
             )
-        access.access_record_each(
+        access.access_record_per_patient(
             actor=therapist,
             action="safety_alerts.list",
             via=via,
             request=request,
-            reads=[
-                access.AccessRead(
-                    patient=patient_id,
-                    object_type="safety_alert",
-                    object_ids=[alert.id for alert in shown],
-                )
-                for patient_id, shown in by_patient.items()
-            ],
+            object_type="safety_alert",
+            ids_by_patient={
+                key: [alert.id for alert in items] for key, items in by_patient.items()
+            },
         )
     return by_patient
