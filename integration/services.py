@@ -90,6 +90,7 @@ from integration.models import (
     Share,
     SharedEntry,
 )
+from journal import measures
 from journal import services as journal_services
 from journal.models import (
     Entry,
@@ -841,6 +842,10 @@ def prompt_complete_measure(
             "invalid_transition",
             "This prompt is answered with a journal entry: send `body`, not `answers`.",
         )
+    # A bad submission is a 400 whatever the prompt's state: checked before the 409s.
+    errors = measures.validate(exercise.instrument, answers, difficulty)
+    if errors:
+        raise _invalid(errors)
     if not _is_answerable(prompt, now):
         raise _invalid_transition("completed")
     session = prompt.session

@@ -441,6 +441,21 @@ def test_a_prompt_not_yet_due_cannot_be_answered(patient, patient_client, past) 
     assert not Measure.objects.exists()
 
 
+def test_bad_answers_are_a_400_whatever_the_prompts_state(patient, patient_client, past) -> None:
+    """A bad submission is refused as such (400 naming the item) before the prompt's
+    state is looked at, so a client learns what to fix, not merely that it is early."""
+    prompt = measure_prompt(
+        patient, past, status=PromptStatus.SCHEDULED, due_at=NOW + H, nominal_at=NOW + H
+    )
+
+    response = complete(patient_client, prompt, {"answers": [4, *PHQ9_CALM[1:]]})
+
+    assert (response.status_code, response.json()["code"]) == (400, "validation")
+    assert "answers.0" in response.json()["errors"]
+    assert not Measure.objects.exists()
+    assert Prompt.objects.get(pk=prompt.pk).status == PromptStatus.SCHEDULED
+
+
 def test_another_patients_measure_prompt_is_not_found(
     patient, other_patient, other_client, past
 ) -> None:
