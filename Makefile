@@ -81,7 +81,7 @@ format: $(VENV)/.installed-dev ## Format the code and fix what ruff can
 	$(BIN)/ruff format .
 
 .PHONY: types
-types: $(VENV)/.installed-dev ## Type-check (mypy, strict for the apps)
+types: $(VENV)/.installed-load ## Type-check (mypy, strict for the apps; with the load extra, for tests/load)
 	$(BIN)/mypy backend journal integration worker tests
 
 .PHONY: check

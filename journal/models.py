@@ -198,6 +198,10 @@ class Entry(SyncedModel):
         "self", symmetrical=False, blank=True, related_name="reflections"
     )
 
+    # Not a column: the sorted ids of its intentions, when the statement that fetched or
+    # wrote the row already knows them (journal.sql); None means "ask `intentions`".
+    loaded_intention_ids: list[uuid.UUID] | None = None
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "entries"

@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
-from journal import measures
+from journal import measures, sql
 from journal.keys import Sealer, UnreadableRecordError
 from journal.models import (
     Entry,
@@ -59,10 +59,17 @@ def entry_with_links(entry: Entry) -> Entry:
 
 
 def entry_without_links(entry: Entry) -> Entry:
-    """A new entry that names no intentions, marked as such without a query (a prefetch
-    over an empty queryset never reaches the database)."""
-    prefetch_related_objects([entry], Prefetch("intentions", queryset=Entry.objects.none()))
+    """A new entry that names no intentions, marked as such without a query."""
+    entry.loaded_intention_ids = []
     return entry
+
+
+def intention_ids(entry: Entry) -> list[uuid.UUID]:
+    """The sorted ids of the intentions the entry looks back on: as loaded with the row
+    (journal.sql, `entry_without_links`), else from the `intentions` prefetch."""
+    if entry.loaded_intention_ids is not None:
+        return list(entry.loaded_intention_ids)
+    return sorted(intention.pk for intention in entry.intentions.all())
 
 
 def session_list_for_patient(
@@ -108,11 +115,17 @@ def entry_list_for_patient(
 
 
 def entry_get_for_patient(*, patient: User, entry_id: uuid.UUID) -> Entry:
-    """The patient's live entry; NotFound alike for missing, deleted and not theirs."""
-    entry = entry_queryset_for_patient(patient=patient).filter(pk=entry_id).first()
+    """The patient's live entry with its intention ids; NotFound alike for missing,
+    deleted and not theirs. One statement where journal.sql has it, else two."""
+    if sql.is_available():
+        entry = sql.live_entry_with_intention_ids(patient_id=patient.pk, entry_id=entry_id)
+    else:
+        entry = entry_queryset_for_patient(patient=patient).filter(pk=entry_id).first()
+        if entry is not None:
+            entry = entry_with_links(entry)
     if entry is None:
         raise NotFound()
-    return entry_with_links(entry)
+    return entry
 
 
 # Session journal ------------------------------------------------------------------------
@@ -296,7 +309,7 @@ def open_entry(entry: Entry, *, sealer: Sealer) -> OpenedEntry:
         version=entry.version,
         created_at=entry.created_at,
         updated_at=entry.updated_at,
-        intention_ids=sorted(intention.pk for intention in entry.intentions.all()),
+        intention_ids=intention_ids(entry),
     )
 
 

@@ -30,7 +30,7 @@ from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from backend.errors import ProblemError
-from journal import measures, selectors
+from journal import measures, selectors, sql
 from journal.keys import Sealer, sealer_for
 from journal.models import (
     AFTER_EFFECTS,
@@ -407,10 +407,7 @@ def _entry_values(entry: Entry, *, sealer: Sealer) -> dict[str, Any]:
         "body": body,
         "tags": tags,
         "mood": entry.mood,
-        "intention_ids": sorted(
-            intention.pk
-            for intention in entry.intentions.all()  # prefetched by the callers
-        ),
+        "intention_ids": selectors.intention_ids(entry),  # prefetched or loaded by the callers
     }
 
 
@@ -543,6 +540,18 @@ def entry_create(
         "mood": mood,
         "intention_ids": sorted(set(intention_ids)),
     }
+    if session_id is None and not values["intention_ids"] and sql.is_available():
+        # No link to check under the patient's write lock: one statement takes the next
+        # change number and inserts. A taken id (a repeat, or a 409) or a patient without
+        # a change counter yet writes nothing, and the general path below answers.
+        errors: dict[str, list[str]] = {}
+        _validate_entry_text(values, errors)
+        if errors:
+            raise _invalid(errors)
+        entry = Entry(id=id or uuid.uuid4(), patient=patient)
+        _apply_entry_values(entry, values, sealer=sealer)
+        if sql.insert_entry_with_next_change(entry):
+            return Created(selectors.entry_without_links(entry), is_new=True)
     if id is not None:
         repeat = _entry_repeat(id, patient, values, sealer)
         if repeat is not None:

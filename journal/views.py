@@ -19,6 +19,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
@@ -262,12 +263,24 @@ class EntryRecordSerializer(EntryOutputSerializer):
         ref_name = "EntryRecord"
 
 
+@cache
+def _renderer(serializer_class: type[serializers.Serializer[Any]]) -> serializers.Serializer[Any]:
+    """One instance of an output serializer per process, its fields bound once: a new
+    instance per record would deep-copy every field each time. Output serializers hold no
+    state between calls to `to_representation`."""
+    return serializer_class()
+
+
+def _represent(serializer_class: type[serializers.Serializer[Any]], record: Any) -> dict[str, Any]:
+    return dict(_renderer(serializer_class).to_representation(record))
+
+
 def _session_data(session: TreatmentSession, sealer: Sealer) -> dict[str, Any]:
-    return dict(SessionOutputSerializer(selectors.open_session(session, sealer=sealer)).data)
+    return _represent(SessionOutputSerializer, selectors.open_session(session, sealer=sealer))
 
 
 def _entry_data(entry: Entry, sealer: Sealer) -> dict[str, Any]:
-    return dict(EntryOutputSerializer(selectors.open_entry(entry, sealer=sealer)).data)
+    return _represent(EntryOutputSerializer, selectors.open_entry(entry, sealer=sealer))
 
 
 def _entries_data(entries: Iterable[Entry], sealer: Sealer) -> list[dict[str, Any]]:
@@ -278,11 +291,11 @@ def _entries_data(entries: Iterable[Entry], sealer: Sealer) -> list[dict[str, An
 
 
 def _session_record(session: TreatmentSession, sealer: Sealer) -> dict[str, Any]:
-    return dict(SessionRecordSerializer(selectors.open_session(session, sealer=sealer)).data)
+    return _represent(SessionRecordSerializer, selectors.open_session(session, sealer=sealer))
 
 
 def _entry_record(entry: Entry, sealer: Sealer) -> dict[str, Any]:
-    return dict(EntryRecordSerializer(selectors.open_entry(entry, sealer=sealer)).data)
+    return _represent(EntryRecordSerializer, selectors.open_entry(entry, sealer=sealer))
 
 
 def _pages_of(

@@ -559,18 +559,52 @@ def test_list_uses_the_same_number_of_queries_for_5_and_50_entries(
     assert count_list_queries(patient_client) == few
 
 
-def test_a_create_takes_a_fixed_handful_of_statements(patient_client, patient) -> None:
-    """With the patient's key and its active version in memory: the id check, the change
-    number (one UPDATE ... RETURNING), the insert in a savepoint (a taken id is a 409)
-    and, only when it names intentions, their links and ids."""
-    make_entry(patient, kind="note")  # the key and its version are now in memory
-    body = {"id": str(uuid.uuid4()), "kind": "note", "title": "t", "body": "b"}
-    with CaptureQueriesContext(connection) as queries:
-        assert patient_client.post(URL, body, format="json").status_code == 201
-    sql = [
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    return [
         query["sql"]
         for query in queries.captured_queries
         if query["sql"].split()[0].upper() not in {"SAVEPOINT", "RELEASE"}
     ]
-    assert [text.split()[0].upper() for text in sql] == ["SELECT", "UPDATE", "INSERT"], sql
-    assert "RETURNING" in sql[1]
+
+
+def test_a_create_without_links_is_one_statement(patient_client, patient) -> None:
+    """With the patient's key and its active version in memory: the change number and the
+    insert together (journal.sql), atomic without a transaction block."""
+    make_entry(patient, kind="note")  # the key and its version are now in memory
+    body = {"id": str(uuid.uuid4()), "kind": "note", "title": "t", "body": "b"}
+    with CaptureQueriesContext(connection) as queries:
+        assert patient_client.post(URL, body, format="json").status_code == 201
+    sql = statements(queries)
+    assert len(sql) == 1, sql
+    assert sql[0].startswith("WITH"), sql
+    assert "UPDATE" in sql[0]
+    assert "INSERT" in sql[0]
+
+
+def test_a_create_with_links_checks_them_under_the_write_lock(patient_client, patient) -> None:
+    """The id check, the change number (which locks the patient's counter), the link
+    checks, the insert (in a savepoint: a taken id is a 409), the links and their ids."""
+    intention = make_entry(patient, kind="intention")
+    body = {
+        "id": str(uuid.uuid4()),
+        "kind": "reflection",
+        "body": "b",
+        "intention_ids": [str(intention.id)],
+    }
+    with CaptureQueriesContext(connection) as queries:
+        response = patient_client.post(URL, body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["intention_ids"] == [str(intention.id)]
+    sql = [text.split()[0].upper() for text in statements(queries)]
+    assert sql[:3] == ["SELECT", "UPDATE", "SELECT"], sql
+    assert "INSERT" in sql
+
+
+def test_a_read_of_one_entry_is_one_statement(patient_client, patient) -> None:
+    intention = make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection", intention_ids=[intention.id])
+    with CaptureQueriesContext(connection) as queries:
+        response = patient_client.get(detail(reflection.id))
+    assert response.status_code == 200
+    assert response.json()["intention_ids"] == [str(intention.id)]
+    assert len(statements(queries)) == 1, statements(queries)
