@@ -36,14 +36,14 @@ def is_available() -> bool:
 
 def _quoted(model: type[Model], name: str) -> str:
     """A field's column, quoted for this database."""
-    field = cast(Field[Any, Any], model._meta.get_field(name))
+    field = cast("Field[Any, Any]", model._meta.get_field(name))
     return connection.ops.quote_name(str(field.column))
 
 
 @cache
 def _entry_select() -> str:
     quote = connection.ops.quote_name
-    links = cast(ManyToManyField[Entry, Any], Entry._meta.get_field("intentions"))
+    links = cast("ManyToManyField[Entry, Any]", Entry._meta.get_field("intentions"))
     through = quote(cast(type[Model], links.remote_field.through)._meta.db_table)
     columns = ", ".join(f"e.{quote(str(field.column))}" for field in Entry._meta.concrete_fields)
     entry_id = _quoted(Entry, "id")
@@ -94,7 +94,7 @@ def insert_entry_with_next_change(entry: Entry) -> bool:
     """Insert a new entry (every field set but `change`) under the patient's next change
     number. False when nothing was written: its id is taken, or the patient has no
     counter row yet (the number may then be used up: sync does not mind gaps)."""
-    counter_owner = cast(Field[Any, Any], SyncState._meta.get_field("patient"))
+    counter_owner = cast("Field[Any, Any]", SyncState._meta.get_field("patient"))
     params = [counter_owner.get_db_prep_value(entry.patient_id, connection)]
     params += [
         field.get_db_prep_save(field.pre_save(entry, add=True), connection)
