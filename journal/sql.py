@@ -27,17 +27,10 @@ from typing import Any, cast
 from django.db import connection
 from django.db.models import Field, ManyToManyField, Model
 
+from backend.sql import column_list, instance, is_available, quoted
 from journal.models import Entry, SyncState
 
-
-def is_available() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _quoted(model: type[Model], name: str) -> str:
-    """A field's column, quoted for this database."""
-    field = cast("Field[Any, Any]", model._meta.get_field(name))
-    return connection.ops.quote_name(str(field.column))
+__all__ = ["insert_entry_with_next_change", "is_available", "live_entry_with_intention_ids"]
 
 
 @cache
@@ -45,31 +38,26 @@ def _entry_select() -> str:
     quote = connection.ops.quote_name
     links = cast("ManyToManyField[Entry, Any]", Entry._meta.get_field("intentions"))
     through = quote(cast(type[Model], links.remote_field.through)._meta.db_table)
-    columns = ", ".join(f"e.{quote(str(field.column))}" for field in Entry._meta.concrete_fields)
-    entry_id = _quoted(Entry, "id")
+    columns = column_list(Entry, "e")
+    entry_id = quoted(Entry, "id")
     return (
         f"SELECT {columns}, ARRAY("  # noqa: S608 (names from the model, never input)
         f"SELECT l.{quote(links.m2m_reverse_name())} FROM {through} l "
         f"WHERE l.{quote(links.m2m_column_name())} = e.{entry_id}) "
         f"FROM {quote(Entry._meta.db_table)} e "
-        f"WHERE e.{entry_id} = %s AND e.{_quoted(Entry, 'patient')} = %s "
-        f"AND e.{_quoted(Entry, 'deleted_at')} IS NULL"
+        f"WHERE e.{entry_id} = %s AND e.{quoted(Entry, 'patient')} = %s "
+        f"AND e.{quoted(Entry, 'deleted_at')} IS NULL"
     )
 
 
 def live_entry_with_intention_ids(*, patient_id: uuid.UUID, entry_id: uuid.UUID) -> Entry | None:
     """The patient's live entry, `loaded_intention_ids` set; None when there is none."""
-    fields = Entry._meta.concrete_fields
     with connection.cursor() as cursor:
         cursor.execute(_entry_select(), [entry_id, patient_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row[:-1])
-    for index, field in enumerate(fields):
-        for convert in field.get_db_converters(connection):
-            values[index] = convert(values[index], field, connection)
-    entry = Entry.from_db(connection.alias, [field.attname for field in fields], values)
+    entry = instance(Entry, row[:-1])
     entry.loaded_intention_ids = sorted(row[-1])
     return entry
 
@@ -82,11 +70,11 @@ def _entry_insert() -> str:
     values = ", ".join("next.last_change" if f.attname == "change" else "%s" for f in fields)
     return (
         f"WITH next AS (UPDATE {quote(SyncState._meta.db_table)} "  # noqa: S608 (names only)
-        f"SET last_change = last_change + 1 WHERE {_quoted(SyncState, 'patient')} = %s "
+        f"SET last_change = last_change + 1 WHERE {quoted(SyncState, 'patient')} = %s "
         f"RETURNING last_change) "
         f"INSERT INTO {quote(Entry._meta.db_table)} ({columns}) SELECT {values} FROM next "
-        f"ON CONFLICT ({_quoted(Entry, 'id')}) DO NOTHING "
-        f"RETURNING {_quoted(Entry, 'change')}"
+        f"ON CONFLICT ({quoted(Entry, 'id')}) DO NOTHING "
+        f"RETURNING {quoted(Entry, 'change')}"
     )
 
 

@@ -1,4 +1,6 @@
-"""Token lifetime: TOKEN_TTL without use, sliding on use, never past AUTO_REFRESH_MAX_TTL."""
+"""Token lifetime (TOKEN_TTL without use, sliding on use, never past
+AUTO_REFRESH_MAX_TTL) and the token check itself, each through the hand-written lookup
+(`fast`, backend.sql) and the ORM's (`general`, as on SQLite)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,20 @@ import time_machine
 from django.utils import timezone
 from knox.settings import knox_settings
 
+from backend import sql
 from backend.accounts.models import DeviceToken
 from tests.accounts.factories import issue_token
 from tests.accounts.helpers import assert_problem, authorized
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["fast", "general"])
+def lookup(request, monkeypatch) -> str:
+    if request.param == "general":
+        monkeypatch.setattr(sql, "is_available", lambda: False)
+    return str(request.param)
+
 
 TTL: timedelta = knox_settings.TOKEN_TTL
 MAX_TTL: timedelta = knox_settings.AUTO_REFRESH_MAX_TTL
@@ -102,3 +113,40 @@ def test_an_expired_token_is_deleted_when_presented(patient):
         assert DeviceToken.objects.filter(user=patient).count() == 1
         assert_problem(_me(other), 401, "authentication_failed")
         assert DeviceToken.objects.filter(user=patient).count() == 0
+
+
+def test_the_token_signs_in_its_own_user_with_every_field(patient):
+    response = _me(issue_token(patient))
+    assert response.status_code == 200
+    assert response.json()["email"] == patient.email
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "wrong",  # the right first characters, a different token
+        "not a token",
+        "",
+    ],
+)
+def test_a_token_that_does_not_match_is_401(patient, header):
+    token = issue_token(patient)
+    presented = (
+        token[:8] + ("0" if token[8] != "0" else "1") + token[9:] if header == "wrong" else header
+    )
+    response = authorized(presented).get("/api/v1/me/")
+    assert_problem(response, 401, "authentication_failed")
+    assert DeviceToken.objects.filter(user=patient).count() == 1
+
+
+def test_a_header_that_is_not_utf8_is_401(patient, client):
+    issue_token(patient)
+    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION="Token \xff\xfe")
+    assert_problem(response, 401, "authentication_failed")
+
+
+def test_an_inactive_users_token_is_401(patient):
+    token = issue_token(patient)
+    patient.is_active = False
+    patient.save(update_fields=["is_active"])
+    assert_problem(_me(token), 401, "authentication_failed")
