@@ -31,7 +31,9 @@ class StrictSerializer(serializers.Serializer[Any]):
         parent, so a class binds them once, to an instance of its own made without data
         (holding nothing of any request), and each request's instance uses those. An
         instance made with a context or as partial reads them through its parent, so it
-        binds its own copy, as DRF does.
+        binds its own copy, as DRF does. A default must then be immutable or a callable
+        (`default=list`, never `default=[]`), or one object would serve every request
+        (tests/backend/test_strict_serializer.py checks every input serializer).
         """
         if self.partial or self._context:
             return _bound_fields(self)

@@ -72,3 +72,32 @@ def test_a_partial_or_contextual_instance_binds_its_own_fields() -> None:
     contextual = Note(data={"title": "ok"}, context={"request": None})
     assert contextual.fields is not Note(data={}).fields
     assert next(iter(contextual.fields.values())).context == {"request": None}
+
+
+def all_strict_serializers() -> list[type[StrictSerializer]]:
+    import backend.urls  # noqa: F401 (imports every view, and so every serializer)
+
+    found: list[type[StrictSerializer]] = []
+    pending: list[type[StrictSerializer]] = [StrictSerializer]
+    while pending:
+        for subclass in pending.pop().__subclasses__():
+            found.append(subclass)
+            pending.append(subclass)
+    return found
+
+
+def test_no_shared_field_has_a_mutable_default() -> None:
+    """Fields are shared between requests: a list or dict given as a default (rather than
+    a callable such as `list`) would be one object handed to every request."""
+    serializers_found = all_strict_serializers()
+    assert len(serializers_found) > 20  # every app's input serializers were found
+    for serializer_class in serializers_found:
+        pending = list(serializer_class(data={}).fields.values())
+        while pending:
+            field = pending.pop()
+            default = getattr(field, "default", None)
+            assert not isinstance(default, list | dict | set), (serializer_class, field)
+            pending.extend(getattr(field, "fields", {}).values())
+            child = getattr(field, "child", None)
+            if child is not None:
+                pending.append(child)
