@@ -43,7 +43,6 @@ __all__ = [
     "new_data_key",
     "open_sealed",
     "seal",
-    "sealed_key_version",
     "wrapped_key_version",
 ]
 
@@ -83,12 +82,12 @@ class KeyConfigError(JournalCryptoError):
 
 def _length_prefixed(*parts: str) -> bytes:
     """Encode parts so that no two different lists encode alike (4-byte length, then UTF-8)."""
-    out = bytearray()
+    out: list[bytes] = []
     for part in parts:
         encoded = part.encode("utf-8")
-        out += struct.pack(">I", len(encoded))
-        out += encoded
-    return bytes(out)
+        out.append(len(encoded).to_bytes(4, "big"))
+        out.append(encoded)
+    return b"".join(out)
 
 
 def _check_version(version: object, *, what: str) -> int:
@@ -123,6 +122,8 @@ class SealContext:
                 raise TypeError(f"SealContext.{name} must be a str")
             if not value:
                 raise ValueError(f"SealContext.{name} must not be empty")
+            if value.isascii():
+                continue  # ids and names: nothing to encode
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
@@ -131,16 +132,16 @@ class SealContext:
     def aad(self, key_version: int) -> bytes:
         """Associated data: format, algorithm, DEK version and the context, length-prefixed."""
         _check_version(key_version, what="key_version")
-        return _length_prefixed(
-            "afterglow.journal.seal",
-            str(TOKEN_FORMAT),
-            ALGORITHM_NAMES[ALGORITHM_ID],
-            str(key_version),
-            self.table,
-            self.field,
-            self.row_id,
-            self.owner_id,
+        # The parts that never change are encoded once (_SEAL_AAD_HEAD); the bytes are
+        # those of all eight parts length-prefixed in a row.
+        return _SEAL_AAD_HEAD + _length_prefixed(
+            str(key_version), self.table, self.field, self.row_id, self.owner_id
         )
+
+
+_SEAL_AAD_HEAD = _length_prefixed(
+    "afterglow.journal.seal", str(TOKEN_FORMAT), ALGORITHM_NAMES[ALGORITHM_ID]
+)
 
 
 def _wrap_aad(*, kek_version: int, owner_id: str, dek_version: int) -> bytes:
@@ -347,32 +348,21 @@ def seal(data_key: bytes, plaintext: str, *, context: SealContext, key_version: 
     return _encode_token(_TOKEN_HEADER.pack(ALGORITHM_ID, key_version) + nonce + sealed)
 
 
-def open_sealed(data_key: bytes, token: str, *, context: SealContext) -> str:
-    """Decrypt a token sealed for this context; SealedValueError on any failure."""
-    _check_data_key(data_key)
+def open_sealed(
+    data_key: bytes | Callable[[int], bytes], token: str, *, context: SealContext
+) -> str:
+    """Decrypt a token sealed for this context; SealedValueError on any failure.
+
+    `data_key` is the key, or a function from the key version in the token's header to
+    the key (the header is then decoded once, not once for the version and once to open).
+    """
     key_version, nonce, sealed = _decode_token(token)
+    key = _check_data_key(data_key(key_version) if callable(data_key) else data_key)
     try:
-        encoded = AESGCM(data_key).decrypt(nonce, sealed, context.aad(key_version))
+        encoded = AESGCM(key).decrypt(nonce, sealed, context.aad(key_version))
         return encoded.decode("utf-8")
     except (InvalidTag, UnicodeDecodeError):
         raise SealedValueError("sealed value failed authentication") from None
-
-
-def sealed_key_version(token: str) -> int:
-    """The DEK version in a token's header, unauthenticated: a hint for choosing the key.
-
-    Opening checks it, because the version is part of the associated data. Only the
-    header's first eight characters are decoded: this runs once per opened field.
-    """
-    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
-        raise SealedValueError("sealed value has an unknown format")
-    head = token[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + 8]
-    if len(head) < 8:
-        raise SealedValueError("sealed value is too short")
-    algorithm, key_version = _TOKEN_HEADER.unpack_from(_decode_base64url(head))
-    if algorithm not in ALGORITHM_NAMES or key_version < 1:
-        raise SealedValueError("sealed value has an invalid header")
-    return int(key_version)
 
 
 class DataKeyCache:

@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,11 +29,12 @@ from journal.crypto import (
     new_data_key,
     open_sealed,
     seal,
-    sealed_key_version,
 )
 from journal.models import DataKey, Entry, TreatmentSession
 
 security_logger = logging.getLogger("afterglow.security")
+# How many just-sealed values a Sealer remembers (a write's response opens them at once).
+JUST_SEALED_KEPT = 8
 
 _cache = DataKeyCache(
     max_entries=getattr(settings, "JOURNAL_DEK_CACHE_SIZE", 4096),
@@ -165,6 +166,10 @@ class Sealer:
     # Re-sealing must know the active key for certain, never from a cache.
     trust_cached_version: bool = True
     _active_version: int | None = None
+    # The values this sealer sealed last, by (context, token): the response to a write is
+    # built from the row just written, and need not decrypt what it has just encrypted.
+    # Bounded, so a sealer kept for a batch holds no more than a few plaintexts.
+    _just_sealed: dict[tuple[SealContext, str], str] = field(default_factory=dict, repr=False)
 
     def _load_keys(self) -> None:
         """One query: every data key of the patient into the process cache."""
@@ -223,19 +228,25 @@ class Sealer:
         version = self.active_version()
         if hasattr(instance, "key_version"):
             instance.key_version = version
-        return seal(
-            self._key(version), text, context=self._context(instance, field), key_version=version
-        )
+        context = self._context(instance, field)
+        token = seal(self._key(version), text, context=context, key_version=version)
+        if len(self._just_sealed) >= JUST_SEALED_KEPT:
+            del self._just_sealed[next(iter(self._just_sealed))]
+        self._just_sealed[(context, token)] = text
+        return token
 
     def open(self, instance: models.Model, field: str) -> str:
         token: str = getattr(instance, field)
         if not token and getattr(instance, "deleted_at", None) is not None:
             return ""  # a tombstone keeps no text
         context = self._context(instance, field)
+        just_sealed = self._just_sealed.get((context, token))
+        if just_sealed is not None:
+            return just_sealed
         try:
             # Every live row's fields are sealed, empty text included: an emptied column is
             # tampering and fails like any other.
-            return open_sealed(self._key(sealed_key_version(token)), token, context=context)
+            return open_sealed(self._key, token, context=context)
         except SealedValueError:
             security_logger.error(
                 "sealed value failed to open",

@@ -131,7 +131,7 @@ def report(name: str, enc: dict[str, float], twin: dict[str, float], *, goal: fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Encrypted vs plaintext journal endpoints")
-    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args(argv)
     setup_django()

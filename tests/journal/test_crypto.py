@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import struct
 import threading
 
@@ -20,7 +21,6 @@ from journal.crypto import (
     new_data_key,
     open_sealed,
     seal,
-    sealed_key_version,
     wrapped_key_version,
 )
 
@@ -33,6 +33,19 @@ KEK_3 = b"\x03" * 32
 PREFIX = "ag1."
 
 encodable_text = st.text(st.characters(codec="utf-8"), max_size=2_000)
+
+
+def versions_asked_for(token) -> list[int]:
+    """The key versions `open_sealed` asks its key function for, opening `token`."""
+    asked: list[int] = []
+
+    def key_for(version: int) -> bytes:
+        asked.append(version)
+        return KEY
+
+    with contextlib.suppress(SealedValueError):
+        open_sealed(key_for, token, context=CONTEXT)
+    return asked
 
 
 def raw_payload(token: str) -> bytes:
@@ -67,7 +80,7 @@ def test_round_trips_any_unicode_text(text):
     token = seal(KEY, text, context=CONTEXT, key_version=3)
 
     assert open_sealed(KEY, token, context=CONTEXT) == text
-    assert sealed_key_version(token) == 3
+    assert versions_asked_for(token) == [3]
 
 
 @hypothesis_settings(max_examples=30, deadline=None)
@@ -145,7 +158,7 @@ def test_rejects_edited_key_version_in_header(new_version):
 
     edited = encode_payload(raw[:1] + struct.pack(">I", new_version) + raw[5:])
 
-    assert sealed_key_version(edited) == new_version
+    assert versions_asked_for(edited) == [new_version]
     assert_fails_closed(edited)
 
 
@@ -176,8 +189,7 @@ def test_rejects_wrong_data_key():
 )
 def test_malformed_tokens_fail_closed(malformed):
     assert_fails_closed(malformed)
-    with pytest.raises(SealedValueError):
-        sealed_key_version(malformed)
+    assert versions_asked_for(malformed) == []  # refused before any key is looked up
 
 
 def test_unknown_algorithm_fails_closed():
