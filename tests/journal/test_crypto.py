@@ -252,6 +252,18 @@ def test_context_rejects_non_str_parts():
         SealContext(table="t", field="f", row_id=1, owner_id="o")  # type: ignore[arg-type]
 
 
+def test_aad_bytes_are_those_every_stored_token_was_sealed_with():
+    """The associated data's layout is part of every stored token: each of eight parts as
+    a 4-byte big-endian length and its UTF-8 bytes. Written out here by hand, so a faster
+    encoding can never change it."""
+    head = b"\x00\x00\x00\x16afterglow.journal.seal\x00\x00\x00\x011\x00\x00\x00\x07A256GCM"
+    tail = b"\x00\x00\x00\x017\x00\x00\x00\x0djournal_entry\x00\x00\x00\x04body"
+    owner = b"\x00\x00\x00\x09patient-1"
+    assert CONTEXT.aad(7) == head + tail + b"\x00\x00\x00\x07entry-1" + owner
+    accented = SealContext("journal_entry", "body", "entrée-1", "patient-1")
+    assert accented.aad(7) == head + tail + b"\x00\x00\x00\x09entr\xc3\xa9e-1" + owner
+
+
 def test_aad_differs_by_key_version_and_context():
     assert CONTEXT.aad(1) != CONTEXT.aad(2)
     assert CONTEXT.aad(1) != SealContext("journal_entr", "ybody", "entry-1", "patient-1").aad(1)
