@@ -134,6 +134,19 @@ class ProblemError(exceptions.APIException):
         self.headers = dict(headers or {})
 
 
+def invalid_fields(errors: Mapping[str, list[str]]) -> ProblemError:
+    """A 400 shaped like the handler's field errors, for rules a service checks.
+
+    The messages are fixed sentences that never hold what the client sent, so they go out
+    as written. (The handler replaces any message that contains a submitted string, and a
+    message naming a rule, "... a completed dosing session", would otherwise be blanked
+    whenever the client sent `"status": "completed"`.)
+    """
+    return ProblemError(
+        400, "validation", "Some fields are invalid: see 'errors'.", extra={"errors": dict(errors)}
+    )
+
+
 def database_unavailable(exception: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
     """The 503 problem and headers for a database error a retry can cure. Logged as a
     warning by the exception's type alone: its message can quote a value."""

@@ -452,17 +452,17 @@ MIGRATION_MODULES = {"knox": None}
 
 # Called with session= inside the transaction that creates, moves, cancels or deletes a
 # treatment session: the timeline rewrites the session's prompts with it.
-JOURNAL_SESSION_HOOKS = ["integration.services.prompts_sync_for_session"]
+JOURNAL_SESSION_HOOKS = ["integration.prompts.planning.prompts_sync_for_session"]
 PROMPT_POST_DOSING_QUIET_HOURS = env.int("PROMPT_POST_DOSING_QUIET_HOURS", default=6)
 # Called with patient= in the transaction that changes a patient's time zone.
-ACCOUNT_TIME_ZONE_HOOKS = ["integration.services.prompts_sync_for_patient"]
+ACCOUNT_TIME_ZONE_HOOKS = ["integration.prompts.planning.prompts_sync_for_patient"]
 
 # Crisis resources shown with a PHQ-9 item 9 above 0 (journal/safety.py has the lists;
 # CRISIS_RESOURCES may override them per country).
 CRISIS_COUNTRY = env.str("CRISIS_COUNTRY", default="US")
 # Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0:
 # an alert row for each linked therapist the patient allowed, e-mailed by the worker.
-JOURNAL_SAFETY_HOOKS: list[str] = ["integration.alerts.safety_alerts_create"]
+JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create"]
 
 # E-mail (safety alerts). Development prints messages to the console.
 EMAIL_BACKEND = env.str(

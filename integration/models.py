@@ -89,7 +89,7 @@ class PlanStep(models.Model):
     # After this long past its due time, an unanswered prompt expires.
     answer_window = models.DurationField(default=dt.timedelta(hours=24))
     # Only for a dosing session that starts a course (no other live dosing session in the
-    # `integration.services.COURSE_GAP` before it): the measures taken before a course.
+    # `integration.prompts.planning.COURSE_GAP` before it): the measures taken before a course.
     is_course_start_only = models.BooleanField(default=False)
 
     class Meta:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
@@ -73,3 +74,10 @@ class EntryPagination(JournalCursorPagination):
 
 class MeasurePagination(JournalCursorPagination):
     ordering = ("-taken_at", "-id")
+
+
+# The query parameters of every cursor-paginated list, as the OpenAPI document names them.
+CURSOR_PARAMETER = OpenApiParameter("cursor", str, description="From `next` or `previous`.")
+LIMIT_PARAMETER = OpenApiParameter(
+    "limit", int, description=f"Page size (50, at most {MAX_PAGE_SIZE})."
+)

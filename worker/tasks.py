@@ -12,9 +12,9 @@ from celery.app.task import Task
 from django.db import OperationalError
 from django.utils import timezone
 
-from integration import alerts
-from integration.delivery import prompts_deliver, prompts_dispatch
-from integration.services import prompts_expire_overdue
+from integration.care import alerts
+from integration.delivery.dispatch import prompts_deliver, prompts_dispatch
+from integration.prompts.planning import prompts_expire_overdue
 from journal.keys import patient_old_keys_wait, patient_reseal_batch
 
 RESEAL_BATCH_SIZE = 200

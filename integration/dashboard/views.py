@@ -31,20 +31,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
-from integration import access, alerts, charts, selectors
+from integration.care import access, alerts
+from integration.care import selectors as care_selectors
+from integration.dashboard import charts
 from integration.dashboard.forms import SignInForm, may_use_dashboard
 from integration.dashboard.middleware import dashboard_session_start, is_dashboard_session
 from integration.models import PromptStatus
+from integration.therapist import measures, selectors
 from journal.measures import Band
 from journal.models import AFTER_EFFECTS, EntryKind, Modality, SessionStatus, Setting, Severity
 
 VIA = "dashboard"
 
 SHARE_STATE_LABELS = {
-    selectors.ShareState.ACTIVE: "Active",
-    selectors.ShareState.EXPIRED: "Expired",
-    selectors.ShareState.REVOKED: "Revoked by the patient",
-    selectors.ShareState.ENDED: "Care link ended",
+    care_selectors.ShareState.ACTIVE: "Active",
+    care_selectors.ShareState.EXPIRED: "Expired",
+    care_selectors.ShareState.REVOKED: "Revoked by the patient",
+    care_selectors.ShareState.ENDED: "Care link ended",
 }
 
 TherapistView = Callable[..., HttpResponse]
@@ -269,7 +272,7 @@ def _signed(value: float | None, suffix: str = "") -> str:
 @require_GET
 @therapist_required
 def share_measures(request: HttpRequest, therapist: User, share_id: str) -> HttpResponse:
-    content = selectors.share_measures_for_therapist(
+    content = measures.share_measures_for_therapist(
         therapist=therapist, share_id=share_id, request=request, via=VIA
     )
     zone = timezone.get_current_timezone()

@@ -146,7 +146,7 @@ def wait_all_sent(total: int, *, timeout: float) -> None:
 
 
 def claim_one_batch() -> float:
-    from integration.delivery import prompts_dispatch
+    from integration.delivery.dispatch import prompts_dispatch
 
     started = time.perf_counter()
     # One batch: the claim transaction, then (autocommit: at once) the message to Redis.
@@ -201,7 +201,7 @@ def bench_claim_scaling(patients: list[Any], *, small: int, large: int, repetiti
 def bench_in_process(patients: list[Any], count: int) -> float:
     from django.utils import timezone
 
-    from integration.delivery import prompts_claim_due, prompts_deliver
+    from integration.delivery.dispatch import prompts_claim_due, prompts_deliver
 
     reset_prompts()
     add_prompts(count, patients, due=True)
@@ -217,7 +217,7 @@ def bench_in_process(patients: list[Any], count: int) -> float:
 
 
 def bench_worker(workers: Any, patients: list[Any], count: int) -> tuple[float, float]:
-    from integration.delivery import prompts_dispatch
+    from integration.delivery.dispatch import prompts_dispatch
 
     reset_prompts()
     add_prompts(count, patients, due=True)

@@ -16,7 +16,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import User
-from integration import services as care_services
+from integration.care import links, shares
 from integration.dashboard.middleware import LAST_ACTIVITY_KEY, SIGNED_IN_AT_KEY
 from integration.models import CareLink, Share
 from journal import services as journal_services
@@ -69,8 +69,8 @@ def patient(db) -> User:
 
 
 def link(patient: User, therapist: User) -> CareLink:
-    invitation = care_services.invitation_create(therapist=therapist)
-    return care_services.care_link_create(patient=patient, code=invitation.code)
+    invitation = links.invitation_create(therapist=therapist)
+    return links.care_link_create(patient=patient, code=invitation.code)
 
 
 @dataclass
@@ -156,7 +156,7 @@ def share_course(
     integration = journal_services.session_create(
         patient=patient, kind="integration", scheduled_start=now + dt.timedelta(days=2)
     ).record
-    share = care_services.share_create(
+    share = shares.share_create(
         patient=patient,
         care_link_id=care_link.pk,
         dosing_session_id=dosing.pk,

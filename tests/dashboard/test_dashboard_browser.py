@@ -222,12 +222,11 @@ def scored_share(patient, therapist, course, settings, monkeypatch):
 
     from django.utils import timezone
 
-    from integration import alerts
-    from integration import services as care_services
+    from integration.care import alerts, shares
     from integration.models import CareLink
     from journal import services as journal_services
 
-    settings.JOURNAL_SAFETY_HOOKS = ["integration.alerts.safety_alerts_create"]
+    settings.JOURNAL_SAFETY_HOOKS = ["integration.care.alerts.safety_alerts_create"]
     CareLink.objects.filter(pk=course.link.pk).update(safety_alerts_enabled=True)
     monkeypatch.setattr(alerts, "current_app", mock.Mock())
     course.dosing.refresh_from_db()
@@ -243,7 +242,7 @@ def scored_share(patient, therapist, course, settings, monkeypatch):
         journal_services.measure_create(
             patient=patient, instrument=instrument, answers=answers, taken_at=taken_at
         )
-    return care_services.share_create(
+    return shares.share_create(
         patient=patient,
         care_link_id=course.link.pk,
         dosing_session_id=course.dosing.pk,

@@ -19,9 +19,10 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import User
-from integration import charts, selectors
-from integration import services as care_services
+from integration.care import shares
+from integration.dashboard import charts
 from integration.models import AccessEvent
+from integration.therapist import measures
 from journal import services as journal_services
 from tests.dashboard.conftest import PATIENTS_URL, signed_in_client
 
@@ -65,7 +66,7 @@ def measured(patient, course):
     record(patient, "phq9", 8, start + D)
     record(patient, "gad7", 6, start + D)
     record(patient, "phq9", 4, timezone.now() - 2 * H)
-    return care_services.share_create(
+    return shares.share_create(
         patient=patient,
         care_link_id=course.link.pk,
         dosing_session_id=course.dosing.pk,
@@ -141,7 +142,7 @@ def svg_of(html: str, instrument: str) -> str:
 def test_the_charts_numbers_equal_the_tables(therapist_client, therapist, measured):
     html = therapist_client.get(measures_url(measured.pk)).content.decode()
     page = parse(html)
-    api = selectors.share_measures_for_therapist(
+    api = measures.share_measures_for_therapist(
         therapist=therapist, share_id=measured.pk, request=None, via="api"
     )
 
@@ -280,9 +281,7 @@ def test_the_preparation_view_and_the_patient_list_link_the_scores(therapist_cli
 
 def test_an_instrument_without_scores_says_so(therapist_client, patient, course):
     record(patient, "phq9", 11, timezone.now() - H)
-    share = care_services.share_create(
-        patient=patient, care_link_id=course.link.pk, include_measures=True
-    )
+    share = shares.share_create(patient=patient, care_link_id=course.link.pk, include_measures=True)
 
     html = therapist_client.get(measures_url(share.pk)).content.decode()
 
@@ -293,8 +292,8 @@ def test_an_instrument_without_scores_says_so(therapist_client, patient, course)
 # The drawing, as a function ----------------------------------------------------------------
 
 
-def series_of(therapist: User, share_id: uuid.UUID | str) -> selectors.ShareMeasures:
-    return selectors.share_measures_for_therapist(
+def series_of(therapist: User, share_id: uuid.UUID | str) -> measures.ShareMeasures:
+    return measures.share_measures_for_therapist(
         therapist=therapist, share_id=share_id, request=None, via="api"
     )
 

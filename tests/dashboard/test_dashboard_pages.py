@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from integration import services as care_services
+from integration.care import links, shares
 from integration.dashboard import middleware
 from integration.models import AccessEvent
 from journal import services as journal_services
@@ -510,7 +510,7 @@ class TestPreparationView:
     def test_a_share_of_nothing_yet_says_so(self, therapist_client, therapist, patient):
         care_link = link(patient, therapist)
         entry = journal_services.entry_create(patient=patient, kind="note", body="x").record
-        share = care_services.share_create(
+        share = shares.share_create(
             patient=patient, care_link_id=care_link.pk, entry_ids=[entry.pk]
         )
         journal_services.entry_delete(patient=patient, entry_id=entry.pk, expected_versions=None)
@@ -532,7 +532,7 @@ class TestNotFound:
     def test_every_refusal_is_the_same_page(self, therapist_client, patient, course):
         other_share = share_course(PatientFactory.create(), TherapistFactory.create()).share
         revoked = share_course(patient, course.link.therapist, link_to=course.link).share
-        care_services.share_revoke(patient=patient, share_id=revoked.pk)
+        shares.share_revoke(patient=patient, share_id=revoked.pk)
         events_before = AccessEvent.objects.count()
 
         pages = {
@@ -560,7 +560,7 @@ class TestNotFound:
         assert response.status_code == 404
 
     def test_an_ended_link_ends_every_page_of_the_patient(self, therapist_client, patient, course):
-        care_services.care_link_end(user=patient, link_id=course.link.pk)
+        links.care_link_end(user=patient, link_id=course.link.pk)
 
         assert therapist_client.get(share_url(course.share.pk)).status_code == 404
         assert therapist_client.get(history_url(patient.pk)).status_code == 404
@@ -570,7 +570,7 @@ class TestNotFound:
 class TestShareHistory:
     def test_lists_every_share_with_its_dates_and_state(self, therapist_client, patient, course):
         revoked = share_course(patient, course.link.therapist, link_to=course.link).share
-        care_services.share_revoke(patient=patient, share_id=revoked.pk)
+        shares.share_revoke(patient=patient, share_id=revoked.pk)
 
         html = html_of(therapist_client.get(history_url(patient.pk)))
 

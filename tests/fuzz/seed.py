@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import DeviceToken, Role, User
-from integration import services as care_services
+from integration.care import links, shares
 from journal import services as journal_services
 
 # The fuzz user's password: no generated request can know it, so DELETE /api/v1/me/ (which
@@ -88,9 +88,9 @@ def seed(*, label: str = "fuzz") -> FuzzUsers:
 
     for owner in (patient, other_patient):
         dosing_id, integration_id, *entry_ids = _journal(owner)
-        code = care_services.invitation_create(therapist=therapist).code
-        link = care_services.care_link_create(patient=owner, code=code)
-        care_services.share_create(
+        code = links.invitation_create(therapist=therapist).code
+        link = links.care_link_create(patient=owner, code=code)
+        shares.share_create(
             patient=owner,
             care_link_id=link.id,
             entry_ids=entry_ids,

@@ -30,7 +30,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from backend.accounts.models import DeviceToken, Role, User
-from integration import services as care_services
+from integration.delivery import devices
 from integration.models import CareLink, Prompt, Share
 from journal.models import Entry, Measure, TreatmentSession
 from tests.fuzz.seed import FuzzUsers, issue_token
@@ -139,7 +139,7 @@ class World:
             role=Role.THERAPIST,
         )
         for owner in (self.patient, self.other_patient):
-            care_services.device_register(
+            devices.device_register(
                 patient=owner, platform="android", token=f"fcm-token-{uuid.uuid4().hex}"
             )
 

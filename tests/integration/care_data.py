@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backend.accounts.models import User
-from integration import services
+from integration.care import links, shares
 from integration.models import CareLink, Share
 from journal import services as journal_services
 from journal.models import Entry, TreatmentSession
@@ -38,8 +38,8 @@ def edit_entry(entry: Entry, **fields: Any) -> Entry:
 
 def make_link(patient: User, therapist: User, **fields: Any) -> CareLink:
     """A link as a redeemed invitation makes it."""
-    code = services.invitation_create(therapist=therapist).code
-    return services.care_link_create(patient=patient, code=code, **fields)
+    code = links.invitation_create(therapist=therapist).code
+    return links.care_link_create(patient=patient, code=code, **fields)
 
 
 def make_share(
@@ -51,7 +51,7 @@ def make_share(
     expires_at: dt.datetime | None = None,
     include_measures: bool = False,
 ) -> Share:
-    return services.share_create(
+    return shares.share_create(
         patient=link.patient,
         care_link_id=link.id,
         entry_ids=[entry.id for entry in entries],

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from integration import selectors
 from integration.models import AccessEvent
+from integration.therapist import selectors
 from tests.accounts.helpers import assert_problem
 from tests.integration.care_data import make_entry, make_link, make_share, signed_in
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from integration import services
+from integration.care import shares
 from integration.models import AccessEvent
 from tests.integration.care_data import expire, make_entry, make_link, make_share, signed_in
 from tests.integration.factories import make_patient, make_prompt, make_session, make_therapist
@@ -140,7 +140,7 @@ def world(db) -> World:
         entries=[entry],
         include_measures=True,
     )
-    services.share_revoke(patient=patient, share_id=revoked.id)
+    shares.share_revoke(patient=patient, share_id=revoked.id)
     expired = expire(
         make_share(
             make_link(patient, therapists["therapist_expired"]),

@@ -11,7 +11,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework.throttling import ScopedRateThrottle
 
-from integration import services
+from integration.care import links
 from integration.models import CareInvitation, CareLink
 from tests.accounts.helpers import assert_problem, without_request_id
 from tests.integration.care_data import make_entry, make_link, make_share, signed_in
@@ -46,7 +46,7 @@ def test_invitation_is_an_8_character_code_stored_only_as_its_hash(therapist_api
 
     code = body["code"]
     assert len(code) == 8
-    assert set(code) <= set(services.INVITATION_CODE_ALPHABET)
+    assert set(code) <= set(links.INVITATION_CODE_ALPHABET)
     assert not set(code) & set("IL1O0")
     invitation = CareInvitation.objects.get(pk=body["id"])
     assert invitation.therapist == therapist
@@ -133,7 +133,7 @@ def test_redeem_requires_confirmation(therapist_api, patient_api):
 
 def test_wrong_used_and_expired_codes_get_one_answer(therapist_api, patient_api, other_patient):
     used = invite(therapist_api)
-    services.care_link_create(patient=other_patient, code=used)
+    links.care_link_create(patient=other_patient, code=used)
     expired = invite(therapist_api)
     CareInvitation.objects.filter(redeemed_at__isnull=True).update(
         expires_at=timezone.now() - dt.timedelta(seconds=1)
@@ -174,8 +174,7 @@ def test_already_linked_answers_409_and_leaves_the_code_usable(
     assert_problem(response, 409, "already_linked")
     assert CareLink.objects.count() == 1
     assert (
-        CareInvitation.objects.get(code_hash=services.invitation_code_hash(code)).redeemed_at
-        is None
+        CareInvitation.objects.get(code_hash=links.invitation_code_hash(code)).redeemed_at is None
     )
 
 
@@ -183,7 +182,7 @@ def test_relinking_after_an_ended_link_makes_a_new_link(
     therapist_api, patient_api, patient, therapist
 ):
     old = make_link(patient, therapist)
-    services.care_link_end(user=patient, link_id=old.id)
+    links.care_link_end(user=patient, link_id=old.id)
 
     response = patient_api.post(
         "/api/v1/care-links/", {"code": invite(therapist_api), "confirm": True}
@@ -219,7 +218,7 @@ def test_therapists_cannot_redeem_codes(therapist_api, therapist):
 
 def test_patient_lists_their_links_ended_ones_too(patient_api, patient, other_patient, therapist):
     ended = make_link(patient, therapist)
-    services.care_link_end(user=patient, link_id=ended.id)
+    links.care_link_end(user=patient, link_id=ended.id)
     live = make_link(patient, therapist)
     make_link(other_patient, therapist)
 
@@ -263,7 +262,7 @@ def test_therapist_ends_a_link(therapist_api, patient, therapist):
 
 def test_ending_an_ended_link_changes_nothing(patient_api, patient, therapist):
     link = make_link(patient, therapist)
-    services.care_link_end(user=patient, link_id=link.id)
+    links.care_link_end(user=patient, link_id=link.id)
     link.refresh_from_db()
 
     response = patient_api.delete(f"/api/v1/care-links/{link.id}/")

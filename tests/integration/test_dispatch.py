@@ -16,8 +16,8 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integration import delivery
-from integration.delivery import (
+from integration.delivery import dispatch
+from integration.delivery.dispatch import (
     prompts_claim_due,
     prompts_deliver,
     prompts_dispatch,
@@ -47,7 +47,7 @@ def push_log(settings, monkeypatch, tmp_path) -> Path:
 @pytest.fixture
 def sent_tasks():
     """The delivery tasks prompts_dispatch sends, instead of a broker."""
-    with mock.patch.object(delivery, "current_app") as app:
+    with mock.patch.object(dispatch, "current_app") as app:
         yield app.send_task.call_args_list
 
 
@@ -537,7 +537,7 @@ def test_tasks_keep_their_stable_names():
     assert tasks.dispatch_prompts.name == "afterglow.integration.dispatch"
     assert tasks.deliver_prompts.name == "afterglow.integration.deliver_prompts"
     assert tasks.expire_prompts.name == "afterglow.integration.expire_prompts"
-    assert tasks.deliver_prompts.name == delivery.DELIVER_TASK
+    assert tasks.deliver_prompts.name == dispatch.DELIVER_TASK
 
 
 @pytest.mark.django_db(transaction=True)
@@ -574,7 +574,7 @@ def test_a_long_batch_renews_its_lease_and_skips_prompts_taken_back_meanwhile(
     settings.PROMPT_LEASE_SECONDS = 0.001
     make_prompts(5, patients=1)
     claims = [(str(p), str(c)) for p, c in claim()]
-    push = delivery._prompt_push
+    push = dispatch._prompt_push
     taken_back: list[tuple[uuid.UUID, uuid.UUID]] = []
 
     def push_then_lose_the_rest(prompt, devices, **kwargs):
@@ -582,7 +582,7 @@ def test_a_long_batch_renews_its_lease_and_skips_prompts_taken_back_meanwhile(
         if not taken_back:  # meanwhile a dispatch takes back whatever it finds lapsed
             taken_back.extend(claim(now=timezone.now() + timedelta(seconds=1)))
 
-    monkeypatch.setattr(delivery, "_prompt_push", push_then_lose_the_rest)
+    monkeypatch.setattr(dispatch, "_prompt_push", push_then_lose_the_rest)
     prompts_deliver(claims=claims)
 
     assert len(read_log(push_log)) == 1

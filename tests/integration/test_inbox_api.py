@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integration import services
 from integration.models import Prompt, PromptStatus
+from integration.prompts import inbox
 from journal.models import Entry
 from tests.integration.conftest import NOW
 from tests.integration.factories import make_prompt, make_session
@@ -356,13 +356,13 @@ def test_the_entry_is_rolled_back_if_the_prompt_changed_meanwhile(
 ) -> None:
     prompt = make_prompt(patient, past, exercise_slug="body-scan", due_at=NOW - H)
     # The prompt expires between the state check and the compare-and-swap.
-    original = services._answerable
+    original = inbox._answerable
 
     def expired_meanwhile(now):
         Prompt.objects.filter(pk=prompt.pk).update(status=PromptStatus.EXPIRED)
         return original(now)
 
-    monkeypatch.setattr(services, "_answerable", expired_meanwhile)
+    monkeypatch.setattr(inbox, "_answerable", expired_meanwhile)
 
     response = action(patient_client, prompt, "complete", {"body": "Too late."})
 

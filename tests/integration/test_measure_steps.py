@@ -15,9 +15,9 @@ import uuid
 import pytest
 from django.db import connection
 
-from integration import services
 from integration.models import Exercise, PlanStep, Prompt, PromptStatus, SafetyAlert
-from integration.services import prompts_sync_for_session
+from integration.prompts import inbox
+from integration.prompts.planning import prompts_sync_for_session
 from journal.models import Measure
 from journal.safety import NOT_MONITORED_NOTICE
 from tests.integration.care_data import make_link
@@ -31,7 +31,7 @@ D = dt.timedelta(days=1)
 MONDAY = dt.datetime(2026, 3, 9, 9, 0, tzinfo=dt.UTC)  # 10:00 in Berlin
 PHQ9_CALM = [1, 1, 0, 1, 0, 1, 0, 0, 0]  # total 4
 PHQ9_ITEM9 = [2, 2, 1, 2, 1, 2, 1, 0, 1]  # total 12, item 9 above 0
-HOOK = "integration.alerts.safety_alerts_create"
+HOOK = "integration.care.alerts.safety_alerts_create"
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 3) -> dt.datetime:
@@ -474,13 +474,13 @@ def test_the_measure_and_its_alert_roll_back_if_the_prompt_changed_meanwhile(
     settings.JOURNAL_SAFETY_HOOKS = [HOOK]
     make_link(patient, therapist, safety_alerts_enabled=True)
     prompt = measure_prompt(patient, past)
-    original = services._answerable
+    original = inbox._answerable
 
     def expired_meanwhile(now):
         Prompt.objects.filter(pk=prompt.pk).update(status=PromptStatus.EXPIRED)
         return original(now)
 
-    monkeypatch.setattr(services, "_answerable", expired_meanwhile)
+    monkeypatch.setattr(inbox, "_answerable", expired_meanwhile)
 
     response = complete(patient_client, prompt, {"answers": PHQ9_ITEM9})
 

@@ -1,7 +1,7 @@
 """GET/PATCH /api/v1/me/plan/, and prompts following sessions written through the API.
 
 The session tests rely on journal's session services calling
-integration.services.prompts_sync_for_session (settings.JOURNAL_SESSION_HOOKS).
+integration.prompts.planning.prompts_sync_for_session (settings.JOURNAL_SESSION_HOOKS).
 """
 
 from __future__ import annotations

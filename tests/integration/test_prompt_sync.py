@@ -15,13 +15,10 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from integration import scheduling
 from integration.models import Prompt, PromptStatus
-from integration.services import (
-    prompts_expire_overdue,
-    prompts_sync_for_session,
-    timeline_update,
-)
+from integration.prompts import scheduling
+from integration.prompts.planning import prompts_expire_overdue, prompts_sync_for_session
+from integration.prompts.timeline import timeline_update
 from journal import services as journal_services
 from tests.integration.factories import (
     make_patient,

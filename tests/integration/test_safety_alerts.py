@@ -23,8 +23,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from integration import alerts, services
-from integration.alerts import (
+from integration.care import alerts, links
+from integration.care.alerts import (
     DELIVER_ALERT_TASK,
     SUBJECT,
     safety_alert_deliver,
@@ -41,7 +41,7 @@ from tests.integration.factories import make_patient, make_session, make_therapi
 from tests.integration.workers import Workers, wait_for
 from worker import tasks
 
-HOOK = "integration.alerts.safety_alerts_create"
+HOOK = "integration.care.alerts.safety_alerts_create"
 # Item 9 ("thoughts that you would be better off dead...") above 0; total 23, band severe.
 ENDORSING = [3, 3, 3, 3, 3, 3, 2, 2, 1]
 CALM = [1, 1, 0, 1, 0, 1, 0, 0, 0]
@@ -143,7 +143,7 @@ def test_no_alert_without_consent_an_active_link_or_item_9(
 ):
     make_link(patient, therapist)  # consent off: the default
     ended = make_link(patient, make_therapist(), safety_alerts_enabled=True)
-    services.care_link_end(user=patient, link_id=ended.pk)
+    links.care_link_end(user=patient, link_id=ended.pk)
     make_link(make_patient(), make_therapist(), safety_alerts_enabled=True)  # someone else
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -360,7 +360,7 @@ def test_consent_withdrawn_before_sending_cancels_the_alert(
 
 def test_an_ended_link_before_sending_cancels_the_alert(patient, link, sent_tasks, mailoutbox):
     phq9(patient)
-    services.care_link_end(user=patient, link_id=link.pk)
+    links.care_link_end(user=patient, link_id=link.pk)
 
     assert safety_alerts_deliver_due(now=timezone.now()) == 0
 

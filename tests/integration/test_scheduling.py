@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from integration.scheduling import (
+from integration.prompts.scheduling import (
     QuietHours,
     after_quiet_hours,
     local_date,
@@ -22,7 +22,7 @@ from integration.scheduling import (
     wall_time,
     zone_for,
 )
-from integration.services import MAX_QUIET_HOURS
+from integration.prompts.timeline import MAX_QUIET_HOURS
 
 UTC = dt.UTC
 NIGHT = QuietHours(dt.time(21, 0), dt.time(8, 0))

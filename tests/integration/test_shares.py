@@ -7,8 +7,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from integration import access, selectors, services
+from integration.care import access, links
+from integration.care import selectors as care_selectors
+from integration.care import shares as care_shares
 from integration.models import Share, SharedEntry
+from integration.therapist import selectors
 from journal import services as journal_services
 from journal.models import Entry
 from tests.accounts.helpers import assert_problem, without_request_id
@@ -195,7 +198,7 @@ def test_deleted_entries_and_ended_links_cannot_be_shared(patient_api, patient, 
     entry = make_entry(patient)
     journal_services.entry_delete(patient=patient, entry_id=entry.id, expected_versions=None)
     gone = post_share(patient_api, care_link=str(link.id), entries=[str(entry.id)])
-    services.care_link_end(user=patient, link_id=link.id)
+    links.care_link_end(user=patient, link_id=link.id)
     ended = post_share(patient_api, care_link=str(link.id), entries=[str(make_entry(patient).id)])
 
     assert "entries" in assert_problem(gone, 400, "validation")["errors"]
@@ -219,7 +222,7 @@ def test_patient_lists_shares_with_their_state(
     active = make_share(link, entries=[entry])
     expired = expire(make_share(link, entries=[entry]))
     revoked = make_share(link, entries=[entry])
-    services.share_revoke(patient=patient, share_id=revoked.id)
+    care_shares.share_revoke(patient=patient, share_id=revoked.id)
     make_share(make_link(other_patient, therapist), entries=[make_entry(other_patient)])
 
     listed = {item["id"]: item["state"] for item in patient_api.get("/api/v1/shares/").json()}
@@ -233,7 +236,7 @@ def test_patient_lists_shares_with_their_state(
 
 def test_shares_of_an_ended_link_show_as_ended(patient_api, patient, link):
     share = make_share(link, entries=[make_entry(patient)])
-    services.care_link_end(user=patient, link_id=link.id)
+    links.care_link_end(user=patient, link_id=link.id)
 
     detail = patient_api.get(f"/api/v1/shares/{share.id}/").json()
 
@@ -299,7 +302,7 @@ def test_entry_counts_of_a_list_follow_the_same_rule_as_one_share(
 
     counted = {
         share.id: share.exposed_entry_count  # type: ignore[attr-defined]
-        for share in selectors.shares_for_patient(patient=patient)
+        for share in care_selectors.shares_for_patient(patient=patient)
     }
 
     expected = {
@@ -342,7 +345,7 @@ def test_revoking_works_on_the_therapists_very_next_request(patient_api, patient
 
 def test_revoking_again_changes_nothing(patient_api, patient, link):
     share = make_share(link, entries=[make_entry(patient)])
-    services.share_revoke(patient=patient, share_id=share.id)
+    care_shares.share_revoke(patient=patient, share_id=share.id)
     revoked_at = Share.objects.get(pk=share.pk).revoked_at
 
     assert patient_api.delete(f"/api/v1/shares/{share.id}/").status_code == 204

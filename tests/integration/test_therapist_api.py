@@ -11,8 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integration import selectors, services
+from integration.care import links, shares
 from integration.models import AccessEvent, Prompt, PromptStatus
+from integration.therapist import selectors
 from journal import services as journal_services
 from tests.accounts.helpers import assert_problem, without_request_id
 from tests.integration.care_data import (
@@ -132,7 +133,7 @@ def test_patient_shares_lists_only_what_is_readable_now(
         link, entries=[entry], dosing_session=dosing, integration_session=integration
     )
     expire(make_share(link, entries=[entry]))
-    services.share_revoke(patient=patient, share_id=make_share(link, entries=[entry]).id)
+    shares.share_revoke(patient=patient, share_id=make_share(link, entries=[entry]).id)
 
     response = therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/shares/")
 
@@ -308,13 +309,13 @@ def test_everything_not_readable_answers_the_same_404(
     entry = make_entry(patient)
     expired = expire(make_share(link, entries=[entry]))
     revoked = make_share(link, entries=[entry])
-    services.share_revoke(patient=patient, share_id=revoked.id)
+    shares.share_revoke(patient=patient, share_id=revoked.id)
     others = make_share(
         make_link(patient, make_therapist(email="dr.other@example.org")), entries=[entry]
     )
     ended_link = make_link(other_patient, therapist)
     ended = make_share(ended_link, entries=[make_entry(other_patient)])
-    services.care_link_end(user=other_patient, link_id=ended_link.id)
+    links.care_link_end(user=other_patient, link_id=ended_link.id)
 
     bodies = [
         without_request_id(

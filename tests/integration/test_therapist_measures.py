@@ -9,8 +9,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from integration import selectors, services
+from integration.care import links, shares
 from integration.models import AccessEvent, Share
+from integration.therapist import measures
 from journal import services as journal_services
 from journal.models import SessionStatus
 from tests.integration.care_data import expire, make_entry, make_link, make_share, signed_in
@@ -157,7 +158,7 @@ def test_a_share_without_measures_answers_404_like_any_refusal(patient, therapis
     entry = make_entry(patient)
     without = make_share(link, entries=[entry])
     revoked = make_share(link, include_measures=True)
-    services.share_revoke(patient=patient, share_id=revoked.pk)
+    shares.share_revoke(patient=patient, share_id=revoked.pk)
     expired = expire(make_share(link, include_measures=True))
     others = make_share(make_link(patient, make_therapist()), include_measures=True)
     client = signed_in(therapist)
@@ -171,7 +172,7 @@ def test_a_share_without_measures_answers_404_like_any_refusal(patient, therapis
 
 def test_an_ended_link_ends_the_measures_too(patient, therapist, link, course):
     share = make_share(link, include_measures=True)
-    services.care_link_end(user=patient, link_id=link.pk)
+    links.care_link_end(user=patient, link_id=link.pk)
 
     assert signed_in(therapist).get(url(share)).status_code == 404
 
@@ -196,7 +197,7 @@ def test_the_read_takes_a_fixed_number_of_queries(
         measure(patient, "phq9", day % 20, timezone.now() - day * H)
 
     with django_assert_max_num_queries(12):
-        selectors.share_measures_for_therapist(
+        measures.share_measures_for_therapist(
             therapist=therapist, share_id=share.pk, request=None, via="api"
         )
 

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from integration.delivery import prompts_dispatch
+from integration.delivery.dispatch import prompts_dispatch
 from integration.models import DeliveryAttempt, Device, Prompt, PromptStatus
 from tests.integration.counting_provider import delivered_counts, read_log
 from tests.integration.delivery_data import make_device, make_prompts

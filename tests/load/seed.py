@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from integration import services as care_services
+from integration.delivery import devices
 from integration.models import PlanStep, Prompt, PromptStatus
 from journal import services as journal_services
 from tests.accounts.factories import TOTPDeviceFactory, issue_token
@@ -79,7 +79,7 @@ def _mix_patient(index: int, entries: int, rng: random.Random) -> dict[str, Any]
     for instrument, items in (("phq9", 9), ("gad7", 7)):
         journal_services.measure_create(patient=patient, instrument=instrument, answers=[1] * items)
     prompts = _open_prompts(patient, past, now)
-    care_services.device_register(
+    devices.device_register(
         patient=patient, platform="android", token=f"load-device-{index}-{rng.getrandbits(64)}"
     )
     return {

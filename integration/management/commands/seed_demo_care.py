@@ -27,8 +27,10 @@ from django.utils import timezone
 from backend.accounts import selectors as account_selectors
 from backend.accounts.management.commands.seed_demo import PATIENT_EMAIL, THERAPIST_EMAIL
 from backend.accounts.models import User
-from integration import selectors, services
+from integration.care import links, selectors, shares
 from integration.models import AnswerKind, CareLink, Share
+from integration.prompts import inbox, timeline
+from integration.prompts import selectors as prompts_selectors
 from journal import measures
 from journal import selectors as journal_selectors
 from journal import services as journal_services
@@ -151,7 +153,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             # The demonstration plan counts in minutes and the demo has no quiet hours, so
             # a dosing session created a few minutes ahead shows its prompts at once.
-            services.timeline_update(
+            timeline.timeline_update(
                 patient=patient,
                 plan_slug=DEMO_PLAN,
                 quiet_start=dt.time(0, 0),
@@ -185,8 +187,8 @@ class Command(BaseCommand):
         link = live.first()
         if link is not None:
             return link
-        invitation = services.invitation_create(therapist=therapist)
-        return services.care_link_create(patient=patient, code=invitation.code)
+        invitation = links.invitation_create(therapist=therapist)
+        return links.care_link_create(patient=patient, code=invitation.code)
 
     def _dosing_session(self, patient: User, now: dt.datetime) -> TreatmentSession:
         session_id = _demo_id(patient, "dosing")
@@ -259,13 +261,15 @@ class Command(BaseCommand):
         quiet hours hold it back right now, write the answer as a plain entry."""
         due = [
             prompt
-            for prompt in selectors.prompt_list_for_patient(patient=patient, now=timezone.now())
+            for prompt in prompts_selectors.prompt_list_for_patient(
+                patient=patient, now=timezone.now()
+            )
             if prompt.session_id == session_id
             and prompt.exercise.answer_kind == AnswerKind.ENTRY
             and prompt.exercise.entry_kind == EntryKind.EXERCISE
         ]
         if due:
-            services.prompt_complete(
+            inbox.prompt_complete(
                 patient=patient,
                 prompt_id=due[0].pk,
                 entry_id=_demo_id(patient, "exercise"),
@@ -374,8 +378,8 @@ class Command(BaseCommand):
             return readable
         if readable is not None:
             # Made by an earlier version of this command, without the measures.
-            services.share_revoke(patient=patient, share_id=readable.pk)
-        return services.share_create(
+            shares.share_revoke(patient=patient, share_id=readable.pk)
+        return shares.share_create(
             patient=patient,
             care_link_id=link.pk,
             dosing_session_id=dosing.pk,

@@ -67,7 +67,7 @@ from django.utils import timezone
 from integration.models import DeliveryAttempt, DeliveryOutcome, Device, Prompt, PromptStatus
 from integration.providers.base import Outcome, Provider, PushMessage, SendResult, provider_for
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("integration.delivery")  # named before the split: log filters use it
 
 # Stored in broker messages: never rename (see worker/tasks.py).
 DELIVER_TASK = "afterglow.integration.deliver_prompts"

@@ -6,7 +6,7 @@ How an alert travels:
 1. journal's `measure_create` calls `safety_alerts_create(measure=...)` (a
    `settings.JOURNAL_SAFETY_HOOKS` entry) inside the transaction that stores a PHQ-9 whose
    item 9 is above 0. It writes one `SafetyAlert` per care link that may receive one
-   (`integration.access.safety_alert_links_for_patient`: live, consented, to an active
+   (`integration.care.access.safety_alert_links_for_patient`: live, consented, to an active
    therapist), unique per (measure, link), so the alert is never lost while the measure is
    kept, nor kept when the measure is rolled back.
 2. Once that transaction has committed, the alert's id goes to the task
@@ -53,12 +53,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.accounts.models import User
-from integration import access
+from integration.care import access
 from integration.models import SafetyAlert, SafetyAlertReason, SafetyAlertStatus
 from journal.models import Measure
 from journal.safety import crisis_resources
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("integration.alerts")  # named before the split: log filters use it
 
 # Stored in broker messages: never rename (see worker/tasks.py).
 DELIVER_ALERT_TASK = "afterglow.integration.deliver_safety_alert"

@@ -25,7 +25,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-from integration.selectors import MeasurePointView, MeasureSeriesView
+from integration.therapist.measures import MeasurePointView, MeasureSeriesView
 
 WIDTH = 720
 HEIGHT = 320

@@ -1,0 +1,43 @@
+"""What every API view shares: who is asking, and how a problem answer is described.
+
+One definition each; views in every app import them from here.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
+
+from backend.accounts.models import User
+from backend.errors import PROBLEM_CONTENT_TYPE
+
+PROBLEM = PROBLEM_CONTENT_TYPE
+
+
+def request_user(request: Request) -> User:
+    """The signed-in user; the view's permission has already let only users through."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
+
+
+def request_patient(request: Request) -> User:
+    """The patient making the request (behind `IsPatient`)."""
+    return request_user(request)
+
+
+def request_therapist(request: Request) -> User:
+    """The therapist making the request (behind `IsTherapist`: verified second factor)."""
+    return request_user(request)
+
+
+def problem_response(description: str) -> OpenApiResponse:
+    """An OpenAPI response that is a problem document, with what it means here."""
+    return OpenApiResponse(
+        response={"$ref": "#/components/schemas/Problem"}, description=description
+    )
+
+
+RESPONSE_404 = problem_response("Not found, or not yours.")

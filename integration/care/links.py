@@ -1,0 +1,162 @@
+"""Invitations and care links: a therapist invites with a short code; the patient redeems it
+and so makes the link; either side ends it. What a linked therapist may read is decided in
+`integration.care.access` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from backend.accounts.models import Role, User
+from backend.errors import ProblemError
+from integration.models import (
+    CareInvitation,
+    CareLink,
+    CareLinkEndedBy,
+)
+
+# Care links and shares ------------------------------------------------------------------
+#
+# A therapist invites with a short code; the patient redeems it and so makes the link. The
+# patient then shares chosen entries and/or one dosing session with a linked therapist
+# until an expiry. What a therapist may read is decided in `integration.access` only.
+
+# Unambiguous characters (no I/L/1, O/0, U/V confusion when read aloud or typed from paper).
+INVITATION_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+INVITATION_CODE_LENGTH = 8
+INVITATION_TTL = dt.timedelta(hours=72)
+SHARE_DEFAULT_DURATION = dt.timedelta(days=7)
+SHARE_MAX_DURATION = dt.timedelta(days=90)
+SHARE_MAX_ENTRIES = 200
+
+INVALID_INVITATION_DETAIL = (
+    "This code cannot be used. Check it, or ask your therapist for a new one."
+)
+
+
+def _invitation_code_normalized(code: str) -> str:
+    return "".join(character for character in code.upper() if character.isalnum())
+
+
+def invitation_code_hash(code: str) -> str:
+    return hashlib.sha256(_invitation_code_normalized(code).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: CareInvitation
+    code: str  # shown once; only its hash is stored
+
+
+def invitation_create(*, therapist: User, now: dt.datetime | None = None) -> NewInvitation:
+    """A single-use code, valid for 72 hours, for one patient to link to this therapist."""
+    now = now or timezone.now()
+    for _ in range(5):
+        code = "".join(
+            secrets.choice(INVITATION_CODE_ALPHABET) for _ in range(INVITATION_CODE_LENGTH)
+        )
+        try:
+            with transaction.atomic():
+                invitation = CareInvitation.objects.create(
+                    therapist=therapist,
+                    code_hash=invitation_code_hash(code),
+                    created_at=now,
+                    expires_at=now + INVITATION_TTL,
+                )
+        except IntegrityError:
+            continue  # the same code is open already (30^8 codes: about never)
+        return NewInvitation(invitation=invitation, code=code)
+    raise ProblemError(503, "unavailable", "No invitation code could be made. Try again.")
+
+
+def _invalid_invitation() -> ProblemError:
+    # One answer for a wrong, used or expired code: a guesser learns nothing.
+    return ProblemError(400, "invalid_invitation_code", INVALID_INVITATION_DETAIL)
+
+
+def _already_linked() -> ProblemError:
+    return ProblemError(409, "already_linked", "You are already linked to this therapist.")
+
+
+def _usable_invitations(now: dt.datetime) -> QuerySet[CareInvitation]:
+    return CareInvitation.objects.filter(
+        redeemed_at__isnull=True,
+        expires_at__gt=now,
+        therapist__role=Role.THERAPIST,
+        therapist__is_active=True,
+    )
+
+
+def invitation_preview(*, patient: User, code: str) -> CareInvitation:
+    """The invitation behind a code, to show the patient whose it is before they confirm;
+    400 for any unusable code, 409 when they are linked to that therapist already."""
+    invitation = (
+        _usable_invitations(timezone.now())
+        .select_related("therapist")
+        .filter(code_hash=invitation_code_hash(code))
+        .first()
+    )
+    if invitation is None:
+        raise _invalid_invitation()
+    if CareLink.objects.filter(
+        patient=patient, therapist_id=invitation.therapist_id, ended_at__isnull=True
+    ).exists():
+        raise _already_linked()
+    return invitation
+
+
+def care_link_create(*, patient: User, code: str, safety_alerts_enabled: bool = False) -> CareLink:
+    """Redeem an invitation: the patient and the therapist are linked, and the code is
+    used up. 400 for an unusable code, 409 when already linked (the code stays usable)."""
+    now = timezone.now()
+    with transaction.atomic():
+        invitation = (
+            _usable_invitations(now)
+            .select_for_update(of=("self",))
+            .select_related("therapist")
+            .filter(code_hash=invitation_code_hash(code))
+            .first()
+        )
+        if invitation is None:
+            raise _invalid_invitation()
+        try:
+            with transaction.atomic():
+                link = CareLink.objects.create(
+                    patient=patient,
+                    therapist=invitation.therapist,
+                    invitation=invitation,
+                    safety_alerts_enabled=safety_alerts_enabled,
+                    created_at=now,
+                )
+        except IntegrityError:
+            raise _already_linked() from None  # a live link of this pair exists
+        invitation.redeemed_at = now
+        invitation.redeemed_by = patient
+        invitation.save(update_fields=["redeemed_at", "redeemed_by"])
+    return link
+
+
+def care_link_end(*, user: User, link_id: uuid.UUID) -> CareLink:
+    """Either side ends the link; every share under it stops being readable at once (the
+    access check requires a live link). Ending an ended link changes nothing."""
+    side = Q(patient=user) if user.is_patient else Q(therapist=user)
+    with transaction.atomic():
+        link = CareLink.objects.select_for_update().filter(side, pk=link_id).first()
+        if link is None:
+            raise NotFound()
+        if link.ended_at is None:
+            link.ended_at = timezone.now()
+            link.ended_by = (
+                CareLinkEndedBy.PATIENT if user.is_patient else CareLinkEndedBy.THERAPIST
+            )
+            link.save(update_fields=["ended_at", "ended_by"])
+    return link

@@ -1,0 +1,389 @@
+"""The patient's care links, shares and access log, and the invitation preview
+(/api/v1/care-links/, shares/, access-events/).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import (
+    IsAuthenticatedWithSecondFactor,
+    IsPatient,
+)
+from backend.api import PROBLEM, RESPONSE_404, problem_response, request_patient, request_user
+from backend.serializers import StrictSerializer
+from backend.throttling import ScopedRateThrottleFailingOpen
+from integration.care import links as care_links
+from integration.care import selectors
+from integration.care import shares as care_shares
+from integration.care.serializers import (
+    AccessEventPageSerializer,
+    AccessEventSerializer,
+    CareLinkSerializer,
+    ShareDetailSerializer,
+    ShareSerializer,
+    care_link_data,
+    code_field,
+    share_values,
+)
+from journal.pagination import (
+    CURSOR_PARAMETER,
+    LIMIT_PARAMETER,
+    MAX_PAGE_SIZE,
+    JournalCursorPagination,
+)
+from journal.views import (
+    BoundedDateTimeField,
+)
+
+CODE_EXAMPLE = "K7M2-QX9P"
+
+
+class _PostThrottled:
+    """Throttle only writes (code guesses), not the lists on the same address."""
+
+    throttle_scope = "otp"
+
+    def get_throttles(self) -> list[Any]:
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST":
+            return [ScopedRateThrottleFailingOpen()]
+        return []
+
+
+RESPONSE_400_CODE = problem_response(
+    "`invalid_invitation_code`: the code is wrong, used or expired (one answer for all)."
+)
+
+
+RESPONSE_409_LINKED = problem_response(
+    "`already_linked`: you are linked to this therapist already."
+)
+
+
+class CareLinkPreviewView(_PostThrottled, APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        code = code_field()
+
+        class Meta:
+            ref_name = "CareLinkPreviewRequest"
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        therapist_display_name = serializers.CharField()
+        expires_at = serializers.DateTimeField(help_text="The code can be used until then.")
+
+        class Meta:
+            ref_name = "CareLinkPreview"
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_preview",
+        summary="See whose invitation a code is, before linking",
+        description="Changes nothing: confirm with POST /api/v1/care-links/.",
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="The therapist who invited you."),
+            (400, PROBLEM): RESPONSE_400_CODE,
+            (409, PROBLEM): RESPONSE_409_LINKED,
+        },
+        examples=[OpenApiExample("Code", value={"code": CODE_EXAMPLE}, request_only=True)],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = care_links.invitation_preview(
+            patient=request_patient(request), code=serializer.validated_data["code"]
+        )
+        return Response(
+            self.OutputSerializer(
+                {
+                    "therapist_display_name": invitation.therapist.display_name,
+                    "expires_at": invitation.expires_at,
+                }
+            ).data
+        )
+
+
+class CareLinkCollectionView(_PostThrottled, APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        code = code_field()
+        confirm = serializers.BooleanField(
+            help_text="Send true once you have seen the therapist's name (from /preview/)."
+        )
+        safety_alerts_enabled = serializers.BooleanField(
+            default=False, help_text="Let safety alerts reach this therapist."
+        )
+
+        class Meta:
+            ref_name = "CareLinkCreate"
+
+        def validate_confirm(self, value: bool) -> bool:
+            if not value:
+                raise serializers.ValidationError("Confirm with true to link.")
+            return value
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_list",
+        summary="Your care links, ended ones too",
+        responses={
+            200: OpenApiResponse(CareLinkSerializer(many=True), description="Newest first.")
+        },
+    )
+    def get(self, request: Request) -> Response:
+        links = selectors.care_links_for_patient(patient=request_patient(request))
+        return Response([care_link_data(link) for link in links])
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_create",
+        summary="Link to a therapist with their invitation code",
+        description=(
+            "Uses the code up. The therapist then sees your name and the kind and time of "
+            "your upcoming sessions, nothing more: they read entries only through a share."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(CareLinkSerializer, description="Linked."),
+            (400, PROBLEM): RESPONSE_400_CODE,
+            (409, PROBLEM): RESPONSE_409_LINKED,
+        },
+        examples=[
+            OpenApiExample(
+                "Link, without safety alerts",
+                value={"code": CODE_EXAMPLE, "confirm": True, "safety_alerts_enabled": False},
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        link = care_links.care_link_create(
+            patient=request_patient(request),
+            code=serializer.validated_data["code"],
+            safety_alerts_enabled=serializer.validated_data["safety_alerts_enabled"],
+        )
+        return Response(care_link_data(link), status=status.HTTP_201_CREATED)
+
+
+class CareLinkDetailView(APIView):
+    # The patient of the link, or its therapist signed in with the second factor.
+    permission_classes = [IsAuthenticatedWithSecondFactor]
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_end",
+        summary="End a care link (patient or therapist)",
+        description=(
+            "Every share under it stops being readable with the therapist's next request. "
+            "Ending an ended link changes nothing (204)."
+        ),
+        responses={
+            204: OpenApiResponse(description="Ended."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def delete(self, request: Request, link_id: uuid.UUID) -> Response:
+        care_links.care_link_end(user=request_user(request), link_id=link_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+RESPONSE_400_SHARE = problem_response("`validation`: see `errors` for the fields.")
+
+
+class ShareCollectionView(APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        care_link = serializers.UUIDField(help_text="One of your active care links.")
+        entries = serializers.ListField(
+            child=serializers.UUIDField(),
+            required=False,
+            default=list,
+            max_length=care_links.SHARE_MAX_ENTRIES,
+            help_text="Ids of your entries to share.",
+        )
+        dosing_session = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Share everything attached to this dosing session (intentions, "
+            "reflections, exercise answers, after-effects), entries added later too.",
+        )
+        integration_session = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="The upcoming integration session the share is for.",
+        )
+        expires_at = BoundedDateTimeField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Default: 7 days after the integration session, or 7 days from now; "
+            "at most 90 days from now.",
+        )
+        include_measures = serializers.BooleanField(
+            default=False,
+            help_text="Also share your PHQ-9 and GAD-7 scores, past and future, with the "
+            "dates of your dosing sessions: your therapist sees them as charts.",
+        )
+
+        class Meta:
+            ref_name = "ShareCreate"
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_list",
+        summary="Your shares, whatever their state",
+        responses={200: OpenApiResponse(ShareSerializer(many=True), description="Newest first.")},
+    )
+    def get(self, request: Request) -> Response:
+        shares = selectors.shares_for_patient(patient=request_patient(request))
+        return Response(ShareSerializer([share_values(share) for share in shares], many=True).data)
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_create",
+        summary="Share entries, a dosing session and/or your measures with a linked therapist",
+        description=(
+            "Give entries, a dosing session, `include_measures`, or several. An entry you "
+            "edit after sharing is shown to the therapist as edited. Measures are off "
+            "unless you ask. Revoke at any time with DELETE."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(ShareSerializer, description="Shared."),
+            (400, PROBLEM): RESPONSE_400_SHARE,
+        },
+        examples=[
+            OpenApiExample(
+                "A dosing session, for the next integration session",
+                value={
+                    "care_link": "0b7d4c1e-2f57-4d8e-9a51-3c2e1f0a9b10",
+                    "dosing_session": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+                    "integration_session": "7a2b3c4d-5e6f-4a1b-8c9d-0e1f2a3b4c5d",
+                    "include_measures": True,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Two entries for a week",
+                value={
+                    "care_link": "0b7d4c1e-2f57-4d8e-9a51-3c2e1f0a9b10",
+                    "entries": [
+                        "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                        "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                    ],
+                    "expires_at": "2026-03-09T18:00:00Z",
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        patient = request_patient(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        share = care_shares.share_create(
+            patient=patient,
+            care_link_id=data["care_link"],
+            entry_ids=data["entries"],
+            dosing_session_id=data["dosing_session"],
+            integration_session_id=data["integration_session"],
+            expires_at=data["expires_at"],
+            include_measures=data["include_measures"],
+        )
+        created = selectors.shares_for_patient(patient=patient).get(pk=share.pk)
+        return Response(ShareSerializer(share_values(created)).data, status=status.HTTP_201_CREATED)
+
+
+class ShareDetailView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_retrieve",
+        summary="A share and exactly what it exposes",
+        responses={
+            200: OpenApiResponse(ShareDetailSerializer, description="The share."),
+            (404, PROBLEM): RESPONSE_404,
+            (410, PROBLEM): problem_response(
+                "`share_revoked`: revoked (DELETE); `revoked_at` says when. The list of "
+                "shares keeps it as a record."
+            ),
+        },
+    )
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        exposure = selectors.share_get_for_patient(
+            patient=request_patient(request), share_id=share_id
+        )
+        values = share_values(exposure.share)
+        values["exposes"] = {
+            "entries": exposure.entries,
+            "dosing_session_record": exposure.exposes_session,
+            "prompt_count": exposure.prompt_count,
+            "measures": exposure.share.include_measures,
+        }
+        return Response(ShareDetailSerializer(values).data)
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="shares_revoke",
+        summary="Revoke a share",
+        description="The therapist's next request no longer reads it. Again: no change (204).",
+        responses={
+            204: OpenApiResponse(description="Revoked."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def delete(self, request: Request, share_id: uuid.UUID) -> Response:
+        care_shares.share_revoke(patient=request_patient(request), share_id=share_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccessEventPagination(JournalCursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class AccessEventListView(APIView):
+    permission_classes = [IsPatient]
+
+    class QuerySerializer(StrictSerializer):
+        cursor = serializers.CharField(required=False)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="access_events_list",
+        summary="Who read your data, and what",
+        description="Every read by a therapist, newest first, cursor pages.",
+        parameters=[CURSOR_PARAMETER, LIMIT_PARAMETER],
+        responses={200: OpenApiResponse(AccessEventPageSerializer, description="A page.")},
+    )
+    def get(self, request: Request) -> Response:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events = selectors.access_events_for_patient(patient=request_patient(request))
+        paginator = AccessEventPagination()
+        page = paginator.paginate_queryset(events, request, view=self) or []
+        return paginator.get_paginated_response(AccessEventSerializer(page, many=True).data)

@@ -1,0 +1,1 @@
+"""Delivery: push devices and sending due prompts to them through the providers."""

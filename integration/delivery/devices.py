@@ -1,0 +1,183 @@
+"""Writes of push devices: register a platform token (canonical form, hashed for lookups),
+retire one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from backend.accounts.models import User
+from backend.errors import invalid_fields
+from integration.models import (
+    Device,
+    Platform,
+)
+
+# Push devices ---------------------------------------------------------------------------
+
+MAX_ACTIVE_DEVICES = 20
+TOKEN_SUFFIX_CHARS = 6
+ANDROID_TOKEN_MAX_CHARS = 4096
+APNS_TOKEN_MAX_CHARS = 200
+WEB_ENDPOINT_MAX_CHARS = 2048
+_HEX_TOKEN = re.compile(r"[0-9a-fA-F]{64,200}")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+# A P-256 public key uncompressed (RFC 8291: 65 bytes) and a 16-byte auth secret.
+_P256DH_BYTES = 65
+_AUTH_BYTES = 16
+
+
+@dataclass(frozen=True)
+class Registered:
+    device: Device
+    is_new: bool
+
+
+def _base64url_bytes(value: Any) -> bytes | None:
+    if not isinstance(value, str) or not _BASE64URL.fullmatch(value):
+        return None
+    text = value.rstrip("=")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _web_subscription(token: Any) -> str | None:
+    """A Web Push subscription (PushSubscription.toJSON()) as canonical JSON, or None."""
+    if isinstance(token, str):
+        try:
+            token = json.loads(token)
+        except ValueError:
+            return None
+    if not isinstance(token, Mapping) or set(token) - {"endpoint", "keys", "expirationTime"}:
+        return None
+    endpoint, keys = token.get("endpoint"), token.get("keys")
+    if not isinstance(endpoint, str) or len(endpoint) > WEB_ENDPOINT_MAX_CHARS:
+        return None
+    try:
+        URLValidator(schemes=["https"])(endpoint)
+    except DjangoValidationError:
+        return None
+    if not isinstance(keys, Mapping) or set(keys) != {"p256dh", "auth"}:
+        return None
+    p256dh, auth = _base64url_bytes(keys["p256dh"]), _base64url_bytes(keys["auth"])
+    if p256dh is None or len(p256dh) != _P256DH_BYTES or p256dh[0] != 0x04:
+        return None
+    if auth is None or len(auth) != _AUTH_BYTES:
+        return None
+    subscription = {"endpoint": endpoint, "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}}
+    return json.dumps(subscription, sort_keys=True, separators=(",", ":"))
+
+
+def _canonical_token(platform: str, token: Any) -> str:
+    """The token as stored (and hashed), or a 400 naming the expected form (never the
+    token itself)."""
+    if platform == Platform.IOS:
+        if isinstance(token, str) and _HEX_TOKEN.fullmatch(token):
+            return token.lower()
+        message = "An APNs device token: 64 to 200 hexadecimal characters."
+    elif platform == Platform.ANDROID:
+        if (
+            isinstance(token, str)
+            and 0 < len(token) <= ANDROID_TOKEN_MAX_CHARS
+            and token.isprintable()
+            and not any(character.isspace() for character in token)
+        ):
+            return token
+        message = (
+            f"An FCM registration token: 1 to {ANDROID_TOKEN_MAX_CHARS} characters without spaces."
+        )
+    elif platform == Platform.WEB:
+        subscription = _web_subscription(token)
+        if subscription is not None:
+            return subscription
+        message = (
+            "A Web Push subscription: {endpoint (an https URL), keys: {p256dh (a P-256 "
+            "public key), auth (16 bytes)}}, both keys base64url."
+        )
+    else:
+        raise invalid_fields({"platform": ["Choose one of: " + ", ".join(Platform.values) + "."]})
+    raise invalid_fields({"token": [message]})
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_suffix(device: Device) -> str:
+    """The last characters of the token (of a Web Push endpoint) to tell devices apart;
+    never the whole token."""
+    token = device.token
+    if device.platform == Platform.WEB:
+        try:
+            token = str(json.loads(token)["endpoint"])
+        except (ValueError, KeyError, TypeError):
+            token = ""
+    return token[-TOKEN_SUFFIX_CHARS:]
+
+
+def _retire(queryset: Any, reason: str, now: dt.datetime) -> int:
+    updated: int = queryset.filter(is_active=True).update(
+        is_active=False, retired_at=now, retired_reason=reason
+    )
+    return updated
+
+
+def device_register(*, patient: User, platform: str, token: Any) -> Registered:
+    """Register a push destination. The same token again answers the existing device; a
+    token another account registered (a shared or handed-on phone) moves to this one."""
+    canonical = _canonical_token(platform, token)
+    digest = token_hash(canonical)
+    now = timezone.now()
+    with transaction.atomic():
+        current = Device.objects.select_for_update().filter(token_hash=digest, is_active=True)
+        device = current.first()
+        if device is not None and device.user_id == patient.pk and device.platform == platform:
+            return Registered(device, is_new=False)
+        if device is not None:
+            _retire(Device.objects.filter(pk=device.pk), "reassigned", now)
+        active = Device.objects.filter(user=patient, is_active=True).order_by("-created_at")
+        surplus = list(active.values_list("pk", flat=True)[MAX_ACTIVE_DEVICES - 1 :])
+        if surplus:
+            _retire(Device.objects.filter(pk__in=surplus), "replaced", now)
+        device = Device(
+            user=patient, platform=platform, token=canonical, token_hash=digest, created_at=now
+        )
+        try:
+            with transaction.atomic():
+                device.save(force_insert=True)
+        except IntegrityError:
+            # The same token registered by a concurrent request: answer that one.
+            existing = Device.objects.filter(token_hash=digest, is_active=True, user=patient)
+            found = existing.first()
+            if found is None:
+                raise
+            return Registered(found, is_new=False)
+    return Registered(device, is_new=True)
+
+
+def device_retire(*, patient: User, device_id: uuid.UUID, reason: str = "user") -> Device:
+    """Stop sending to a device (it stays, retired, in the history). Retiring a retired
+    device changes nothing."""
+    device = Device.objects.filter(pk=device_id, user=patient).first()
+    if device is None:
+        raise NotFound()
+    _retire(Device.objects.filter(pk=device.pk), reason, timezone.now())
+    device.refresh_from_db()
+    return device

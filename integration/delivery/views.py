@@ -1,0 +1,128 @@
+"""The patient's push devices (/api/v1/devices/)."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import (
+    IsPatient,
+)
+from backend.api import PROBLEM, RESPONSE_404, request_patient
+from backend.serializers import StrictSerializer
+from integration.delivery import devices as delivery_devices
+from integration.delivery import selectors
+from integration.delivery.serializers import DeviceSerializer, PushTokenField, device_data
+from integration.models import (
+    Platform,
+)
+from journal.views import (
+    EnumField,
+)
+
+
+class DeviceListView(APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        """A push destination: the platform and its token."""
+
+        platform = EnumField(Platform)
+        token = PushTokenField(
+            help_text="iOS: the APNs device token (hex); Android: the FCM registration "
+            "token; web: the Web Push subscription."
+        )
+
+        class Meta:
+            ref_name = "PushDeviceRegister"
+
+    @extend_schema(
+        tags=["devices"],
+        operation_id="push_devices_list",
+        summary="Your devices that receive prompts",
+        responses={200: OpenApiResponse(DeviceSerializer(many=True), description="Active ones.")},
+    )
+    def get(self, request: Request) -> Response:
+        devices = selectors.device_list_for_patient(patient=request_patient(request))
+        return Response([device_data(device) for device in devices])
+
+    @extend_schema(
+        tags=["devices"],
+        operation_id="push_devices_register",
+        summary="Receive prompts on this device",
+        description=(
+            "Registering the same token again answers the existing device (200). A "
+            "notification carries no health detail, only a prompt id to open."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(DeviceSerializer, description="Registered."),
+            200: OpenApiResponse(DeviceSerializer, description="Already registered."),
+        },
+        examples=[
+            OpenApiExample(
+                "iPhone",
+                value={"platform": "ios", "token": "a1" * 32},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Android",
+                value={"platform": "android", "token": "fcm-registration-token:APA91b..."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Browser",
+                value={
+                    "platform": "web",
+                    "token": {
+                        "endpoint": "https://push.example.net/send/abc123",
+                        "keys": {
+                            "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u"
+                            "-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                            "auth": "tBHItJI5svbpez7KI4CCXg",
+                        },
+                    },
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        patient = request_patient(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registered = delivery_devices.device_register(
+            patient=patient,
+            platform=serializer.validated_data["platform"],
+            token=serializer.validated_data["token"],
+        )
+        return Response(
+            device_data(registered.device),
+            status=status.HTTP_201_CREATED if registered.is_new else status.HTTP_200_OK,
+        )
+
+
+class DeviceDetailView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["devices"],
+        operation_id="push_devices_retire",
+        summary="Stop prompts on a device",
+        responses={
+            204: OpenApiResponse(description="Retired."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def delete(self, request: Request, device_id: uuid.UUID) -> Response:
+        delivery_devices.device_retire(patient=request_patient(request), device_id=device_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

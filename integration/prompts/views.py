@@ -1,0 +1,483 @@
+"""The patient's catalog, timeline settings and prompt inbox (/api/v1/exercises/, plans/,
+me/plan/, prompts/).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import (
+    IsPatient,
+)
+from backend.api import PROBLEM, RESPONSE_404, problem_response, request_patient
+from backend.serializers import StrictSerializer
+from integration.models import (
+    PromptStatus,
+)
+from integration.prompts import inbox, selectors
+from integration.prompts import timeline as prompts_timeline
+from integration.prompts.serializers import (
+    DISABLED_STEPS_MAX,
+    ENTRY_ANSWER_FIELDS,
+    MEASURE_ANSWER_FIELDS,
+    ExerciseSerializer,
+    PlanSerializer,
+    PromptCompletedSerializer,
+    PromptPageSerializer,
+    PromptSerializer,
+    TimelineSerializer,
+    exercise_data,
+    prompt_data,
+    prompt_response,
+    submitted_safety,
+    time_field,
+)
+from journal import measures
+from journal import services as journal_services
+from journal.pagination import (
+    CURSOR_PARAMETER,
+    LIMIT_PARAMETER,
+    MAX_PAGE_SIZE,
+    JournalCursorPagination,
+)
+from journal.safety import SafetyReason, safety_block
+from journal.views import (
+    AnswerField,
+    BoundedDateTimeField,
+    SafetyBlockOnErrorView,
+)
+
+RESPONSE_409_TRANSITION = problem_response(
+    "`invalid_transition`: the prompt is not in a state that allows this (for example it "
+    "was already completed, skipped or has expired)."
+)
+
+
+class ExerciseListView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["timeline"],
+        operation_id="exercises_list",
+        summary="The exercise catalog",
+        responses={200: OpenApiResponse(ExerciseSerializer(many=True), description="All.")},
+    )
+    def get(self, request: Request) -> Response:
+        exercises = selectors.exercise_list(patient=request_patient(request))
+        return Response([exercise_data(exercise) for exercise in exercises])
+
+
+class PlanListView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["timeline"],
+        operation_id="plans_list",
+        summary="Integration plans to choose from",
+        description="Each plan's steps in order: an exercise at an offset from a dosing session.",
+        responses={200: OpenApiResponse(PlanSerializer(many=True), description="All plans.")},
+    )
+    def get(self, request: Request) -> Response:
+        plans = selectors.plan_list(patient=request_patient(request))
+        return Response(PlanSerializer(plans, many=True).data)
+
+
+class TimelineView(APIView):
+    permission_classes = [IsPatient]
+
+    class UpdateInputSerializer(StrictSerializer):
+        """Only the settings to change."""
+
+        plan = serializers.SlugField(required=False, help_text="A slug from GET /plans/.")
+        disabled_steps = serializers.ListField(
+            child=serializers.IntegerField(),
+            required=False,
+            max_length=DISABLED_STEPS_MAX,
+            help_text="Ids of steps of the (new) plan to switch off; [] switches all on.",
+        )
+        quiet_start = time_field("HH:MM, local time.", required=False)
+        quiet_end = time_field("HH:MM, local time; equal to quiet_start: none.", required=False)
+        max_prompts_per_day = serializers.IntegerField(
+            required=False,
+            min_value=prompts_timeline.MAX_PROMPTS_PER_DAY_LIMITS[0],
+            max_value=prompts_timeline.MAX_PROMPTS_PER_DAY_LIMITS[1],
+        )
+
+        class Meta:
+            ref_name = "TimelineUpdate"
+
+    @extend_schema(
+        tags=["timeline"],
+        operation_id="timeline_retrieve",
+        summary="Your plan and how prompts may reach you",
+        description="Until you change anything: the default plan, quiet hours 21:00-08:00.",
+        responses={200: OpenApiResponse(TimelineSerializer, description="Your settings.")},
+    )
+    def get(self, request: Request) -> Response:
+        timeline = selectors.timeline_for_patient(patient=request_patient(request))
+        return Response(TimelineSerializer(timeline).data)
+
+    @extend_schema(
+        tags=["timeline"],
+        operation_id="timeline_update",
+        summary="Choose a plan, switch steps off, set quiet hours and a daily limit",
+        description=(
+            "The prompts of your upcoming dosing sessions follow at once. Choosing another "
+            "plan without `disabled_steps` switches all its steps on. No prompt arrives in "
+            "quiet hours (your local time; a window may cross midnight), and at most "
+            "`max_prompts_per_day` (the after-session check-in aside) on one day."
+        ),
+        request=UpdateInputSerializer,
+        responses={200: OpenApiResponse(TimelineSerializer, description="Your settings.")},
+        examples=[
+            OpenApiExample(
+                "Esketamine course, later mornings",
+                value={"plan": "esketamine-course", "quiet_start": "22:00", "quiet_end": "09:00"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Switch two steps off, two prompts a day",
+                value={"disabled_steps": [5, 8], "max_prompts_per_day": 2},
+                request_only=True,
+            ),
+        ],
+    )
+    def patch(self, request: Request) -> Response:
+        patient = request_patient(request)
+        serializer = self.UpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        prompts_timeline.timeline_update(
+            patient=patient,
+            plan_slug=data.get("plan"),
+            disabled_step_ids=data.get("disabled_steps"),
+            quiet_start=data.get("quiet_start"),
+            quiet_end=data.get("quiet_end"),
+            max_prompts_per_day=data.get("max_prompts_per_day"),
+        )
+        timeline = selectors.timeline_for_patient(patient=patient)
+        return Response(TimelineSerializer(timeline).data)
+
+
+class PromptPagination(JournalCursorPagination):
+    ordering = ("-due_at", "-id")
+
+
+STATUS_PARAMETER = OpenApiParameter(
+    "status",
+    str,
+    many=True,
+    explode=True,
+    enum=PromptStatus.values,
+    description="Only these statuses: repeat the parameter or separate them with commas.",
+)
+
+
+class PromptListView(APIView):
+    permission_classes = [IsPatient]
+
+    class QuerySerializer(StrictSerializer):
+        """The inbox's query parameters."""
+
+        status = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+        cursor = serializers.CharField(required=False)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+
+    @extend_schema(
+        tags=["prompts"],
+        operation_id="prompts_list",
+        summary="Your prompt inbox",
+        description=(
+            "Prompts that are due and still open, and those finished in the last two "
+            "weeks; newest due first, cursor pages. A prompt you missed as a notification "
+            "is here."
+        ),
+        parameters=[STATUS_PARAMETER, CURSOR_PARAMETER, LIMIT_PARAMETER],
+        responses={200: OpenApiResponse(PromptPageSerializer, description="A page.")},
+    )
+    def get(self, request: Request) -> Response:
+        patient = request_patient(request)
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        statuses = {
+            part.strip()
+            for value in query.validated_data.get("status", [])
+            for part in value.split(",")
+            if part.strip()
+        }
+        if statuses - set(PromptStatus.values):
+            raise ValidationError(
+                {"status": ["Choose from: " + ", ".join(PromptStatus.values) + "."]}
+            )
+        prompts = selectors.prompt_list_for_patient(
+            patient=patient, now=timezone.now(), statuses=statuses or None
+        )
+        paginator = PromptPagination()
+        page = paginator.paginate_queryset(prompts, request, view=self) or []
+        # One serializer for the page: one per row would copy its fields each time.
+        rows = [prompt_data(prompt) for prompt in page]
+        return paginator.get_paginated_response(PromptSerializer(rows, many=True).data)
+
+
+class PromptDetailView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["prompts"],
+        summary="One of your prompts",
+        description="What a notification's prompt id opens.",
+        responses={
+            200: OpenApiResponse(PromptSerializer, description="The prompt."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def get(self, request: Request, prompt_id: uuid.UUID) -> Response:
+        prompt = selectors.prompt_get_for_patient(
+            patient=request_patient(request), prompt_id=prompt_id
+        )
+        return prompt_response(prompt)
+
+
+class PromptOpenView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["prompts"],
+        operation_id="prompts_open",
+        summary="Mark a prompt opened",
+        description="A sent (or due) prompt becomes opened; opening it again changes nothing.",
+        request=None,
+        responses={
+            200: OpenApiResponse(PromptSerializer, description="The prompt, opened."),
+            (404, PROBLEM): RESPONSE_404,
+            (409, PROBLEM): RESPONSE_409_TRANSITION,
+        },
+    )
+    def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
+        prompt = inbox.prompt_open(patient=request_patient(request), prompt_id=prompt_id)
+        return prompt_response(prompt)
+
+
+class PromptSkipView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        tags=["prompts"],
+        operation_id="prompts_skip",
+        summary="Skip a prompt",
+        description="Let this one go: it is not asked again.",
+        request=None,
+        responses={
+            200: OpenApiResponse(PromptSerializer, description="The prompt, skipped."),
+            (404, PROBLEM): RESPONSE_404,
+            (409, PROBLEM): RESPONSE_409_TRANSITION,
+        },
+    )
+    def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
+        prompt = inbox.prompt_skip(patient=request_patient(request), prompt_id=prompt_id)
+        return prompt_response(prompt)
+
+
+class PromptSnoozeView(APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        """When to ask again."""
+
+        until = BoundedDateTimeField(
+            help_text="When to ask again: in the future and before the prompt expires."
+        )
+
+        class Meta:
+            ref_name = "PromptSnooze"
+
+    @extend_schema(
+        tags=["prompts"],
+        operation_id="prompts_snooze",
+        summary="Ask again later",
+        description=(
+            "The prompt goes back to scheduled, due at `until`, and is sent again then. "
+            "`until` must be in the future and before `expires_at` (400 otherwise)."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(PromptSerializer, description="The prompt, snoozed."),
+            (404, PROBLEM): RESPONSE_404,
+            (409, PROBLEM): RESPONSE_409_TRANSITION,
+        },
+        examples=[
+            OpenApiExample(
+                "This evening", value={"until": "2025-03-05T19:00:00+01:00"}, request_only=True
+            )
+        ],
+    )
+    def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        prompt = inbox.prompt_snooze(
+            patient=request_patient(request),
+            prompt_id=prompt_id,
+            until=serializer.validated_data["until"],
+        )
+        return prompt_response(prompt)
+
+
+class PromptCompleteView(SafetyBlockOnErrorView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        """The answer: a journal entry of the exercise's kind (`body` and the fields beside
+        it), or, for a measure prompt, the questionnaire's `answers`."""
+
+        entry_id = serializers.UUIDField(
+            required=False,
+            help_text="Your own random UUID for the entry, so a repeated complete is safe.",
+        )
+        title = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            max_length=journal_services.TITLE_MAX_CHARS,
+            help_text="Stored encrypted.",
+        )
+        body = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            trim_whitespace=False,
+            max_length=journal_services.BODY_MAX_CHARS,
+            help_text="Your answer; stored encrypted. Required for entry prompts.",
+        )
+        tags = serializers.ListField(
+            child=serializers.CharField(min_length=1, max_length=journal_services.TAG_MAX_CHARS),
+            required=False,
+            max_length=journal_services.TAGS_MAX,
+        )
+        mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
+        measure_id = serializers.UUIDField(
+            required=False,
+            help_text="Measure prompts: your own random UUID for the measure, so a repeated "
+            "complete is safe.",
+        )
+        answers = serializers.ListField(
+            child=AnswerField(),
+            required=False,
+            max_length=64,
+            help_text=(
+                "Measure prompts (required there): one answer per item of the exercise's "
+                "`instrument`, in the printed order, each 0 to 3. A bad item answers 400 "
+                "with `answers.<index>` (from 0) naming it."
+            ),
+        )
+        difficulty = AnswerField(
+            required=False,
+            allow_null=True,
+            help_text="Measure prompts, PHQ-9 only, optional and not scored: 0 to 3.",
+        )
+
+        class Meta:
+            ref_name = "PromptComplete"
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            is_measure = any(name in attrs for name in MEASURE_ANSWER_FIELDS)
+            if is_measure and any(name in attrs for name in ENTRY_ANSWER_FIELDS):
+                raise ValidationError(
+                    {"answers": ["Send either a journal entry or a questionnaire's answers."]}
+                )
+            if is_measure and "answers" not in attrs:
+                raise ValidationError({"answers": ["This field is required."]})
+            if not is_measure and "body" not in attrs:
+                raise ValidationError({"body": ["This field is required."]})
+            return attrs
+
+    @extend_schema(
+        tags=["prompts"],
+        operation_id="prompts_complete",
+        summary="Answer a prompt",
+        description=(
+            "An entry prompt: writes your answer as a journal entry of the exercise's kind "
+            "(linked to the prompt's session where that is allowed: an intention before it, "
+            "a reflection after). A measure prompt (`answer_kind` measure): scores your "
+            "`answers` as the exercise's `instrument` (as POST /measures/ does, linked to "
+            "the prompt's session) and returns it in `measure_result`; when PHQ-9 item 9 is "
+            "above 0 the response carries `safety`, and a linked therapist you allowed to "
+            "be alerted is told by e-mail that a check-in needs their attention (never your "
+            "answers). Either way the prompt is marked completed with it, both or neither. "
+            "Nobody monitors the journal in real time (`notice`)."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(
+                PromptCompletedSerializer, description="The prompt, with `entry` or `measure`."
+            ),
+            (404, PROBLEM): RESPONSE_404,
+            (409, PROBLEM): RESPONSE_409_TRANSITION,
+        },
+        examples=[
+            OpenApiExample(
+                "An intention",
+                value={
+                    "entry_id": "3d2a3c8e-0f0b-4a53-8a7e-6a1c9b2d4e51",
+                    "title": "What I want to look at",
+                    "body": "Why I keep holding back with my brother.",
+                    "tags": ["family"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A check-in", value={"body": "Tired but calm.", "mood": 6}, request_only=True
+            ),
+            OpenApiExample(
+                "A PHQ-9",
+                value={
+                    "measure_id": "5e1b7c2a-9d3f-4a60-8b1e-2c4d6f8a0b13",
+                    "answers": [2, 1, 2, 2, 1, 1, 1, 0, 0],
+                    "difficulty": 1,
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        self.submitted_safety = submitted_safety(request.data)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        values: dict[str, Any] = {"measure_result": None, "safety": None}
+        if "answers" in data:
+            answered = inbox.prompt_complete_measure(
+                patient=patient,
+                prompt_id=prompt_id,
+                answers=data["answers"],
+                difficulty=data.get("difficulty"),
+                measure_id=data.get("measure_id"),
+            )
+            prompt, measure = answered.prompt, answered.measure
+            values["measure_result"] = measure
+            if measures.needs_safety_response(measure.instrument, measure.answers):
+                values["safety"] = safety_block(SafetyReason.PHQ9_ITEM9)
+        else:
+            prompt = inbox.prompt_complete(
+                patient=patient,
+                prompt_id=prompt_id,
+                body=data["body"],
+                title=data.get("title", ""),
+                tags=data.get("tags", ()),
+                mood=data.get("mood"),
+                entry_id=data.get("entry_id"),
+            )
+        return Response(PromptCompletedSerializer(prompt_data(prompt) | values).data)

@@ -1,0 +1,207 @@
+"""The therapist's API under /api/v1/therapist/: reads only (and their invitations). Every
+view calls one selector that runs the access check and writes the access event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import (
+    IsTherapist,
+)
+from backend.api import PROBLEM, RESPONSE_404, problem_response, request_therapist
+from integration.care import links, selectors
+from integration.care.serializers import session_ref
+from integration.therapist import measures as therapist_measures
+from integration.therapist import selectors as therapist_selectors
+from integration.therapist.serializers import (
+    InvitationSerializer,
+    LinkedPatientSerializer,
+    NewInvitationSerializer,
+    ShareContentSerializer,
+    ShareMeasuresSerializer,
+    TherapistShareHistorySerializer,
+    TherapistShareSerializer,
+    invitation_values,
+)
+
+
+class TherapistView(APIView):
+    """Therapist endpoints have no write methods: any other method is 405 whoever asks,
+    before authentication, so read-only does not depend on who is signed in."""
+
+    permission_classes = [IsTherapist]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        method = str(request.method).lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(method.upper())
+        super().initial(request, *args, **kwargs)
+
+
+RESPONSE_503_AUDIT = problem_response(
+    "`audit_unavailable`: the read could not be logged, so nothing of it is shown."
+)
+
+
+class TherapistInvitationView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_invitations_list",
+        summary="Your open invitations (codes are not shown again)",
+        responses={
+            200: OpenApiResponse(InvitationSerializer(many=True), description="Newest first.")
+        },
+    )
+    def get(self, request: Request) -> Response:
+        invitations = selectors.invitations_for_therapist(therapist=request_therapist(request))
+        return Response(
+            InvitationSerializer([invitation_values(item) for item in invitations], many=True).data
+        )
+
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_invitations_create",
+        summary="Invite a patient: a single-use code, valid 72 hours",
+        description=(
+            "The one write of the therapist API: it concerns your own relationships, never "
+            "patient data. The patient redeems the code at POST /api/v1/care-links/."
+        ),
+        request=None,
+        responses={201: OpenApiResponse(NewInvitationSerializer, description="Created.")},
+    )
+    def post(self, request: Request) -> Response:
+        created = links.invitation_create(therapist=request_therapist(request))
+        values = invitation_values(created.invitation) | {"code": created.code}
+        return Response(NewInvitationSerializer(values).data, status=status.HTTP_201_CREATED)
+
+
+class TherapistPatientListView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_patients_list",
+        summary="Your linked patients and their upcoming sessions",
+        description="Names and the kind and time of upcoming sessions only. Logged per patient.",
+        responses={
+            200: OpenApiResponse(LinkedPatientSerializer(many=True), description="By name."),
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        patients = therapist_selectors.linked_patients_for_therapist(
+            therapist=request_therapist(request), request=request, via="api"
+        )
+        return Response(LinkedPatientSerializer(patients, many=True).data)
+
+
+class TherapistPatientSharesView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_patient_shares_list",
+        summary="A linked patient's shares you can read now",
+        responses={
+            200: OpenApiResponse(TherapistShareSerializer(many=True), description="Newest first."),
+            (404, PROBLEM): problem_response("Not a patient linked to you."),
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        shares = therapist_selectors.readable_shares_for_patient(
+            therapist=request_therapist(request), patient_id=patient_id, request=request, via="api"
+        )
+        return Response(
+            [
+                TherapistShareSerializer(
+                    {
+                        "id": share.id,
+                        "created_at": share.created_at,
+                        "expires_at": share.expires_at,
+                        "dosing_session": session_ref(share.dosing_session),
+                        "integration_session": session_ref(share.integration_session),
+                        "entry_count": getattr(share, "exposed_entry_count", 0),
+                        "include_measures": share.include_measures,
+                    }
+                ).data
+                for share in shares
+            ]
+        )
+
+
+class TherapistShareHistoryView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_patient_share_history",
+        summary="Every share a linked patient made with you: states and dates, no content",
+        responses={
+            200: OpenApiResponse(
+                TherapistShareHistorySerializer(many=True), description="Newest first."
+            ),
+            (404, PROBLEM): problem_response("Not a patient linked to you."),
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        history = therapist_selectors.share_history_for_therapist(
+            therapist=request_therapist(request), patient_id=patient_id, request=request, via="api"
+        )
+        return Response(TherapistShareHistorySerializer(history, many=True).data)
+
+
+class TherapistShareContentView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_shares_retrieve",
+        summary="What a share lets you read",
+        description=(
+            "The same 404 for a share that does not exist, is another therapist's, was "
+            "revoked, has expired or whose care link ended. Each read is logged for the "
+            "patient; when it cannot be logged the read is refused with 503."
+        ),
+        responses={
+            200: OpenApiResponse(ShareContentSerializer, description="The share's content."),
+            (404, PROBLEM): RESPONSE_404,
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        content = therapist_selectors.share_content_for_therapist(
+            therapist=request_therapist(request), share_id=share_id, request=request, via="api"
+        )
+        return Response(ShareContentSerializer(content).data)
+
+
+class TherapistShareMeasuresView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        operation_id="therapist_shares_measures",
+        summary="A share's measures: PHQ-9 and GAD-7 over time",
+        description=(
+            "For a share that includes measures: each instrument's scores (time, total, "
+            "severity band, change from baseline, response and remission; never the item "
+            "answers), its bands and thresholds, and the start times of the patient's "
+            "dosing sessions: what the dashboard's charts draw. The same 404 as for any "
+            "share you may not read, and for one without measures. Each read is logged for "
+            "the patient."
+        ),
+        responses={
+            200: OpenApiResponse(ShareMeasuresSerializer, description="The series."),
+            (404, PROBLEM): RESPONSE_404,
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        content = therapist_measures.share_measures_for_therapist(
+            therapist=request_therapist(request), share_id=share_id, request=request, via="api"
+        )
+        return Response(ShareMeasuresSerializer(content).data)
