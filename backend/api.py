@@ -33,11 +33,11 @@ def request_therapist(request: Request) -> User:
     return request_user(request)
 
 
-def problem_response(description: str) -> OpenApiResponse:
+def problem_openapi(description: str) -> OpenApiResponse:
     """An OpenAPI response that is a problem document, with what it means here."""
     return OpenApiResponse(
         response={"$ref": "#/components/schemas/Problem"}, description=description
     )
 
 
-RESPONSE_404 = problem_response("Not found, or not yours.")
+RESPONSE_404 = problem_openapi("Not found, or not yours.")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from django.db.models import TextChoices
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils.serializer_helpers import BindingDict
@@ -84,3 +87,53 @@ class TimeZoneField(serializers.CharField):
         if not is_known_time_zone(value):
             self.fail("unknown_time_zone")
         return value
+
+
+EARLIEST_YEAR = 2000
+
+
+LATEST_YEAR = 2100
+
+
+class EnumField(serializers.ChoiceField):
+    """A choice of a TextChoices enum, named in the schema after the enum (`SessionKind`).
+
+    Its message lists the choices and never repeats the value sent.
+    """
+
+    def __init__(self, enum: type[TextChoices], **kwargs: Any) -> None:
+        self.enum_name = enum.__name__
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid_choice": "Choose one of: " + ", ".join(enum.values) + "."},
+        )
+        super().__init__(choices=enum.choices, **kwargs)
+
+
+class EnumFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """One schema component per enum: `kind` of a session and of an entry are different
+    enums under the same field name, which drf-spectacular would otherwise name by hash."""
+
+    target_class = EnumField
+    match_subclasses = True
+
+    def get_name(self) -> str | None:
+        name: str = self.target.enum_name
+        return name
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.target.choices)}
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time between the years 2000 and 2100 (one without an offset is UTC)."""
+
+    default_error_messages = {
+        "out_of_range": f"Give a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}.",
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        parsed = super().to_internal_value(value)
+        if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            self.fail("out_of_range")
+        return parsed

@@ -408,7 +408,7 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 ACCOUNT_ERASURE_HOOKS = [
     "journal.keys.patient_data_keys_destroy",
     # Measure answers are not sealed, so crypto-shredding alone would leave them.
-    "journal.services.measures_erase",
+    "journal.measures.services.measures_erase",
 ]
 
 # Push delivery. A platform without its own provider uses the default (the console).

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from journal.measures import Instrument
+from journal.instruments import Instrument
 from journal.models import Entry, EntryKind, Measure, TreatmentSession
 
 

@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from journal.measures import INSTRUMENTS, Band, Instrument
+from journal.instruments import INSTRUMENTS, Band, Instrument
 
 
 class DataKey(models.Model):

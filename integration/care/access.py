@@ -116,6 +116,26 @@ def therapist_link_for_patient(*, therapist: User, patient_id: uuid.UUID | str) 
     return link
 
 
+def live_link_between(*, patient: User, therapist_id: Any) -> QuerySet[CareLink]:
+    """The patient's live link with this therapist, if any (a redeemed code checks it)."""
+    return CareLink.objects.filter(
+        patient=patient, therapist_id=therapist_id, ended_at__isnull=True
+    )
+
+
+def care_links_of(*, user: User) -> QuerySet[CareLink]:
+    """The care links a user is a side of: a patient's own, or a therapist's (either side
+    may end one)."""
+    side = Q(patient=user) if user.is_patient else Q(therapist=user)
+    return CareLink.objects.filter(side)
+
+
+def share_history_for_therapist(*, therapist: User, patient_id: Any) -> QuerySet[Share]:
+    """Every share this patient made with this therapist, in any state and under any link:
+    the history shows states and dates only, and its caller checks the live link first."""
+    return Share.objects.filter(therapist=therapist, patient_id=patient_id)
+
+
 def safety_alert_links_for_patient(*, patient_id: Any) -> QuerySet[CareLink]:
     """The care links a safety alert about this patient goes to (and may still go to
     when it is sent)."""

@@ -12,12 +12,13 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import Role, User
 from backend.errors import ProblemError
+from integration.care import access
 from integration.models import (
     CareInvitation,
     CareLink,
@@ -107,9 +108,7 @@ def invitation_preview(*, patient: User, code: str) -> CareInvitation:
     )
     if invitation is None:
         raise _invalid_invitation()
-    if CareLink.objects.filter(
-        patient=patient, therapist_id=invitation.therapist_id, ended_at__isnull=True
-    ).exists():
+    if access.live_link_between(patient=patient, therapist_id=invitation.therapist_id).exists():
         raise _already_linked()
     return invitation
 
@@ -148,9 +147,8 @@ def care_link_create(*, patient: User, code: str, safety_alerts_enabled: bool = 
 def care_link_end(*, user: User, link_id: uuid.UUID) -> CareLink:
     """Either side ends the link; every share under it stops being readable at once (the
     access check requires a live link). Ending an ended link changes nothing."""
-    side = Q(patient=user) if user.is_patient else Q(therapist=user)
     with transaction.atomic():
-        link = CareLink.objects.select_for_update().filter(side, pk=link_id).first()
+        link = access.care_links_of(user=user).select_for_update().filter(pk=link_id).first()
         if link is None:
             raise NotFound()
         if link.ended_at is None:

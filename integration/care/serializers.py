@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backend.serializers import EnumField
 from integration.care import selectors
 from integration.models import (
     CareLink,
@@ -15,9 +16,6 @@ from integration.models import (
 from journal.models import (
     EntryKind,
     TreatmentSession,
-)
-from journal.views import (
-    EnumField,
 )
 
 

@@ -21,8 +21,8 @@ from backend.accounts.permissions import (
     IsAuthenticatedWithSecondFactor,
     IsPatient,
 )
-from backend.api import PROBLEM, RESPONSE_404, problem_response, request_patient, request_user
-from backend.serializers import StrictSerializer
+from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
+from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 from integration.care import links as care_links
 from integration.care import selectors
@@ -43,9 +43,6 @@ from journal.pagination import (
     MAX_PAGE_SIZE,
     JournalCursorPagination,
 )
-from journal.views import (
-    BoundedDateTimeField,
-)
 
 CODE_EXAMPLE = "K7M2-QX9P"
 
@@ -62,14 +59,12 @@ class _PostThrottled:
         return []
 
 
-RESPONSE_400_CODE = problem_response(
+RESPONSE_400_CODE = problem_openapi(
     "`invalid_invitation_code`: the code is wrong, used or expired (one answer for all)."
 )
 
 
-RESPONSE_409_LINKED = problem_response(
-    "`already_linked`: you are linked to this therapist already."
-)
+RESPONSE_409_LINKED = problem_openapi("`already_linked`: you are linked to this therapist already.")
 
 
 class CareLinkPreviewView(_PostThrottled, APIView):
@@ -206,7 +201,7 @@ class CareLinkDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-RESPONSE_400_SHARE = problem_response("`validation`: see `errors` for the fields.")
+RESPONSE_400_SHARE = problem_openapi("`validation`: see `errors` for the fields.")
 
 
 class ShareCollectionView(APIView):
@@ -327,7 +322,7 @@ class ShareDetailView(APIView):
         responses={
             200: OpenApiResponse(ShareDetailSerializer, description="The share."),
             (404, PROBLEM): RESPONSE_404,
-            (410, PROBLEM): problem_response(
+            (410, PROBLEM): problem_openapi(
                 "`share_revoked`: revoked (DELETE); `revoked_at` says when. The list of "
                 "shares keeps it as a record."
             ),

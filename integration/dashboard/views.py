@@ -38,7 +38,7 @@ from integration.dashboard.forms import SignInForm, may_use_dashboard
 from integration.dashboard.middleware import dashboard_session_start, is_dashboard_session
 from integration.models import PromptStatus
 from integration.therapist import measures, selectors
-from journal.measures import Band
+from journal.instruments import Band
 from journal.models import AFTER_EFFECTS, EntryKind, Modality, SessionStatus, Setting, Severity
 
 VIA = "dashboard"

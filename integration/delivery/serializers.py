@@ -9,12 +9,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from backend.serializers import EnumField
 from integration.delivery import devices as delivery_devices
 from integration.models import (
     Platform,
-)
-from journal.views import (
-    EnumField,
 )
 
 TOKEN_MAX_CHARS = 8192

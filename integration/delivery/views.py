@@ -18,15 +18,12 @@ from backend.accounts.permissions import (
     IsPatient,
 )
 from backend.api import PROBLEM, RESPONSE_404, request_patient
-from backend.serializers import StrictSerializer
+from backend.serializers import EnumField, StrictSerializer
 from integration.delivery import devices as delivery_devices
 from integration.delivery import selectors
 from integration.delivery.serializers import DeviceSerializer, PushTokenField, device_data
 from integration.models import (
     Platform,
-)
-from journal.views import (
-    EnumField,
 )
 
 

@@ -22,8 +22,9 @@ from integration.models import (
     Prompt,
     PromptStatus,
 )
-from journal import measures
-from journal import services as journal_services
+from journal import instruments
+from journal.entries import services
+from journal.measures import services as measures_services
 from journal.models import (
     EntryKind,
     Measure,
@@ -137,7 +138,7 @@ def prompt_snooze(
 
 def _entry_session_link(prompt: Prompt, kind: str, now: dt.datetime) -> uuid.UUID | None:
     """The session an answer links to, when journal allows the link (its rules in
-    journal.services._validate_session_link): an intention only to an upcoming dosing
+    journal.entries.services._validate_session_link): an intention only to an upcoming dosing
     session, a reflection only to one that has taken place, other kinds to any live one."""
     session = prompt.session
     if session.deleted_at is not None:
@@ -188,7 +189,7 @@ def prompt_complete(
     if not _is_answerable(prompt, now):
         raise _invalid_transition("completed")
     with transaction.atomic():
-        created = journal_services.entry_create(
+        created = services.entry_create(
             patient=patient,
             kind=exercise.entry_kind,
             id=entry_id,
@@ -252,14 +253,14 @@ def prompt_complete_measure(
             "This prompt is answered with a journal entry: send `body`, not `answers`.",
         )
     # A bad submission is a 400 whatever the prompt's state: checked before the 409s.
-    errors = measures.validate(exercise.instrument, answers, difficulty)
+    errors = instruments.validate(exercise.instrument, answers, difficulty)
     if errors:
         raise invalid_fields(errors)
     if not _is_answerable(prompt, now):
         raise _invalid_transition("completed")
     session = prompt.session
     with transaction.atomic():
-        created = journal_services.measure_create(
+        created = measures_services.measure_create(
             patient=patient,
             instrument=exercise.instrument,
             answers=answers,

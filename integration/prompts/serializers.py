@@ -11,24 +11,21 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backend.serializers import EnumField
 from integration.models import (
     AnswerKind,
     Exercise,
     Prompt,
     PromptStatus,
 )
-from journal import measures
-from journal.measures import Instrument
+from journal import instruments
+from journal.api import NoticeField
+from journal.instruments import Instrument
+from journal.measures.serializers import MeasureOutputSerializer, SafetySerializer
 from journal.models import (
     EntryKind,
 )
 from journal.safety import SafetyReason, safety_block
-from journal.views import (
-    EnumField,
-    MeasureOutputSerializer,
-    NoticeField,
-    SafetySerializer,
-)
 
 TIME_FORMAT = "%H:%M"
 
@@ -234,7 +231,7 @@ def submitted_safety(data: Any) -> dict[str, Any] | None:
     resources to someone who did not need them costs little.)"""
     if not isinstance(data, Mapping):
         return None
-    if not measures.needs_safety_response(Instrument.PHQ9, data.get("answers")):
+    if not instruments.needs_safety_response(Instrument.PHQ9, data.get("answers")):
         return None
     return safety_block(SafetyReason.PHQ9_ITEM9)
 

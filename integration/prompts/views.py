@@ -23,8 +23,8 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import (
     IsPatient,
 )
-from backend.api import PROBLEM, RESPONSE_404, problem_response, request_patient
-from backend.serializers import StrictSerializer
+from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient
+from backend.serializers import BoundedDateTimeField, StrictSerializer
 from integration.models import (
     PromptStatus,
 )
@@ -46,8 +46,10 @@ from integration.prompts.serializers import (
     submitted_safety,
     time_field,
 )
-from journal import measures
-from journal import services as journal_services
+from journal import instruments
+from journal.api import SafetyBlockOnErrorView
+from journal.entries import services
+from journal.measures.serializers import AnswerField
 from journal.pagination import (
     CURSOR_PARAMETER,
     LIMIT_PARAMETER,
@@ -55,13 +57,8 @@ from journal.pagination import (
     JournalCursorPagination,
 )
 from journal.safety import SafetyReason, safety_block
-from journal.views import (
-    AnswerField,
-    BoundedDateTimeField,
-    SafetyBlockOnErrorView,
-)
 
-RESPONSE_409_TRANSITION = problem_response(
+RESPONSE_409_TRANSITION = problem_openapi(
     "`invalid_transition`: the prompt is not in a state that allows this (for example it "
     "was already completed, skipped or has expired)."
 )
@@ -351,20 +348,20 @@ class PromptCompleteView(SafetyBlockOnErrorView):
             required=False,
             allow_blank=True,
             trim_whitespace=False,
-            max_length=journal_services.TITLE_MAX_CHARS,
+            max_length=services.TITLE_MAX_CHARS,
             help_text="Stored encrypted.",
         )
         body = serializers.CharField(
             required=False,
             allow_blank=True,
             trim_whitespace=False,
-            max_length=journal_services.BODY_MAX_CHARS,
+            max_length=services.BODY_MAX_CHARS,
             help_text="Your answer; stored encrypted. Required for entry prompts.",
         )
         tags = serializers.ListField(
-            child=serializers.CharField(min_length=1, max_length=journal_services.TAG_MAX_CHARS),
+            child=serializers.CharField(min_length=1, max_length=services.TAG_MAX_CHARS),
             required=False,
-            max_length=journal_services.TAGS_MAX,
+            max_length=services.TAGS_MAX,
         )
         mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
         measure_id = serializers.UUIDField(
@@ -468,7 +465,7 @@ class PromptCompleteView(SafetyBlockOnErrorView):
             )
             prompt, measure = answered.prompt, answered.measure
             values["measure_result"] = measure
-            if measures.needs_safety_response(measure.instrument, measure.answers):
+            if instruments.needs_safety_response(measure.instrument, measure.answers):
                 values["safety"] = safety_block(SafetyReason.PHQ9_ITEM9)
         else:
             prompt = inbox.prompt_complete(

@@ -16,8 +16,9 @@ from rest_framework.request import Request
 
 from backend.accounts.models import User
 from integration.care import access
-from journal import measures
-from journal import selectors as journal_selectors
+from journal import access as journal_access
+from journal import instruments
+from journal.measures import selectors
 from journal.models import SessionKind, SessionStatus, TreatmentSession
 
 # Measures: the therapist's charts ---------------------------------------------------------
@@ -45,12 +46,12 @@ class MeasureSeriesView:
     instrument: str
     name: str
     max_total: int
-    bands: list[measures.SeverityBand]
+    bands: list[instruments.SeverityBand]
     remission_below: int
     first_dosing_session_at: dt.datetime | None
     baseline: MeasurePointView | None
     # Totals at or below this are a response (half the baseline); None while the flags do
-    # not apply (no baseline, or one below `journal.measures.FLAG_MIN_BASELINE`).
+    # not apply (no baseline, or one below `journal.instruments.FLAG_MIN_BASELINE`).
     response_at_most: float | None
     points: list[MeasurePointView]
 
@@ -66,7 +67,7 @@ class ShareMeasures:
     series: list[MeasureSeriesView]
 
 
-def _point_view(point: journal_selectors.TrendPoint) -> MeasurePointView:
+def _point_view(point: selectors.TrendPoint) -> MeasurePointView:
     return MeasurePointView(
         measure_id=point.id,
         taken_at=point.taken_at,
@@ -80,11 +81,11 @@ def _point_view(point: journal_selectors.TrendPoint) -> MeasurePointView:
     )
 
 
-def _series_view(trend: journal_selectors.Trend) -> MeasureSeriesView:
-    form = measures.definition(trend.instrument)
+def _series_view(trend: selectors.Trend) -> MeasureSeriesView:
+    form = instruments.definition(trend.instrument)
     points = [_point_view(point) for point in trend.points]
     baseline = next((point for point in points if point.is_baseline), None)
-    applies = baseline is not None and baseline.total >= measures.FLAG_MIN_BASELINE
+    applies = baseline is not None and baseline.total >= instruments.FLAG_MIN_BASELINE
     return MeasureSeriesView(
         instrument=trend.instrument,
         name=form.name,
@@ -115,11 +116,11 @@ def share_measures_for_therapist(
         share = access.therapist_share_for_measures(therapist=therapist, share_id=share_id)
         patient = share.patient
         trends = [
-            journal_selectors.measure_trend_for_patient(patient=patient, instrument=code)
-            for code in measures.INSTRUMENTS
+            selectors.measure_trend_for_patient(patient=patient, instrument=code)
+            for code in instruments.INSTRUMENTS
         ]
         sessions = (
-            journal_selectors.session_queryset_for_patient(patient=patient)
+            journal_access.session_queryset_for_patient(patient=patient)
             .filter(kind=SessionKind.DOSING)
             .exclude(status=SessionStatus.CANCELLED)
             .only("id", "scheduled_start", "actual_start")

@@ -26,9 +26,9 @@ from integration.models import (
     Share,
     SharedEntry,
 )
+from journal.entries.selectors import open_content
 from journal.keys import sealer_for
 from journal.models import Entry, SessionKind, SessionStatus, TreatmentSession
-from journal.selectors import open_content
 
 # The therapist's side ---------------------------------------------------------------------
 #
@@ -204,7 +204,7 @@ def share_history_for_therapist(
     with transaction.atomic():
         link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
         shares = list(
-            Share.objects.filter(therapist=therapist, patient_id=link.patient_id)
+            access.share_history_for_therapist(therapist=therapist, patient_id=link.patient_id)
             .select_related("care_link")
             .order_by("-created_at", "-id")
         )

@@ -6,12 +6,13 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backend.serializers import EnumField
 from integration.care.serializers import SessionRefSerializer, ShareStateField
 from integration.models import (
     CareInvitation,
     PromptStatus,
 )
-from journal.measures import Band, Instrument
+from journal.instruments import Band, Instrument
 from journal.models import (
     EntryKind,
     Modality,
@@ -19,10 +20,7 @@ from journal.models import (
     SessionStatus,
     Setting,
 )
-from journal.views import (
-    AfterEffectsSerializer,
-    EnumField,
-)
+from journal.sessions.serializers import AfterEffectsSerializer
 
 
 class InvitationSerializer(serializers.Serializer[Any]):

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import (
     IsTherapist,
 )
-from backend.api import PROBLEM, RESPONSE_404, problem_response, request_therapist
+from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_therapist
 from integration.care import links, selectors
 from integration.care.serializers import session_ref
 from integration.therapist import measures as therapist_measures
@@ -50,7 +50,7 @@ class TherapistView(APIView):
         super().initial(request, *args, **kwargs)
 
 
-RESPONSE_503_AUDIT = problem_response(
+RESPONSE_503_AUDIT = problem_openapi(
     "`audit_unavailable`: the read could not be logged, so nothing of it is shown."
 )
 
@@ -112,7 +112,7 @@ class TherapistPatientSharesView(TherapistView):
         summary="A linked patient's shares you can read now",
         responses={
             200: OpenApiResponse(TherapistShareSerializer(many=True), description="Newest first."),
-            (404, PROBLEM): problem_response("Not a patient linked to you."),
+            (404, PROBLEM): problem_openapi("Not a patient linked to you."),
             (503, PROBLEM): RESPONSE_503_AUDIT,
         },
     )
@@ -147,7 +147,7 @@ class TherapistShareHistoryView(TherapistView):
             200: OpenApiResponse(
                 TherapistShareHistorySerializer(many=True), description="Newest first."
             ),
-            (404, PROBLEM): problem_response("Not a patient linked to you."),
+            (404, PROBLEM): problem_openapi("Not a patient linked to you."),
             (503, PROBLEM): RESPONSE_503_AUDIT,
         },
     )

@@ -19,7 +19,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import DeviceToken, Role, User
 from integration.care import links, shares
-from journal import services as journal_services
+from journal.entries import services as entries_services
+from journal.measures import services
+from journal.sessions import services as sessions_services
 
 # The fuzz user's password: no generated request can know it, so DELETE /api/v1/me/ (which
 # asks for it again) never erases the account under test.
@@ -56,7 +58,7 @@ def _user(email: str, role: str) -> User:
 def _journal(patient: User) -> list[uuid.UUID]:
     """A dosing session (with its prompts), an integration session, entries and measures."""
     now = timezone.now()
-    dosing = journal_services.session_create(
+    dosing = sessions_services.session_create(
         patient=patient,
         kind="dosing",
         scheduled_start=now + dt.timedelta(days=2),
@@ -64,17 +66,17 @@ def _journal(patient: User) -> list[uuid.UUID]:
         setting="clinic",
         note="session note",
     ).record
-    integration = journal_services.session_create(
+    integration = sessions_services.session_create(
         patient=patient, kind="integration", scheduled_start=now + dt.timedelta(days=3)
     ).record
     entries = [
-        journal_services.entry_create(
+        entries_services.entry_create(
             patient=patient, kind="note", title=f"title {index}", body=f"body {index}", tags=["a"]
         ).record
         for index in range(2)
     ]
-    journal_services.measure_create(patient=patient, instrument="phq9", answers=[1] * 9)
-    journal_services.measure_create(patient=patient, instrument="gad7", answers=[1] * 7)
+    services.measure_create(patient=patient, instrument="phq9", answers=[1] * 9)
+    services.measure_create(patient=patient, instrument="gad7", answers=[1] * 7)
     return [dosing.id, integration.id, *(entry.id for entry in entries)]
 
 

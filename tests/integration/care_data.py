@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from backend.accounts.models import User
 from integration.care import links, shares
 from integration.models import CareLink, Share
-from journal import services as journal_services
+from journal.entries import services
 from journal.models import Entry, TreatmentSession
 from tests.accounts.factories import issue_token
 from tests.accounts.helpers import authorized
@@ -27,11 +27,11 @@ def signed_in(user: User, *, second_factor: bool = True) -> APIClient:
 def make_entry(patient: User, *, kind: str = "note", **fields: Any) -> Entry:
     fields.setdefault("title", f"{kind} title")
     fields.setdefault("body", f"{kind} body")
-    return journal_services.entry_create(patient=patient, kind=kind, **fields).record
+    return services.entry_create(patient=patient, kind=kind, **fields).record
 
 
 def edit_entry(entry: Entry, **fields: Any) -> Entry:
-    return journal_services.entry_update(
+    return services.entry_update(
         patient=entry.patient, entry_id=entry.id, data=fields, expected_versions=None
     )
 

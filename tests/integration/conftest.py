@@ -9,18 +9,11 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from django.test import Client
-from rest_framework.test import APIClient
 
-from tests.integration.factories import make_patient, make_therapist
+from tests.integration.factories import make_patient
 
 # A Monday morning: 11:00 in Berlin (CET), outside quiet hours.
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
@@ -31,33 +24,9 @@ def frozen_now() -> Iterator[dt.datetime]:
 
 
 @pytest.fixture
-def patient(db):
-    return make_patient(email="anna@example.org")
-
-
-@pytest.fixture
-def other_patient(db):
-    return make_patient(email="ben@example.org")
-
-
-@pytest.fixture
-def therapist(db):
-    return make_therapist(email="dr.berg@example.org")
-
-
-@pytest.fixture
-def patient_client(patient) -> APIClient:
-    return client_for(patient)
-
-
-@pytest.fixture
-def other_client(other_patient) -> APIClient:
-    return client_for(other_patient)
-
-
-@pytest.fixture
-def therapist_client(therapist) -> APIClient:
-    return client_for(therapist)
+def patient_fields() -> dict[str, str]:
+    """The care layer's patients live in Berlin (prompt times are local)."""
+    return {"time_zone": "Europe/Berlin"}
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from integration.models import (
     Prompt,
     PromptStatus,
 )
-from journal import services as journal_services
 from journal.models import TreatmentSession
+from journal.sessions import services
 from tests.accounts.factories import PatientFactory, TherapistFactory
 
 
@@ -45,7 +45,7 @@ def make_session(
     if kind == "dosing":
         values.update(modality="esketamine_nasal", setting="clinic")
     values.update(fields)
-    session = journal_services.session_create(patient=patient, **values).record
+    session = services.session_create(patient=patient, **values).record
     if not keep_prompts:
         Prompt.objects.filter(session=session).delete()
     return session

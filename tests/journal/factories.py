@@ -9,8 +9,10 @@ from typing import Any
 from django.utils import timezone
 
 from backend.accounts.models import User
-from journal import services
+from journal.entries import services as entries_services
+from journal.measures import services as measures_services
 from journal.models import Entry, Measure, TreatmentSession
+from journal.sessions import services
 from tests.accounts.factories import PatientFactory, TherapistFactory
 
 
@@ -45,7 +47,7 @@ def make_entry(patient: User, **fields: Any) -> Entry:
         "tags": ["tag"],
     }
     values.update(fields)
-    return services.entry_create(patient=patient, **values).record
+    return entries_services.entry_create(patient=patient, **values).record
 
 
 def make_measure(
@@ -56,4 +58,4 @@ def make_measure(
     if total is not None:
         fields["answers"] = [min(3, max(0, total - 3 * index)) for index in range(count)]
     fields.setdefault("answers", [0] * count)
-    return services.measure_create(patient=patient, instrument=instrument, **fields).record
+    return measures_services.measure_create(patient=patient, instrument=instrument, **fields).record

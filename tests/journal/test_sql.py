@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import NotFound
 
 from backend.errors import ProblemError
-from journal import selectors, services, sql
+from journal import records, sql
+from journal.entries import selectors, services
 from journal.keys import sealer_for
 from journal.models import Entry, SyncState
 from tests.journal.factories import make_entry, make_patient
@@ -35,7 +36,7 @@ def patient(db):
     return make_patient(email="sql@example.org")
 
 
-def create(patient, **fields) -> services.Created[Entry]:
+def create(patient, **fields) -> records.Created[Entry]:
     values: dict[str, Any] = {"kind": "note", "title": "t", "body": "b", "tags": ["x"], "mood": 4}
     values.update(fields)
     return services.entry_create(patient=patient, **values)

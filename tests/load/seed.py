@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from integration.delivery import devices
 from integration.models import PlanStep, Prompt, PromptStatus
-from journal import services as journal_services
+from journal.measures import services
 from tests.accounts.factories import TOTPDeviceFactory, issue_token
 from tests.integration.care_data import make_entry, make_link, make_share
 from tests.integration.factories import make_patient, make_session, make_therapist
@@ -77,7 +77,7 @@ def _mix_patient(index: int, entries: int, rng: random.Random) -> dict[str, Any]
     ]
     upcoming = make_session(patient, now + dt.timedelta(days=5))
     for instrument, items in (("phq9", 9), ("gad7", 7)):
-        journal_services.measure_create(patient=patient, instrument=instrument, answers=[1] * items)
+        services.measure_create(patient=patient, instrument=instrument, answers=[1] * items)
     prompts = _open_prompts(patient, past, now)
     devices.device_register(
         patient=patient, platform="android", token=f"load-device-{index}-{rng.getrandbits(64)}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from journal.entries.selectors import open_entry
 from journal.keys import sealer_for
 from journal.models import Entry
-from journal.selectors import open_entry
 from tests.accounts.factories import issue_token
 from tests.accounts.helpers import authorized
 from tests.integration.care_data import make_entry

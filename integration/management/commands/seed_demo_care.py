@@ -31,9 +31,9 @@ from integration.care import links, selectors, shares
 from integration.models import AnswerKind, CareLink, Share
 from integration.prompts import inbox, timeline
 from integration.prompts import selectors as prompts_selectors
-from journal import measures
-from journal import selectors as journal_selectors
-from journal import services as journal_services
+from journal import access, instruments
+from journal.entries import services as entries_services
+from journal.measures import services as measures_services
 from journal.models import (
     Entry,
     EntryKind,
@@ -43,6 +43,7 @@ from journal.models import (
     Setting,
     TreatmentSession,
 )
+from journal.sessions import services
 
 # The demo rows get ids derived from the patient's, so a second run finds them.
 _DEMO_NAMESPACE = uuid.UUID("5b0c7a52-5d0e-4c55-9a57-2f3c8a1d7e41")
@@ -105,7 +106,7 @@ def _demo_id(patient: User, name: str) -> uuid.UUID:
     return uuid.uuid5(_DEMO_NAMESPACE, f"{patient.pk}:{name}")
 
 
-def _answers(form: measures.InstrumentDefinition, total: int) -> list[int]:
+def _answers(form: instruments.InstrumentDefinition, total: int) -> list[int]:
     """Item answers adding up to `total`, spread evenly, the safety item left at 0."""
     scored = [item.number for item in form.items if item.number != form.safety_item]
     answers = dict.fromkeys((item.number for item in form.items), 0)
@@ -193,9 +194,7 @@ class Command(BaseCommand):
     def _dosing_session(self, patient: User, now: dt.datetime) -> TreatmentSession:
         session_id = _demo_id(patient, "dosing")
         existing = (
-            journal_selectors.session_queryset_for_patient(patient=patient)
-            .filter(pk=session_id)
-            .first()
+            access.session_queryset_for_patient(patient=patient).filter(pk=session_id).first()
         )
         if existing is not None:
             return existing
@@ -203,7 +202,7 @@ class Command(BaseCommand):
         start = (now - dt.timedelta(hours=49)).replace(minute=0, second=0, microsecond=0)
         # An intention can be linked only to an upcoming session: write the session as it
         # was planned, the intention for it, then record that it took place.
-        session = journal_services.session_create(
+        session = services.session_create(
             patient=patient,
             id=session_id,
             kind=SessionKind.DOSING,
@@ -211,7 +210,7 @@ class Command(BaseCommand):
             modality=Modality.ESKETAMINE_NASAL,
             setting=Setting.CLINIC,
         ).record
-        intention = journal_services.entry_create(
+        intention = entries_services.entry_create(
             patient=patient,
             id=_demo_id(patient, "intention"),
             kind=EntryKind.INTENTION,
@@ -220,7 +219,7 @@ class Command(BaseCommand):
             body=INTENTION,
             tags=["body", "family"],
         ).record
-        session = journal_services.session_update(
+        session = services.session_update(
             patient=patient,
             session_id=session.pk,
             data={
@@ -235,7 +234,7 @@ class Command(BaseCommand):
         )
         _backdate(intention, start - dt.timedelta(days=3))
         for number, (title, body, hours_after) in enumerate(REFLECTIONS):
-            reflection = journal_services.entry_create(
+            reflection = entries_services.entry_create(
                 patient=patient,
                 id=_demo_id(patient, f"reflection-{number}"),
                 kind=EntryKind.REFLECTION,
@@ -247,7 +246,7 @@ class Command(BaseCommand):
             ).record
             _backdate(reflection, start + dt.timedelta(hours=hours_after))
         self._exercise_answer(patient, session.pk)
-        journal_services.entry_create(
+        entries_services.entry_create(
             patient=patient,
             id=_demo_id(patient, "private-note"),
             kind=EntryKind.NOTE,
@@ -278,7 +277,7 @@ class Command(BaseCommand):
                 mood=7,
             )
             return
-        journal_services.entry_create(
+        entries_services.entry_create(
             patient=patient,
             id=_demo_id(patient, "exercise"),
             kind=EntryKind.EXERCISE,
@@ -293,14 +292,10 @@ class Command(BaseCommand):
         start = shared.actual_start or shared.scheduled_start
         for number, days in enumerate(EARLIER_DOSING_DAYS, start=1):
             session_id = _demo_id(patient, f"dosing-earlier-{number}")
-            if (
-                journal_selectors.session_queryset_for_patient(patient=patient)
-                .filter(pk=session_id)
-                .exists()
-            ):
+            if access.session_queryset_for_patient(patient=patient).filter(pk=session_id).exists():
                 continue
             begun = start - dt.timedelta(days=days)
-            journal_services.session_create(
+            services.session_create(
                 patient=patient,
                 id=session_id,
                 kind=SessionKind.DOSING,
@@ -315,17 +310,15 @@ class Command(BaseCommand):
     def _measures(self, patient: User, now: dt.datetime) -> None:
         """The course's PHQ-9 and GAD-7, through journal's measure_create (scored there)."""
         existing = set(
-            journal_selectors.measure_queryset_for_patient(patient=patient).values_list(
-                "pk", flat=True
-            )
+            access.measure_queryset_for_patient(patient=patient).values_list("pk", flat=True)
         )
         for number, (days, phq9, gad7) in enumerate(DEMO_MEASURES):
             taken_at = (now - dt.timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
-            for form, total in ((measures.PHQ9, phq9), (measures.GAD7, gad7)):
+            for form, total in ((instruments.PHQ9, phq9), (instruments.GAD7, gad7)):
                 measure_id = _demo_id(patient, f"{form.code}-{number}")
                 if measure_id in existing:
                     continue
-                journal_services.measure_create(
+                measures_services.measure_create(
                     patient=patient,
                     id=measure_id,
                     instrument=form.code,
@@ -338,16 +331,14 @@ class Command(BaseCommand):
         session_id = _demo_id(patient, "integration")
         start = (now + dt.timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
         existing = (
-            journal_selectors.session_queryset_for_patient(patient=patient)
-            .filter(pk=session_id)
-            .first()
+            access.session_queryset_for_patient(patient=patient).filter(pk=session_id).first()
         )
         if existing is None:
-            return journal_services.session_create(
+            return services.session_create(
                 patient=patient, id=session_id, kind=SessionKind.INTEGRATION, scheduled_start=start
             ).record
         if existing.scheduled_start <= now or existing.status != SessionStatus.SCHEDULED:
-            return journal_services.session_update(
+            return services.session_update(
                 patient=patient,
                 session_id=session_id,
                 data={"scheduled_start": start, "status": SessionStatus.SCHEDULED},

@@ -1,0 +1,257 @@
+"""The journal API's HTTP plumbing: ETag / If-Match, the versioned write and its render,
+shared serializer fields, pages, and the safety block on a measure's error answer.
+
+Every single-record response carries `ETag: "<version>"`; changes take the version back as
+`If-Match` (or a `version` field) so that two devices editing offline cannot overwrite each
+other unseen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, TypeVar
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.api import problem_openapi
+from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
+from backend.middleware import log_unhandled_exception
+from journal import records
+from journal.models import (
+    Entry,
+    TreatmentSession,
+)
+from journal.safety import NOT_MONITORED_NOTICE
+
+
+def text_field(max_length: int, help_text: str) -> serializers.CharField:
+    # Taken as written (no trimming). DRF's CharField already refuses NUL characters and
+    # lone surrogates (which cannot be stored as UTF-8), without quoting the text.
+    return serializers.CharField(
+        max_length=max_length,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=help_text,
+    )
+
+
+# Versions are stored as a PostgreSQL integer: a larger one can name no version.
+MAX_VERSION = 2**31 - 1
+
+
+def version_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_VERSION,
+        required=False,
+        help_text='The version you changed; the same as sending `If-Match: "<version>"`.',
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "readOnly": True,
+        "description": "Always the same text: the journal is not monitored in real time.",
+        "example": NOT_MONITORED_NOTICE,
+    }
+)
+class NoticeField(serializers.Field):  # type: ignore[type-arg]
+    """The not-monitored notice (`journal.safety.NOT_MONITORED_NOTICE`), whatever the
+    record: endpoints that accept free text say in every response that nobody reads it
+    in real time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["source"] = "*"
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return NOT_MONITORED_NOTICE
+
+
+@cache
+def renderer(serializer_class: type[serializers.Serializer[Any]]) -> serializers.Serializer[Any]:
+    """One instance of an output serializer per process, its fields bound once: a new
+    instance per record would deep-copy every field each time. Output serializers hold no
+    state between calls to `to_representation`."""
+    return serializer_class()
+
+
+def represent(serializer_class: type[serializers.Serializer[Any]], record: Any) -> dict[str, Any]:
+    return dict(renderer(serializer_class).to_representation(record))
+
+
+def pages_of(
+    name: str, item: type[serializers.Serializer[Any]]
+) -> type[serializers.Serializer[Any]]:
+    class PageSerializer(serializers.Serializer[Any]):
+        next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
+        previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
+        results = item(many=True)
+
+        class Meta:
+            ref_name = name
+
+    return PageSerializer
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+_ENTITY_TAG = re.compile(r'"([0-9]{1,10})"')
+
+
+def if_match_versions(header: str) -> frozenset[int] | None:
+    """The versions an If-Match header accepts; None for `*` (any current version).
+
+    If-Match compares strongly (RFC 9110, 13.1.1): weak or malformed tags match nothing.
+    """
+    versions: set[int] = set()
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*":
+            return None
+        match = _ENTITY_TAG.fullmatch(tag)
+        if match:
+            versions.add(int(match.group(1)))
+    return frozenset(versions)
+
+
+def expected_versions(
+    request: Request, body_version: int | None, *, is_required: bool
+) -> frozenset[int] | None:
+    """The versions the client says it is changing, from If-Match and/or `version`.
+
+    None means any version. A change without either answers 428.
+    """
+    header = request.headers.get("If-Match")
+    if header is None and body_version is None:
+        if is_required:
+            raise ProblemError(
+                428,
+                "precondition_required",
+                'Send the version you are changing: the header If-Match: "<version>" '
+                "(the ETag you read) or a `version` field.",
+            )
+        return None
+    expected = if_match_versions(header) if header is not None else None
+    if body_version is not None:
+        expected = frozenset({body_version}) if expected is None else expected & {body_version}
+    return expected
+
+
+WrittenT = TypeVar("WrittenT", TreatmentSession, Entry)
+
+
+def versioned_write(
+    operation: Callable[[], WrittenT], render: Callable[[Any], dict[str, Any]]
+) -> WrittenT:
+    """Run a versioned write; a stale version answers 412 with the record as it is now."""
+    try:
+        return operation()
+    except records.VersionConflictError as conflict:
+        current = conflict.current
+        raise ProblemError(
+            412,
+            "version_conflict",
+            "The record changed since the version you sent. `current` is the record as it "
+            "is now (its ETag too): apply your change to it and send again.",
+            extra={"current": render(current)},
+            headers={"ETag": etag(current.version)},
+        ) from None
+
+
+def record_response(data: dict[str, Any], *, status_code: int = 200) -> Response:
+    return Response(data, status=status_code, headers={"ETag": etag(data["version"])})
+
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description='The record\'s version as an entity tag, e.g. "3".',
+)
+
+
+IF_MATCH_REQUIRED = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        'The ETag you read, e.g. "3". Required unless the body has `version`; a stale one '
+        "answers 412 with the current record."
+    ),
+)
+
+
+IF_MATCH_OPTIONAL = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description='Optional: the ETag you read, e.g. "3"; a stale one answers 412.',
+)
+
+
+RESPONSE_412 = problem_openapi(
+    "`version_conflict`: the record changed. `current` holds it as it is now; the ETag "
+    "header its version."
+)
+
+
+RESPONSE_428 = problem_openapi('`precondition_required`: send If-Match: "<version>" or `version`.')
+
+
+RESPONSE_409 = problem_openapi(
+    "`id_conflict`: the `id` is taken by a different record (or was deleted). A repeat of "
+    "the same create answers 200 instead."
+)
+
+
+def created_or_repeated(created: records.Created[Any], data: dict[str, Any]) -> Response:
+    return record_response(
+        data, status_code=status.HTTP_201_CREATED if created.is_new else status.HTTP_200_OK
+    )
+
+
+class SafetyBlockOnErrorView(APIView):
+    """Base of a view that takes answers which may endorse PHQ-9 item 9: whatever the answer
+    (a refusal, a conflict, even a failure), it carries the safety block the submission
+    called for, so that an error never hides the crisis resources. The view sets
+    `submitted_safety` from the raw body before anything can fail."""
+
+    submitted_safety: dict[str, Any] | None = None
+
+    def handle_exception(self, exc: Exception) -> Response:
+        safety = self.submitted_safety
+        if safety is None:
+            return super().handle_exception(exc)
+        try:
+            response = super().handle_exception(exc)
+        except Exception as uncaught:
+            # What ProblemExceptionMiddleware would log and answer, plus the block.
+            log_unhandled_exception(self.request._request, uncaught)
+            response = Response(problem(500), status=500, content_type=PROBLEM_CONTENT_TYPE)
+        if isinstance(response.data, dict):
+            response.data["safety"] = safety
+        return response
+
+
+def service_data(validated: Mapping[str, Any]) -> dict[str, Any]:
+    """Input names to service names: the API's `session` is the service's `session_id`."""
+    data = dict(validated)
+    if "session" in data:
+        data["session_id"] = data.pop("session")
+    return data

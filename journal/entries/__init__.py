@@ -1,0 +1,1 @@
+"""Journal entries: intentions, reflections, exercise answers, check-ins, notes (sealed)."""

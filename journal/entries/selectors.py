@@ -1,0 +1,163 @@
+"""Reads of journal entries, the session journal, and opening sealed text.
+
+Selectors return rows with their text still sealed; `open_entry` and `open_content` turn a
+row into its plaintext view for the response being built, with the request's one Sealer.
+Anything outside `journal` that shows entry text goes through these two.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from rest_framework.exceptions import NotFound
+
+from backend.accounts.models import User
+from journal import sql
+from journal.access import entry_queryset_for_patient
+from journal.keys import Sealer, UnreadableRecordError
+from journal.models import (
+    Entry,
+    EntryKind,
+    TreatmentSession,
+)
+from journal.sessions.selectors import session_get_for_patient
+
+
+def intention_ids_prefetch() -> Prefetch[Any]:
+    # Only the ids of the intentions a reflection looks back on: one query per page.
+    return Prefetch("intentions", queryset=Entry.objects.order_by().only("id"))
+
+
+def entry_with_links(entry: Entry) -> Entry:
+    """The entry with the ids of its intentions loaded (for rows fetched one at a time)."""
+    prefetch_related_objects([entry], intention_ids_prefetch())
+    return entry
+
+
+def entry_without_links(entry: Entry) -> Entry:
+    """A new entry that names no intentions, marked as such without a query."""
+    entry.loaded_intention_ids = []
+    return entry
+
+
+def intention_ids(entry: Entry) -> list[uuid.UUID]:
+    """The sorted ids of the intentions the entry looks back on: as loaded with the row
+    (journal.sql, `entry_without_links`), else from the `intentions` prefetch."""
+    if entry.loaded_intention_ids is not None:
+        return list(entry.loaded_intention_ids)
+    return sorted(intention.pk for intention in entry.intentions.all())
+
+
+def entry_list_for_patient(
+    *, patient: User, filters: Mapping[str, Any] | None = None
+) -> QuerySet[Entry]:
+    """Filters: `kind`, `session` (an id), `created_after`, `created_before` (both exclusive)."""
+    filters = filters or {}
+    entries = entry_queryset_for_patient(patient=patient)
+    if filters.get("kind"):
+        entries = entries.filter(kind=filters["kind"])
+    if filters.get("session") is not None:
+        entries = entries.filter(session_id=filters["session"])
+    if filters.get("created_after") is not None:
+        entries = entries.filter(created_at__gt=filters["created_after"])
+    if filters.get("created_before") is not None:
+        entries = entries.filter(created_at__lt=filters["created_before"])
+    return entries.prefetch_related(intention_ids_prefetch()).order_by("-created_at", "-id")
+
+
+def entry_get_for_patient(*, patient: User, entry_id: uuid.UUID) -> Entry:
+    """The patient's live entry with its intention ids; NotFound alike for missing,
+    deleted and not theirs. One statement where journal.sql has it, else two."""
+    if sql.is_available():
+        entry = sql.live_entry_with_intention_ids(patient_id=patient.pk, entry_id=entry_id)
+    else:
+        entry = entry_queryset_for_patient(patient=patient).filter(pk=entry_id).first()
+        if entry is not None:
+            entry = entry_with_links(entry)
+    if entry is None:
+        raise NotFound()
+    return entry
+
+
+@dataclass(frozen=True)
+class SessionJournal:
+    session: TreatmentSession
+    intentions: list[Entry]
+    reflections: list[Entry]
+    other_entries: list[Entry]
+
+
+def session_journal_for_patient(*, patient: User, session_id: uuid.UUID) -> SessionJournal:
+    """A session with the live entries linked to it, oldest first, by kind."""
+    session = session_get_for_patient(patient=patient, session_id=session_id)
+    entries = list(
+        entry_queryset_for_patient(patient=patient)
+        .filter(session=session)
+        .prefetch_related(intention_ids_prefetch())
+        .order_by("created_at", "id")
+    )
+    return SessionJournal(
+        session=session,
+        intentions=[entry for entry in entries if entry.kind == EntryKind.INTENTION],
+        reflections=[entry for entry in entries if entry.kind == EntryKind.REFLECTION],
+        other_entries=[
+            entry
+            for entry in entries
+            if entry.kind not in (EntryKind.INTENTION, EntryKind.REFLECTION)
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class OpenedEntry:
+    """An entry as its owner reads it: title, body and tags opened."""
+
+    id: uuid.UUID
+    kind: str
+    session: uuid.UUID | None
+    title: str
+    body: str
+    tags: list[str]
+    mood: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    intention_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def open_content(entry: Entry, *, sealer: Sealer) -> tuple[str, list[str]]:
+    """The entry's body and tags, sealed together as one JSON value."""
+    if entry.deleted_at is not None:
+        return "", []
+    try:
+        content = json.loads(sealer.open(entry, "content_sealed"))
+        body, tags = content["body"], content["tags"]
+    except (ValueError, KeyError, TypeError):
+        # Opened, yet not what `services._content_value` writes: as unreadable as a bad tag.
+        raise UnreadableRecordError() from None
+    if not isinstance(body, str) or not isinstance(tags, list):
+        raise UnreadableRecordError()
+    return body, [str(tag) for tag in tags]
+
+
+def open_entry(entry: Entry, *, sealer: Sealer) -> OpenedEntry:
+    body, tags = open_content(entry, sealer=sealer)
+    return OpenedEntry(
+        id=entry.id,
+        kind=entry.kind,
+        session=entry.session_id,
+        title=sealer.open(entry, "title_sealed"),
+        body=body,
+        tags=tags,
+        mood=entry.mood,
+        version=entry.version,
+        created_at=entry.created_at,
+        updated_at=entry.updated_at,
+        intention_ids=intention_ids(entry),
+    )

@@ -1,0 +1,316 @@
+"""Writes of journal entries: create, update, delete (a tombstone); links to a session and
+to the intentions an entry answers are checked under the patient's change counter.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from backend.accounts.models import User
+from backend.errors import ProblemError, invalid_fields
+from journal import access, sql
+from journal.entries import selectors
+from journal.keys import Sealer, sealer_for
+from journal.models import (
+    Entry,
+    EntryKind,
+    SessionKind,
+    SessionStatus,
+)
+from journal.records import (
+    Created,
+    check_version,
+    existing_for_create,
+    id_conflict,
+    insert_new,
+    mark_changed,
+    next_change,
+)
+
+TITLE_MAX_CHARS = 200
+
+
+BODY_MAX_CHARS = 20_000
+
+
+TAGS_MAX = 10
+
+
+TAG_MAX_CHARS = 40
+
+
+INTENTIONS_MAX = 50
+
+
+def _content_value(body: str, tags: Sequence[str]) -> str:
+    """Body and tags are sealed together as one JSON value (read by
+    `selectors.open_content`), so nothing about the tags shows beside the body."""
+    return json.dumps({"body": body, "tags": list(tags)}, ensure_ascii=False)
+
+
+def _entry_values(entry: Entry, *, sealer: Sealer) -> dict[str, Any]:
+    body, tags = selectors.open_content(entry, sealer=sealer)
+    return {
+        "kind": entry.kind,
+        "session_id": entry.session_id,
+        "title": sealer.open(entry, "title_sealed"),
+        "body": body,
+        "tags": tags,
+        "mood": entry.mood,
+        "intention_ids": selectors.intention_ids(entry),  # prefetched or loaded by the callers
+    }
+
+
+def _validate_entry_text(values: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
+    if len(values["title"]) > TITLE_MAX_CHARS:
+        errors["title"] = [f"At most {TITLE_MAX_CHARS} characters."]
+    if len(values["body"]) > BODY_MAX_CHARS:
+        errors["body"] = [f"At most {BODY_MAX_CHARS} characters."]
+    tags = values["tags"]
+    if len(tags) > TAGS_MAX or any(not 1 <= len(tag) <= TAG_MAX_CHARS for tag in tags):
+        errors["tags"] = [f"At most {TAGS_MAX} tags of 1 to {TAG_MAX_CHARS} characters each."]
+    if values["mood"] is not None and not 0 <= values["mood"] <= 10:
+        errors["mood"] = ["Give a mood from 0 to 10."]
+
+
+def _validate_session_link(
+    *, patient: User, kind: str, session_id: uuid.UUID, errors: dict[str, list[str]]
+) -> None:
+    session = access.session_queryset_for_patient(patient=patient).filter(pk=session_id).first()
+    if session is None:
+        # The same answer for an id that does not exist and one that is not the patient's.
+        errors["session"] = ["No such session."]
+        return
+    now = timezone.now()
+    is_dosing = session.kind == SessionKind.DOSING
+    if kind == EntryKind.INTENTION:
+        is_upcoming = session.status == SessionStatus.SCHEDULED and session.scheduled_start > now
+        if not (is_dosing and is_upcoming):
+            errors["session"] = [
+                "An intention can be linked only to an upcoming dosing session "
+                "(scheduled, with its start in the future)."
+            ]
+    elif kind == EntryKind.REFLECTION:
+        has_taken_place = session.status == SessionStatus.COMPLETED or (
+            session.status == SessionStatus.SCHEDULED and session.scheduled_start <= now
+        )
+        if not (is_dosing and has_taken_place):
+            errors["session"] = [
+                "A reflection can be linked only to a dosing session that has taken place "
+                "(completed, or scheduled in the past and not cancelled)."
+            ]
+
+
+def _validate_intentions(
+    *,
+    patient: User,
+    kind: str,
+    entry_id: uuid.UUID,
+    intention_ids: Sequence[uuid.UUID],
+    errors: dict[str, list[str]],
+) -> None:
+    if not intention_ids:
+        return
+    if kind != EntryKind.REFLECTION:
+        errors["intention_ids"] = ["Only a reflection looks back on intentions."]
+        return
+    if len(intention_ids) > INTENTIONS_MAX:
+        errors["intention_ids"] = [f"At most {INTENTIONS_MAX} intentions."]
+        return
+    wanted = set(intention_ids)
+    found = set(
+        access.entry_queryset_for_patient(patient=patient)
+        .filter(pk__in=wanted, kind=EntryKind.INTENTION)
+        .exclude(pk=entry_id)
+        .values_list("pk", flat=True)
+    )
+    if found != wanted:
+        errors["intention_ids"] = ["Give ids of your own intention entries."]
+
+
+def _validate_entry(
+    *,
+    patient: User,
+    entry_id: uuid.UUID,
+    values: Mapping[str, Any],
+    changed: Collection[str],
+) -> None:
+    """`changed` names the fields this write sets: a link is checked when it is made (or
+    its entry's kind changes), not on every later edit, so an intention can still be edited
+    after its dosing session has taken place."""
+    errors: dict[str, list[str]] = {}
+    _validate_entry_text(values, errors)
+    if values["session_id"] is not None and {"session_id", "kind"} & set(changed):
+        _validate_session_link(
+            patient=patient, kind=values["kind"], session_id=values["session_id"], errors=errors
+        )
+    if {"intention_ids", "kind"} & set(changed):
+        _validate_intentions(
+            patient=patient,
+            kind=values["kind"],
+            entry_id=entry_id,
+            intention_ids=values["intention_ids"],
+            errors=errors,
+        )
+    if errors:
+        raise invalid_fields(errors)
+
+
+def _apply_entry_values(entry: Entry, values: Mapping[str, Any], *, sealer: Sealer) -> None:
+    entry.kind = values["kind"]
+    entry.session_id = values["session_id"]
+    entry.mood = values["mood"]
+    entry.title_sealed = sealer.seal(entry, "title_sealed", values["title"])
+    entry.content_sealed = sealer.seal(
+        entry, "content_sealed", _content_value(values["body"], values["tags"])
+    )
+
+
+def entry_create(
+    *,
+    patient: User,
+    kind: str,
+    id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+    title: str = "",
+    body: str = "",
+    tags: Sequence[str] = (),
+    mood: int | None = None,
+    intention_ids: Sequence[uuid.UUID] = (),
+    sealer: Sealer | None = None,
+) -> Created[Entry]:
+    """Create an entry, or answer the existing one when a client repeats a create."""
+    sealer = sealer or sealer_for(patient)
+    values: dict[str, Any] = {
+        "kind": kind,
+        "session_id": session_id,
+        "title": title,
+        "body": body,
+        "tags": list(tags),
+        "mood": mood,
+        "intention_ids": sorted(set(intention_ids)),
+    }
+    if session_id is None and not values["intention_ids"] and sql.is_available():
+        # No link to check under the patient's write lock: one statement takes the next
+        # change number and inserts. A taken id (a repeat, or a 409) or a patient without
+        # a change counter yet writes nothing, and the general path below answers.
+        errors: dict[str, list[str]] = {}
+        _validate_entry_text(values, errors)
+        if errors:
+            raise invalid_fields(errors)
+        entry = Entry(id=id or uuid.uuid4(), patient=patient)
+        _apply_entry_values(entry, values, sealer=sealer)
+        if sql.insert_entry_with_next_change(entry):
+            return Created(selectors.entry_without_links(entry), is_new=True)
+    if id is not None:
+        repeat = _entry_repeat(id, patient, values, sealer)
+        if repeat is not None:
+            return Created(repeat, is_new=False)
+    entry = Entry(id=id or uuid.uuid4(), patient=patient)
+    _apply_entry_values(entry, values, sealer=sealer)
+    with transaction.atomic():
+        entry.change = next_change(patient)
+        # Checked under the patient's write lock, so the linked session and intentions
+        # cannot be deleted between the check and the insert.
+        _validate_entry(patient=patient, entry_id=entry.id, values=values, changed=values.keys())
+        try:
+            insert_new(entry)
+        except ProblemError:
+            # Made by another request of this patient's while this one waited for the
+            # counter; the number taken here is left unused (sync does not mind gaps).
+            repeat = _entry_repeat(entry.id, patient, values, sealer)
+            if repeat is None:
+                raise
+            return Created(repeat, is_new=False)
+        if values["intention_ids"]:
+            entry.intentions.set(values["intention_ids"])
+            return Created(selectors.entry_with_links(entry), is_new=True)
+    return Created(selectors.entry_without_links(entry), is_new=True)
+
+
+def _entry_repeat(
+    entry_id: uuid.UUID, patient: User, values: Mapping[str, Any], sealer: Sealer
+) -> Entry | None:
+    existing = existing_for_create(Entry, entry_id, patient)
+    if existing is None:
+        return None
+    existing = selectors.entry_with_links(existing)
+    if _entry_values(existing, sealer=sealer) != values:
+        raise id_conflict()
+    return existing
+
+
+def _locked_entry(patient: User, entry_id: uuid.UUID) -> Entry:
+    entry = (
+        access.entry_queryset_for_patient(patient=patient)
+        .select_for_update(no_key=True, of=("self",))
+        .filter(pk=entry_id)
+        .first()
+    )
+    if entry is None:
+        raise NotFound()
+    return selectors.entry_with_links(entry)
+
+
+def entry_update(
+    *,
+    patient: User,
+    entry_id: uuid.UUID,
+    data: Mapping[str, Any],
+    expected_versions: Collection[int] | None,
+    sealer: Sealer | None = None,
+) -> Entry:
+    """Change some fields of a live entry of the patient's (a partial update).
+
+    `data` holds only the fields to change: kind, session_id, title, body, tags, mood,
+    intention_ids. Raises NotFound and VersionConflictError as `session_update` does.
+    """
+    sealer = sealer or sealer_for(patient)
+    with transaction.atomic():
+        change = next_change(patient)
+        entry = _locked_entry(patient, entry_id)
+        check_version(entry, expected_versions)
+        values = _entry_values(entry, sealer=sealer)
+        updates = dict(data)
+        if "tags" in updates:
+            updates["tags"] = list(updates["tags"])
+        if "intention_ids" in updates:
+            updates["intention_ids"] = sorted(set(updates["intention_ids"]))
+        values.update(updates)
+        _validate_entry(patient=patient, entry_id=entry.id, values=values, changed=updates.keys())
+        _apply_entry_values(entry, values, sealer=sealer)
+        mark_changed(entry, change)
+        entry.save()
+        if "intention_ids" in updates:
+            entry.intentions.set(values["intention_ids"])
+    return selectors.entry_with_links(entry)
+
+
+def entry_delete(
+    *,
+    patient: User,
+    entry_id: uuid.UUID,
+    expected_versions: Collection[int] | None,
+) -> Entry:
+    """Leave a tombstone: text, mood and the entry's own links to intentions go; the id,
+    kind and times stay for sync. Reflections that looked back on a deleted intention keep
+    its id."""
+    with transaction.atomic():
+        change = next_change(patient)
+        entry = _locked_entry(patient, entry_id)
+        check_version(entry, expected_versions)
+        entry.title_sealed = ""
+        entry.content_sealed = ""
+        entry.mood = None
+        entry.deleted_at = timezone.now()
+        mark_changed(entry, change)
+        entry.save()
+        entry.intentions.clear()
+    return entry

@@ -1,0 +1,290 @@
+"""The patient's journal entries (/api/v1/entries/) and a session's journal
+(/api/v1/sessions/{id}/journal/).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import IsPatient
+from backend.api import PROBLEM, request_patient
+from backend.serializers import EnumField, StrictSerializer
+from journal.api import (
+    ETAG_HEADER,
+    IF_MATCH_OPTIONAL,
+    IF_MATCH_REQUIRED,
+    RESPONSE_409,
+    RESPONSE_412,
+    RESPONSE_428,
+    created_or_repeated,
+    etag,
+    expected_versions,
+    record_response,
+    service_data,
+    text_field,
+    version_field,
+    versioned_write,
+)
+from journal.entries import selectors, services
+from journal.entries.serializers import (
+    EntryFilterSerializer,
+    EntryOutputSerializer,
+    EntryPageSerializer,
+    EntryRecordSerializer,
+    entries_data,
+    entry_data,
+    entry_record,
+    tags_field,
+)
+from journal.keys import sealer_for
+from journal.models import (
+    EntryKind,
+)
+from journal.pagination import (
+    EntryPagination,
+)
+from journal.sessions import selectors as sessions_selectors
+from journal.sessions.serializers import SessionOutputSerializer
+
+
+class SessionJournalView(APIView):
+    permission_classes = [IsPatient]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        session = SessionOutputSerializer()
+        intentions = EntryOutputSerializer(many=True)
+        reflections = EntryOutputSerializer(many=True)
+        other_entries = EntryOutputSerializer(many=True)
+
+        class Meta:
+            ref_name = "SessionJournal"
+
+    @extend_schema(
+        tags=["sessions"],
+        summary="A session with the entries written around it",
+        description=(
+            "The intentions set before a dosing session and the reflections after it (each "
+            "with the intentions it looks back on), then the other entries linked to the "
+            "session; live entries only, oldest first."
+        ),
+        responses={200: OpenApiResponse(OutputSerializer, description="The session journal.")},
+    )
+    def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        journal = selectors.session_journal_for_patient(patient=patient, session_id=session_id)
+        sealer = sealer_for(patient)
+        opened = {
+            "session": sessions_selectors.open_session(journal.session, sealer=sealer),
+            "intentions": [selectors.open_entry(e, sealer=sealer) for e in journal.intentions],
+            "reflections": [selectors.open_entry(e, sealer=sealer) for e in journal.reflections],
+            "other_entries": [
+                selectors.open_entry(e, sealer=sealer) for e in journal.other_entries
+            ],
+        }
+        return Response(self.OutputSerializer(opened).data)
+
+
+class EntryCollectionView(APIView):
+    permission_classes = [IsPatient]
+
+    class InputSerializer(StrictSerializer):
+        """A new journal entry. Unknown fields answer 400."""
+
+        id = serializers.UUIDField(
+            required=False, help_text="Your own random UUID, so a repeated create is safe."
+        )
+        kind = EnumField(EntryKind)
+        session = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            help_text=(
+                "One of your sessions. An intention links only to an upcoming dosing "
+                "session, a reflection only to one that has taken place."
+            ),
+        )
+        title = text_field(services.TITLE_MAX_CHARS, "Stored encrypted.")
+        body = text_field(services.BODY_MAX_CHARS, "Stored encrypted.")
+        tags = tags_field()
+        mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
+        intention_ids = serializers.ListField(
+            child=serializers.UUIDField(),
+            required=False,
+            max_length=services.INTENTIONS_MAX,
+            help_text="Reflections only: ids of your intention entries it looks back on.",
+        )
+
+        class Meta:
+            ref_name = "EntryCreate"
+
+    @extend_schema(
+        tags=["entries"],
+        operation_id="entries_list",
+        summary="List your journal entries",
+        description="Newest first; cursor pages.",
+        parameters=[EntryFilterSerializer],
+        responses={200: OpenApiResponse(EntryPageSerializer, description="A page.")},
+    )
+    def get(self, request: Request) -> Response:
+        patient = request_patient(request)
+        filters = EntryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        entries = selectors.entry_list_for_patient(patient=patient, filters=filters.validated_data)
+        paginator = EntryPagination()
+        page = paginator.paginate_queryset(entries, request, view=self) or []
+        sealer = sealer_for(patient)
+        return paginator.get_paginated_response(entries_data(page, sealer))
+
+    @extend_schema(
+        tags=["entries"],
+        summary="Write a journal entry",
+        description=(
+            "Title, body and tags are stored encrypted. Send your own random UUID as `id` "
+            "when working offline: repeating the same create answers 200 with the existing "
+            "entry."
+        ),
+        request=InputSerializer,
+        parameters=[ETAG_HEADER],
+        responses={
+            201: OpenApiResponse(EntryRecordSerializer, description="Created."),
+            200: OpenApiResponse(EntryRecordSerializer, description="A repeated create."),
+            (409, PROBLEM): RESPONSE_409,
+        },
+        examples=[
+            OpenApiExample(
+                "Intention before a dosing session",
+                value={
+                    "id": "0b7d4a52-8a8e-4f43-9d3a-3c1f6f2a9e01",
+                    "kind": "intention",
+                    "session": "6f1c2b0e-5d7a-4c1b-9a51-0d2f1e7c9b10",
+                    "title": "What I want to look at",
+                    "body": "Why I keep holding back with my brother.",
+                    "tags": ["family"],
+                    "mood": 5,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Reflection after it",
+                value={
+                    "kind": "reflection",
+                    "session": "6f1c2b0e-5d7a-4c1b-9a51-0d2f1e7c9b10",
+                    "title": "The day after",
+                    "body": "Felt far away, then very calm.",
+                    "intention_ids": ["0b7d4a52-8a8e-4f43-9d3a-3c1f6f2a9e01"],
+                    "mood": 7,
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        patient = request_patient(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sealer = sealer_for(patient)
+        created = services.entry_create(
+            patient=patient, sealer=sealer, **service_data(serializer.validated_data)
+        )
+        return created_or_repeated(created, entry_record(created.record, sealer))
+
+
+class EntryDetailView(APIView):
+    permission_classes = [IsPatient]
+
+    class UpdateInputSerializer(StrictSerializer):
+        """The fields to change, and the version changed. Unknown fields answer 400."""
+
+        kind = EnumField(EntryKind, required=False)
+        session = serializers.UUIDField(required=False, allow_null=True)
+        title = text_field(services.TITLE_MAX_CHARS, "Stored encrypted.")
+        body = text_field(services.BODY_MAX_CHARS, "Stored encrypted.")
+        tags = tags_field()
+        mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
+        intention_ids = serializers.ListField(
+            child=serializers.UUIDField(), required=False, max_length=services.INTENTIONS_MAX
+        )
+        version = version_field()
+
+        class Meta:
+            ref_name = "EntryUpdate"
+
+    @extend_schema(
+        tags=["entries"],
+        summary="Get one of your journal entries",
+        parameters=[ETAG_HEADER],
+        responses={200: OpenApiResponse(EntryRecordSerializer, description="The entry.")},
+    )
+    def get(self, request: Request, entry_id: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        entry = selectors.entry_get_for_patient(patient=patient, entry_id=entry_id)
+        return record_response(entry_record(entry, sealer_for(patient)))
+
+    @extend_schema(
+        tags=["entries"],
+        summary="Change a journal entry",
+        description="Send only the fields to change, with the version you read.",
+        request=UpdateInputSerializer,
+        parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
+        responses={
+            200: OpenApiResponse(EntryRecordSerializer, description="The changed entry."),
+            (412, PROBLEM): RESPONSE_412,
+            (428, PROBLEM): RESPONSE_428,
+        },
+        examples=[
+            OpenApiExample(
+                "Add a line",
+                value={"version": 2, "body": "Felt far away, then very calm. Slept well."},
+                request_only=True,
+            )
+        ],
+    )
+    def patch(self, request: Request, entry_id: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        serializer = self.UpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = service_data(serializer.validated_data)
+        expected = expected_versions(request, data.pop("version", None), is_required=True)
+        sealer = sealer_for(patient)
+        entry = versioned_write(
+            lambda: services.entry_update(
+                patient=patient,
+                entry_id=entry_id,
+                data=data,
+                expected_versions=expected,
+                sealer=sealer,
+            ),
+            lambda current: entry_data(current, sealer),
+        )
+        return record_response(entry_record(entry, sealer))
+
+    @extend_schema(
+        tags=["entries"],
+        summary="Delete a journal entry",
+        description="Leaves a tombstone that sync reports as deleted; the entry then answers 404.",
+        parameters=[IF_MATCH_OPTIONAL],
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            (412, PROBLEM): RESPONSE_412,
+        },
+    )
+    def delete(self, request: Request, entry_id: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        expected = expected_versions(request, None, is_required=False)
+        entry = versioned_write(
+            lambda: services.entry_delete(
+                patient=patient, entry_id=entry_id, expected_versions=expected
+            ),
+            lambda current: entry_data(current, sealer_for(patient)),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(entry.version)})

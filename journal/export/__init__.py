@@ -1,0 +1,1 @@
+"""Export: the patient's whole record as Markdown or JSON, and measures as FHIR R4."""

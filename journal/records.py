@@ -1,0 +1,127 @@
+"""The write path every synced record shares: change numbers, versions, repeats.
+
+Every write of a patient's record takes the next number from that patient's change counter
+(`next_change`) inside its transaction, before it touches any row. The counter row stays
+locked until commit, which does two things: a patient's writes run one at a time (so row
+locks taken afterwards are never contended by another API write, and cannot deadlock), and
+change numbers commit in counter order, which is what lets a sync cursor never skip one.
+
+Free text is sealed (`journal.keys.Sealer`) before it reaches a model field; the plaintext
+lives only in the request that sent it. Whenever a row is written, all its sealed fields are
+sealed again under the active data key, so a row's `key_version` always names the key of
+every field (rotation finds rows under old keys by it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from backend.accounts.models import User
+from backend.errors import ProblemError
+from journal.models import (
+    Entry,
+    Measure,
+    SyncState,
+    TreatmentSession,
+)
+
+RecordT = TypeVar("RecordT", TreatmentSession, Entry, Measure)
+
+
+@dataclass(frozen=True)
+class Created(Generic[RecordT]):
+    """The outcome of a create: the record, and whether this call made it (False when it
+    repeats an earlier create with the same id and the same content)."""
+
+    record: RecordT
+    is_new: bool
+
+
+class VersionConflictError(Exception):
+    """The caller's version is not the current one; `current` is the row as it is now."""
+
+    def __init__(self, current: TreatmentSession | Entry) -> None:
+        super().__init__("version conflict")
+        self.current = current
+
+
+def id_conflict() -> ProblemError:
+    # The same answer whether the id belongs to another of this patient's records, a deleted
+    # one, or another patient's: ids are random UUIDs (122 random bits), so nobody can guess
+    # one to probe with, and this answer says nothing about whose it is.
+    return ProblemError(
+        409,
+        "id_conflict",
+        "This id is already used by a different record. Send the same content to repeat "
+        "a create, or choose a new random UUID.",
+    )
+
+
+def next_change(patient: User) -> int:
+    """Take the patient's next change number. Call inside `transaction.atomic()`.
+
+    The UPDATE locks the patient's counter row until the transaction ends, so a second
+    writer for this patient waits here and gets a higher number only after this one has
+    committed (or rolled back, giving the number back).
+    """
+    # One statement that both takes the number and reads it (PostgreSQL, and SQLite since
+    # 3.35, have UPDATE ... RETURNING); the ORM's update() returns only a row count.
+    owner = SyncState._meta.get_field("patient")
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(SyncState._meta.db_table)} SET last_change = last_change + 1 "  # noqa: S608 (names only)
+        f"WHERE {quote(owner.column)} = %s RETURNING last_change"
+    )
+    # The id as this database stores it (a UUID on PostgreSQL, hex text on SQLite).
+    patient_id = owner.target_field.get_db_prep_value(patient.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [patient_id])
+        row = cursor.fetchone()
+        if row is None:
+            SyncState.objects.get_or_create(patient=patient)
+            cursor.execute(sql, [patient_id])
+            row = cursor.fetchone()
+    return int(row[0])
+
+
+def check_version(row: TreatmentSession | Entry, expected_versions: Collection[int] | None) -> None:
+    """`expected_versions` None means any version will do (no precondition, or `*`)."""
+    if expected_versions is not None and row.version not in expected_versions:
+        raise VersionConflictError(row)
+
+
+def mark_changed(row: TreatmentSession | Entry, change: int) -> None:
+    row.change = change
+    row.version += 1
+    row.updated_at = timezone.now()
+
+
+def insert_new(row: Model) -> None:
+    """Insert a row whose id the client may have chosen; a taken id is a 409."""
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        raise id_conflict() from None
+
+
+def existing_for_create(
+    model: type[RecordT], record_id: uuid.UUID, patient: User
+) -> RecordT | None:
+    """The live record of this patient with this id, or None when the id is free.
+
+    Any other holder of the id (a deleted record, another patient's) is a 409.
+    """
+    existing = model._default_manager.filter(pk=record_id).first()
+    if existing is None:
+        return None
+    if existing.patient_id != patient.pk or existing.deleted_at is not None:
+        raise id_conflict()
+    return existing

@@ -1,0 +1,1 @@
+"""Treatment sessions: preparation, dosing and integration meetings on the calendar."""

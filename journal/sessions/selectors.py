@@ -1,0 +1,84 @@
+"""Reads of treatment sessions, and `open_session`: a row's plaintext view for one response."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound
+
+from backend.accounts.models import User
+from journal.access import session_queryset_for_patient
+from journal.keys import Sealer
+from journal.models import (
+    TreatmentSession,
+)
+
+
+def session_list_for_patient(
+    *, patient: User, filters: Mapping[str, Any] | None = None
+) -> QuerySet[TreatmentSession]:
+    """Filters: `kind`, `status`, `starts_from` (inclusive), `starts_before` (exclusive)."""
+    filters = filters or {}
+    sessions = session_queryset_for_patient(patient=patient)
+    if filters.get("kind"):
+        sessions = sessions.filter(kind=filters["kind"])
+    if filters.get("status"):
+        sessions = sessions.filter(status=filters["status"])
+    if filters.get("starts_from") is not None:
+        sessions = sessions.filter(scheduled_start__gte=filters["starts_from"])
+    if filters.get("starts_before") is not None:
+        sessions = sessions.filter(scheduled_start__lt=filters["starts_before"])
+    return sessions.order_by("scheduled_start", "id")
+
+
+def session_get_for_patient(*, patient: User, session_id: uuid.UUID) -> TreatmentSession:
+    """The patient's live session; NotFound alike for missing, deleted and not theirs."""
+    session = session_queryset_for_patient(patient=patient).filter(pk=session_id).first()
+    if session is None:
+        raise NotFound()
+    return session
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session as its owner reads it: the note opened. Lives only while a response is
+    built."""
+
+    id: uuid.UUID
+    kind: str
+    modality: str | None
+    setting: str | None
+    scheduled_start: datetime
+    actual_start: datetime | None
+    actual_end: datetime | None
+    status: str
+    note: str
+    after_effects: dict[str, str] | None
+    overall_rating: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def open_session(session: TreatmentSession, *, sealer: Sealer) -> OpenedSession:
+    return OpenedSession(
+        id=session.id,
+        kind=session.kind,
+        modality=session.modality or None,
+        setting=session.setting or None,
+        scheduled_start=session.scheduled_start,
+        actual_start=session.actual_start,
+        actual_end=session.actual_end,
+        status=session.status,
+        note=sealer.open(session, "note_sealed"),
+        after_effects=session.after_effects,
+        overall_rating=session.overall_rating,
+        version=session.version,
+        created_at=session.created_at,
+        updated_at=session.updated_at,
+    )

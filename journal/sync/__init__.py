@@ -1,0 +1,1 @@
+"""Offline sync: every change of a patient's record after a cursor."""

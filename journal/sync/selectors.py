@@ -1,0 +1,73 @@
+"""The changes of a patient's record after a change number, in change order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from backend.accounts.models import User
+from journal.entries.selectors import intention_ids_prefetch
+from journal.models import (
+    Entry,
+    Measure,
+    SyncState,
+    TreatmentSession,
+)
+
+
+@dataclass(frozen=True)
+class SyncChange:
+    type: Literal["session", "entry", "measure"]
+    record: TreatmentSession | Entry | Measure
+
+    @property
+    def change(self) -> int:
+        return self.record.change
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.record.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class SyncPage:
+    changes: list[SyncChange]
+    last_change: int
+    has_more: bool
+
+
+def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPage:
+    """The patient's sessions, entries and measures (tombstones included) changed after
+    `since`, in change order, at most `limit` of them.
+
+    Only changes up to the counter's committed value are read. A change number is taken
+    (and the counter row locked) at the start of a write and committed with it, and the
+    next writer of the patient waits for that commit before it gets the next number, so
+    every number up to the committed counter belongs to a committed row: reading at most up
+    to it, across the tables, can never pass over a change that is still to commit. (Two
+    plain queries without that bound could: the second may see a later commit the first
+    did not.)
+    """
+    committed = (
+        SyncState.objects.filter(patient=patient).values_list("last_change", flat=True).first()
+    ) or 0
+    window = {"patient": patient, "change__gt": since, "change__lte": committed}
+    sessions = list(TreatmentSession.objects.filter(**window).order_by("change")[: limit + 1])
+    entries = list(
+        Entry.objects.filter(**window)
+        .prefetch_related(intention_ids_prefetch())
+        .order_by("change")[: limit + 1]
+    )
+    measure_rows = list(Measure.objects.filter(**window).order_by("change")[: limit + 1])
+    changes = sorted(
+        [SyncChange("session", session) for session in sessions]
+        + [SyncChange("entry", entry) for entry in entries]
+        + [SyncChange("measure", measure) for measure in measure_rows],
+        key=lambda item: item.change,
+    )
+    page = changes[:limit]
+    return SyncPage(
+        changes=page,
+        last_change=page[-1].change if page else since,
+        has_more=len(changes) > limit,
+    )

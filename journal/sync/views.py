@@ -1,0 +1,98 @@
+"""Offline sync (/api/v1/sync/): every change since a cursor, in order, tombstones included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import IsPatient
+from backend.api import request_patient
+from backend.serializers import StrictSerializer
+from journal.entries.serializers import entry_data
+from journal.keys import sealer_for
+from journal.measures.serializers import measure_data
+from journal.models import (
+    Measure,
+    TreatmentSession,
+)
+from journal.sessions.serializers import session_data
+from journal.sync import selectors
+from journal.sync.cursor import decode_sync_cursor, encode_sync_cursor
+from journal.sync.serializers import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SyncPageSerializer
+
+
+class SyncView(APIView):
+    permission_classes = [IsPatient]
+
+    class QuerySerializer(StrictSerializer):
+        since = serializers.CharField(
+            required=False,
+            max_length=64,
+            help_text="The `cursor` of your last sync; leave out for everything.",
+        )
+        limit = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=SYNC_MAX_LIMIT,
+            default=SYNC_DEFAULT_LIMIT,
+            help_text=f"At most this many changes ({SYNC_DEFAULT_LIMIT}).",
+        )
+
+    @extend_schema(
+        tags=["sync"],
+        summary="Everything that changed since your last sync",
+        description=(
+            "Your sessions, entries and measures, deletions included, in the order they "
+            "changed. "
+            "Store `cursor` and send it as `since` next time; while `has_more` is true, "
+            "ask again at once. A change that is still being saved is never passed over: "
+            "changes are reported only once every earlier one has been saved."
+        ),
+        parameters=[QuerySerializer],
+        responses={200: OpenApiResponse(SyncPageSerializer, description="A page of changes.")},
+    )
+    def get(self, request: Request) -> Response:
+        patient = request_patient(request)
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        since = query.validated_data.get("since")
+        page = selectors.sync_changes_for_patient(
+            patient=patient,
+            since=decode_sync_cursor(since) if since is not None else 0,
+            limit=query.validated_data["limit"],
+        )
+        sealer = sealer_for(patient)
+        changes: list[dict[str, Any]] = []
+        for item in page.changes:
+            data: dict[str, Any] | None
+            if item.is_deleted:
+                data = None
+            elif isinstance(item.record, TreatmentSession):
+                data = session_data(item.record, sealer)
+            elif isinstance(item.record, Measure):
+                data = measure_data(item.record)
+            else:
+                data = entry_data(item.record, sealer)
+            changes.append(
+                {
+                    "type": item.type,
+                    "id": item.record.pk,
+                    "change": item.change,
+                    "deleted": item.is_deleted,
+                    "data": data,
+                }
+            )
+        body = {
+            "changes": changes,
+            "cursor": encode_sync_cursor(page.last_change),
+            "has_more": page.has_more,
+        }
+        return Response(SyncPageSerializer(body).data)

@@ -1,0 +1,72 @@
+"""The patient's export: everything they recorded, decrypted, as JSON and as Markdown."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.journal.factories import make_entry, make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def test_export_json_holds_every_live_session_and_entry_decrypted(
+    patient, patient_client, other_patient, django_assert_max_num_queries
+) -> None:
+    session = make_session(patient, note="what the nurse said")
+    intention = make_entry(
+        patient, kind="intention", session_id=session.id, title="Hope", body="to feel lighter"
+    )
+    make_entry(patient, title="loose note", body="unlinked words", tags=["sleep"], mood=6)
+    gone = make_entry(patient, title="deleted", body="deleted words")
+    gone.deleted_at = gone.created_at
+    gone.save(update_fields=["deleted_at"])
+    make_entry(other_patient, title="not mine", body="someone else")
+
+    with django_assert_max_num_queries(6):
+        response = patient_client.get("/api/v1/me/export/")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="afterglow-journal-')
+    document = response.json()
+    assert document["format"] == "afterglow-journal-export"
+    assert document["account"]["email"] == patient.email
+    assert [s["note"] for s in document["sessions"]] == ["what the nurse said"]
+    bodies = {entry["body"] for entry in document["entries"]}
+    assert bodies == {"to feel lighter", "unlinked words"}
+    linked = next(e for e in document["entries"] if e["id"] == str(intention.id))
+    assert linked["session"] == str(session.id)
+
+
+def test_export_markdown_is_readable_and_groups_entries_by_session(patient, patient_client) -> None:
+    session = make_session(patient, note="clinic note")
+    make_entry(
+        patient, kind="intention", session_id=session.id, title="Hope", body="line one\nline two"
+    )
+    make_entry(patient, title="Loose", body="unlinked words", mood=7, tags=["walk"])
+
+    response = patient_client.get("/api/v1/me/export/?format=markdown")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    text = response.content.decode()
+    assert text.startswith("# Journal of ")
+    assert "## Dosing session, esketamine nasal:" in text
+    assert "### Intention: Hope" in text
+    assert "> line one\n> line two" in text
+    assert "## Other entries" in text
+    assert "Mood: 7/10" in text
+    assert "Tags: walk" in text
+    assert text.index("### Intention: Hope") < text.index("## Other entries")
+
+
+def test_export_rejects_an_unknown_format(patient_client) -> None:
+    response = patient_client.get("/api/v1/me/export/?format=pdf")
+    assert response.status_code == 400
+    assert "format" in response.json()["errors"]
+
+
+def test_export_is_for_patients_only(therapist) -> None:
+    from tests.conftest import client_for
+
+    response = client_for(therapist).get("/api/v1/me/export/")
+    assert response.status_code == 403

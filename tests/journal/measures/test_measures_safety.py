@@ -1,0 +1,213 @@
+"""PHQ-9 item 9 above 0: the safety block in the same response, and the safety hooks."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.checks import run_checks
+from django.db import connection
+
+from journal.models import Measure
+from journal.safety import NOT_MONITORED_NOTICE, SAFETY_MESSAGE, crisis_resources
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/measures/"
+HOOK = "tests.journal.measures.test_measures_safety.record_hook"
+FAILING_HOOK = "tests.journal.measures.test_measures_safety.failing_hook"
+
+calls: list[dict] = []
+
+
+def record_hook(*, measure: Measure) -> None:
+    calls.append(
+        {
+            "measure": measure,
+            "in_transaction": connection.in_atomic_block,
+            "stored": Measure.objects.filter(pk=measure.pk).exists(),
+        }
+    )
+
+
+def failing_hook(*, measure: Measure) -> None:
+    raise RuntimeError("the alert could not be written")
+
+
+@pytest.fixture(autouse=True)
+def _no_calls():
+    calls.clear()
+    yield
+    calls.clear()
+
+
+def phq9(item9: int, *rest: int) -> list[int]:
+    return [*(rest or (1,) * 8), item9]
+
+
+@pytest.mark.parametrize("item9", [1, 2, 3])
+def test_item_9_above_0_brings_the_safety_block_in_the_same_response(patient_client, item9) -> None:
+    response = patient_client.post(
+        URL, {"instrument": "phq9", "answers": phq9(item9)}, format="json"
+    )
+
+    assert response.status_code == 201
+    safety = response.json()["safety"]
+    assert safety["reason"] == "phq9_item9"
+    assert safety["message"] == SAFETY_MESSAGE
+    assert safety["not_monitored"] == NOT_MONITORED_NOTICE
+    assert safety["resources"] == [
+        {
+            "name": "988 Suicide & Crisis Lifeline",
+            "action": "call_or_text",
+            "contact": "988",
+            "instructions": "Call or text 988, any time, day or night.",
+        },
+        {
+            "name": "Crisis Text Line",
+            "action": "text",
+            "contact": "741741",
+            "instructions": "Text HOME to 741741.",
+        },
+        {
+            "name": "Emergency services",
+            "action": "call",
+            "contact": "911",
+            "instructions": "Call 911 if you are in immediate danger.",
+        },
+    ]
+
+
+def test_a_low_total_with_item_9_above_0_still_brings_it(patient_client) -> None:
+    response = patient_client.post(
+        URL, {"instrument": "phq9", "answers": phq9(1, *[0] * 8)}, format="json"
+    )
+
+    assert response.json()["total"] == 1
+    assert response.json()["band"] == "minimal"
+    assert response.json()["safety"]["reason"] == "phq9_item9"
+
+
+def test_a_severe_total_with_item_9_at_0_does_not(patient_client) -> None:
+    response = patient_client.post(
+        URL, {"instrument": "phq9", "answers": phq9(0, *[3] * 8)}, format="json"
+    )
+
+    assert response.json()["band"] == "severe"
+    assert response.json()["safety"] is None
+
+
+def test_a_gad7_never_brings_it(patient_client) -> None:
+    response = patient_client.post(URL, {"instrument": "gad7", "answers": [3] * 7}, format="json")
+
+    assert response.json()["safety"] is None
+
+
+def test_a_repeated_create_brings_it_again(patient_client) -> None:
+    body = {"id": str(uuid.uuid4()), "instrument": "phq9", "answers": phq9(2)}
+
+    patient_client.post(URL, body, format="json")
+    repeat = patient_client.post(URL, body, format="json")
+
+    assert repeat.status_code == 200
+    assert repeat.json()["safety"]["reason"] == "phq9_item9"
+
+
+def test_crisis_resources_come_from_the_settings(patient_client, settings) -> None:
+    settings.CRISIS_COUNTRY = "GB"
+    settings.CRISIS_RESOURCES = {
+        "GB": [
+            {
+                "name": "Samaritans",
+                "action": "call",
+                "contact": "116 123",
+                "instructions": "Call 116 123, free, any time.",
+            }
+        ]
+    }
+
+    response = patient_client.post(URL, {"instrument": "phq9", "answers": phq9(1)}, format="json")
+
+    assert [r["contact"] for r in response.json()["safety"]["resources"]] == ["116 123"]
+
+
+def test_a_refused_submission_with_item_9_above_0_still_brings_it(patient_client) -> None:
+    response = patient_client.post(
+        URL,
+        {"instrument": "phq9", "answers": [1, 1, 1, 9, 1, 1, 1, 1, 2]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body["errors"]) == {"answers.3"}
+    assert body["safety"]["reason"] == "phq9_item9"
+    assert not Measure.objects.exists()
+
+
+def test_a_refused_submission_without_item_9_has_no_block(patient_client) -> None:
+    response = patient_client.post(
+        URL, {"instrument": "phq9", "answers": [1, 1, 1, 9, 1, 1, 1, 1, 0]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "safety" not in response.json()
+
+
+def test_the_hooks_run_in_the_creating_transaction_for_item_9_only(
+    patient_client, settings
+) -> None:
+    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
+
+    flagged = patient_client.post(URL, {"instrument": "phq9", "answers": phq9(3)}, format="json")
+    patient_client.post(URL, {"instrument": "phq9", "answers": phq9(0)}, format="json")
+    patient_client.post(URL, {"instrument": "gad7", "answers": [3] * 7}, format="json")
+
+    assert len(calls) == 1
+    (call,) = calls
+    assert str(call["measure"].pk) == flagged.json()["id"]
+    assert call["in_transaction"] is True
+    assert call["stored"] is True
+
+
+def test_the_hooks_do_not_run_again_for_a_repeated_create(patient_client, settings) -> None:
+    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
+    body = {"id": str(uuid.uuid4()), "instrument": "phq9", "answers": phq9(1)}
+
+    patient_client.post(URL, body, format="json")
+    patient_client.post(URL, body, format="json")
+
+    assert len(calls) == 1
+
+
+def test_a_failing_hook_keeps_no_measure_yet_answers_with_the_block(
+    patient_client, settings
+) -> None:
+    settings.JOURNAL_SAFETY_HOOKS = [FAILING_HOOK]
+
+    response = patient_client.post(URL, {"instrument": "phq9", "answers": phq9(2)}, format="json")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "server_error"
+    assert body["safety"]["reason"] == "phq9_item9"
+    assert "could not be written" not in response.content.decode()
+    assert not Measure.objects.exists()
+
+
+def test_the_check_refuses_a_country_without_resources(settings) -> None:
+    settings.CRISIS_COUNTRY = "DE"
+
+    assert "journal.E001" in {message.id for message in run_checks()}
+    assert crisis_resources() == []
+
+
+def test_the_check_refuses_an_incomplete_resource(settings) -> None:
+    settings.CRISIS_RESOURCES = {"US": [{"name": "A line", "action": "fax", "contact": "1"}]}
+
+    assert "journal.E002" in {message.id for message in run_checks()}
+
+
+def test_the_default_configuration_passes_the_check() -> None:
+    assert not {m.id for m in run_checks()} & {"journal.E001", "journal.E002"}
