@@ -121,6 +121,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "backend.middleware.RequestIdMiddleware",
+    # Before anything asks for the host: a Host outside ALLOWED_HOSTS answers 400 here.
+    "backend.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "backend.middleware.BodySizeLimitMiddleware",
@@ -402,6 +404,9 @@ LOGGING = {
 ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=True)
 DASHBOARD_URL = "/dashboard/"
 CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"
+# Error reports (the DEBUG page, error e-mails) hide keys, key-like settings, URL
+# passwords, request parameters and local variables, in every mode.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "backend.error_reports.SafeReporterFilter"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
