@@ -455,6 +455,10 @@ CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "backend.error_reports.SafeReporterFilter"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
+# /readyz runs these besides its database and broker checks: name -> a callable that
+# raises when the service cannot work. A failure answers 503 with code `<name>_unusable`.
+READINESS_CHECKS: dict[str, str] = {"key_ring": "journal.checks.key_ring_ready"}
+
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
 ACCOUNT_ERASURE_HOOKS = [
     "journal.keys.patient_data_keys_destroy",

@@ -198,3 +198,42 @@ def test_every_refusal_is_named_in_one_line(tmp_path: Path) -> None:
     line = refusal(run_production(tmp_path, SECRET_KEY="short", SECURE_COOKIES="false"))
     assert "SECRET_KEY is shorter than 50 characters" in line
     assert "SECURE_COOKIES is false" in line
+
+
+def example_key_ring() -> str:
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.startswith("JOURNAL_KEKS="):
+            return line.partition("=")[2]
+    raise AssertionError("no JOURNAL_KEKS in .env.example")
+
+
+def test_production_refuses_to_start_with_the_example_key_ring(tmp_path: Path) -> None:
+    example = example_key_ring()
+
+    line = refusal(run_production(tmp_path, JOURNAL_KEKS=example))
+
+    assert "JOURNAL_KEKS is not a usable key ring (key item 1 is not 'version:base64key')" in line
+    assert "set JOURNAL_KEKS to" in line
+    assert example.partition(":")[2] not in line
+
+
+def test_migrate_stops_on_an_unusable_key_ring_in_development(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in CONFIG_NAMES}
+    env.update(
+        DJANGO_SETTINGS_MODULE="backend.settings",
+        AFTERGLOW_LOCAL_DIR=str(tmp_path / "local"),
+        DEBUG="true",
+        JOURNAL_KEKS=example_key_ring(),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "journal.E003" in result.stderr
+    assert "Applying" not in result.stdout
