@@ -15,7 +15,6 @@ from types import FrameType
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
-from django.utils.datastructures import MultiValueDict
 from django.views.debug import SafeExceptionReporterFilter
 
 # Names of settings, headers (request.META), cookies and nested keys whose values are
@@ -54,14 +53,6 @@ class SafeReporterFilter(SafeExceptionReporterFilter):
         if request is None:
             return {}
         cleansed = request.POST.copy()
-        for name in cleansed:
-            cleansed.setlist(name, [self.cleansed_substitute])
-        return cleansed
-
-    def get_cleansed_multivaluedict(
-        self, request: HttpRequest | None, multivaluedict: MultiValueDict[str, Any]
-    ) -> MultiValueDict[str, Any]:
-        cleansed = multivaluedict.copy()
         for name in cleansed:
             cleansed.setlist(name, [self.cleansed_substitute])
         return cleansed

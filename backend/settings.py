@@ -109,7 +109,7 @@ EXAMPLE_SECRET_KEYS = frozenset(
         "change-me-to-50-or-more-random-characters-before-any-deploy",
     }
 )
-SECRET_KEY_HINT = (
+_STRONG_KEY_ADVICE = (
     "set SECRET_KEY to 50 or more random characters, e.g. the output of "
     "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 )
@@ -131,7 +131,7 @@ _refused: list[str] = []
 if not DEBUG:
     _weakness = _secret_key_weakness(SECRET_KEY)
     if _weakness:
-        _refused.append(f"{_weakness}: {SECRET_KEY_HINT}")
+        _refused.append(f"{_weakness}: {_STRONG_KEY_ADVICE}")
     if not SECURE_COOKIES and not ALLOW_INSECURE_COOKIES:
         _refused.append(
             "SECURE_COOKIES is false: set SECURE_COOKIES=true behind HTTPS, or "

@@ -20,8 +20,8 @@ from journal.crypto import KeyConfigError, KeyRing
 
 KEY_RING_HINT = (
     "set JOURNAL_KEKS to 'version:key' items, newest first, each key the base64 of 32 "
-    "random bytes, e.g. 1:$(python -c \"import base64,os;"
-    "print(base64.b64encode(os.urandom(32)).decode())\")"
+    'random bytes, e.g. 1:$(python -c "import base64,os;'
+    'print(base64.b64encode(os.urandom(32)).decode())")'
 )
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
-from typing import TYPE_CHECKING, Any, ClassVar
-
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -117,7 +116,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         for secret in settings.SECRET_KEY_FALLBACKS:
             yield self._session_auth_hash(secret=secret)
 
-    def _session_auth_hash(self, *, secret: str | None) -> str:
+    def _session_auth_hash(self, *, secret: str | bytes | None) -> str:
         # Django's hash covers the password hash only; the epoch is ours, so that signing
         # out everywhere, deactivation and erasure end sessions too (not only a new password).
         return salted_hmac(
@@ -143,16 +142,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         """
         update_fields = kwargs.get("update_fields")
         ends_sessions = self._saves_credential_change(update_fields)
-        if update_fields is None and not self._state.adding and not args:
-            if not kwargs.get("force_insert"):
-                deferred = self.get_deferred_fields()
-                kwargs["update_fields"] = [
-                    field.name
-                    for field in self._meta.concrete_fields
-                    if not field.primary_key
-                    and field.name != "session_epoch"
-                    and field.attname not in deferred
-                ]
+        full_update = update_fields is None and not self._state.adding
+        if full_update and not args and not kwargs.get("force_insert"):
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key
+                and field.name != "session_epoch"
+                and field.attname not in deferred
+            ]
         if not ends_sessions:
             super().save(*args, **kwargs)
             return
@@ -171,9 +170,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         fields = {"password", "is_active"} if update_fields is None else set(update_fields)
         # Django's marker of a password set since the last save (None after a hash upgrade).
         new_password = getattr(self, "_password", None) is not None
-        password_changed = "password" in fields and (
-            new_password or not self.has_usable_password()
-        )
+        password_changed = "password" in fields and (new_password or not self.has_usable_password())
         deactivated = "is_active" in fields and not self.is_active
         return password_changed or deactivated
 

@@ -150,9 +150,7 @@ def user_update(
     return user
 
 
-def user_set_password(
-    *, user: User, password: str, keep_token: DeviceToken | None = None
-) -> User:
+def user_set_password(*, user: User, password: str, keep_token: DeviceToken | None = None) -> User:
     """Set a new password and end every token and session of the account, but for
     `keep_token` (the device that changed it, when the caller keeps it signed in)."""
     _password_validate(password=password, user=user)

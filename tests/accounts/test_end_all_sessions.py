@@ -118,7 +118,9 @@ def test_set_password_service_keeps_only_the_token_it_is_told_to_keep(sign_ins):
     )
 
     assert authorized(sign_ins.acting_token).get("/api/v1/me/").status_code == 200
-    assert_problem(authorized(sign_ins.laptop_token).get("/api/v1/me/"), 401, "authentication_failed")
+    assert_problem(
+        authorized(sign_ins.laptop_token).get("/api/v1/me/"), 401, "authentication_failed"
+    )
     assert sign_ins.dashboard.get(PATIENTS_URL).status_code == 302
     assert_problem(sign_ins.session_on_api.get("/api/v1/me/"), 401, "not_authenticated")
 
