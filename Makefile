@@ -7,7 +7,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-HOST ?= 127.0.0.1
+# The loopback address unless told otherwise on the command line (`make run HOST=0.0.0.0`):
+# a HOST in the environment (some shells and images set one) is not taken.
+HOST := 127.0.0.1
 PORT ?= 8000
 URL := http://$(HOST):$(PORT)
 

@@ -1,4 +1,9 @@
-"""Liveness (`/healthz`) and readiness (`/readyz`): unauthenticated and cheap."""
+"""Liveness (`/healthz`) and readiness (`/readyz`): unauthenticated and cheap.
+
+Readiness asks the database and the broker, and runs the configuration checks named in
+settings.READINESS_CHECKS (the journal's key ring): those live in the apps above this
+one, which it must not import.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from kombu import Connection
 from rest_framework import serializers
@@ -74,16 +80,29 @@ class ReadyView(APIView):
 
     @extend_schema(
         tags=["health"],
-        summary="The database and the broker answer",
+        summary="The database and the broker answer, and the key ring can be used",
         responses={200: _Ready, 503: OpenApiResponse(description="A dependency is down")},
     )
     def get(self, request: Request) -> Response:
+        configured: dict[str, str] = settings.READINESS_CHECKS
         checks = {"database": _timed(_check_database), "broker": _timed(_check_broker)}
+        for name, path in configured.items():
+            checks[name] = _timed(import_string(path))
         if all(check["ok"] for check in checks.values()):
             return Response({"status": "ok", "checks": checks})
-        down = ", ".join(name for name, check in checks.items() if not check["ok"])
+        down = [name for name, check in checks.items() if not check["ok"]]
+        # A configuration that cannot work needs an operator, not a retry: its code names
+        # it (`key_ring_unusable`); a dependency that is away answers `unavailable`.
+        unusable = [name for name in down if name in configured]
+        code = f"{unusable[0]}_unusable" if unusable else "unavailable"
+        reasons = [f"{name} {'unusable' if name in configured else 'unreachable'}" for name in down]
         return Response(
-            problem(503, detail=f"Not ready: {down} unreachable.", extra={"checks": checks}),
+            problem(
+                503,
+                code=code,
+                detail=f"Not ready: {', '.join(reasons)}.",
+                extra={"checks": checks},
+            ),
             status=503,
             content_type=PROBLEM_CONTENT_TYPE,
         )

@@ -10,7 +10,12 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    PermissionDenied,
+    SuspiciousOperation,
+)
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
@@ -111,6 +116,34 @@ class RequestIdMiddleware:
             reset_request_id(token)
 
 
+class AllowedHostMiddleware:
+    """Answers a request whose Host is not in ALLOWED_HOSTS with a 400 problem document,
+    in every mode.
+
+    Django raises DisallowedHost from the first code that asks for the host (a middleware);
+    with DEBUG on, its answer to that is the debug page, settings and all. Asking here
+    first, before any other middleware, keeps that page out of reach. The log line does
+    not quote the header: a client wrote it.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            logging.getLogger("django.security.DisallowedHost").warning(
+                "request for a host that is not in ALLOWED_HOSTS"
+            )
+            return problem_response(
+                400,
+                code="disallowed_host",
+                detail="This service does not answer for the host named in this request.",
+            )
+        return self.get_response(request)
+
+
 class BodySizeLimitMiddleware:
     """Answers 413 for a declared body over MAX_REQUEST_BODY_BYTES, before anything reads it."""
 
@@ -150,7 +183,8 @@ error_logger = logging.getLogger("afterglow.errors")
 class ProblemExceptionMiddleware:
     """Answers any unhandled exception with a 500 problem document, in every mode (Django's
     debug page would show a stack trace and local values); a database that is away
-    answers 503 with Retry-After instead (backend.errors.DATABASE_UNAVAILABLE_ERRORS).
+    answers 503 with Retry-After instead (backend.errors.DATABASE_UNAVAILABLE_ERRORS), and
+    a suspicious or malformed request (SuspiciousOperation, BadRequest) 400.
 
     The log line names the exception type and the code locations only: an exception's
     message can carry data (a database error quoting a value), so it is not logged.
@@ -163,8 +197,15 @@ class ProblemExceptionMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation):
-            return None  # Django answers these through handler404/403/400
+        if isinstance(exception, Http404 | PermissionDenied):
+            return None  # Django answers these through handler404/403
+        if isinstance(exception, SuspiciousOperation | BadRequest):
+            # Django would answer these through handler400, or with the debug page in
+            # DEBUG, and log the exception's message, which can quote the request.
+            logging.getLogger(f"django.security.{type(exception).__name__}").warning(
+                "suspicious or malformed request refused"
+            )
+            return problem_response(400)
         if isinstance(exception, DATABASE_UNAVAILABLE_ERRORS):
             return database_unavailable_response(exception)
         log_unhandled_exception(request, exception)

@@ -96,6 +96,52 @@ if _missing:
     print(message, file=sys.stderr)
     raise ImproperlyConfigured(message)
 
+# Session and CSRF cookies carry the Secure flag outside development. Plain HTTP in
+# production mode (a load or fault test on the loopback) must say so explicitly.
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=True)
+ALLOW_INSECURE_COOKIES = env.bool("ALLOW_INSECURE_COOKIES", default=False)
+
+# Secret keys that were ever printed in .env.example or the docs: anyone can read them,
+# so a deployment that copied one signs its sessions with a public key.
+EXAMPLE_SECRET_KEYS = frozenset(
+    {
+        "change-me-to-50-random-characters",
+        "change-me-to-50-or-more-random-characters-before-any-deploy",
+    }
+)
+_STRONG_KEY_ADVICE = (
+    "set SECRET_KEY to 50 or more random characters, e.g. the output of "
+    "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+)
+
+
+def _secret_key_weakness(value: str) -> str | None:
+    # Django's own rule (check --deploy, security.W009), which only warns: at least 50
+    # characters, at least 5 different ones, not a generated development key.
+    if value in EXAMPLE_SECRET_KEYS or value.startswith("django-insecure-"):
+        return "SECRET_KEY is a published example value"
+    if len(value) < 50:
+        return "SECRET_KEY is shorter than 50 characters"
+    if len(set(value)) < 5:
+        return "SECRET_KEY has fewer than 5 different characters"
+    return None
+
+
+_refused: list[str] = []
+if not DEBUG:
+    _weakness = _secret_key_weakness(SECRET_KEY)
+    if _weakness:
+        _refused.append(f"{_weakness}: {_STRONG_KEY_ADVICE}")
+    if not SECURE_COOKIES and not ALLOW_INSECURE_COOKIES:
+        _refused.append(
+            "SECURE_COOKIES is false: set SECURE_COOKIES=true behind HTTPS, or "
+            "ALLOW_INSECURE_COOKIES=true for a local run over plain HTTP"
+        )
+if _refused:
+    message = "Refusing to start (DEBUG is false): " + "; ".join(_refused)
+    print(message, file=sys.stderr)
+    raise ImproperlyConfigured(message)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -121,6 +167,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "backend.middleware.RequestIdMiddleware",
+    # Before anything asks for the host: a Host outside ALLOWED_HOSTS answers 400 here.
+    "backend.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "backend.middleware.BodySizeLimitMiddleware",
@@ -229,7 +277,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = not DEBUG and env.bool("SECURE_COOKIES", default=True)
+SESSION_COOKIE_SECURE = not DEBUG and SECURE_COOKIES
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -402,7 +450,14 @@ LOGGING = {
 ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=True)
 DASHBOARD_URL = "/dashboard/"
 CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"
+# Error reports (the DEBUG page, error e-mails) hide keys, key-like settings, URL
+# passwords, request parameters and local variables, in every mode.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "backend.error_reports.SafeReporterFilter"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# /readyz runs these besides its database and broker checks: name -> a callable that
+# raises when the service cannot work. A failure answers 503 with code `<name>_unusable`.
+READINESS_CHECKS: dict[str, str] = {"key_ring": "journal.checks.key_ring_ready"}
 
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
 ACCOUNT_ERASURE_HOOKS = [

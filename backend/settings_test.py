@@ -17,6 +17,8 @@ os.environ.setdefault(
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/afterglow")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SECURE_COOKIES", "false")
+# The test client speaks plain HTTP; production mode refuses insecure cookies without this.
+os.environ.setdefault("ALLOW_INSECURE_COOKIES", "true")
 
 from backend.settings import *  # noqa: F403
 from backend.settings import REST_FRAMEWORK

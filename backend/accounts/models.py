@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from knox.models import AbstractAuthToken
 
 
@@ -72,8 +75,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # Mixed into every session's auth hash (get_session_auth_hash): moving it makes every
+    # existing session of the account invalid at once, whatever the session backend.
+    # Only services.user_end_all_sessions moves it, with an UPDATE of this column alone.
+    session_epoch = models.PositiveBigIntegerField(default=0, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
+
+    # (password hash, is_active) for which every session was last ended through this
+    # instance: a save that changes nothing beyond that does not end them again.
+    _sessions_ended_for: tuple[str, bool] | None = None
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -97,6 +108,71 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_therapist(self) -> bool:
         return self.role == Role.THERAPIST
+
+    def get_session_auth_hash(self) -> str:
+        return self._session_auth_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_auth_hash(secret=secret)
+
+    def _session_auth_hash(self, *, secret: str | bytes | None) -> str:
+        # Django's hash covers the password hash only; the epoch is ours, so that signing
+        # out everywhere, deactivation and erasure end sessions too (not only a new password).
+        return salted_hmac(
+            "afterglow.accounts.User.session_auth_hash",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def sessions_ended(self) -> None:
+        """Record that every session was just ended for the credentials held now."""
+        self._sessions_ended_for = (self.password, self.is_active)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, and end every token and session of the account when this save sets a
+        new password (set_password, as the admin and Django's forms do) or an unusable one,
+        or saves it inactive: whatever path made the change, no sign-in outlives it.
+
+        A password hash upgraded at sign-in is not a change (Django saves it without
+        recording a new password). A full save of an existing account leaves
+        `session_epoch` out: an instance loaded before a "sign out everywhere" must not
+        write the older epoch back and revive the sessions it ended.
+        """
+        update_fields = kwargs.get("update_fields")
+        ends_sessions = self._saves_credential_change(update_fields)
+        full_update = update_fields is None and not self._state.adding
+        if full_update and not args and not kwargs.get("force_insert"):
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key
+                and field.name != "session_epoch"
+                and field.attname not in deferred
+            ]
+        if not ends_sessions:
+            super().save(*args, **kwargs)
+            return
+        # Services import this module; importing here keeps the imports one way.
+        from backend.accounts.services import user_end_all_sessions
+
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            user_end_all_sessions(user=self)
+
+    def _saves_credential_change(self, update_fields: Any) -> bool:
+        if self._state.adding:
+            return False  # a new account has no sessions yet
+        if self._sessions_ended_for == (self.password, self.is_active):
+            return False
+        fields = {"password", "is_active"} if update_fields is None else set(update_fields)
+        # Django's marker of a password set since the last save (None after a hash upgrade).
+        new_password = getattr(self, "_password", None) is not None
+        password_changed = "password" in fields and (new_password or not self.has_usable_password())
+        deactivated = "is_active" in fields and not self.is_active
+        return password_changed or deactivated
 
 
 class DeviceToken(AbstractAuthToken):  # type: ignore[misc]

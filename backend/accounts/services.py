@@ -16,7 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -150,11 +150,37 @@ def user_update(
     return user
 
 
-def user_set_password(*, user: User, password: str) -> User:
+def user_set_password(*, user: User, password: str, keep_token: DeviceToken | None = None) -> User:
+    """Set a new password and end every token and session of the account, but for
+    `keep_token` (the device that changed it, when the caller keeps it signed in)."""
     _password_validate(password=password, user=user)
-    user.set_password(password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.set_password(password)
+        user_end_all_sessions(user=user, keep_token=keep_token)
+        user.save(update_fields=["password"])
     return user
+
+
+def user_end_all_sessions(*, user: User, keep_token: DeviceToken | None = None) -> int:
+    """End every sign-in of the account at once: delete its device tokens (all but
+    `keep_token`) and move its session epoch, which every session's auth hash mixes in
+    (User.get_session_auth_hash), so each dashboard or API session fails Django's check on
+    its next request and is flushed. Returns how many tokens were deleted.
+
+    The one way to end sessions: "sign out everywhere", a new password, deactivation and
+    erasure all come here (User.save calls it for a password or deactivation saved any
+    other way, the admin included). Sessions are not indexed by user, and the epoch needs
+    no index: one UPDATE, for any session backend.
+    """
+    with transaction.atomic():
+        tokens = user.auth_token_set.all()
+        if keep_token is not None:
+            tokens = tokens.exclude(pk=keep_token.pk)
+        deleted, _ = tokens.delete()
+        User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+        user.refresh_from_db(fields=["session_epoch"])
+    user.sessions_ended()
+    return deleted
 
 
 def device_token_create(
@@ -296,11 +322,6 @@ def device_token_revoke(*, device: DeviceToken) -> None:
     device.delete()
 
 
-def device_token_revoke_all(*, user: User) -> int:
-    deleted, _ = user.auth_token_set.all().delete()
-    return deleted
-
-
 def device_token_revoke_by_key(*, user: User, token_key: str) -> None:
     """Revoke one of the user's own tokens; someone else's answers 404, as a missing one."""
     # No key of another length names a token, and PostgreSQL refuses a NUL in a text
@@ -440,7 +461,8 @@ def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> User:
 def user_erase(*, user: User, password: str) -> User:
     """Erase an account: the password re-entered, then, in one transaction, every erasure
     hook runs (the journal destroys the patient's data keys: crypto-shredding), every token
-    is revoked, and the account is marked erased and stripped of its email and name.
+    and session ends (`user_end_all_sessions`), and the account is marked erased and
+    stripped of its email and name.
 
     The hooks are named in settings.ACCOUNT_ERASURE_HOOKS so that accounts need not import
     the apps built on them (imports flow journal -> accounts).
@@ -450,12 +472,12 @@ def user_erase(*, user: User, password: str) -> User:
     with transaction.atomic():
         for path in settings.ACCOUNT_ERASURE_HOOKS:
             import_string(path)(user=user)
-        user.auth_token_set.all().delete()
         TOTPDevice.objects.filter(user=user).delete()
         user.email = f"erased-{user.pk}@erased.invalid"
         user.display_name = ""
         user.set_unusable_password()
         user.is_active = False
         user.erased_at = timezone.now()
+        user_end_all_sessions(user=user)
         user.save(update_fields=["email", "display_name", "password", "is_active", "erased_at"])
     return user

@@ -248,13 +248,17 @@ class LogoutAllView(APIView):
     @extend_schema(
         tags=["auth"],
         summary="Sign every device out",
-        description="Revokes all of the user's tokens, this one included.",
+        description=(
+            "Revokes all of the user's tokens, this one included, and ends every web "
+            "(dashboard) session of the account."
+        ),
         request=None,
-        responses={204: OpenApiResponse(description="Every token is revoked.")},
+        responses={204: OpenApiResponse(description="Every token and session has ended.")},
     )
     def post(self, request: Request) -> Response:
-        services.device_token_revoke_all(user=_signed_in_user(request))
+        services.user_end_all_sessions(user=_signed_in_user(request))
         if _current_token(request) is None:
+            # This request's own session is already invalid; flushing it clears the cookie.
             logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

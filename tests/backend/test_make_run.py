@@ -108,3 +108,32 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
         check=False,
     )
     assert leftover.stdout.strip() == "", "processes left running after Ctrl-C"
+
+
+def make_run_commands(*arguments: str, **environment: str) -> str:
+    """The commands `make run` would run (make -n: nothing is started)."""
+    env = {key: value for key, value in os.environ.items() if key not in STRIPPED}
+    env.update(environment)
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "run", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_make_run_binds_the_loopback_address_whatever_the_environment_says() -> None:
+    # Some shells and container images export HOST (a host name, or 0.0.0.0); a DEBUG
+    # server must not follow it onto the network.
+    every_interface = "0.0.0.0"  # noqa: S104 (what the environment must not achieve)
+    commands = make_run_commands("PORT=8123", HOST=every_interface)
+    assert "BIND=127.0.0.1:8123 " in commands
+    assert every_interface not in commands
+
+
+def test_make_run_binds_elsewhere_only_when_told_on_the_command_line() -> None:
+    assert "BIND=0.0.0.0:8000 " in make_run_commands("HOST=0.0.0.0")

@@ -2,6 +2,7 @@
 
 from typing import NoReturn
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest
 from django.urls import path
 from rest_framework import serializers
@@ -20,6 +21,17 @@ class EchoInput(serializers.Serializer):
 
 def plain_boom(request: HttpRequest) -> NoReturn:
     raise RuntimeError("secret journal words in an exception message")
+
+
+def boom_holding_secrets(request: HttpRequest) -> NoReturn:
+    # Values made at run time, so the page's source excerpt does not show them either.
+    data_key = "-".join(["local", "data", "key", "bytes"]).upper()  # noqa: F841
+    body = " ".join(["local", "journal", "words"]).upper()  # noqa: F841
+    raise RuntimeError("an exception while a frame holds a key and journal text")
+
+
+def suspicious(request: HttpRequest) -> NoReturn:
+    raise SuspiciousOperation("suspicious words quoted from the request")
 
 
 @api_view(["GET"])
@@ -44,6 +56,8 @@ def validate(request: Request) -> Response:
 urlpatterns = [
     *project_urlpatterns,
     path("test/plain-boom", plain_boom),
+    path("test/boom-holding-secrets", boom_holding_secrets),
+    path("test/suspicious", suspicious),
     path("api/test/boom", api_boom),
     path("api/test/boom/<str:words>", api_boom_at),
     path("api/test/validate", validate),

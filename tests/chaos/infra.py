@@ -413,7 +413,9 @@ def service_env(*, database_url: str, redis_url: str, local_dir: Path) -> dict[s
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
+        # Plain HTTP on the loopback: production mode refuses insecure cookies unless told.
         "SECURE_COOKIES": "false",
+        "ALLOW_INSECURE_COOKIES": "true",
         "AFTERGLOW_LOCAL_DIR": str(local_dir),
         "LOG_LEVEL": "INFO",
         # Each writer registers once; the default (5 a minute from one address) is for

@@ -244,6 +244,7 @@ def _service_env(database_port: int, local_dir: Path) -> dict[str, str]:
         # Plain HTTP on the loopback: cookies without the Secure flag, or the dashboard's
         # session and CSRF cookies would never come back.
         "SECURE_COOKIES": "false",
+        "ALLOW_INSECURE_COOKIES": "true",
         "AFTERGLOW_LOCAL_DIR": str(local_dir),
         "PUSH_PROVIDER_DEFAULT": "integration.providers.console.ConsoleProvider",
         # No memory of active key versions, so no grace after a data key rotation: the

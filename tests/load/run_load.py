@@ -144,6 +144,9 @@ def service_env(run_dir: Path, port: int, workers: int) -> dict[str, str]:
             "DATABASE_URL": database_url(),
             "REDIS_URL": redis_url(),
             "AFTERGLOW_LOCAL_DIR": str(run_dir / "local"),
+            # Plain HTTP on the loopback: production mode refuses SECURE_COOKIES=false (if
+            # the caller's environment has it) unless told that this is meant.
+            "ALLOW_INSECURE_COOKIES": "true",
             "BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(workers),
             # Nothing here should send mail (no PHQ-9 item 9 is answered above 0).
