@@ -29,7 +29,7 @@ from integration.models import (
 #
 # A therapist invites with a short code; the patient redeems it and so makes the link. The
 # patient then shares chosen entries and/or one dosing session with a linked therapist
-# until an expiry. What a therapist may read is decided in `integration.access` only.
+# until an expiry. What a therapist may read is decided in `integration.care.access` only.
 
 # Unambiguous characters (no I/L/1, O/0, U/V confusion when read aloud or typed from paper).
 INVITATION_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"

@@ -2,8 +2,8 @@
 acknowledge a safety alert (the therapist's own flag: it writes no patient data).
 
 Every page that shows patient data calls one of the therapist selectors in
-`integration.selectors`, which run the access check (`integration.access`) and write the
-access event with the read (`via="dashboard"`); open safety alerts shown on a page are
+`integration.therapist.selectors`, which run the access check (`integration.care.access`)
+and write the access event with the read (`via="dashboard"`); open safety alerts shown on a page are
 such a read too. A refusal renders the same plain 404 page whatever its reason.
 """
 

@@ -13,7 +13,7 @@ from backend.accounts import services
 from backend.accounts.models import DeviceToken, User
 from tests.accounts.factories import PASSWORD, issue_token
 from tests.accounts.helpers import assert_problem, authorized
-from tests.dashboard.conftest import LOGIN_URL, PATIENTS_URL, signed_in_client
+from tests.integration.dashboard.conftest import LOGIN_URL, PATIENTS_URL, signed_in_client
 
 pytestmark = pytest.mark.django_db
 
