@@ -19,10 +19,13 @@ CONFIG_NAMES = (
     "REDIS_URL",
     "CELERY_BROKER_URL",
     "DEBUG",
+    "ADMIN_ENABLED",
 )
 
 
-def run_settings(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+def run_settings(
+    tmp_path: Path, probe: str = PROBE, **overrides: str
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_NAMES}
     env.update(
         DJANGO_SETTINGS_MODULE="backend.settings",
@@ -30,7 +33,7 @@ def run_settings(tmp_path: Path, **overrides: str) -> subprocess.CompletedProces
         **overrides,
     )
     return subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -108,3 +111,17 @@ def test_production_settings_hash_passwords_with_argon2_first() -> None:
         if validator["NAME"].endswith("MinimumLengthValidator")
     ]
     assert min_length == [10]
+
+
+def test_the_admin_is_off_unless_an_operator_turns_it_on(tmp_path: Path) -> None:
+    probe = PROBE.replace("settings.DEBUG", "settings.ADMIN_ENABLED")
+    production = {
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "api.example.org",
+        "JOURNAL_KEKS": "1:" + "A" * 43 + "=",
+    }
+
+    assert run_settings(tmp_path, probe, **production).stdout.strip() == "False"
+    assert run_settings(tmp_path, probe, DEBUG="true").stdout.strip() == "False"
+    turned_on = run_settings(tmp_path, probe, ADMIN_ENABLED="true", **production)
+    assert turned_on.stdout.strip() == "True", turned_on.stderr

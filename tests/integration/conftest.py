@@ -11,6 +11,7 @@ import time_machine
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.accounts.helpers import admin_client_for
 from tests.integration.factories import make_patient, make_therapist
 
 # A Monday morning: 11:00 in Berlin (CET), outside quiet hours.
@@ -61,9 +62,7 @@ def therapist_client(therapist) -> APIClient:
 
 
 @pytest.fixture
-def admin_client(db) -> Client:
-    """A staff member signed in to the Django admin."""
+def admin_client(db, admin_enabled) -> Client:
+    """A staff member signed in to the Django admin, second factor checked."""
     staff = make_patient(email="staff@example.org", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff)
-    return client
+    return admin_client_for(staff)
