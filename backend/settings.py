@@ -143,7 +143,8 @@ if _refused:
     raise ImproperlyConfigured(message)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on django-otp's admin site: a second factor for every page.
+    "backend.accounts.admin_config.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -217,6 +218,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+DATABASE_CACHE_TABLE = "afterglow_cache"
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -229,7 +231,17 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis the cache (throttle counts) is a table in the database, which every
+    # process shares: a per-process memory would let each worker grant the full limit.
+    # The table is created by a migration (backend/migrations), whatever the cache is.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": DATABASE_CACHE_TABLE,
+            "KEY_PREFIX": "afterglow",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 AUTH_USER_MODEL = "accounts.User"
 KNOX_TOKEN_MODEL = "accounts.DeviceToken"  # noqa: S105 (a model name)
@@ -328,10 +340,16 @@ REST_KNOX = {
 
 # Sign-in lock-out: keyed on (email, address) together so nobody can lock a therapist out
 # from elsewhere; the address is taken from X-Forwarded-For only behind known proxies.
+# The account is read from `email` (API, dashboard) or `username` (the admin's form) alike,
+# log lines name it by a keyed digest, and a lock-out that reaches axes' middleware (the
+# admin) answers a problem document (backend/accounts/lockout.py).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "backend.accounts.lockout.lockout_username"
+AXES_CLIENT_STR_CALLABLE = "backend.accounts.lockout.lockout_log_client"
+AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
@@ -409,13 +427,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
 
 # Logging: one JSON object a line, with the request id. Request bodies and tokens are
 # never logged: nothing here logs them, and the filter drops the request object that
-# Django attaches to some records.
+# Django attaches to some records. An e-mail address that reaches a record anyway is
+# replaced by its keyed digest on the way out (backend.logging.AddressRedactingFilter).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "backend.logging.RequestIdFilter"},
+        "addresses": {"()": "backend.logging.AddressRedactingFilter"},
     },
     "formatters": {
         "json": {
@@ -427,7 +447,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "addresses"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -447,7 +467,9 @@ LOGGING = {
     },
 }
 
-ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=True)
+# The Django admin is off unless an operator turns it on; when on, staff sign in with a
+# password and a TOTP code (backend/accounts/admin_site.py).
+ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=False)
 DASHBOARD_URL = "/dashboard/"
 CSRF_FAILURE_VIEW = "backend.errors.csrf_failure"
 # Error reports (the DEBUG page, error e-mails) hide keys, key-like settings, URL

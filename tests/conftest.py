@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
@@ -67,3 +68,15 @@ def other_client(other_patient) -> APIClient:
 @pytest.fixture
 def therapist_client(therapist) -> APIClient:
     return client_for(therapist)
+
+
+@pytest.fixture
+def admin_enabled(settings) -> None:
+    """The Django admin, switched on as an operator would (ADMIN_ENABLED=true).
+
+    The project's URLs are read once at start-up, with the admin off unless the setting
+    is on; this URLconf adds it, as the setting would. They are imported before the
+    setting changes, so that they stay as the test settings make them (the admin off)."""
+    importlib.import_module("backend.urls")
+    settings.ADMIN_ENABLED = True
+    settings.ROOT_URLCONF = "tests.accounts.urls_with_admin"

@@ -9,7 +9,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -26,6 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import NotFound, ValidationError
 
+from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
 from backend.errors import ProblemError
 
@@ -219,19 +219,16 @@ def _raise_if_locked_out(request: HttpRequest) -> None:
 
     Axes marks the request (`axes_locked_out`) when it refuses a locked-out pair or when
     a failure reaches AXES_FAILURE_LIMIT. Its middleware would then replace our answer
-    with a plain-text one; we answer with a problem document here and clear the mark.
+    with its own; we answer with a problem document here and clear the mark.
     """
     if not getattr(request, "axes_locked_out", False):
         return
     request.axes_locked_out = False  # type: ignore[attr-defined]
-    cool_off: timedelta = get_cool_off(request)
-    # Every attempt during a lock-out restarts the cool-off (axes'
-    # AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so the wait is the whole cool-off.
-    seconds = int(cool_off.total_seconds())
+    seconds = lockout_retry_after_seconds(request)
     raise ProblemError(
         429,
         "locked_out",
-        "Too many failed sign-ins for this account from this address. Try again later.",
+        LOCKED_OUT_DETAIL,
         extra={"retry_after_seconds": seconds},
         headers={"Retry-After": str(seconds)},
     )
@@ -248,7 +245,14 @@ def _invalid_credentials() -> ProblemError:
     return _unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
 
 
-def _totp_verify(*, user: User, otp: str) -> bool:
+def _second_factor_verified(*, user: User, otp: str) -> bool:
+    """Whether `otp` is a current code of one of the user's confirmed authenticators.
+
+    No code, or no confirmed authenticator (a therapist between setting a password and
+    confirming the app), is simply not verified: nothing here tells those cases apart.
+    """
+    if not otp:
+        return False
     # One device at a time through django_otp.verify_token, which locks the row so
     # that replay protection and throttling hold under concurrent requests.
     devices = TOTPDevice.objects.filter(user=user, confirmed=True)
@@ -262,7 +266,9 @@ def user_sign_in(
 
     The password goes through `django.contrib.auth.authenticate`, so django-axes counts
     failures per (email, address) and refuses locked-out pairs before any password check.
-    A wrong TOTP code counts as a failure too, and answers exactly like a wrong password.
+    For a therapist, a missing or wrong code, or no confirmed authenticator, counts as a
+    failure too and answers exactly like a wrong password: a password cannot be tested
+    without the second factor, and the answer does not say whose account needs one.
     """
     email = _email_normalized(email)
     authenticated = authenticate(request=request, email=email, password=password)
@@ -272,18 +278,7 @@ def user_sign_in(
     user = authenticated
     is_second_factor_verified = False
     if user.is_therapist:
-        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            raise ProblemError(
-                403,
-                "enrolment_required",
-                "This therapist account has not finished enrolment: confirm an "
-                "authenticator app at POST /api/v1/auth/enrol/confirm/ first.",
-            )
-        if not otp:
-            raise _unauthorized(
-                "otp_required", "Send the 6-digit code from your authenticator app as 'otp'."
-            )
-        if not _totp_verify(user=user, otp=otp):
+        if not _second_factor_verified(user=user, otp=otp):
             user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
             _raise_if_locked_out(request)
             raise _invalid_credentials()
@@ -387,6 +382,25 @@ def therapist_create_enrolled(
         )
         device = totp_device_create(user=user, confirmed=True)
     return user, device
+
+
+def staff_totp_device_create(*, user: User, replace: bool = False) -> TOTPDevice:
+    """An authenticator app for a staff account: the admin's second factor.
+
+    For an operator's command on the server, which shows the secret once: the device is
+    confirmed at once. An account that has one keeps it unless `replace` says otherwise
+    (a lost phone), so that running the command twice cannot silently swap the app.
+    """
+    if not user.is_staff or not user.is_active:
+        raise ValidationError({"email": ["Not an active staff account."]})
+    with transaction.atomic():
+        devices = TOTPDevice.objects.select_for_update().filter(user=user)
+        if devices.filter(confirmed=True).exists() and not replace:
+            raise ValidationError(
+                {"email": ["This account has an authenticator app already: --replace it."]}
+            )
+        devices.delete()
+        return totp_device_create(user=user, confirmed=True)
 
 
 def _enrolment_code_usable(*, email: str, code: str) -> EnrolmentCode:

@@ -174,7 +174,10 @@ class LoginView(APIView):
             required=False,
             allow_blank=True,
             write_only=True,
-            help_text="Therapists: the current code from the authenticator app.",
+            help_text=(
+                "Therapists: the current code from the authenticator app (always required; "
+                "without it the answer is `invalid_credentials`)."
+            ),
         )
         device_name = _device_name_field()
 
@@ -186,16 +189,20 @@ class LoginView(APIView):
         summary="Sign in and get a token for this device",
         description=(
             "A wrong password and an unknown address answer the same 401 "
-            "`invalid_credentials`. Therapists also send `otp`; without it the answer is "
-            "401 `otp_required`, and a wrong one answers like a wrong password. Repeated "
-            "failures for one address from one network address answer 429 `locked_out` "
-            "with `Retry-After`."
+            "`invalid_credentials`. Therapists always send `otp`: a therapist's sign-in "
+            "without a current code (or before the authenticator app is confirmed) "
+            "answers exactly like a wrong password, and counts as a failed attempt, so "
+            "the answer never tells whether a password was right or whose account needs "
+            "a code. Repeated failures for one address from one network address answer "
+            "429 `locked_out` with `Retry-After`."
         ),
         request=InputSerializer,
         responses={
             200: OpenApiResponse(SignInSerializer, description="Signed in."),
-            (401, PROBLEM): _problem("`invalid_credentials`, or `otp_required` (therapists)."),
-            (403, PROBLEM): _problem("`enrolment_required`: a therapist who has not enrolled."),
+            (401, PROBLEM): _problem(
+                "`invalid_credentials`: the address, password or (therapists) code is wrong "
+                "or missing."
+            ),
         },
         examples=[
             OpenApiExample(

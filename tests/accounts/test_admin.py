@@ -8,16 +8,15 @@ from django.test import Client
 from backend.accounts.models import DeviceToken, EnrolmentCode, User
 from backend.accounts.services import therapist_create
 from tests.accounts.factories import UserFactory, issue_token
+from tests.accounts.helpers import admin_client_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(patient) -> Client:
+def admin_client(patient, admin_enabled) -> Client:
     staff = UserFactory.create(email="staff@example.org", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff)
-    return client
+    return admin_client_for(staff)
 
 
 def test_user_pages_open(admin_client, patient):

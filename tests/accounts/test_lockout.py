@@ -97,3 +97,16 @@ def test_wrong_otp_codes_lock_a_therapist_out(api_client, therapist, therapist_d
     _assert_locked_out(answers[-1])
     _assert_locked_out(login(api_client, "dr.berg@example.org", otp=valid))
     assert DeviceToken.objects.count() == 0
+
+
+def test_the_right_password_without_otp_locks_a_therapist_out(
+    api_client, therapist, therapist_device
+):
+    # Given the right password without a code, up to the limit
+    answers = [login(api_client, "dr.berg@example.org") for _ in range(settings.AXES_FAILURE_LIMIT)]
+
+    # then each counted as a failure: the pair is locked out, even with a valid code
+    assert_problem(answers[0], 401, "invalid_credentials")
+    _assert_locked_out(answers[-1])
+    _assert_locked_out(login(api_client, "dr.berg@example.org", otp=totp_code(therapist_device)))
+    assert DeviceToken.objects.count() == 0

@@ -108,11 +108,25 @@ def test_oldest_device_is_signed_out_beyond_the_limit(api_client, patient, setti
 
 
 class TestTherapist:
-    def test_without_otp_answers_otp_required_and_issues_nothing(self, api_client, therapist):
-        response = login(api_client, "dr.berg@example.org")
+    def test_without_otp_answers_exactly_like_a_wrong_password_and_counts_as_a_failure(
+        self, api_client, therapist
+    ):
+        # Given the right password without a code, and a wrong password without one
+        without_otp = login(api_client, "dr.berg@example.org")
+        wrong_password = login(api_client, "dr.berg@example.org", "not-the-password-1")
 
-        assert_problem(response, 401, "otp_required")
+        # then the answers cannot be told apart, so a password cannot be tested without
+        # the second factor, and both count towards the lock-out
+        assert without_request_id(
+            assert_problem(without_otp, 401, "invalid_credentials")
+        ) == without_request_id(assert_problem(wrong_password, 401, "invalid_credentials"))
+        assert without_otp.headers["WWW-Authenticate"] == wrong_password.headers["WWW-Authenticate"]
+        attempt = AccessAttempt.objects.get(username="dr.berg@example.org")
+        assert attempt.failures_since_start == 2
         assert DeviceToken.objects.count() == 0
+
+    def test_an_empty_otp_answers_like_a_wrong_password(self, api_client, therapist):
+        assert_problem(login(api_client, "dr.berg@example.org", otp=""), 401, "invalid_credentials")
 
     def test_wrong_otp_answers_like_a_wrong_password_and_counts_as_a_failure(
         self, api_client, therapist, therapist_device
@@ -150,20 +164,19 @@ class TestTherapist:
         assert_problem(replay, 401, "invalid_credentials")
         assert DeviceToken.objects.count() == 1
 
-    def test_without_a_confirmed_authenticator_answers_enrolment_required(self, api_client):
+    def test_without_a_confirmed_authenticator_answers_like_a_wrong_password(self, api_client):
+        # A therapist between setting a password and confirming the app has no second
+        # factor yet: telling them so would tell anyone that the password was right.
         TherapistFactory(email="new@example.org")
 
-        response = login(api_client, "new@example.org", otp="123456")
+        right = login(api_client, "new@example.org", otp="123456")
+        wrong = login(api_client, "new@example.org", "not-the-password-1", otp="123456")
 
-        assert_problem(response, 403, "enrolment_required")
+        assert without_request_id(
+            assert_problem(right, 401, "invalid_credentials")
+        ) == without_request_id(assert_problem(wrong, 401, "invalid_credentials"))
+        assert AccessAttempt.objects.get(username="new@example.org").failures_since_start == 2
         assert DeviceToken.objects.count() == 0
-
-    def test_enrolment_required_is_only_told_to_the_right_password(self, api_client):
-        TherapistFactory(email="new@example.org")
-
-        response = login(api_client, "new@example.org", "not-the-password-1")
-
-        assert_problem(response, 401, "invalid_credentials")
 
     def test_token_without_second_factor_is_refused_and_changes_nothing(self, therapist):
         # Given a therapist token issued without the second factor

@@ -101,9 +101,9 @@ def test_enrolment_end_to_end(api_client, code):
     assert parse_qs(uri.query)["secret"] == [secret]
     assert parse_qs(uri.query)["issuer"] == ["Afterglow"]
 
-    # Before confirming, sign-in is refused
+    # Before confirming, sign-in is refused, as with any wrong credentials
     assert_problem(
-        login(api_client, EMAIL, PASSWORD, otp=app_code(secret)), 403, "enrolment_required"
+        login(api_client, EMAIL, PASSWORD, otp=app_code(secret)), 401, "invalid_credentials"
     )
 
     # Confirm with a code from the app

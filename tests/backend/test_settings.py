@@ -23,13 +23,16 @@ CONFIG_NAMES = (
     "DEBUG",
     "SECURE_COOKIES",
     "ALLOW_INSECURE_COOKIES",
+    "ADMIN_ENABLED",
 )
 # A secret key as the hint says to make one; the KEK is valid (32 bytes, base64).
 STRONG_KEY = secrets.token_urlsafe(50)
 KEK = "1:" + "A" * 43 + "="
 
 
-def run_settings(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+def run_settings(
+    tmp_path: Path, probe: str = PROBE, **overrides: str
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_NAMES}
     env.update(
         DJANGO_SETTINGS_MODULE="backend.settings",
@@ -37,7 +40,7 @@ def run_settings(tmp_path: Path, **overrides: str) -> subprocess.CompletedProces
         **overrides,
     )
     return subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -237,3 +240,17 @@ def test_migrate_stops_on_an_unusable_key_ring_in_development(tmp_path: Path) ->
     assert result.returncode != 0
     assert "journal.E003" in result.stderr
     assert "Applying" not in result.stdout
+
+
+def test_the_admin_is_off_unless_an_operator_turns_it_on(tmp_path: Path) -> None:
+    probe = PROBE.replace("settings.DEBUG", "settings.ADMIN_ENABLED")
+    production = {
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "api.example.org",
+        "JOURNAL_KEKS": "1:" + "A" * 43 + "=",
+    }
+
+    assert run_settings(tmp_path, probe, **production).stdout.strip() == "False"
+    assert run_settings(tmp_path, probe, DEBUG="true").stdout.strip() == "False"
+    turned_on = run_settings(tmp_path, probe, ADMIN_ENABLED="true", **production)
+    assert turned_on.stdout.strip() == "True", turned_on.stderr

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.test import Client
 
+from tests.accounts.helpers import admin_client_for
 from tests.integration.factories import make_patient
 
 # A Monday morning: 11:00 in Berlin (CET), outside quiet hours.
@@ -30,9 +31,7 @@ def patient_fields() -> dict[str, str]:
 
 
 @pytest.fixture
-def admin_client(db) -> Client:
-    """A staff member signed in to the Django admin."""
+def admin_client(db, admin_enabled) -> Client:
+    """A staff member signed in to the Django admin, second factor checked."""
     staff = make_patient(email="staff@example.org", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff)
-    return client
+    return admin_client_for(staff)

@@ -100,6 +100,11 @@ class Registry:
         text = f"Überall Stille 🌊 — ça va, 心 {token} ünd wëiter."
         return self._add(label, token, text).text
 
+    def literal(self, label: str, text: str) -> Canary:
+        """A text that the scan did not make up (an account's e-mail address), searched
+        for as written."""
+        return self._add(label, text, text)
+
     def control(self, label: str) -> Canary:
         token = _hex_token()
         return self._add(label, token, PREFIX + token, is_control=True)

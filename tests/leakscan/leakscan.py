@@ -14,7 +14,10 @@ and errors provoked on purpose), then searches every place text could end up:
 - Redis: every key and value left, and every command run while the service ran (MONITOR:
   broker messages already consumed, cache writes already expired);
 - the API's and the worker's logs, the push payloads (the console provider's lines), the
-  Django admin's pages, the error answers, the management commands' output.
+  Django admin's pages (signed in with a password and a TOTP code, as the admin
+  requires), the error answers, the management commands' output;
+- and, in the API's and the worker's logs, the e-mail addresses of the scan's accounts:
+  an address in a log line marks a person as a KAP patient.
 
 It prints a table of places, how much was scanned and the hits, and exits 1 unless every
 place has none. The positive controls must not be zero: the patient's own answers
@@ -58,9 +61,13 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "leakscan"
 LOCK = ROOT / "test-artifacts" / ".leakscan.lock"
 BIN = Path(sys.executable).parent
-DB_NAME = "afterglow_leakscan"
+# Both can be moved, so that two checkouts on one machine can scan at the same time.
+DB_NAME = os.environ.get("LEAKSCAN_DATABASE", "afterglow_leakscan")
 PG_HOST, PG_PORT = "127.0.0.1", 5432
-REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 8
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_DB = int(os.environ.get("LEAKSCAN_REDIS_DB", "8"))
+if not re.fullmatch(r"[a-z_][a-z0-9_]*", DB_NAME):
+    raise SystemExit(f"LEAKSCAN_DATABASE must be a plain lower-case name, not {DB_NAME!r}")
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 ADMIN_PASSWORD = "leakscan-admin " + secrets.token_urlsafe(12)
 CACHE_PREFIX = b"afterglow:"  # settings.CACHES KEY_PREFIX
@@ -251,6 +258,8 @@ def _service_env(database_port: int, local_dir: Path) -> dict[str, str]:
         # re-seal drops the old key at once instead of looking again minutes later (and
         # the worker's queue empties within the scan).
         "JOURNAL_ACTIVE_KEY_CACHE_SECONDS": "0",
+        # The admin is off unless turned on: on, so that its pages are scanned too.
+        "ADMIN_ENABLED": "true",
     }
 
 
@@ -375,8 +384,10 @@ def _scan(
     log_statement: bool,
     admin_pages: int,
     control_key: str,
+    addresses: Registry,
 ) -> Report:
     finder = registry.finder()
+    address_finder = addresses.finder()
     report = Report()
     places = report.places
 
@@ -429,7 +440,7 @@ def _scan(
 
     _say("scanning Redis")
     client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
-    redis_dump = ARTIFACTS / "redis-db8.dump"
+    redis_dump = ARTIFACTS / f"redis-db{REDIS_DB}.dump"
     keys = _dump_redis(client, redis_dump)
     redis_hits = finder.count(redis_dump.read_bytes())
     places.append(
@@ -498,6 +509,21 @@ def _scan(
     )
     commands, commands_size = _scan_files(finder, [ARTIFACTS / "commands.log"])
     places.append(Place("manage.py commands' output", _size(commands_size), commands))
+    api_addresses, _ = _scan_files(address_finder, [ARTIFACTS / "gunicorn.log"])
+    places.append(
+        Place(
+            "API log: the accounts' e-mail addresses",
+            f"{len(addresses.canaries)} addresses",
+            api_addresses,
+        )
+    )
+    places.append(
+        Place(
+            "worker log: the accounts' e-mail addresses",
+            f"{len(addresses.canaries)} addresses",
+            address_finder.count(worker_log),
+        )
+    )
 
     # Positive controls ------------------------------------------------------------------
     controls = report.controls
@@ -536,6 +562,15 @@ def _scan(
     controls.append(Control("planted canary found: Redis keys", redis_hits[control_key]))
     controls.append(Control("planted canary found: MONITOR", monitor_hits["cache"][control_key]))
     controls.append(Control("admin pages scanned", admin_pages))
+    # The accounts are in the database by their addresses: the address search finds them
+    # there, so finding none in the logs means something.
+    controls.append(
+        Control(
+            "account addresses found in pg_dump",
+            sum(address_finder.count(data).values()),
+            f"{len(addresses.canaries)} addresses",
+        )
+    )
     return report
 
 
@@ -555,20 +590,21 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _admin_pages(http: flows.Http) -> int:
+def _admin_pages(http: flows.Http, *, email: str, totp: flows.Totp) -> int:
     browser = http.client()
     page = http.call(browser, "admin sign-in page", "GET", "/admin/login/", audience=flows.ADMIN)
     http.call(
         browser,
-        "admin sign-in",
+        "admin sign-in (TOTP)",
         "POST",
         "/admin/login/?next=/admin/",
         audience=flows.ADMIN,
         expect=(302,),
         data={
             "csrfmiddlewaretoken": flows._csrf_token(page.text),
-            "username": "leakscan-staff@example.org",
+            "username": email,
             "password": ADMIN_PASSWORD,
+            "otp_token": totp.code(),
             "next": "/admin/",
         },
     )
@@ -584,6 +620,15 @@ def _admin_pages(http: flows.Http) -> int:
     return len(pages)
 
 
+def _account_addresses(journey: flows.Journey, staff_email: str) -> Registry:
+    """The scan's accounts' addresses, searched as written (any case, either half)."""
+    addresses = Registry()
+    addresses.literal("address: patient", journey.patient_email)
+    addresses.literal("address: therapist", journey.therapist_email)
+    addresses.literal("address: staff", staff_email)
+    return addresses
+
+
 def run() -> Report:
     registry = Registry()
     run_id = secrets.token_hex(4)
@@ -595,7 +640,7 @@ def run() -> Report:
 
     cache = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
     with contextlib.ExitStack() as stack:
-        # Undone last, whatever happens: the database dropped, Redis db 8 emptied.
+        # Undone last, whatever happens: the database dropped, the Redis database emptied.
         stack.callback(_drop_database)
         stack.callback(cache.flushdb)
         cache.flushdb()
@@ -621,16 +666,23 @@ def run() -> Report:
             RedisMonitor(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, path=monitor_path)
         )
         server_log = (server_log_path, server_log_path.stat().st_size) if server_log_path else None
+        staff_email = f"leakscan-staff-{run_id}@example.org"
         work.manage(
             "createsuperuser",
             "--no-input",
             env=env
             | {
-                "DJANGO_SUPERUSER_EMAIL": "leakscan-staff@example.org",
+                "DJANGO_SUPERUSER_EMAIL": staff_email,
                 "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
                 "DJANGO_SUPERUSER_DISPLAY_NAME": "Leak Scan Staff",
             },
         )
+        # The admin asks for a code at every sign-in: the staff account's authenticator.
+        enrolled = work.manage("enrol_staff_totp", "--email", staff_email)
+        secret = re.search(r"TOTP secret \(base32\): ([A-Z2-7]+)", enrolled)
+        if secret is None:
+            raise flows.FlowError(f"enrol_staff_totp printed no secret: {enrolled!r}")
+        staff_totp = flows.Totp(secret.group(1))
 
         port = free_port()
         web = work.start(
@@ -723,7 +775,7 @@ def run() -> Report:
             journey.run()
             sender.send_task("afterglow.integration.expire_prompts")
             _say("crawling the admin")
-            admin_pages = _admin_pages(http)
+            admin_pages = _admin_pages(http, email=staff_email, totp=staff_totp)
             wait_for(lambda: _worker_idle(cache), timeout=60, what="the worker's queue to empty")
             # Planted by the scanner, found by it: proves the Redis and MONITOR searches
             # (base64 inside JSON, as kombu stores message bodies).
@@ -765,6 +817,7 @@ def run() -> Report:
             log_statement=log_statement,
             admin_pages=admin_pages,
             control_key=planted.label,
+            addresses=_account_addresses(journey, staff_email),
         )
         report.notes += journey.notes
         report.notes.append(

@@ -76,3 +76,13 @@ def test_control_canaries_are_not_leaks(registry) -> None:
     hits = finder.count(control.text)
     assert hits == {"control: planted": 1}
     assert finder.leaks(hits) == {}
+
+
+def test_an_address_is_found_in_any_case_and_inside_base64(registry) -> None:
+    registry.literal("address: patient", "leakscan-patient-1a2b3c4d@example.org")
+    finder = registry.finder()
+    line = '{"message": "login failure by LeakScan-Patient-1A2B3C4D@Example.org"}'
+    assert finder.count(line) == {"address: patient": 1}
+    hidden = base64.b64encode(b"user=leakscan-patient-1a2b3c4d@example.org").decode()
+    assert finder.count(hidden) == {"address: patient": 1}
+    assert finder.count('{"account": "addr:0f1e2d3c4b5a6978"}') == {}

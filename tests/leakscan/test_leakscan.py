@@ -1,7 +1,8 @@
 """The leak scan (`make leakscan`) as part of `make test`.
 
 It starts its own gunicorn and Celery worker on the database `afterglow_leakscan` and
-Redis database 8, so it needs no pytest database; it takes about a minute.
+Redis database 8 (LEAKSCAN_DATABASE and LEAKSCAN_REDIS_DB move them), so it needs no
+pytest database; it takes about a minute.
 """
 
 from __future__ import annotations
