@@ -244,11 +244,7 @@ def test_migrate_stops_on_an_unusable_key_ring_in_development(tmp_path: Path) ->
 
 def test_the_admin_is_off_unless_an_operator_turns_it_on(tmp_path: Path) -> None:
     probe = PROBE.replace("settings.DEBUG", "settings.ADMIN_ENABLED")
-    production = {
-        "SECRET_KEY": "x" * 50,
-        "ALLOWED_HOSTS": "api.example.org",
-        "JOURNAL_KEKS": "1:" + "A" * 43 + "=",
-    }
+    production = {"SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "api.example.org", "JOURNAL_KEKS": KEK}
 
     assert run_settings(tmp_path, probe, **production).stdout.strip() == "False"
     assert run_settings(tmp_path, probe, DEBUG="true").stdout.strip() == "False"
