@@ -21,8 +21,9 @@ _DROPPED_ATTRIBUTES = ("request", "args_repr", "body")
 
 
 # Wide on purpose: a false match costs a replaced word in a log line, a miss costs an
-# address. Not anchored to a known top-level domain, so "alerts@localhost" is one too.
-_ADDRESS = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*", re.ASCII)
+# address. A person's address has a dot in its domain; a Celery node name
+# ("celery@worker1") does not, and stays readable.
+_ADDRESS = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
 _DIGEST_SALT = "afterglow.logging.address"
 # The attributes every LogRecord has; any other attribute came from `extra=`.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {

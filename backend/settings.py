@@ -359,7 +359,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 )
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
-AXES_SENSITIVE_PARAMETERS = ["password", "otp", "code"]
+# Masked in the attempts axes stores (the admin's form posts `otp_token`).
+AXES_SENSITIVE_PARAMETERS = ["password", "otp", "code", "otp_token", "csrfmiddlewaretoken"]
 
 OTP_TOTP_ISSUER = "Afterglow"
 

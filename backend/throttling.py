@@ -1,8 +1,10 @@
 """Rate limits that keep the service up when their store (Redis) is away.
 
-DRF keeps a throttle's history in the cache, which is Redis in production. Were Redis to
-stop, every throttled request (registering, signing in, TOTP codes, care-link codes)
-would fail with it, locking everyone out of a journal they need at any hour. A throttle
+DRF keeps a throttle's history in the cache: Redis in production, or without Redis a
+table in the database (settings.CACHES), never a process's own memory, which would give
+each worker process a limit of its own. Were Redis to stop, every throttled request
+(registering, signing in, TOTP codes, care-link codes) would fail with it, locking
+everyone out of a journal they need at any hour. A throttle
 whose store cannot be reached lets the request through and logs a warning instead:
 sign-in keeps its lock-out after failed attempts, which django-axes keeps in PostgreSQL,
 and code guessing stays bounded by the codes' own lifetimes.

@@ -144,6 +144,10 @@ class TestLockOut:
         attempt = AccessAttempt.objects.get()
         assert attempt.username == STAFF
         assert attempt.failures_since_start == 1
+        # and what was posted is kept without the password, the code or the CSRF token
+        assert WRONG not in attempt.post_data
+        assert "123456" not in attempt.post_data
+        assert "otp_token=********************" in attempt.post_data
 
     def test_after_the_limit_even_the_right_password_and_code_are_refused(
         self, browser, staff_device

@@ -9,7 +9,7 @@ import logging
 import pytest
 from django.test import Client
 
-from backend.logging import address_digest
+from backend.logging import AddressRedactingFilter, address_digest
 from tests.accounts.factories import TOTPDeviceFactory, UserFactory
 from tests.accounts.helpers import admin_sign_in, login
 
@@ -91,9 +91,7 @@ def test_the_digest_is_keyed_by_the_secret_key_and_ignores_case(settings):
     assert address_digest(PATIENT) != digest
 
 
-def test_the_log_handler_replaces_an_address_that_slipped_into_a_line(caplog):
-    from backend.logging import AddressRedactingFilter
-
+def test_the_log_handler_replaces_an_address_that_slipped_into_a_line():
     record = logging.LogRecord(
         "somewhere", logging.WARNING, __file__, 1, "mail to %s failed", (PATIENT,), None
     )
@@ -104,3 +102,13 @@ def test_the_log_handler_replaces_an_address_that_slipped_into_a_line(caplog):
     assert PATIENT not in _text(record)
     assert address_digest(PATIENT) in record.getMessage()
     assert address_digest(PATIENT) in record.recipient  # type: ignore[attr-defined]
+
+
+def test_the_log_handler_leaves_a_celery_node_name_alone():
+    record = logging.LogRecord(
+        "celery", logging.INFO, __file__, 1, "celery@worker1 ready.", (), None
+    )
+
+    AddressRedactingFilter().filter(record)
+
+    assert record.getMessage() == "celery@worker1 ready."
