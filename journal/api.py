@@ -22,10 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.api import problem_openapi
+from backend.api import problem_openapi, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
 from backend.middleware import log_unhandled_exception
 from journal import records
+from journal.keys import Sealer, sealer_for
 from journal.models import (
     Entry,
     TreatmentSession,
@@ -255,3 +256,44 @@ def service_data(validated: Mapping[str, Any]) -> dict[str, Any]:
     if "session" in data:
         data["session_id"] = data.pop("session")
     return data
+
+
+def patch_record(
+    request: Request,
+    serializer_class: type[serializers.Serializer[Any]],
+    *,
+    update: Callable[..., WrittenT],
+    data_of: Callable[[Any, Sealer], dict[str, Any]],
+    record_of: Callable[[WrittenT, Sealer], dict[str, Any]],
+) -> Response:
+    """The PATCH of every versioned record: validate the changes, take the version the
+    client read (If-Match or `version`, required), write under that precondition (412
+    with `current` when stale) and answer the record with its ETag."""
+    patient = request_patient(request)
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = service_data(serializer.validated_data)
+    expected = expected_versions(request, data.pop("version", None), is_required=True)
+    sealer = sealer_for(patient)
+    record = versioned_write(
+        lambda: update(patient=patient, data=data, expected_versions=expected, sealer=sealer),
+        lambda current: data_of(current, sealer),
+    )
+    return record_response(record_of(record, sealer))
+
+
+def delete_record(
+    request: Request,
+    *,
+    delete: Callable[..., WrittenT],
+    data_of: Callable[[Any, Sealer], dict[str, Any]],
+) -> Response:
+    """The DELETE of every versioned record: an optional If-Match, a tombstone, and 204
+    with the tombstone's ETag."""
+    patient = request_patient(request)
+    expected = expected_versions(request, None, is_required=False)
+    record = versioned_write(
+        lambda: delete(patient=patient, expected_versions=expected),
+        lambda current: data_of(current, sealer_for(patient)),
+    )
+    return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(record.version)})

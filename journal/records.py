@@ -15,9 +15,9 @@ every field (rotation finds rows under old keys by it).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
@@ -125,3 +125,28 @@ def existing_for_create(
     if existing.patient_id != patient.pk or existing.deleted_at is not None:
         raise id_conflict()
     return existing
+
+
+RowT = TypeVar("RowT", TreatmentSession, Entry)
+
+
+def lock_for_change(
+    patient: User, lock: Callable[[], RowT], expected_versions: Collection[int] | None
+) -> tuple[int, RowT]:
+    """How every change to a record starts, inside its transaction: the patient's next
+    change number first (it serializes the patient's writes), then the row locked, then
+    its version checked against the client's precondition."""
+    change = next_change(patient)
+    row = lock()
+    check_version(row, expected_versions)
+    return change, row
+
+
+def tombstone(row: RowT, change: int, **cleared: Any) -> None:
+    """Leave a tombstone: the fields given are cleared (the text goes); the id, kind and
+    times stay, so sync reports the record as deleted."""
+    for name, value in cleared.items():
+        setattr(row, name, value)
+    row.deleted_at = timezone.now()
+    mark_changed(row, change)
+    row.save()

@@ -22,6 +22,7 @@ from integration.models import (
     PromptStatus,
     Share,
 )
+from journal.entries.selectors import open_title
 from journal.keys import sealer_for
 from journal.models import Entry, TreatmentSession
 
@@ -149,7 +150,7 @@ def share_get_for_patient(*, patient: User, share_id: uuid.UUID) -> ShareExposur
             ExposedEntry(
                 id=entry.id,
                 kind=entry.kind,
-                title=sealer.open(entry, "title_sealed"),
+                title=open_title(entry, sealer=sealer),
                 created_at=entry.created_at,
                 shared_via="entry" if entry.id in chosen else "session",
             )

@@ -88,6 +88,19 @@ def _transition(
     return prompt
 
 
+def _mark_completed(prompt: Prompt, now: dt.datetime, **answer: Any) -> None:
+    """Compare-and-swap: complete the prompt with its answer only while it is still
+    answerable. Otherwise 409, raised inside the caller's transaction, so what the caller
+    wrote for the answer goes with it."""
+    updated = (
+        Prompt.objects.filter(pk=prompt.pk, patient_id=prompt.patient_id)
+        .filter(_answerable(now))
+        .update(status=PromptStatus.COMPLETED, completed_at=now, **answer)
+    )
+    if updated != 1:
+        raise _invalid_transition("completed")
+
+
 def prompt_open(*, patient: User, prompt_id: uuid.UUID, now: dt.datetime | None = None) -> Prompt:
     """The patient opened the prompt (sent, or scheduled and due -> opened). Opening an
     opened prompt again changes nothing."""
@@ -199,13 +212,7 @@ def prompt_complete(
             tags=tags,
             mood=mood,
         )
-        updated = (
-            Prompt.objects.filter(pk=prompt.pk, patient=patient)
-            .filter(_answerable(now))
-            .update(status=PromptStatus.COMPLETED, completed_at=now, entry=created.record)
-        )
-        if updated != 1:
-            raise _invalid_transition("completed")  # rolls the entry back with it
+        _mark_completed(prompt, now, entry=created.record)  # a 409 rolls the entry back
     prompt.refresh_from_db()
     return prompt
 
@@ -268,12 +275,6 @@ def prompt_complete_measure(
             difficulty=difficulty,
             session_id=session.pk if session.deleted_at is None else None,
         )
-        updated = (
-            Prompt.objects.filter(pk=prompt.pk, patient=patient)
-            .filter(_answerable(now))
-            .update(status=PromptStatus.COMPLETED, completed_at=now, measure=created.record)
-        )
-        if updated != 1:
-            raise _invalid_transition("completed")  # rolls the measure back with it
+        _mark_completed(prompt, now, measure=created.record)  # a 409 rolls the measure back
     prompt.refresh_from_db()
     return MeasureAnswer(prompt=prompt, measure=created.record)

@@ -26,7 +26,7 @@ from integration.models import (
     Share,
     SharedEntry,
 )
-from journal.entries.selectors import open_content
+from journal.entries.selectors import open_content, open_title
 from journal.keys import sealer_for
 from journal.models import Entry, SessionKind, SessionStatus, TreatmentSession
 
@@ -329,7 +329,7 @@ def share_content_for_therapist(
                 SharedEntryView(
                     id=entry.id,
                     kind=entry.kind,
-                    title=sealer.open(entry, "title_sealed"),
+                    title=open_title(entry, sealer=sealer),
                     body=body,
                     tags=tags,
                     mood=entry.mood,

@@ -146,13 +146,18 @@ def open_content(entry: Entry, *, sealer: Sealer) -> tuple[str, list[str]]:
     return body, [str(tag) for tag in tags]
 
 
+def open_title(entry: Entry, *, sealer: Sealer) -> str:
+    """The entry's title in plaintext, for the response being built."""
+    return sealer.open(entry, "title_sealed")
+
+
 def open_entry(entry: Entry, *, sealer: Sealer) -> OpenedEntry:
     body, tags = open_content(entry, sealer=sealer)
     return OpenedEntry(
         id=entry.id,
         kind=entry.kind,
         session=entry.session_id,
-        title=sealer.open(entry, "title_sealed"),
+        title=open_title(entry, sealer=sealer),
         body=body,
         tags=tags,
         mood=entry.mood,

@@ -26,12 +26,13 @@ from journal.models import (
 )
 from journal.records import (
     Created,
-    check_version,
     existing_for_create,
     id_conflict,
     insert_new,
+    lock_for_change,
     mark_changed,
     next_change,
+    tombstone,
 )
 
 TITLE_MAX_CHARS = 200
@@ -274,9 +275,9 @@ def entry_update(
     """
     sealer = sealer or sealer_for(patient)
     with transaction.atomic():
-        change = next_change(patient)
-        entry = _locked_entry(patient, entry_id)
-        check_version(entry, expected_versions)
+        change, entry = lock_for_change(
+            patient, lambda: _locked_entry(patient, entry_id), expected_versions
+        )
         values = _entry_values(entry, sealer=sealer)
         updates = dict(data)
         if "tags" in updates:
@@ -303,14 +304,9 @@ def entry_delete(
     kind and times stay for sync. Reflections that looked back on a deleted intention keep
     its id."""
     with transaction.atomic():
-        change = next_change(patient)
-        entry = _locked_entry(patient, entry_id)
-        check_version(entry, expected_versions)
-        entry.title_sealed = ""
-        entry.content_sealed = ""
-        entry.mood = None
-        entry.deleted_at = timezone.now()
-        mark_changed(entry, change)
-        entry.save()
+        change, entry = lock_for_change(
+            patient, lambda: _locked_entry(patient, entry_id), expected_versions
+        )
+        tombstone(entry, change, title_sealed="", content_sealed="", mood=None)
         entry.intentions.clear()
     return entry

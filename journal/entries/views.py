@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from drf_spectacular.utils import (
@@ -12,7 +13,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,13 +29,12 @@ from journal.api import (
     RESPONSE_412,
     RESPONSE_428,
     created_or_repeated,
-    etag,
-    expected_versions,
+    delete_record,
+    patch_record,
     record_response,
     service_data,
     text_field,
     version_field,
-    versioned_write,
 )
 from journal.entries import selectors, services
 from journal.entries.serializers import (
@@ -250,23 +250,13 @@ class EntryDetailView(APIView):
         ],
     )
     def patch(self, request: Request, entry_id: uuid.UUID) -> Response:
-        patient = request_patient(request)
-        serializer = self.UpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = service_data(serializer.validated_data)
-        expected = expected_versions(request, data.pop("version", None), is_required=True)
-        sealer = sealer_for(patient)
-        entry = versioned_write(
-            lambda: services.entry_update(
-                patient=patient,
-                entry_id=entry_id,
-                data=data,
-                expected_versions=expected,
-                sealer=sealer,
-            ),
-            lambda current: entry_data(current, sealer),
+        return patch_record(
+            request,
+            self.UpdateInputSerializer,
+            update=partial(services.entry_update, entry_id=entry_id),
+            data_of=entry_data,
+            record_of=entry_record,
         )
-        return record_response(entry_record(entry, sealer))
 
     @extend_schema(
         tags=["entries"],
@@ -279,12 +269,6 @@ class EntryDetailView(APIView):
         },
     )
     def delete(self, request: Request, entry_id: uuid.UUID) -> Response:
-        patient = request_patient(request)
-        expected = expected_versions(request, None, is_required=False)
-        entry = versioned_write(
-            lambda: services.entry_delete(
-                patient=patient, entry_id=entry_id, expected_versions=expected
-            ),
-            lambda current: entry_data(current, sealer_for(patient)),
+        return delete_record(
+            request, delete=partial(services.entry_delete, entry_id=entry_id), data_of=entry_data
         )
-        return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(entry.version)})

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import NotFound
 
@@ -28,12 +27,13 @@ from journal.models import (
 )
 from journal.records import (
     Created,
-    check_version,
     existing_for_create,
     id_conflict,
     insert_new,
+    lock_for_change,
     mark_changed,
     next_change,
+    tombstone,
 )
 
 NOTE_MAX_CHARS = 20_000
@@ -219,9 +219,9 @@ def session_update(
     """
     sealer = sealer or sealer_for(patient)
     with transaction.atomic():
-        change = next_change(patient)
-        session = _locked_session(patient, session_id)
-        check_version(session, expected_versions)
+        change, session = lock_for_change(
+            patient, lambda: _locked_session(patient, session_id), expected_versions
+        )
         values = _session_values(session, sealer=sealer)
         for name, value in data.items():
             if name in ("modality", "setting"):
@@ -245,14 +245,9 @@ def session_delete(
     for sync. Entries linked to the session keep the link; the session is simply gone
     (404) for them as for everything else."""
     with transaction.atomic():
-        change = next_change(patient)
-        session = _locked_session(patient, session_id)
-        check_version(session, expected_versions)
-        session.note_sealed = ""
-        session.after_effects = None
-        session.overall_rating = None
-        session.deleted_at = timezone.now()
-        mark_changed(session, change)
-        session.save()
+        change, session = lock_for_change(
+            patient, lambda: _locked_session(patient, session_id), expected_versions
+        )
+        tombstone(session, change, note_sealed="", after_effects=None, overall_rating=None)
         _session_changed(session)
     return session

@@ -7,13 +7,14 @@ Every single-record response carries `notice`: the journal is not monitored in r
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,12 +30,11 @@ from journal.api import (
     RESPONSE_412,
     RESPONSE_428,
     created_or_repeated,
-    etag,
-    expected_versions,
+    delete_record,
+    patch_record,
     record_response,
     text_field,
     version_field,
-    versioned_write,
 )
 from journal.keys import sealer_for
 from journal.models import (
@@ -237,23 +237,13 @@ class SessionDetailView(APIView):
         ],
     )
     def patch(self, request: Request, session_id: uuid.UUID) -> Response:
-        patient = request_patient(request)
-        serializer = self.UpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        expected = expected_versions(request, data.pop("version", None), is_required=True)
-        sealer = sealer_for(patient)
-        session = versioned_write(
-            lambda: services.session_update(
-                patient=patient,
-                session_id=session_id,
-                data=data,
-                expected_versions=expected,
-                sealer=sealer,
-            ),
-            lambda current: session_data(current, sealer),
+        return patch_record(
+            request,
+            self.UpdateInputSerializer,
+            update=partial(services.session_update, session_id=session_id),
+            data_of=session_data,
+            record_of=session_record,
         )
-        return record_response(session_record(session, sealer))
 
     @extend_schema(
         tags=["sessions"],
@@ -269,12 +259,8 @@ class SessionDetailView(APIView):
         },
     )
     def delete(self, request: Request, session_id: uuid.UUID) -> Response:
-        patient = request_patient(request)
-        expected = expected_versions(request, None, is_required=False)
-        session = versioned_write(
-            lambda: services.session_delete(
-                patient=patient, session_id=session_id, expected_versions=expected
-            ),
-            lambda current: session_data(current, sealer_for(patient)),
+        return delete_record(
+            request,
+            delete=partial(services.session_delete, session_id=session_id),
+            data_of=session_data,
         )
-        return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(session.version)})

@@ -11,6 +11,7 @@ import time_machine
 from django.test import Client
 
 from tests.accounts.helpers import admin_client_for
+from tests.integration.care_data import make_link, signed_in
 from tests.integration.factories import make_patient
 
 # A Monday morning: 11:00 in Berlin (CET), outside quiet hours.
@@ -35,3 +36,20 @@ def admin_client(db, admin_enabled) -> Client:
     """A staff member signed in to the Django admin, second factor checked."""
     staff = make_patient(email="staff@example.org", is_staff=True, is_superuser=True)
     return admin_client_for(staff)
+
+
+@pytest.fixture
+def link(patient, therapist):
+    """A live care link between the patient and the therapist (no safety alerts)."""
+    return make_link(patient, therapist)
+
+
+@pytest.fixture
+def patient_api(patient):
+    return signed_in(patient)
+
+
+@pytest.fixture
+def therapist_api(therapist):
+    """The therapist, signed in with a checked second factor."""
+    return signed_in(therapist)

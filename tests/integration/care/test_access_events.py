@@ -23,11 +23,6 @@ def share(patient, therapist):
 
 
 @pytest.fixture
-def therapist_api(therapist):
-    return signed_in(therapist)
-
-
-@pytest.fixture
 def event(share, therapist):
     selectors.share_content_for_therapist(
         therapist=therapist, share_id=share.id, request=None, via="api"

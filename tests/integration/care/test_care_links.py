@@ -20,16 +20,6 @@ from tests.integration.factories import make_therapist
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def therapist_api(therapist):
-    return signed_in(therapist)
-
-
-@pytest.fixture
-def patient_api(patient):
-    return signed_in(patient)
-
-
 def invite(therapist_api) -> str:
     response = therapist_api.post("/api/v1/therapist/invitations/")
     assert response.status_code == 201, response.content

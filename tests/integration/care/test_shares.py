@@ -30,16 +30,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def link(patient, therapist):
-    return make_link(patient, therapist)
-
-
-@pytest.fixture
-def patient_api(patient):
-    return signed_in(patient)
-
-
-@pytest.fixture
 def dosing(patient):
     return make_session(patient, timezone.now() - dt.timedelta(days=1))
 

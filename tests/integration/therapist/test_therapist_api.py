@@ -30,16 +30,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def link(patient, therapist):
-    return make_link(patient, therapist)
-
-
-@pytest.fixture
-def therapist_api(therapist):
-    return signed_in(therapist)
-
-
-@pytest.fixture
 def dosing(patient):
     return make_session(
         patient,

@@ -52,11 +52,6 @@ def therapist(db):
 
 
 @pytest.fixture
-def link(patient, therapist):
-    return make_link(patient, therapist)
-
-
-@pytest.fixture
 def course(patient):
     """Two dosing sessions that took place, and a baseline before them and scores after:
     PHQ-9 18 -> 12 -> 8 -> 4, GAD-7 12 -> 7."""
