@@ -359,8 +359,8 @@ def session_update(
                 value = value or ""
             values[name] = value
         _validate_session(values)
+        _mark_changed(session, change)  # first: the note is sealed to the new version
         _apply_session_values(session, values, sealer=sealer)
-        _mark_changed(session, change)
         session.save()
         _session_changed(session)
     return session
@@ -628,8 +628,8 @@ def entry_update(
             updates["intention_ids"] = sorted(set(updates["intention_ids"]))
         values.update(updates)
         _validate_entry(patient=patient, entry_id=entry.id, values=values, changed=updates.keys())
+        _mark_changed(entry, change)  # first: the text is sealed to the new version
         _apply_entry_values(entry, values, sealer=sealer)
-        _mark_changed(entry, change)
         entry.save()
         if "intention_ids" in updates:
             entry.intentions.set(values["intention_ids"])

@@ -103,7 +103,8 @@ def test_no_journal_table_holds_the_text_in_the_clear(patient_client) -> None:
 
     assert "journal_entry" in journal_tables()
     assert "journal_treatmentsession" in journal_tables()
-    assert "ag1." in stored  # sealed tokens are there
+    assert "ag2." in stored  # sealed tokens are there
+    assert "ag1." not in stored  # and every one is bound to its row's version
     for canary in CANARY.values():
         assert canary not in stored
 
