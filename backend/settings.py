@@ -411,7 +411,7 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
 ACCOUNT_ERASURE_HOOKS = [
     "journal.keys.patient_data_keys_destroy",
-    # Measure answers are not sealed, so crypto-shredding alone would leave them.
+    # Measure totals, bands and dates are not sealed: crypto-shredding alone would leave them.
     "journal.services.measures_erase",
 ]
 

@@ -134,7 +134,10 @@ class SealContext:
     row_version: int
 
     def __post_init__(self) -> None:
-        _check_version(self.row_version, what="SealContext.row_version")
+        row_version = self.row_version
+        # The common case checked inline (a context is made for every seal and open).
+        if type(row_version) is not int or not 1 <= row_version <= MAX_KEY_VERSION:
+            _check_version(row_version, what="SealContext.row_version")
         # An empty or non-str part would silently bind tokens to less than the caller meant
         # (a UUID object, or a row id not yet assigned).
         for name in ("table", "field", "row_id", "owner_id"):

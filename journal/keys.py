@@ -31,7 +31,7 @@ from journal.crypto import (
     open_sealed,
     seal,
 )
-from journal.models import DataKey, Entry, TreatmentSession
+from journal.models import DataKey, Entry, Measure, TreatmentSession
 
 security_logger = logging.getLogger("afterglow.security")
 # How many just-sealed values a Sealer remembers (a write's response opens them at once).
@@ -59,6 +59,7 @@ ACTIVE_KEY_GRACE_MARGIN_SECONDS = 60.0
 SEALED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
     (TreatmentSession, ("note_sealed",)),
     (Entry, ("title_sealed", "content_sealed")),
+    (Measure, ("items_sealed",)),
 )
 
 

@@ -1,9 +1,8 @@
 """Reads of the patient's own record. Each takes the patient: nothing else can be reached.
 
-Measures are not sealed: their selectors return rows ready to serialize.
-
 Selectors return rows with their text still sealed; `open_session` and `open_entry` turn a
-row into its plaintext view for the response being built, with the request's one Sealer.
+row into its plaintext view for the response being built, with the request's one Sealer
+(`journal.measure_items.open_measure` opens a measure's item answers).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.models import User
 from journal import measures, sql
 from journal.keys import Sealer, UnreadableRecordError
+from journal.measure_items import open_measures
 from journal.models import (
     Entry,
     EntryKind,
@@ -342,7 +342,9 @@ def journal_export_for_patient(*, patient: User, sealer: Sealer) -> JournalExpor
         },
         sessions=[open_session(session, sealer=sealer) for session in sessions],
         entries=[open_entry(entry, sealer=sealer) for entry in entries],
-        measures=list(measure_queryset_for_patient(patient=patient).order_by("taken_at", "id")),
+        measures=open_measures(
+            measure_queryset_for_patient(patient=patient).order_by("taken_at", "id"), sealer=sealer
+        ),
     )
 
 

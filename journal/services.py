@@ -32,6 +32,7 @@ from backend.accounts.models import User
 from backend.errors import ProblemError
 from journal import measures, selectors, sql
 from journal.keys import Sealer, sealer_for
+from journal.measure_items import open_measure, seal_items
 from journal.models import (
     AFTER_EFFECTS,
     Entry,
@@ -673,12 +674,12 @@ def _measure_values(measure: Measure) -> dict[str, Any]:
 
 
 def _measure_repeat(
-    measure_id: uuid.UUID, patient: User, values: Mapping[str, Any]
+    measure_id: uuid.UUID, patient: User, values: Mapping[str, Any], sealer: Sealer
 ) -> Measure | None:
     existing = _existing_for_create(Measure, measure_id, patient)
     if existing is None:
         return None
-    stored = _measure_values(existing)
+    stored = _measure_values(open_measure(existing, sealer=sealer))
     if values["taken_at"] is None:
         # The first create left the time to the server; its repeat cannot know it.
         stored["taken_at"] = None
@@ -705,14 +706,17 @@ def measure_create(
     difficulty: Any = None,
     session_id: uuid.UUID | None = None,
     taken_at: datetime | None = None,
+    sealer: Sealer | None = None,
 ) -> Created[Measure]:
     """Score and store a measure, or answer the existing one when a client repeats a create.
 
     Every item is checked (`journal.measures.validate`): a 400 names each bad item. The
-    session, if given, must be one of the patient's live sessions. A PHQ-9 whose item 9 is
-    above 0 runs the safety hooks in the same transaction (only when it is new: a repeat
-    has run them already).
+    session, if given, must be one of the patient's live sessions. The items are sealed
+    (`journal.measure_items`); the returned measure carries them as submitted. A PHQ-9
+    whose item 9 is above 0 runs the safety hooks in the same transaction, on the answers
+    as submitted (only when it is new: a repeat has run them already).
     """
+    sealer = sealer or sealer_for(patient)
     if instrument not in measures.INSTRUMENTS:
         raise _invalid({"instrument": ["Choose one of: " + ", ".join(measures.INSTRUMENTS) + "."]})
     errors = measures.validate(instrument, answers, difficulty)
@@ -726,7 +730,7 @@ def measure_create(
         "taken_at": taken_at,
     }
     if id is not None:
-        repeat = _measure_repeat(id, patient, values)
+        repeat = _measure_repeat(id, patient, values, sealer)
         if repeat is not None:
             return Created(repeat, is_new=False)
     if taken_at is not None and taken_at > timezone.now() + MEASURE_CLOCK_TOLERANCE:
@@ -736,13 +740,12 @@ def measure_create(
         id=id or uuid.uuid4(),
         patient=patient,
         instrument=instrument,
-        answers=values["answers"],
-        difficulty=difficulty,
         total=result.total,
         band=result.band,
         session_id=session_id,
         taken_at=taken_at or timezone.now(),
     )
+    seal_items(measure, answers=values["answers"], difficulty=difficulty, sealer=sealer)
     with transaction.atomic():
         measure.change = _next_change(patient)
         # Checked under the patient's write lock, so the session cannot be deleted between
@@ -759,11 +762,11 @@ def measure_create(
         except ProblemError:
             # Made by another request of this patient's while this one waited for the
             # counter; the number taken here is left unused (sync does not mind gaps).
-            repeat = _measure_repeat(measure.id, patient, values)
+            repeat = _measure_repeat(measure.id, patient, values, sealer)
             if repeat is None:
                 raise
             return Created(repeat, is_new=False)
-        if measures.needs_safety_response(instrument, measure.answers):
+        if measures.needs_safety_response(instrument, values["answers"]):
             _safety_hooks(measure)
     return Created(measure, is_new=True)
 
@@ -771,8 +774,8 @@ def measure_create(
 def measures_erase(*, user: User) -> int:
     """Delete every measure of a patient (an account erasure hook).
 
-    Measures are not sealed, so crypto-shredding does not reach them; their item answers
-    (item 9 included) are health data that must not outlive the account.
+    Their item answers are sealed, and unreadable once the data keys are destroyed; the
+    totals, bands and dates are not, and are health data that must not outlive the account.
     """
     deleted, _ = Measure.objects.filter(patient_id=user.pk).delete()
     return deleted

@@ -50,6 +50,7 @@ from backend.serializers import StrictSerializer
 from journal import fhir, measures, selectors, services
 from journal.export import export_markdown
 from journal.keys import Sealer, sealer_for
+from journal.measure_items import open_measure, open_measures
 from journal.measures import Band, Instrument
 from journal.models import (
     AFTER_EFFECTS,
@@ -1129,6 +1130,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         rows = selectors.measure_list_for_patient(patient=patient, filters=filters.validated_data)
         paginator = MeasurePagination()
         page = paginator.paginate_queryset(rows, request, view=self) or []
+        page = open_measures(page, sealer=sealer_for(patient))
         return paginator.get_paginated_response([_measure_data(row) for row in page])
 
     @extend_schema(
@@ -1187,7 +1189,7 @@ class MeasureDetailView(APIView):
     def get(self, request: Request, measure_id: uuid.UUID) -> Response:
         patient = _patient(request)
         measure = selectors.measure_get_for_patient(patient=patient, measure_id=measure_id)
-        return _record_response(_measure_data(measure))
+        return _record_response(_measure_data(open_measure(measure, sealer=sealer_for(patient))))
 
 
 class InstrumentOptionSerializer(serializers.Serializer[measures.AnswerOption]):
@@ -1393,7 +1395,7 @@ class FhirExportView(APIView):
         patient = _patient(request)
         now = timezone.now()
         rows = selectors.measure_queryset_for_patient(patient=patient).order_by("taken_at", "id")
-        bundle = fhir.measures_bundle(rows, now=now)
+        bundle = fhir.measures_bundle(open_measures(rows, sealer=sealer_for(patient)), now=now)
         filename = f"afterglow-measures-{now:%Y-%m-%d}.fhir.json"
         return HttpResponse(
             json.dumps(bundle, ensure_ascii=False),
@@ -1519,7 +1521,7 @@ class SyncView(APIView):
             elif isinstance(item.record, TreatmentSession):
                 data = _session_data(item.record, sealer)
             elif isinstance(item.record, Measure):
-                data = _measure_data(item.record)
+                data = _measure_data(open_measure(item.record, sealer=sealer))
             else:
                 data = _entry_data(item.record, sealer)
             changes.append(
