@@ -82,6 +82,10 @@ JOURNAL_DEK_CACHE_SIZE = env.int("JOURNAL_DEK_CACHE_SIZE", default=4096)
 # query per write. After a rotation, old keys are kept at least twice this long (plus a
 # minute) before re-sealing drops them. 0 turns the memory off.
 JOURNAL_ACTIVE_KEY_CACHE_SECONDS = env.float("JOURNAL_ACTIVE_KEY_CACHE_SECONDS", default=60.0)
+# Whether sealed values of the legacy token format (sealed before the row's version was
+# bound to them) still open. On until `manage.py reseal_legacy_tokens` reports none left;
+# then off, so that an old token written back into a row fails closed.
+JOURNAL_ACCEPT_LEGACY_SEALS = env.bool("JOURNAL_ACCEPT_LEGACY_SEALS", default=True)
 
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 if DEBUG and not ALLOWED_HOSTS:
@@ -485,7 +489,7 @@ READINESS_CHECKS: dict[str, str] = {"key_ring": "journal.checks.key_ring_ready"}
 # Called with user= inside the erasure transaction of DELETE /api/v1/me/.
 ACCOUNT_ERASURE_HOOKS = [
     "journal.keys.patient_data_keys_destroy",
-    # Measure answers are not sealed, so crypto-shredding alone would leave them.
+    # Measure totals, bands and dates are not sealed: crypto-shredding alone would leave them.
     "journal.measures.services.measures_erase",
 ]
 

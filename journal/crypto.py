@@ -2,11 +2,21 @@
 
 Each patient has a random 256-bit data key (DEK). DEKs are stored only wrapped by a
 key-encryption key (KEK) from settings.JOURNAL_KEKS; free text is sealed under the DEK with
-AES-256-GCM and associated data that binds it to its table, field, row and owner.
+AES-256-GCM and associated data that binds it to its table, field, row, owner and the
+row's version.
 
 Sealed token (a str, stored in a text column)::
 
-    "ag1." + base64url_unpadded(alg_id:1 | dek_version:4 | nonce:12 | ciphertext+tag)
+    "ag2." + base64url_unpadded(alg_id:1 | dek_version:4 | nonce:12 | ciphertext+tag)
+
+The prefix names the token format, and with it the associated data it was sealed with:
+
+- format 2 (every seal): format, algorithm, DEK version, table, field, row id, owner id
+  and the row's version. A row's text from an earlier version, written back over a later
+  one (a rollback through the database or a restored backup), fails to open.
+- format 1 (legacy, opened only with `accept_legacy=True`): the same without the row's
+  version. Rows still holding one are re-sealed as format 2 by `journal.keys`; see
+  docs/architecture.md, "Binding to the row's version".
 
 Wrapped data key (bytes)::
 
@@ -34,12 +44,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 __all__ = [
+    "LEGACY_TOKEN_PREFIX",
+    "TOKEN_PREFIX",
     "DataKeyCache",
     "JournalCryptoError",
     "KeyConfigError",
     "KeyRing",
     "SealContext",
     "SealedValueError",
+    "is_legacy_token",
     "new_data_key",
     "open_sealed",
     "seal",
@@ -55,8 +68,11 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 MAX_KEY_VERSION = 2**32 - 1
 
-TOKEN_FORMAT = 1
+TOKEN_FORMAT = 2
 TOKEN_PREFIX = f"ag{TOKEN_FORMAT}."
+# The format sealed before the row's version was bound: opened on request, never written.
+LEGACY_TOKEN_FORMAT = 1
+LEGACY_TOKEN_PREFIX = f"ag{LEGACY_TOKEN_FORMAT}."
 ALGORITHM_NAMES = {1: "A256GCM"}
 ALGORITHM_ID = 1
 _TOKEN_HEADER = struct.Struct(">BI")  # algorithm id, DEK version
@@ -106,14 +122,22 @@ def _check_data_key(data_key: object) -> bytes:
 
 @dataclass(frozen=True)
 class SealContext:
-    """Where a sealed value lives; a token opens only with the context it was sealed for."""
+    """Where a sealed value lives, and which version of its row it belongs to; a token
+    opens only with the context it was sealed for."""
 
     table: str
     field: str
     row_id: str
     owner_id: str
+    # The version the row has once the sealed value is stored; every write that changes
+    # the row's text raises it, so an older text put back no longer matches.
+    row_version: int
 
     def __post_init__(self) -> None:
+        row_version = self.row_version
+        # The common case checked inline (a context is made for every seal and open).
+        if type(row_version) is not int or not 1 <= row_version <= MAX_KEY_VERSION:
+            _check_version(row_version, what="SealContext.row_version")
         # An empty or non-str part would silently bind tokens to less than the caller meant
         # (a UUID object, or a row id not yet assigned).
         for name in ("table", "field", "row_id", "owner_id"):
@@ -130,17 +154,34 @@ class SealContext:
                 raise ValueError(f"SealContext.{name} is not valid Unicode") from None
 
     def aad(self, key_version: int) -> bytes:
-        """Associated data: format, algorithm, DEK version and the context, length-prefixed."""
+        """Associated data of a format-2 token: format, algorithm, DEK version, the place
+        and the row's version, length-prefixed."""
         _check_version(key_version, what="key_version")
         # The parts that never change are encoded once (_SEAL_AAD_HEAD); the bytes are
-        # those of all eight parts length-prefixed in a row.
+        # those of all nine parts length-prefixed in a row.
         return _SEAL_AAD_HEAD + _length_prefixed(
+            str(key_version),
+            self.table,
+            self.field,
+            self.row_id,
+            self.owner_id,
+            str(self.row_version),
+        )
+
+    def legacy_aad(self, key_version: int) -> bytes:
+        """Associated data of a format-1 token: the same without the row's version. These
+        bytes are those every format-1 token was sealed with; they never change."""
+        _check_version(key_version, what="key_version")
+        return _LEGACY_SEAL_AAD_HEAD + _length_prefixed(
             str(key_version), self.table, self.field, self.row_id, self.owner_id
         )
 
 
 _SEAL_AAD_HEAD = _length_prefixed(
     "afterglow.journal.seal", str(TOKEN_FORMAT), ALGORITHM_NAMES[ALGORITHM_ID]
+)
+_LEGACY_SEAL_AAD_HEAD = _length_prefixed(
+    "afterglow.journal.seal", str(LEGACY_TOKEN_FORMAT), ALGORITHM_NAMES[ALGORITHM_ID]
 )
 
 
@@ -314,12 +355,23 @@ def _decode_base64url(body: str, *, what: str = "sealed value") -> bytes:
     return raw
 
 
-def _decode_token(token: str) -> tuple[int, bytes, bytes]:
-    """Split a token into (key_version, nonce, ciphertext+tag), failing closed."""
+def is_legacy_token(token: object) -> bool:
+    """Whether a stored value is a format-1 token (sealed before the row's version was
+    bound), read from its prefix alone."""
+    return isinstance(token, str) and token.startswith(LEGACY_TOKEN_PREFIX)
+
+
+def _decode_token(token: str) -> tuple[int, int, bytes, bytes]:
+    """Split a token into (format, key_version, nonce, ciphertext+tag), failing closed."""
     if not isinstance(token, str):
         raise SealedValueError("sealed value is not a str")
-    if not token.startswith(TOKEN_PREFIX):
+    if token.startswith(TOKEN_PREFIX):
+        token_format = TOKEN_FORMAT
+    elif token.startswith(LEGACY_TOKEN_PREFIX):
+        token_format = LEGACY_TOKEN_FORMAT
+    else:
         raise SealedValueError("sealed value has an unknown format")
+    # Both prefixes are four characters.
     raw = _decode_base64url(token[len(TOKEN_PREFIX) :])
     if len(raw) < _TOKEN_HEADER.size + NONCE_BYTES + TAG_BYTES:
         raise SealedValueError("sealed value is too short")
@@ -329,7 +381,7 @@ def _decode_token(token: str) -> tuple[int, bytes, bytes]:
     if key_version < 1:
         raise SealedValueError("sealed value has an invalid key version")
     nonce = raw[_TOKEN_HEADER.size : _TOKEN_HEADER.size + NONCE_BYTES]
-    return int(key_version), nonce, raw[_TOKEN_HEADER.size + NONCE_BYTES :]
+    return token_format, int(key_version), nonce, raw[_TOKEN_HEADER.size + NONCE_BYTES :]
 
 
 def seal(data_key: bytes, plaintext: str, *, context: SealContext, key_version: int) -> str:
@@ -349,17 +401,29 @@ def seal(data_key: bytes, plaintext: str, *, context: SealContext, key_version: 
 
 
 def open_sealed(
-    data_key: bytes | Callable[[int], bytes], token: str, *, context: SealContext
+    data_key: bytes | Callable[[int], bytes],
+    token: str,
+    *,
+    context: SealContext,
+    accept_legacy: bool = False,
 ) -> str:
     """Decrypt a token sealed for this context; SealedValueError on any failure.
 
     `data_key` is the key, or a function from the key version in the token's header to
     the key (the header is then decoded once, not once for the version and once to open).
+    A format-1 token, which is not bound to the row's version, opens only with
+    `accept_legacy` (and then opens whatever the row's version is).
     """
-    key_version, nonce, sealed = _decode_token(token)
+    token_format, key_version, nonce, sealed = _decode_token(token)
+    if token_format == LEGACY_TOKEN_FORMAT:
+        if not accept_legacy:
+            raise SealedValueError("sealed value has a format no longer accepted")
+        aad = context.legacy_aad(key_version)
+    else:
+        aad = context.aad(key_version)
     key = _check_data_key(data_key(key_version) if callable(data_key) else data_key)
     try:
-        encoded = AESGCM(key).decrypt(nonce, sealed, context.aad(key_version))
+        encoded = AESGCM(key).decrypt(nonce, sealed, aad)
         return encoded.decode("utf-8")
     except (InvalidTag, UnicodeDecodeError):
         raise SealedValueError("sealed value failed authentication") from None

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from backend.errors import ProblemError
 from journal.crypto import (
+    LEGACY_TOKEN_PREFIX,
     DataKeyCache,
     KeyRing,
     SealContext,
@@ -30,7 +31,7 @@ from journal.crypto import (
     open_sealed,
     seal,
 )
-from journal.models import DataKey, Entry, TreatmentSession
+from journal.models import DataKey, Entry, Measure, TreatmentSession
 
 security_logger = logging.getLogger("afterglow.security")
 # How many just-sealed values a Sealer remembers (a write's response opens them at once).
@@ -41,6 +42,8 @@ _cache = DataKeyCache(
     ttl_seconds=getattr(settings, "JOURNAL_DEK_CACHE_SECONDS", 300.0),
 )
 _ring: KeyRing | None = None
+# settings.JOURNAL_ACCEPT_LEGACY_SEALS, read once (every open asks).
+_accept_legacy: bool | None = None
 # patient id -> (active data key version, monotonic expiry). Lets a write skip the data
 # key query when the raw key is cached too. A process may go on sealing under the previous
 # key for up to this TTL after a rotation elsewhere, so re-sealing keeps old keys until
@@ -56,6 +59,7 @@ ACTIVE_KEY_GRACE_MARGIN_SECONDS = 60.0
 SEALED_FIELDS: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
     (TreatmentSession, ("note_sealed",)),
     (Entry, ("title_sealed", "content_sealed")),
+    (Measure, ("items_sealed",)),
 )
 
 
@@ -70,8 +74,20 @@ def keyring() -> KeyRing:
     return _ring
 
 
+def accept_legacy_seals() -> bool:
+    """Whether format-1 tokens (sealed before the row's version was bound) still open: on
+    until every row is re-sealed (`legacy_sealed_remaining`), then turned off, so that no
+    old token put back can open at all."""
+    global _accept_legacy
+    if _accept_legacy is None:
+        _accept_legacy = bool(getattr(settings, "JOURNAL_ACCEPT_LEGACY_SEALS", True))
+    return _accept_legacy
+
+
 def _reset(**kwargs: Any) -> None:
-    global _ring
+    global _ring, _accept_legacy
+    if kwargs.get("setting") == "JOURNAL_ACCEPT_LEGACY_SEALS":
+        _accept_legacy = None
     if kwargs.get("setting") == "JOURNAL_KEKS":
         _ring = None
         _cache.clear()
@@ -224,7 +240,10 @@ class Sealer:
 
     def seal(self, instance: models.Model, field: str, text: str) -> str:
         """Seal `text` for `instance.field` under the active key, and record the key's
-        version on the row (rotation finds rows under old keys by it)."""
+        version on the row (rotation finds rows under old keys by it).
+
+        The token is bound to `instance.version`: set the version the row will be saved
+        with first (a write raises it before sealing)."""
         version = self.active_version()
         if hasattr(instance, "key_version"):
             instance.key_version = version
@@ -246,7 +265,9 @@ class Sealer:
         try:
             # Every live row's fields are sealed, empty text included: an emptied column is
             # tampering and fails like any other.
-            return open_sealed(self._key, token, context=context)
+            return open_sealed(
+                self._key, token, context=context, accept_legacy=accept_legacy_seals()
+            )
         except SealedValueError:
             security_logger.error(
                 "sealed value failed to open",
@@ -266,6 +287,8 @@ class Sealer:
             field=field,
             row_id=str(instance.pk),
             owner_id=self.patient_id,
+            # Every sealed model is a SyncedModel, which has a version.
+            row_version=instance.version,  # type: ignore[attr-defined]
         )
 
 
@@ -316,15 +339,30 @@ def patient_key_rotate(*, patient_id: str) -> DataKey:
         return data_key_create(patient_id=patient_id, version=version)
 
 
-def _rows_under_old_keys(model: type[models.Model], patient_id: str, active: int) -> Any:
-    return model._default_manager.filter(patient_id=patient_id).exclude(key_version=active)
+def _legacy_sealed(fields: tuple[str, ...]) -> models.Q:
+    """Rows with a field still sealed in format 1 (not bound to the row's version)."""
+    condition = models.Q()
+    for field_name in fields:
+        condition |= models.Q(**{f"{field_name}__startswith": LEGACY_TOKEN_PREFIX})
+    return condition
+
+
+def _rows_to_reseal(
+    model: type[models.Model], fields: tuple[str, ...], patient_id: str, active: int
+) -> Any:
+    """The patient's rows under an old data key, or with a field in the legacy format."""
+    return model._default_manager.filter(patient_id=patient_id).filter(
+        ~models.Q(key_version=active) | _legacy_sealed(fields)
+    )
 
 
 def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
     """Re-seal one batch of a patient's rows under their active DEK; returns the count.
 
     Rows stay readable throughout: a row is opened with the key named in its token and
-    written back sealed under the new key in one short transaction. When no row is left
+    written back sealed under the new key in one short transaction. Rows with a field
+    still in the legacy token format are re-sealed too (in the current format, bound to
+    the row's unchanged version), under the same key if it is the active one. When no row is left
     under an old key and the active key is older than `active_key_grace_seconds()` (no
     process can still be sealing under an older one), the old keys are deleted;
     `patient_old_keys_wait` says how long that is off.
@@ -335,7 +373,7 @@ def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
     for model, fields in SEALED_FIELDS:
         with transaction.atomic():
             rows = list(
-                _rows_under_old_keys(model, patient_id, active)
+                _rows_to_reseal(model, fields, patient_id, active)
                 .select_for_update(skip_locked=True)
                 .order_by("pk")[: batch_size - moved]
             )
@@ -351,7 +389,8 @@ def patient_reseal_batch(*, patient_id: str, batch_size: int = 200) -> int:
             return moved
     if moved == 0:
         remaining = sum(
-            _rows_under_old_keys(model, patient_id, active).count() for model, _ in SEALED_FIELDS
+            _rows_to_reseal(model, fields, patient_id, active).count()
+            for model, fields in SEALED_FIELDS
         )
         if remaining == 0 and patient_old_keys_wait(patient_id=patient_id) == 0:
             # Only keys older than the one re-sealed to: a rotation meanwhile keeps its own.
@@ -371,6 +410,29 @@ def patient_old_keys_wait(*, patient_id: str) -> float | None:
         return 0.0
     settles_at = active.created_at + timedelta(seconds=active_key_grace_seconds())
     return max(0.0, (settles_at - timezone.now()).total_seconds())
+
+
+def _legacy_rows(model: type[models.Model], fields: tuple[str, ...]) -> Any:
+    # Only patients who still have a data key: an erased patient's rows can never be
+    # opened again, so there is nothing to re-seal (and no key to re-seal under).
+    return model._default_manager.filter(_legacy_sealed(fields)).filter(
+        patient_id__in=DataKey.objects.values("patient_id")
+    )
+
+
+def legacy_sealed_remaining() -> int:
+    """Rows, of every patient who has a data key, with a field still in the legacy token
+    format (sealed before the row's version was bound)."""
+    return sum(_legacy_rows(model, fields).count() for model, fields in SEALED_FIELDS)
+
+
+def patients_with_legacy_seals() -> list[str]:
+    """The patients with a data key and a row with a field still in the legacy format."""
+    found: set[str] = set()
+    for model, fields in SEALED_FIELDS:
+        rows = _legacy_rows(model, fields).values_list("patient_id", flat=True).distinct()
+        found.update(str(patient_id) for patient_id in rows)
+    return sorted(found)
 
 
 def patients_with_old_data_keys() -> Iterator[str]:

@@ -1,15 +1,16 @@
 """The patient's own record: data keys, treatment sessions, journal entries and measures.
 
-Free text is stored only sealed (columns ending in `_sealed`, see `journal.keys`). What
-stays in the clear, so the service can schedule, sort, filter and sync without keys:
-ids, kinds, statuses, times, links between rows, moods, ratings, after-effect grades and
-the answers and scores of standard measures.
+Free text, and the item answers of standard measures, are stored only sealed (columns
+ending in `_sealed`, see `journal.keys`). What stays in the clear, so the service can
+schedule, sort, filter, sync and chart without keys: ids, kinds, statuses, times, links
+between rows, moods, ratings, after-effect grades and the totals and bands of measures.
 """
 
 from __future__ import annotations
 
 import operator
 import uuid
+from dataclasses import dataclass
 from functools import reduce
 
 from django.conf import settings
@@ -232,17 +233,33 @@ def _band_matches_total() -> Q:
     )
 
 
+@dataclass(frozen=True)
+class MeasureItems:
+    """What a measure keeps sealed: the item answers, in the printed order of the items
+    (`journal.measures`), and the PHQ-9's difficulty question (not scored)."""
+
+    answers: tuple[int, ...]
+    difficulty: int | None
+
+
+class MeasureItemsNotOpenedError(RuntimeError):
+    """A measure's items were read before `journal.measure_items` opened them: a bug in
+    the caller (a read path that forgot to open), never a client's error."""
+
+
 class Measure(SyncedModel):
     """A scored questionnaire (PHQ-9 or GAD-7): the item answers, their total and band.
 
-    Not sealed: answers and scores are metadata the service computes with (trend, response,
-    the item-9 safety response), like moods and ratings; see docs/architecture.md. The
-    answers are stored as given, in the printed order of the items (`journal.measures`).
+    The item answers (item 9, thoughts of self-harm, among them) and the difficulty are
+    sealed with the patient's data key in `items_sealed`, like journal text
+    (`journal.measure_items`). The total, band and times stay in the clear: the trend,
+    response and remission, and the therapist's charts are computed from them alone.
     """
 
     instrument = models.CharField(max_length=8, choices=Instrument.choices)
-    answers = models.JSONField()
-    difficulty = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The database default lets a process still on the release before this column insert
+    # while migration 0004 runs (it seals what such a process wrote; docs/measures.md).
+    items_sealed = models.TextField(blank=True, default="", db_default="")
     total = models.PositiveSmallIntegerField()
     band = models.CharField(max_length=24, choices=Band.choices)
     session = models.ForeignKey(
@@ -266,11 +283,28 @@ class Measure(SyncedModel):
             models.CheckConstraint(
                 condition=_band_matches_total(), name="measure_band_matches_total"
             ),
-            models.CheckConstraint(
-                condition=Q(difficulty__isnull=True) | Q(instrument="phq9", difficulty__lte=3),
-                name="measure_difficulty_phq9_0_3",
-            ),
         ]
+
+    # Not a column: the items once opened for their owner, or as just submitted
+    # (`journal.measure_items`); None until then.
+    opened_items: MeasureItems | None = None
 
     def __str__(self) -> str:
         return f"{self.instrument} measure {self.id}"
+
+    def _items(self) -> MeasureItems:
+        if self.opened_items is None:
+            raise MeasureItemsNotOpenedError(
+                "open the measure first: journal.measure_items.open_measure"
+            )
+        return self.opened_items
+
+    @property
+    def answers(self) -> list[int]:
+        """The item answers; only once opened (`journal.measure_items.open_measure`)."""
+        return list(self._items().answers)
+
+    @property
+    def difficulty(self) -> int | None:
+        """The PHQ-9 difficulty answer, or None; only once opened, like `answers`."""
+        return self._items().difficulty

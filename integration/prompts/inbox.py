@@ -24,6 +24,8 @@ from integration.models import (
 )
 from journal import instruments
 from journal.entries import services
+from journal.keys import sealer_for
+from journal.measure_items import open_measure
 from journal.measures import services as measures_services
 from journal.models import (
     EntryKind,
@@ -251,7 +253,8 @@ def prompt_complete_measure(
     ):
         repeated = Measure.objects.filter(pk=measure_id, patient=patient).first()
         if repeated is not None:
-            return MeasureAnswer(prompt=prompt, measure=repeated)
+            opened = open_measure(repeated, sealer=sealer_for(patient))
+            return MeasureAnswer(prompt=prompt, measure=opened)
     exercise = prompt.exercise
     if exercise.answer_kind != AnswerKind.MEASURE or not exercise.instrument:
         raise ProblemError(

@@ -286,8 +286,8 @@ def entry_update(
             updates["intention_ids"] = sorted(set(updates["intention_ids"]))
         values.update(updates)
         _validate_entry(patient=patient, entry_id=entry.id, values=values, changed=updates.keys())
+        mark_changed(entry, change)  # first: the text is sealed to the new version
         _apply_entry_values(entry, values, sealer=sealer)
-        mark_changed(entry, change)
         entry.save()
         if "intention_ids" in updates:
             entry.intentions.set(values["intention_ids"])

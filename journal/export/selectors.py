@@ -15,6 +15,7 @@ from journal.access import (
 )
 from journal.entries.selectors import OpenedEntry, intention_ids_prefetch, open_entry
 from journal.keys import Sealer
+from journal.measure_items import open_measures
 from journal.models import (
     Measure,
 )
@@ -50,5 +51,7 @@ def journal_export_for_patient(*, patient: User, sealer: Sealer) -> JournalExpor
         },
         sessions=[open_session(session, sealer=sealer) for session in sessions],
         entries=[open_entry(entry, sealer=sealer) for entry in entries],
-        measures=list(measure_queryset_for_patient(patient=patient).order_by("taken_at", "id")),
+        measures=open_measures(
+            measure_queryset_for_patient(patient=patient).order_by("taken_at", "id"), sealer=sealer
+        ),
     )

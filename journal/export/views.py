@@ -28,6 +28,7 @@ from journal.entries.serializers import EntryOutputSerializer
 from journal.export import fhir, selectors
 from journal.export.markdown import export_markdown
 from journal.keys import sealer_for
+from journal.measure_items import open_measures
 from journal.measures.serializers import MeasureOutputSerializer
 from journal.sessions.serializers import SessionOutputSerializer
 
@@ -55,7 +56,7 @@ class FhirExportView(APIView):
         patient = request_patient(request)
         now = timezone.now()
         rows = access.measure_queryset_for_patient(patient=patient).order_by("taken_at", "id")
-        bundle = fhir.measures_bundle(rows, now=now)
+        bundle = fhir.measures_bundle(open_measures(rows, sealer=sealer_for(patient)), now=now)
         filename = f"afterglow-measures-{now:%Y-%m-%d}.fhir.json"
         return HttpResponse(
             json.dumps(bundle, ensure_ascii=False),

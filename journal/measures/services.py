@@ -17,6 +17,8 @@ from django.utils.module_loading import import_string
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
 from journal import access, instruments
+from journal.keys import Sealer, sealer_for
+from journal.measure_items import open_measure, seal_items
 from journal.models import (
     Measure,
 )
@@ -38,12 +40,12 @@ def _measure_values(measure: Measure) -> dict[str, Any]:
 
 
 def _measure_repeat(
-    measure_id: uuid.UUID, patient: User, values: Mapping[str, Any]
+    measure_id: uuid.UUID, patient: User, values: Mapping[str, Any], sealer: Sealer
 ) -> Measure | None:
     existing = existing_for_create(Measure, measure_id, patient)
     if existing is None:
         return None
-    stored = _measure_values(existing)
+    stored = _measure_values(open_measure(existing, sealer=sealer))
     if values["taken_at"] is None:
         # The first create left the time to the server; its repeat cannot know it.
         stored["taken_at"] = None
@@ -70,14 +72,17 @@ def measure_create(
     difficulty: Any = None,
     session_id: uuid.UUID | None = None,
     taken_at: datetime | None = None,
+    sealer: Sealer | None = None,
 ) -> Created[Measure]:
     """Score and store a measure, or answer the existing one when a client repeats a create.
 
     Every item is checked (`journal.instruments.validate`): a 400 names each bad item. The
     session, if given, must be one of the patient's live sessions. A PHQ-9 whose item 9 is
     above 0 runs the safety hooks in the same transaction (only when it is new: a repeat
-    has run them already).
+    has run them already). The items are sealed (`journal.measure_items`); the returned
+    measure carries them as submitted, and the safety hooks see the answers as submitted.
     """
+    sealer = sealer or sealer_for(patient)
     if instrument not in instruments.INSTRUMENTS:
         raise invalid_fields(
             {"instrument": ["Choose one of: " + ", ".join(instruments.INSTRUMENTS) + "."]}
@@ -93,7 +98,7 @@ def measure_create(
         "taken_at": taken_at,
     }
     if id is not None:
-        repeat = _measure_repeat(id, patient, values)
+        repeat = _measure_repeat(id, patient, values, sealer)
         if repeat is not None:
             return Created(repeat, is_new=False)
     if taken_at is not None and taken_at > timezone.now() + MEASURE_CLOCK_TOLERANCE:
@@ -103,13 +108,12 @@ def measure_create(
         id=id or uuid.uuid4(),
         patient=patient,
         instrument=instrument,
-        answers=values["answers"],
-        difficulty=difficulty,
         total=result.total,
         band=result.band,
         session_id=session_id,
         taken_at=taken_at or timezone.now(),
     )
+    seal_items(measure, answers=values["answers"], difficulty=difficulty, sealer=sealer)
     with transaction.atomic():
         measure.change = next_change(patient)
         # Checked under the patient's write lock, so the session cannot be deleted between
@@ -126,11 +130,11 @@ def measure_create(
         except ProblemError:
             # Made by another request of this patient's while this one waited for the
             # counter; the number taken here is left unused (sync does not mind gaps).
-            repeat = _measure_repeat(measure.id, patient, values)
+            repeat = _measure_repeat(measure.id, patient, values, sealer)
             if repeat is None:
                 raise
             return Created(repeat, is_new=False)
-        if instruments.needs_safety_response(instrument, measure.answers):
+        if instruments.needs_safety_response(instrument, values["answers"]):
             _safety_hooks(measure)
     return Created(measure, is_new=True)
 
@@ -138,8 +142,8 @@ def measure_create(
 def measures_erase(*, user: User) -> int:
     """Delete every measure of a patient (an account erasure hook).
 
-    Measures are not sealed, so crypto-shredding does not reach them; their item answers
-    (item 9 included) are health data that must not outlive the account.
+    Their item answers are sealed, and unreadable once the data keys are destroyed; the
+    totals, bands and dates are not, and are health data that must not outlive the account.
     """
     deleted, _ = Measure.objects.filter(patient_id=user.pk).delete()
     return deleted

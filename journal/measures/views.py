@@ -28,6 +28,8 @@ from journal.api import (
     service_data,
 )
 from journal.instruments import Instrument
+from journal.keys import sealer_for
+from journal.measure_items import open_measure, open_measures
 from journal.measures import selectors, services
 from journal.measures.serializers import (
     AnswerField,
@@ -108,6 +110,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         rows = selectors.measure_list_for_patient(patient=patient, filters=filters.validated_data)
         paginator = MeasurePagination()
         page = paginator.paginate_queryset(rows, request, view=self) or []
+        page = open_measures(page, sealer=sealer_for(patient))
         return paginator.get_paginated_response([measure_data(row) for row in page])
 
     @extend_schema(
@@ -166,7 +169,7 @@ class MeasureDetailView(APIView):
     def get(self, request: Request, measure_id: uuid.UUID) -> Response:
         patient = request_patient(request)
         measure = selectors.measure_get_for_patient(patient=patient, measure_id=measure_id)
-        return record_response(measure_data(measure))
+        return record_response(measure_data(open_measure(measure, sealer=sealer_for(patient))))
 
 
 class InstrumentsView(APIView):

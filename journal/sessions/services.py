@@ -228,8 +228,8 @@ def session_update(
                 value = value or ""
             values[name] = value
         _validate_session(values)
+        mark_changed(session, change)  # first: the note is sealed to the new version
         _apply_session_values(session, values, sealer=sealer)
-        mark_changed(session, change)
         session.save()
         _session_changed(session)
     return session

@@ -18,6 +18,7 @@ from backend.api import request_patient
 from backend.serializers import StrictSerializer
 from journal.entries.serializers import entry_data
 from journal.keys import sealer_for
+from journal.measure_items import open_measure
 from journal.measures.serializers import measure_data
 from journal.models import (
     Measure,
@@ -78,7 +79,7 @@ class SyncView(APIView):
             elif isinstance(item.record, TreatmentSession):
                 data = session_data(item.record, sealer)
             elif isinstance(item.record, Measure):
-                data = measure_data(item.record)
+                data = measure_data(open_measure(item.record, sealer=sealer))
             else:
                 data = entry_data(item.record, sealer)
             changes.append(

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import struct
 import threading
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -18,19 +19,23 @@ from journal.crypto import (
     KeyRing,
     SealContext,
     SealedValueError,
+    is_legacy_token,
     new_data_key,
     open_sealed,
     seal,
     wrapped_key_version,
 )
+from tests.journal.legacy_tokens import legacy_seal, legacy_seal_aad
 
-CONTEXT = SealContext(table="journal_entry", field="body", row_id="entry-1", owner_id="patient-1")
+CONTEXT = SealContext(
+    table="journal_entry", field="body", row_id="entry-1", owner_id="patient-1", row_version=4
+)
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 KEK_1 = b"\x01" * 32
 KEK_2 = b"\x02" * 32
 KEK_3 = b"\x03" * 32
-PREFIX = "ag1."
+PREFIX = "ag2."
 
 encodable_text = st.text(st.characters(codec="utf-8"), max_size=2_000)
 
@@ -137,12 +142,15 @@ def test_truncation_at_every_length_fails_closed():
 @pytest.mark.parametrize(
     "moved",
     [
-        SealContext(table="journal_other", field="body", row_id="entry-1", owner_id="patient-1"),
-        SealContext(table="journal_entry", field="title", row_id="entry-1", owner_id="patient-1"),
-        SealContext(table="journal_entry", field="body", row_id="entry-2", owner_id="patient-1"),
-        SealContext(table="journal_entry", field="body", row_id="entry-1", owner_id="patient-2"),
+        SealContext("journal_other", "body", "entry-1", "patient-1", row_version=4),
+        SealContext("journal_entry", "title", "entry-1", "patient-1", row_version=4),
+        SealContext("journal_entry", "body", "entry-2", "patient-1", row_version=4),
+        SealContext("journal_entry", "body", "entry-1", "patient-2", row_version=4),
         # Parts that would run together if the encoding were a plain concatenation.
-        SealContext(table="journal_entr", field="ybody", row_id="entry-1", owner_id="patient-1"),
+        SealContext("journal_entr", "ybody", "entry-1", "patient-1", row_version=4),
+        # The same place, another version of the row: an older text put back, or a newer.
+        SealContext("journal_entry", "body", "entry-1", "patient-1", row_version=3),
+        SealContext("journal_entry", "body", "entry-1", "patient-1", row_version=5),
     ],
 )
 def test_rejects_ciphertext_moved_to_another_context(moved):
@@ -175,8 +183,11 @@ def test_rejects_wrong_data_key():
         "",
         "ag1.",
         "ag1",
-        "ag2." + "A" * 60,
-        "AG1." + "A" * 60,
+        "ag2.",
+        "ag3." + "A" * 60,
+        "AG2." + "A" * 60,
+        "ag2." + "A" * 61,
+        "ag2." + "A" * 30 + " " + "A" * 29,
         "ag1." + "A" * 61,  # length 1 mod 4 is not base64
         "ag1." + "A" * 59 + "=",
         "ag1." + "A" * 59 + "+",
@@ -241,7 +252,8 @@ def test_seal_rejects_an_invalid_key_version(bad_version):
     [("table", ""), ("field", ""), ("row_id", ""), ("owner_id", ""), ("row_id", "\ud800")],
 )
 def test_context_rejects_empty_or_unencodable_parts(field, value):
-    parts = {"table": "t", "field": "f", "row_id": "r", "owner_id": "o"} | {field: value}
+    parts: dict[str, Any] = {"table": "t", "field": "f", "row_id": "r", "owner_id": "o"}
+    parts |= {"row_version": 1, field: value}
 
     with pytest.raises(ValueError, match=field):
         SealContext(**parts)
@@ -249,25 +261,88 @@ def test_context_rejects_empty_or_unencodable_parts(field, value):
 
 def test_context_rejects_non_str_parts():
     with pytest.raises(TypeError, match="row_id"):
-        SealContext(table="t", field="f", row_id=1, owner_id="o")  # type: ignore[arg-type]
+        SealContext(table="t", field="f", row_id=1, owner_id="o", row_version=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad_version", [0, -1, 2**32, True, "1", None])
+def test_context_rejects_a_row_version_that_is_not_a_positive_int(bad_version):
+    with pytest.raises((TypeError, ValueError), match="row_version"):
+        SealContext(table="t", field="f", row_id="r", owner_id="o", row_version=bad_version)
 
 
 def test_aad_bytes_are_those_every_stored_token_was_sealed_with():
-    """The associated data's layout is part of every stored token: each of eight parts as
-    a 4-byte big-endian length and its UTF-8 bytes. Written out here by hand, so a faster
-    encoding can never change it."""
+    """The associated data's layout is part of every stored token: each of nine parts as
+    a 4-byte big-endian length and its UTF-8 bytes, the row's version last. Written out
+    here by hand, so a faster encoding can never change it."""
+    head = b"\x00\x00\x00\x16afterglow.journal.seal\x00\x00\x00\x012\x00\x00\x00\x07A256GCM"
+    tail = b"\x00\x00\x00\x017\x00\x00\x00\x0djournal_entry\x00\x00\x00\x04body"
+    owner = b"\x00\x00\x00\x09patient-1"
+    row_version = b"\x00\x00\x00\x014"
+    assert CONTEXT.aad(7) == head + tail + b"\x00\x00\x00\x07entry-1" + owner + row_version
+    accented = SealContext("journal_entry", "body", "entrée-1", "patient-1", row_version=12)
+    assert accented.aad(7) == (
+        head + tail + b"\x00\x00\x00\x09entr\xc3\xa9e-1" + owner + b"\x00\x00\x00\x0212"
+    )
+
+
+def test_legacy_aad_bytes_are_those_every_format_1_token_was_sealed_with():
+    """Format 1 (before the row's version was bound): eight parts, format "1", no row
+    version. Rows not yet re-sealed open with exactly these bytes."""
     head = b"\x00\x00\x00\x16afterglow.journal.seal\x00\x00\x00\x011\x00\x00\x00\x07A256GCM"
     tail = b"\x00\x00\x00\x017\x00\x00\x00\x0djournal_entry\x00\x00\x00\x04body"
     owner = b"\x00\x00\x00\x09patient-1"
-    assert CONTEXT.aad(7) == head + tail + b"\x00\x00\x00\x07entry-1" + owner
-    accented = SealContext("journal_entry", "body", "entrée-1", "patient-1")
-    assert accented.aad(7) == head + tail + b"\x00\x00\x00\x09entr\xc3\xa9e-1" + owner
+    assert CONTEXT.legacy_aad(7) == head + tail + b"\x00\x00\x00\x07entry-1" + owner
+    assert legacy_seal_aad(CONTEXT, 7) == CONTEXT.legacy_aad(7)
 
 
-def test_aad_differs_by_key_version_and_context():
+def test_aad_differs_by_key_version_context_and_row_version():
     assert CONTEXT.aad(1) != CONTEXT.aad(2)
-    assert CONTEXT.aad(1) != SealContext("journal_entr", "ybody", "entry-1", "patient-1").aad(1)
+    moved = SealContext("journal_entr", "ybody", "entry-1", "patient-1", row_version=4)
+    assert CONTEXT.aad(1) != moved.aad(1)
+    later = SealContext("journal_entry", "body", "entry-1", "patient-1", row_version=5)
+    assert CONTEXT.aad(1) != later.aad(1)
+    assert CONTEXT.legacy_aad(1) == later.legacy_aad(1)
     assert b"A256GCM" in CONTEXT.aad(1)
+
+
+# Format 1 (legacy): not bound to the row's version
+
+
+def test_a_legacy_token_opens_only_when_legacy_tokens_are_accepted():
+    token = legacy_seal(KEY, "written before the upgrade", context=CONTEXT, key_version=3)
+
+    assert token.startswith("ag1.")
+    assert is_legacy_token(token)
+    assert not is_legacy_token(seal(KEY, "new", context=CONTEXT, key_version=3))
+    assert open_sealed(KEY, token, context=CONTEXT, accept_legacy=True) == (
+        "written before the upgrade"
+    )
+    with pytest.raises(SealedValueError, match="no longer accepted"):
+        open_sealed(KEY, token, context=CONTEXT)
+
+
+def test_a_legacy_token_still_fails_closed_when_moved_or_tampered():
+    token = legacy_seal(KEY, "bound to its row", context=CONTEXT, key_version=3)
+    elsewhere = SealContext("journal_entry", "body", "entry-2", "patient-1", row_version=4)
+
+    with pytest.raises(SealedValueError):
+        open_sealed(KEY, token, context=elsewhere, accept_legacy=True)
+    with pytest.raises(SealedValueError):
+        open_sealed(OTHER_KEY, token, context=CONTEXT, accept_legacy=True)
+    body = token.removeprefix("ag1.")
+    flipped = "ag1." + body[:-3] + ("A" if body[-3] != "A" else "B") + body[-2:]
+    with pytest.raises(SealedValueError):
+        open_sealed(KEY, flipped, context=CONTEXT, accept_legacy=True)
+
+
+def test_a_current_token_relabelled_as_legacy_fails_closed():
+    """Editing the prefix to the old format cannot drop the row's version from the
+    associated data: the format is part of it."""
+    token = seal(KEY, "bound to its version", context=CONTEXT, key_version=3)
+
+    relabelled = "ag1." + token.removeprefix(PREFIX)
+    with pytest.raises(SealedValueError):
+        open_sealed(KEY, relabelled, context=CONTEXT, accept_legacy=True)
 
 
 def test_new_data_key_is_32_random_bytes():

@@ -6,9 +6,10 @@ import logging
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from journal import keys
-from journal.models import Entry
+from journal.models import Entry, TreatmentSession
 from tests.journal.sealed_rows import sealed_entry
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +92,49 @@ def test_destroyed_data_key_fails_closed(two_patients) -> None:
     with pytest.raises(keys.UnreadableRecordError):
         open_title(entry)
     assert open_title(kept) == "kept"
+
+
+def test_an_older_version_put_back_fails_closed(patient_client) -> None:
+    """A rollback: the ciphertext of version 1, written back over version 2 with SQL (as
+    anyone with write access to the database, or a restored backup, could), must not open
+    as if it were the row's current text."""
+    created = patient_client.post(
+        "/api/v1/entries/", {"kind": "note", "title": "first words", "body": "first body"}
+    ).json()
+    first = Entry.objects.get(pk=created["id"])
+    changed = patient_client.patch(
+        f"/api/v1/entries/{first.pk}/", {"title": "second words", "version": 1}, format="json"
+    )
+    assert changed.status_code == 200
+    assert changed.json()["version"] == 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE journal_entry SET title_sealed = %s, content_sealed = %s WHERE id = %s",
+            [first.title_sealed, first.content_sealed, first.pk],
+        )
+    keys.clear_cache()
+
+    with pytest.raises(keys.UnreadableRecordError):
+        open_title(first)
+    response = patient_client.get(f"/api/v1/entries/{first.pk}/")  # the hand-written read
+    assert response.status_code == 500
+    assert response.json()["code"] == "sealed_value_unreadable"
+    assert "first words" not in response.content.decode()
+
+
+def test_an_older_session_note_put_back_fails_closed(patient_client) -> None:
+    created = patient_client.post(
+        "/api/v1/sessions/",
+        {"kind": "preparation", "scheduled_start": "2030-01-01T10:00:00Z", "note": "before"},
+    ).json()
+    first = TreatmentSession.objects.get(pk=created["id"])
+    changed = patient_client.patch(
+        f"/api/v1/sessions/{first.pk}/", {"note": "after", "version": 1}, format="json"
+    )
+    assert changed.status_code == 200
+    TreatmentSession.objects.filter(pk=first.pk).update(note_sealed=first.note_sealed)
+
+    fresh = TreatmentSession.objects.get(pk=first.pk)
+    assert fresh.version == 2
+    with pytest.raises(keys.UnreadableRecordError):
+        keys.sealer_for(fresh.patient).open(fresh, "note_sealed")

@@ -21,9 +21,9 @@ def decryptions(monkeypatch) -> list[str]:
     """Every token the sealer actually decrypts."""
     seen: list[str] = []
 
-    def counting(data_key, token, *, context):
+    def counting(data_key, token, *, context, **options):
         seen.append(token)
-        return open_sealed(data_key, token, context=context)
+        return open_sealed(data_key, token, context=context, **options)
 
     monkeypatch.setattr("journal.keys.open_sealed", counting)
     return seen

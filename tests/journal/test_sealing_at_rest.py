@@ -103,7 +103,8 @@ def test_no_journal_table_holds_the_text_in_the_clear(patient_client) -> None:
 
     assert "journal_entry" in journal_tables()
     assert "journal_treatmentsession" in journal_tables()
-    assert "ag1." in stored  # sealed tokens are there
+    assert "ag2." in stored  # sealed tokens are there
+    assert "ag1." not in stored  # and every one is bound to its row's version
     for canary in CANARY.values():
         assert canary not in stored
 
@@ -122,3 +123,52 @@ def test_no_log_record_holds_the_text(patient_client, caplog) -> None:
     assert "journal_entry" in logged  # the SQL was captured
     for canary in CANARY.values():
         assert canary not in logged
+
+
+# Measures: the item answers (item 9 included) and the difficulty are sealed; what charts
+# and bands need (instrument, total, band, dates) stays in the clear.
+
+MEASURE_ANSWERS = [3, 0, 2, 1, 3, 0, 2, 1, 2]  # item 9: "more than half the days"
+MEASURE_CLEAR_COLUMNS = {
+    "id",
+    "patient_id",
+    "version",
+    "change",
+    "key_version",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "instrument",
+    "total",
+    "band",
+    "session_id",
+    "taken_at",
+}
+
+
+def test_no_measure_item_answer_is_stored_in_the_clear(patient_client) -> None:
+    created = patient_client.post(
+        "/api/v1/measures/",
+        {"instrument": "phq9", "answers": MEASURE_ANSWERS, "difficulty": 2},
+        format="json",
+    )
+    # The positive control: the answers went in, and come back to their owner.
+    assert created.status_code == 201
+    assert created.json()["safety"] is not None
+    read = patient_client.get(f"/api/v1/measures/{created.json()['id']}/").json()
+    assert (read["answers"], read["difficulty"], read["total"]) == (MEASURE_ANSWERS, 2, 14)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM journal_measure")
+        names = [column.name for column in cursor.description]
+        (row,) = cursor.fetchall()
+    stored = dict(zip(names, row, strict=True))
+
+    # Every column that is not one of the documented clear ones holds a sealed token.
+    sealed = {name: value for name, value in stored.items() if name not in MEASURE_CLEAR_COLUMNS}
+    assert sealed, "the answers must be stored somewhere"
+    assert all(isinstance(value, str) and value.startswith("ag2.") for value in sealed.values())
+    text = raw_text_of_journal_tables()
+    digits = "".join(str(answer) for answer in MEASURE_ANSWERS)
+    for form in (str(MEASURE_ANSWERS), ",".join(map(str, MEASURE_ANSWERS)), digits):
+        assert form not in text

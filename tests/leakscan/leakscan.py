@@ -71,6 +71,7 @@ if not re.fullmatch(r"[a-z_][a-z0-9_]*", DB_NAME):
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 ADMIN_PASSWORD = "leakscan-admin " + secrets.token_urlsafe(12)
 CACHE_PREFIX = b"afterglow:"  # settings.CACHES KEY_PREFIX
+SEALED_PREFIX = b"ag2."  # journal.crypto.TOKEN_PREFIX: what every seal writes
 
 
 def _say(message: str) -> None:
@@ -403,7 +404,7 @@ def _scan(
     data = dump.read_bytes()
     dumped = finder.count(data)
     places.append(Place("PostgreSQL: pg_dump of the database", _size(len(data)), dumped))
-    sealed_in_dump = data.count(b"ag1.")
+    sealed_in_dump = data.count(SEALED_PREFIX)
 
     _say("scanning the PostgreSQL wire")
     sent, sent_size = _scan_files(finder, wire.files("c2s"))
@@ -416,7 +417,7 @@ def _scan(
     )
     received, received_size = _scan_files(finder, wire.files("s2c"))
     places.append(Place("PostgreSQL: replies (rows, errors)", _size(received_size), received))
-    sealed_on_wire = sum(path.read_bytes().count(b"ag1.") for path in wire.files("c2s"))
+    sealed_on_wire = sum(path.read_bytes().count(SEALED_PREFIX) for path in wire.files("c2s"))
 
     our_statements = 0
     if server_log is None or not log_statement:

@@ -18,6 +18,8 @@ from django.db import connection
 from integration.models import Exercise, PlanStep, Prompt, PromptStatus, SafetyAlert
 from integration.prompts import inbox
 from integration.prompts.planning import prompts_sync_for_session
+from journal.keys import sealer_for
+from journal.measure_items import open_measure
 from journal.models import Measure
 from journal.safety import NOT_MONITORED_NOTICE
 from tests.integration.care_data import make_link
@@ -307,7 +309,8 @@ def test_answering_a_measure_prompt_records_the_measure_and_completes_it(
     assert result["session"] == str(past.id)
     assert body["safety"] is None
     assert body["notice"] == NOT_MONITORED_NOTICE
-    assert (measure.session_id, measure.difficulty) == (past.pk, 0)
+    opened = open_measure(measure, sealer=sealer_for(patient))
+    assert (opened.session_id, opened.difficulty) == (past.pk, 0)
     assert Prompt.objects.get(pk=prompt.pk).measure_id == measure.id
 
 
