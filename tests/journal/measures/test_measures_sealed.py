@@ -103,7 +103,7 @@ def recording_hook(*, measure: Measure) -> None:
 
 def test_the_safety_hook_runs_on_the_answers_as_submitted(patient, settings) -> None:
     hooked.clear()
-    settings.JOURNAL_SAFETY_HOOKS = ["tests.journal.test_measures_sealed.recording_hook"]
+    settings.JOURNAL_SAFETY_HOOKS = ["tests.journal.measures.test_measures_sealed.recording_hook"]
 
     services.measure_create(patient=patient, instrument="phq9", answers=PHQ9)
 
