@@ -188,6 +188,9 @@ class Prompt(models.Model):
     expired_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    # An answer that arrived after the prompt closed (expired, cancelled, skipped, or
+    # answered on another device): the text is kept and linked here, the status stays.
+    answered_late_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]

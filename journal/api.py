@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from backend.api import problem_openapi, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
 from backend.middleware import log_unhandled_exception
+from backend.serializers import BoundedDateTimeField
 from journal import records
 from journal.keys import Sealer, sealer_for
 from journal.models import (
@@ -297,3 +298,16 @@ def delete_record(
         lambda current: data_of(current, sealer_for(patient)),
     )
     return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(record.version)})
+
+
+def written_at_field() -> BoundedDateTimeField:
+    """The client's time of writing, for a record written offline and sent later."""
+    return BoundedDateTimeField(
+        required=False,
+        help_text=(
+            "When you wrote it, by the device's clock (send it for anything written offline): "
+            "rules that depend on time use it, so an intention written before its session "
+            "stays one however late it arrives. Not after now (a few minutes' skew allowed) "
+            "and not before the account existed. Left out: the time it arrives."
+        ),
+    )

@@ -8,6 +8,7 @@ between rows, moods, ratings, after-effect grades and the totals and bands of me
 
 from __future__ import annotations
 
+import datetime
 import operator
 import uuid
 from dataclasses import dataclass
@@ -137,7 +138,24 @@ class SyncedModel(models.Model):
         return self.deleted_at is not None
 
 
-class TreatmentSession(SyncedModel):
+class WrittenRecord(SyncedModel):
+    """A synced record the patient writes: with the client's time of writing (a measure has
+    its own `taken_at`)."""
+
+    # When the patient wrote it, by the phone's clock (it may arrive much later, after a
+    # day offline); null when the client did not say, and then the time it arrived.
+    written_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def written_time(self) -> datetime.datetime:
+        """When the patient wrote it: the client's time of writing, else its arrival."""
+        return self.written_at or self.created_at
+
+
+class TreatmentSession(WrittenRecord):
     """A meeting on the patient's calendar: preparation, dosing or integration."""
 
     kind = models.CharField(max_length=16, choices=SessionKind.choices)
@@ -181,7 +199,7 @@ class EntryKind(models.TextChoices):
     NOTE = "note", "Note"
 
 
-class Entry(SyncedModel):
+class Entry(WrittenRecord):
     """A journal entry. Title, body and tags are sealed; the body and tags as one value."""
 
     kind = models.CharField(max_length=16, choices=EntryKind.choices)

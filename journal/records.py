@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.db import IntegrityError, connection, transaction
@@ -150,3 +151,21 @@ def tombstone(row: RowT, change: int, **cleared: Any) -> None:
     row.deleted_at = timezone.now()
     mark_changed(row, change)
     row.save()
+
+
+# How far ahead of the server's clock a client's time of writing may be: a phone's clock
+# drifts, and a few minutes must not cost a patient their words.
+WRITTEN_AT_MAX_AHEAD = timedelta(minutes=5)
+
+
+def check_written_at(
+    patient: User, written_at: datetime | None, errors: dict[str, list[str]]
+) -> None:
+    """A client's time of writing is kept only within what could be true: not after now
+    (beyond a small skew) and not before the account existed."""
+    if written_at is None:
+        return
+    if written_at > timezone.now() + WRITTEN_AT_MAX_AHEAD:
+        errors["written_at"] = ["The time of writing is in the future: check the clock."]
+    elif written_at < patient.created_at - WRITTEN_AT_MAX_AHEAD:
+        errors["written_at"] = ["The time of writing is before this account existed."]

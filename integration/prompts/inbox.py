@@ -28,21 +28,30 @@ from journal.keys import sealer_for
 from journal.measure_items import open_measure
 from journal.measures import services as measures_services
 from journal.models import (
-    EntryKind,
+    Entry,
     Measure,
-    SessionKind,
-    SessionStatus,
 )
 
 # Statuses a patient can act on from the inbox (a scheduled prompt only once it is due).
 ANSWERABLE_STATUSES = (PromptStatus.SENDING, PromptStatus.SENT, PromptStatus.OPENED)
 
 
-def _invalid_transition(action: str) -> ProblemError:
-    return ProblemError(
-        409,
-        "invalid_transition",
-        f"This prompt cannot be {action} in its current state. Read it again for its status.",
+class PromptConflictError(ProblemError):
+    """A 409 about a prompt. The prompt views answer it with the prompt as it is now
+    (`current`), as a 412 carries the record it refused."""
+
+    def __init__(self, prompt: Prompt, detail: str) -> None:
+        super().__init__(409, "invalid_transition", detail)
+        self.prompt = prompt
+
+
+def _conflict(prompt: Prompt, detail: str) -> PromptConflictError:
+    return PromptConflictError(prompt, detail)
+
+
+def _invalid_transition(action: str, prompt: Prompt) -> PromptConflictError:
+    return _conflict(
+        prompt, f"This prompt cannot be {action} in its current state: `current` holds it."
     )
 
 
@@ -84,23 +93,10 @@ def _transition(
         .filter(_answerable(now))
         .update(**changes)
     )
-    if updated != 1:
-        raise _invalid_transition(action)
     prompt.refresh_from_db()
-    return prompt
-
-
-def _mark_completed(prompt: Prompt, now: dt.datetime, **answer: Any) -> None:
-    """Compare-and-swap: complete the prompt with its answer only while it is still
-    answerable. Otherwise 409, raised inside the caller's transaction, so what the caller
-    wrote for the answer goes with it."""
-    updated = (
-        Prompt.objects.filter(pk=prompt.pk, patient_id=prompt.patient_id)
-        .filter(_answerable(now))
-        .update(status=PromptStatus.COMPLETED, completed_at=now, **answer)
-    )
     if updated != 1:
-        raise _invalid_transition("completed")
+        raise _invalid_transition(action, prompt)
+    return prompt
 
 
 def prompt_open(*, patient: User, prompt_id: uuid.UUID, now: dt.datetime | None = None) -> Prompt:
@@ -133,7 +129,7 @@ def prompt_snooze(
     now = now or timezone.now()
     prompt = _prompt_for_patient(patient, prompt_id)
     if not _is_answerable(prompt, now):
-        raise _invalid_transition("snoozed")
+        raise _invalid_transition("snoozed", prompt)
     if not now < until < prompt.expires_at:
         raise invalid_fields(
             {"until": ["Give a time in the future and before the prompt expires."]}
@@ -151,23 +147,58 @@ def prompt_snooze(
     )
 
 
-def _entry_session_link(prompt: Prompt, kind: str, now: dt.datetime) -> uuid.UUID | None:
-    """The session an answer links to, when journal allows the link (its rules in
-    journal.entries.services._validate_session_link): an intention only to an upcoming dosing
-    session, a reflection only to one that has taken place, other kinds to any live one."""
+def _entry_session_link(prompt: Prompt, kind: str, written: dt.datetime) -> uuid.UUID | None:
+    """The session an answer links to, when journal allows the link at the time of writing."""
     session = prompt.session
     if session.deleted_at is not None:
         return None
-    is_dosing = session.kind == SessionKind.DOSING
-    if kind == EntryKind.INTENTION:
-        is_upcoming = session.status == SessionStatus.SCHEDULED and session.scheduled_start > now
-        return session.pk if is_dosing and is_upcoming else None
-    if kind == EntryKind.REFLECTION:
-        has_taken_place = session.status == SessionStatus.COMPLETED or (
-            session.status == SessionStatus.SCHEDULED and session.scheduled_start <= now
-        )
-        return session.pk if is_dosing and has_taken_place else None
+    if not services.session_link_allowed(session=session, kind=kind, written=written):
+        return None
     return session.pk
+
+
+@dataclass(frozen=True)
+class EntryAnswer:
+    """An entry prompt answered: the prompt as it is now and the entry the answer wrote.
+    `is_late`: the prompt had closed, so it kept its state and the entry was kept."""
+
+    prompt: Prompt
+    entry: Entry
+    is_late: bool
+
+
+@dataclass(frozen=True)
+class MeasureAnswer:
+    """A measure prompt answered: the prompt as it is now and the measure it recorded.
+    `is_late`: the prompt had closed, so it kept its state and the measure was kept."""
+
+    prompt: Prompt
+    measure: Measure
+    is_late: bool = False
+
+
+def _not_yet_due(prompt: Prompt, written: dt.datetime, now: dt.datetime) -> bool:
+    """A prompt the inbox had not shown when the answer was written, nor shows now."""
+    return prompt.status == PromptStatus.SCHEDULED and prompt.due_at > max(written, now)
+
+
+def _answer(prompt: Prompt, now: dt.datetime, **answer: Any) -> bool:
+    """Complete the prompt with its answer while it is answerable (compare-and-swap), and
+    say whether it was. An answer that arrives after the prompt closed (it expired, was
+    cancelled or skipped, or was answered on another device while the phone was offline)
+    is kept all the same: the caller has written it in this transaction, and it is linked
+    to the prompt as a late answer when the prompt has none; the prompt keeps its state."""
+    completed = (
+        Prompt.objects.filter(pk=prompt.pk, patient_id=prompt.patient_id)
+        .filter(_answerable(now))
+        .update(status=PromptStatus.COMPLETED, completed_at=now, **answer)
+    )
+    if completed == 1:
+        return True
+    Prompt.objects.filter(
+        pk=prompt.pk, patient_id=prompt.patient_id, entry__isnull=True, measure__isnull=True
+    ).update(answered_late_at=now, **answer)
+    return False
 
 
 def prompt_complete(
@@ -179,52 +210,44 @@ def prompt_complete(
     tags: Sequence[str] = (),
     mood: int | None = None,
     entry_id: uuid.UUID | None = None,
-) -> Prompt:
+    written_at: dt.datetime | None = None,
+) -> EntryAnswer:
     """Answer the prompt: write the journal entry (sealed, through journal's entry_create)
-    and mark the prompt completed with it, in one transaction.
+    and mark the prompt completed with it, in one transaction. An answer written while the
+    prompt was open and sent after it closed keeps its text (`EntryAnswer.is_late`).
 
     With `entry_id` (the client's own UUID for the entry) a repeat after a lost response
-    answers the completed prompt instead of 409.
+    answers as the first did.
     """
     now = timezone.now()
+    written = written_at or now
     prompt = _prompt_for_patient(patient, prompt_id)
-    if (
-        entry_id is not None
-        and prompt.status == PromptStatus.COMPLETED
-        and prompt.entry_id == entry_id
-    ):
-        return prompt
     exercise = prompt.exercise
     if exercise.answer_kind == AnswerKind.MEASURE or not exercise.entry_kind:
-        raise ProblemError(
-            409,
-            "invalid_transition",
+        raise _conflict(
+            prompt,
             "This prompt is answered with a questionnaire: send `answers`, not a journal entry.",
         )
-    if not _is_answerable(prompt, now):
-        raise _invalid_transition("completed")
+    if _not_yet_due(prompt, written, now):
+        raise _invalid_transition("completed", prompt)
     with transaction.atomic():
         created = services.entry_create(
             patient=patient,
             kind=exercise.entry_kind,
             id=entry_id,
-            session_id=_entry_session_link(prompt, exercise.entry_kind, now),
+            session_id=_entry_session_link(prompt, exercise.entry_kind, written),
             title=title,
             body=body,
             tags=tags,
             mood=mood,
+            written_at=written_at,
         )
-        _mark_completed(prompt, now, entry=created.record)  # a 409 rolls the entry back
+        is_completed = _answer(prompt, now, entry=created.record)
     prompt.refresh_from_db()
-    return prompt
-
-
-@dataclass(frozen=True)
-class MeasureAnswer:
-    """A measure prompt answered: the prompt (completed) and the measure it recorded."""
-
-    prompt: Prompt
-    measure: Measure
+    is_late = not is_completed and not (
+        prompt.status == PromptStatus.COMPLETED and prompt.entry_id == created.record.pk
+    )
+    return EntryAnswer(prompt=prompt, entry=created.record, is_late=is_late)
 
 
 def prompt_complete_measure(
@@ -234,40 +257,32 @@ def prompt_complete_measure(
     answers: Sequence[Any],
     difficulty: Any = None,
     measure_id: uuid.UUID | None = None,
+    written_at: dt.datetime | None = None,
 ) -> MeasureAnswer:
     """Answer a measure prompt: score and store the questionnaire (journal's
     measure_create, linked to the prompt's session while it exists) and mark the prompt
     completed with it, in one transaction. A PHQ-9 whose item 9 is above 0 runs the safety
-    hooks inside that transaction (`settings.JOURNAL_SAFETY_HOOKS`): a prompt that cannot
-    be completed rolls the measure and what the hooks wrote back together.
+    hooks inside that transaction (`settings.JOURNAL_SAFETY_HOOKS`), late answers included.
+    Answers written while the prompt was open and sent after it closed are kept
+    (`MeasureAnswer.is_late`).
 
     With `measure_id` (the client's own UUID for the measure) a repeat after a lost
-    response answers the completed prompt and its measure instead of 409.
+    response answers the prompt and its measure as the first did.
     """
     now = timezone.now()
+    written = written_at or now
     prompt = _prompt_for_patient(patient, prompt_id)
-    if (
-        measure_id is not None
-        and prompt.status == PromptStatus.COMPLETED
-        and prompt.measure_id == measure_id
-    ):
-        repeated = Measure.objects.filter(pk=measure_id, patient=patient).first()
-        if repeated is not None:
-            opened = open_measure(repeated, sealer=sealer_for(patient))
-            return MeasureAnswer(prompt=prompt, measure=opened)
     exercise = prompt.exercise
     if exercise.answer_kind != AnswerKind.MEASURE or not exercise.instrument:
-        raise ProblemError(
-            409,
-            "invalid_transition",
-            "This prompt is answered with a journal entry: send `body`, not `answers`.",
+        raise _conflict(
+            prompt, "This prompt is answered with a journal entry: send `body`, not `answers`."
         )
     # A bad submission is a 400 whatever the prompt's state: checked before the 409s.
     errors = instruments.validate(exercise.instrument, answers, difficulty)
     if errors:
         raise invalid_fields(errors)
-    if not _is_answerable(prompt, now):
-        raise _invalid_transition("completed")
+    if _not_yet_due(prompt, written, now):
+        raise _invalid_transition("completed", prompt)
     session = prompt.session
     with transaction.atomic():
         created = measures_services.measure_create(
@@ -277,7 +292,14 @@ def prompt_complete_measure(
             id=measure_id,
             difficulty=difficulty,
             session_id=session.pk if session.deleted_at is None else None,
+            taken_at=written_at,
         )
-        _mark_completed(prompt, now, measure=created.record)  # a 409 rolls the measure back
+        is_completed = _answer(prompt, now, measure=created.record)
     prompt.refresh_from_db()
-    return MeasureAnswer(prompt=prompt, measure=created.record)
+    measure = created.record
+    if not created.is_new:
+        measure = open_measure(measure, sealer=sealer_for(patient))
+    is_late = not is_completed and not (
+        prompt.status == PromptStatus.COMPLETED and prompt.measure_id == measure.pk
+    )
+    return MeasureAnswer(prompt=prompt, measure=measure, is_late=is_late)

@@ -166,6 +166,13 @@ class PromptSerializer(serializers.Serializer[Any]):
     skipped_at = serializers.DateTimeField(allow_null=True)
     expired_at = serializers.DateTimeField(allow_null=True)
     cancelled_at = serializers.DateTimeField(allow_null=True)
+    answered_late_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text=(
+            "Set when an answer written offline arrived after the prompt closed: the answer "
+            "was kept (`entry` or `measure`) and the prompt kept its status."
+        ),
+    )
 
     class Meta:
         ref_name = "Prompt"
@@ -189,6 +196,7 @@ def prompt_data(prompt: Prompt) -> dict[str, Any]:
         "skipped_at": prompt.skipped_at,
         "expired_at": prompt.expired_at,
         "cancelled_at": prompt.cancelled_at,
+        "answered_late_at": prompt.answered_late_at,
     }
 
 
@@ -207,6 +215,14 @@ class PromptPageSerializer(serializers.Serializer[Any]):
 
 class PromptCompletedSerializer(PromptSerializer):
     notice = NoticeField()
+    late = serializers.BooleanField(
+        help_text=(
+            "True when the prompt had closed (expired, cancelled, skipped or answered "
+            "elsewhere) before the answer arrived: the answer is kept, as `answer` says, and "
+            "the prompt keeps its status."
+        )
+    )
+    answer = serializers.UUIDField(help_text="The entry or measure this answer made.")
     measure_result = MeasureOutputSerializer(
         allow_null=True,
         help_text="For a measure prompt: the measure your answers made (total, severity band).",

@@ -47,7 +47,7 @@ from integration.prompts.serializers import (
     time_field,
 )
 from journal import instruments
-from journal.api import SafetyBlockOnErrorView
+from journal.api import SafetyBlockOnErrorView, written_at_field
 from journal.entries import services
 from journal.measures.serializers import AnswerField
 from journal.pagination import (
@@ -62,6 +62,15 @@ RESPONSE_409_TRANSITION = problem_openapi(
     "`invalid_transition`: the prompt is not in a state that allows this (for example it "
     "was already completed, skipped or has expired)."
 )
+
+
+class PromptConflictMixin:
+    """A 409 about a prompt carries the prompt as it is now (`current`)."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, inbox.PromptConflictError):
+            exc.extra["current"] = prompt_data(exc.prompt)
+        return super().handle_exception(exc)  # type: ignore[misc, no-any-return]
 
 
 class ExerciseListView(APIView):
@@ -249,7 +258,7 @@ class PromptDetailView(APIView):
         return prompt_response(prompt)
 
 
-class PromptOpenView(APIView):
+class PromptOpenView(PromptConflictMixin, APIView):
     permission_classes = [IsPatient]
 
     @extend_schema(
@@ -269,7 +278,7 @@ class PromptOpenView(APIView):
         return prompt_response(prompt)
 
 
-class PromptSkipView(APIView):
+class PromptSkipView(PromptConflictMixin, APIView):
     permission_classes = [IsPatient]
 
     @extend_schema(
@@ -289,7 +298,7 @@ class PromptSkipView(APIView):
         return prompt_response(prompt)
 
 
-class PromptSnoozeView(APIView):
+class PromptSnoozeView(PromptConflictMixin, APIView):
     permission_classes = [IsPatient]
 
     class InputSerializer(StrictSerializer):
@@ -333,7 +342,7 @@ class PromptSnoozeView(APIView):
         return prompt_response(prompt)
 
 
-class PromptCompleteView(SafetyBlockOnErrorView):
+class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
     permission_classes = [IsPatient]
 
     class InputSerializer(StrictSerializer):
@@ -384,6 +393,8 @@ class PromptCompleteView(SafetyBlockOnErrorView):
             allow_null=True,
             help_text="Measure prompts, PHQ-9 only, optional and not scored: 0 to 3.",
         )
+
+        written_at = written_at_field()
 
         class Meta:
             ref_name = "PromptComplete"
@@ -462,13 +473,14 @@ class PromptCompleteView(SafetyBlockOnErrorView):
                 answers=data["answers"],
                 difficulty=data.get("difficulty"),
                 measure_id=data.get("measure_id"),
+                written_at=data.get("written_at"),
             )
             prompt, measure = answered.prompt, answered.measure
-            values["measure_result"] = measure
+            values |= {"measure_result": measure, "late": answered.is_late, "answer": measure.pk}
             if instruments.needs_safety_response(measure.instrument, measure.answers):
                 values["safety"] = safety_block(SafetyReason.PHQ9_ITEM9)
         else:
-            prompt = inbox.prompt_complete(
+            written = inbox.prompt_complete(
                 patient=patient,
                 prompt_id=prompt_id,
                 body=data["body"],
@@ -476,5 +488,8 @@ class PromptCompleteView(SafetyBlockOnErrorView):
                 tags=data.get("tags", ()),
                 mood=data.get("mood"),
                 entry_id=data.get("entry_id"),
+                written_at=data.get("written_at"),
             )
+            prompt = written.prompt
+            values |= {"late": written.is_late, "answer": written.entry.pk}
         return Response(PromptCompletedSerializer(prompt_data(prompt) | values).data)

@@ -126,6 +126,7 @@ class OpenedEntry:
     tags: list[str]
     mood: int | None
     version: int
+    written_at: datetime
     created_at: datetime
     updated_at: datetime
     intention_ids: list[uuid.UUID] = field(default_factory=list)
@@ -162,6 +163,7 @@ def open_entry(entry: Entry, *, sealer: Sealer) -> OpenedEntry:
         tags=tags,
         mood=entry.mood,
         version=entry.version,
+        written_at=entry.written_time,
         created_at=entry.created_at,
         updated_at=entry.updated_at,
         intention_ids=intention_ids(entry),

@@ -40,6 +40,9 @@ class EntryOutputSerializer(serializers.Serializer[selectors.OpenedEntry]):
         help_text="Reflections: the intentions it looks back on (kept if one is deleted).",
     )
     version = serializers.IntegerField(help_text="Also sent as the ETag.")
+    written_at = serializers.DateTimeField(
+        help_text="When it was written (the time of writing sent, else its arrival)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

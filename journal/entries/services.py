@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -23,9 +24,11 @@ from journal.models import (
     EntryKind,
     SessionKind,
     SessionStatus,
+    TreatmentSession,
 )
 from journal.records import (
     Created,
+    check_written_at,
     existing_for_create,
     id_conflict,
     insert_new,
@@ -81,32 +84,49 @@ def _validate_entry_text(values: Mapping[str, Any], errors: dict[str, list[str]]
         errors["mood"] = ["Give a mood from 0 to 10."]
 
 
+def session_link_allowed(*, session: TreatmentSession, kind: str, written: datetime) -> bool:
+    """Whether an entry of this kind, written at `written`, may link to the session: an
+    intention only to a dosing session still ahead when it was written (an intention
+    written before its session and sent after it, from a phone that was offline, is still
+    one), a reflection only to one that had taken place, other kinds to any live one."""
+    is_dosing = session.kind == SessionKind.DOSING
+    if kind == EntryKind.INTENTION:
+        start = session.actual_start or session.scheduled_start
+        return is_dosing and session.status != SessionStatus.CANCELLED and start > written
+    if kind == EntryKind.REFLECTION:
+        has_taken_place = session.status == SessionStatus.COMPLETED or (
+            session.status == SessionStatus.SCHEDULED and session.scheduled_start <= written
+        )
+        return is_dosing and has_taken_place
+    return True
+
+
+LINK_RULES = {
+    EntryKind.INTENTION: (
+        "An intention can be linked only to an upcoming dosing session (one still ahead "
+        "when the intention was written, and not cancelled)."
+    ),
+    EntryKind.REFLECTION: (
+        "A reflection can be linked only to a dosing session that has taken place "
+        "(completed, or scheduled in the past and not cancelled)."
+    ),
+}
+
+
 def _validate_session_link(
-    *, patient: User, kind: str, session_id: uuid.UUID, errors: dict[str, list[str]]
+    *,
+    patient: User,
+    kind: str,
+    session_id: uuid.UUID,
+    errors: dict[str, list[str]],
+    written: datetime,
 ) -> None:
     session = access.session_queryset_for_patient(patient=patient).filter(pk=session_id).first()
     if session is None:
         # The same answer for an id that does not exist and one that is not the patient's.
         errors["session"] = ["No such session."]
-        return
-    now = timezone.now()
-    is_dosing = session.kind == SessionKind.DOSING
-    if kind == EntryKind.INTENTION:
-        is_upcoming = session.status == SessionStatus.SCHEDULED and session.scheduled_start > now
-        if not (is_dosing and is_upcoming):
-            errors["session"] = [
-                "An intention can be linked only to an upcoming dosing session "
-                "(scheduled, with its start in the future)."
-            ]
-    elif kind == EntryKind.REFLECTION:
-        has_taken_place = session.status == SessionStatus.COMPLETED or (
-            session.status == SessionStatus.SCHEDULED and session.scheduled_start <= now
-        )
-        if not (is_dosing and has_taken_place):
-            errors["session"] = [
-                "A reflection can be linked only to a dosing session that has taken place "
-                "(completed, or scheduled in the past and not cancelled)."
-            ]
+    elif not session_link_allowed(session=session, kind=kind, written=written):
+        errors["session"] = [LINK_RULES[EntryKind(kind)]]
 
 
 def _validate_intentions(
@@ -142,15 +162,21 @@ def _validate_entry(
     entry_id: uuid.UUID,
     values: Mapping[str, Any],
     changed: Collection[str],
+    written_at: datetime | None = None,
 ) -> None:
     """`changed` names the fields this write sets: a link is checked when it is made (or
     its entry's kind changes), not on every later edit, so an intention can still be edited
     after its dosing session has taken place."""
     errors: dict[str, list[str]] = {}
     _validate_entry_text(values, errors)
+    check_written_at(patient, written_at, errors)
     if values["session_id"] is not None and {"session_id", "kind"} & set(changed):
         _validate_session_link(
-            patient=patient, kind=values["kind"], session_id=values["session_id"], errors=errors
+            patient=patient,
+            kind=values["kind"],
+            session_id=values["session_id"],
+            errors=errors,
+            written=written_at or timezone.now(),
         )
     if {"intention_ids", "kind"} & set(changed):
         _validate_intentions(
@@ -186,8 +212,11 @@ def entry_create(
     mood: int | None = None,
     intention_ids: Sequence[uuid.UUID] = (),
     sealer: Sealer | None = None,
+    written_at: datetime | None = None,
 ) -> Created[Entry]:
-    """Create an entry, or answer the existing one when a client repeats a create."""
+    """Create an entry, or answer the existing one when a client repeats a create.
+
+    `written_at` is the client's time of writing; the link rules hold at that time."""
     sealer = sealer or sealer_for(patient)
     values: dict[str, Any] = {
         "kind": kind,
@@ -204,9 +233,10 @@ def entry_create(
         # a change counter yet writes nothing, and the general path below answers.
         errors: dict[str, list[str]] = {}
         _validate_entry_text(values, errors)
+        check_written_at(patient, written_at, errors)
         if errors:
             raise invalid_fields(errors)
-        entry = Entry(id=id or uuid.uuid4(), patient=patient)
+        entry = Entry(id=id or uuid.uuid4(), patient=patient, written_at=written_at)
         _apply_entry_values(entry, values, sealer=sealer)
         if sql.insert_entry_with_next_change(entry):
             return Created(selectors.entry_without_links(entry), is_new=True)
@@ -214,13 +244,19 @@ def entry_create(
         repeat = _entry_repeat(id, patient, values, sealer)
         if repeat is not None:
             return Created(repeat, is_new=False)
-    entry = Entry(id=id or uuid.uuid4(), patient=patient)
+    entry = Entry(id=id or uuid.uuid4(), patient=patient, written_at=written_at)
     _apply_entry_values(entry, values, sealer=sealer)
     with transaction.atomic():
         entry.change = next_change(patient)
         # Checked under the patient's write lock, so the linked session and intentions
         # cannot be deleted between the check and the insert.
-        _validate_entry(patient=patient, entry_id=entry.id, values=values, changed=values.keys())
+        _validate_entry(
+            patient=patient,
+            entry_id=entry.id,
+            values=values,
+            changed=values.keys(),
+            written_at=written_at,
+        )
         try:
             insert_new(entry)
         except ProblemError:
@@ -280,12 +316,21 @@ def entry_update(
         )
         values = _entry_values(entry, sealer=sealer)
         updates = dict(data)
+        written_at = updates.pop("written_at", None)
         if "tags" in updates:
             updates["tags"] = list(updates["tags"])
         if "intention_ids" in updates:
             updates["intention_ids"] = sorted(set(updates["intention_ids"]))
         values.update(updates)
-        _validate_entry(patient=patient, entry_id=entry.id, values=values, changed=updates.keys())
+        _validate_entry(
+            patient=patient,
+            entry_id=entry.id,
+            values=values,
+            changed=updates.keys(),
+            written_at=written_at,
+        )
+        if written_at is not None:
+            entry.written_at = written_at
         mark_changed(entry, change)  # first: the text is sealed to the new version
         _apply_entry_values(entry, values, sealer=sealer)
         entry.save()

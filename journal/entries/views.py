@@ -35,6 +35,7 @@ from journal.api import (
     service_data,
     text_field,
     version_field,
+    written_at_field,
 )
 from journal.entries import selectors, services
 from journal.entries.serializers import (
@@ -123,6 +124,8 @@ class EntryCollectionView(APIView):
             max_length=services.INTENTIONS_MAX,
             help_text="Reflections only: ids of your intention entries it looks back on.",
         )
+
+        written_at = written_at_field()
 
         class Meta:
             ref_name = "EntryCreate"
@@ -215,6 +218,8 @@ class EntryDetailView(APIView):
             child=serializers.UUIDField(), required=False, max_length=services.INTENTIONS_MAX
         )
         version = version_field()
+
+        written_at = written_at_field()
 
         class Meta:
             ref_name = "EntryUpdate"

@@ -61,6 +61,7 @@ class OpenedSession:
     after_effects: dict[str, str] | None
     overall_rating: int | None
     version: int
+    written_at: datetime
     created_at: datetime
     updated_at: datetime
 
@@ -79,6 +80,7 @@ def open_session(session: TreatmentSession, *, sealer: Sealer) -> OpenedSession:
         after_effects=session.after_effects,
         overall_rating=session.overall_rating,
         version=session.version,
+        written_at=session.written_time,
         created_at=session.created_at,
         updated_at=session.updated_at,
     )

@@ -60,6 +60,9 @@ class SessionOutputSerializer(serializers.Serializer[selectors.OpenedSession]):
     after_effects = AfterEffectsSerializer(allow_null=True)
     overall_rating = serializers.IntegerField(allow_null=True, min_value=0, max_value=10)
     version = serializers.IntegerField(help_text="Also sent as the ETag.")
+    written_at = serializers.DateTimeField(
+        help_text="When it was written (the time of writing sent, else its arrival)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

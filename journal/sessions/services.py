@@ -27,6 +27,7 @@ from journal.models import (
 )
 from journal.records import (
     Created,
+    check_written_at,
     existing_for_create,
     id_conflict,
     insert_new,
@@ -54,9 +55,12 @@ def _session_values(session: TreatmentSession, *, sealer: Sealer) -> dict[str, A
     }
 
 
-def _validate_session(values: Mapping[str, Any]) -> None:
+def _validate_session(
+    values: Mapping[str, Any], *, patient: User, written_at: datetime | None
+) -> None:
     """The rules between a session's fields; every broken one is reported at once."""
     errors: dict[str, list[str]] = {}
+    check_written_at(patient, written_at, errors)
     is_dosing = values["kind"] == SessionKind.DOSING
     if is_dosing and not values["modality"]:
         errors["modality"] = ["A dosing session needs a modality."]
@@ -136,6 +140,7 @@ def session_create(
     after_effects: Mapping[str, str] | None = None,
     overall_rating: int | None = None,
     sealer: Sealer | None = None,
+    written_at: datetime | None = None,
 ) -> Created[TreatmentSession]:
     """Create a session, or answer the existing one when a client repeats a create.
 
@@ -160,8 +165,8 @@ def session_create(
         repeat = _session_repeat(id, patient, values, sealer)
         if repeat is not None:
             return Created(repeat, is_new=False)
-    _validate_session(values)
-    session = TreatmentSession(id=id or uuid.uuid4(), patient=patient)
+    _validate_session(values, patient=patient, written_at=written_at)
+    session = TreatmentSession(id=id or uuid.uuid4(), patient=patient, written_at=written_at)
     _apply_session_values(session, values, sealer=sealer)
     with transaction.atomic():
         session.change = next_change(patient)
@@ -223,11 +228,15 @@ def session_update(
             patient, lambda: _locked_session(patient, session_id), expected_versions
         )
         values = _session_values(session, sealer=sealer)
-        for name, value in data.items():
+        updates = dict(data)
+        written_at = updates.pop("written_at", None)
+        for name, value in updates.items():
             if name in ("modality", "setting"):
                 value = value or ""
             values[name] = value
-        _validate_session(values)
+        _validate_session(values, patient=patient, written_at=written_at)
+        if written_at is not None:
+            session.written_at = written_at
         mark_changed(session, change)  # first: the note is sealed to the new version
         _apply_session_values(session, values, sealer=sealer)
         session.save()

@@ -35,6 +35,7 @@ from journal.api import (
     record_response,
     text_field,
     version_field,
+    written_at_field,
 )
 from journal.keys import sealer_for
 from journal.models import (
@@ -107,6 +108,8 @@ class SessionCollectionView(APIView):
             max_value=10,
             help_text="A completed dosing session only.",
         )
+
+        written_at = written_at_field()
 
         class Meta:
             ref_name = "SessionCreate"
@@ -184,6 +187,8 @@ class SessionDetailView(APIView):
             required=False, allow_null=True, min_value=0, max_value=10
         )
         version = version_field()
+
+        written_at = written_at_field()
 
         class Meta:
             ref_name = "SessionUpdate"

@@ -323,7 +323,7 @@ def test_a_check_in_records_the_mood(patient, patient_client, past) -> None:
     assert (entry.kind, entry.mood, entry.session_id) == ("checkin", 6, past.pk)
 
 
-def test_completing_twice_is_refused_unless_it_repeats_the_same_entry(
+def test_a_second_answer_to_a_completed_prompt_is_kept_as_a_late_one(
     patient, patient_client, past
 ) -> None:
     prompt = make_prompt(patient, past, exercise_slug="body-scan", due_at=NOW - H)
@@ -336,8 +336,11 @@ def test_completing_twice_is_refused_unless_it_repeats_the_same_entry(
     assert first.status_code == repeat.status_code == 200
     assert repeat.json() == first.json()
     assert first.json()["entry"] == entry_id
-    assert (other.status_code, other.json()["code"]) == (409, "invalid_transition")
-    assert Entry.objects.filter(patient=patient).count() == 1
+    # Written on another device: kept, said to be late, the prompt unchanged.
+    assert (other.status_code, other.json()["late"]) == (200, True)
+    assert (other.json()["status"], other.json()["entry"]) == ("completed", entry_id)
+    assert other.json()["answer"] != entry_id
+    assert Entry.objects.filter(patient=patient).count() == 2
 
 
 def test_a_refused_answer_leaves_the_prompt_open(patient, patient_client, past) -> None:
@@ -351,7 +354,7 @@ def test_a_refused_answer_leaves_the_prompt_open(patient, patient_client, past) 
     assert not Entry.objects.filter(patient=patient).exists()
 
 
-def test_the_entry_is_rolled_back_if_the_prompt_changed_meanwhile(
+def test_an_answer_that_arrives_as_the_prompt_expires_is_kept(
     patient, patient_client, past, monkeypatch
 ) -> None:
     prompt = make_prompt(patient, past, exercise_slug="body-scan", due_at=NOW - H)
@@ -366,8 +369,12 @@ def test_the_entry_is_rolled_back_if_the_prompt_changed_meanwhile(
 
     response = action(patient_client, prompt, "complete", {"body": "Too late."})
 
-    assert (response.status_code, response.json()["code"]) == (409, "invalid_transition")
-    assert not Entry.objects.filter(patient=patient).exists()
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["late"], body["status"]) == (True, "expired")
+    entry = Entry.objects.get(patient=patient)
+    assert body["entry"] == body["answer"] == str(entry.pk)
+    assert patient_client.get(f"/api/v1/entries/{entry.pk}/").json()["body"] == "Too late."
 
 
 def test_snoozing_asks_again_later(patient, patient_client, upcoming) -> None:

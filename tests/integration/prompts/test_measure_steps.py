@@ -367,8 +367,14 @@ def test_repeating_a_complete_with_the_same_measure_id_answers_the_same(
     assert first.status_code == repeat.status_code == 200
     assert repeat.json() == first.json()
     assert first.json()["measure"] == measure_id
-    assert (other.status_code, other.json()["code"]) == (409, "invalid_transition")
-    assert Measure.objects.filter(patient=patient).count() == 1
+    # Another answer to the completed prompt is kept, and says it came late.
+    assert (other.status_code, other.json()["late"], other.json()["status"]) == (
+        200,
+        True,
+        "completed",
+    )
+    assert other.json()["measure"] == measure_id
+    assert Measure.objects.filter(patient=patient).count() == 2
     assert SafetyAlert.objects.count() == 1  # the repeat did not alert again
 
 
@@ -471,7 +477,7 @@ def test_another_patients_measure_prompt_is_not_found(
     assert not Measure.objects.exists()
 
 
-def test_the_measure_and_its_alert_roll_back_if_the_prompt_changed_meanwhile(
+def test_a_measure_answer_that_arrives_after_the_prompt_expired_is_kept_and_alerts(
     settings, patient, therapist, patient_client, past, monkeypatch
 ) -> None:
     settings.JOURNAL_SAFETY_HOOKS = [HOOK]
@@ -487,10 +493,15 @@ def test_the_measure_and_its_alert_roll_back_if_the_prompt_changed_meanwhile(
 
     response = complete(patient_client, prompt, {"answers": PHQ9_ITEM9})
 
-    assert (response.status_code, response.json()["code"]) == (409, "invalid_transition")
-    assert response.json()["safety"]["reason"] == "phq9_item9"  # still shown
-    assert not Measure.objects.exists()
-    assert not SafetyAlert.objects.exists()
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["late"], body["status"]) == (True, "expired")
+    assert body["safety"]["reason"] == "phq9_item9"
+    measure = Measure.objects.get()
+    assert body["measure"] == body["answer"] == str(measure.pk)
+    assert Prompt.objects.get(pk=prompt.pk).answered_late_at is not None
+    # Item 9 above 0 alerts the linked therapist however late the answer arrives.
+    assert SafetyAlert.objects.count() == 1
 
 
 def test_a_measure_of_a_deleted_session_is_kept_without_the_link(
