@@ -5,7 +5,10 @@ One definition each; views in every app import them from here.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
@@ -41,3 +44,9 @@ def problem_openapi(description: str) -> OpenApiResponse:
 
 
 RESPONSE_404 = problem_openapi("Not found, or not yours.")
+
+
+def api_datetime(value: datetime) -> str:
+    """A date-time as every answer writes it (REST_FRAMEWORK's DATETIME_FORMAT), for the
+    few written outside a serializer (problem extensions)."""
+    return str(serializers.DateTimeField().to_representation(value))

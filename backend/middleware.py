@@ -177,6 +177,22 @@ class NoStoreMiddleware:
         return response
 
 
+class ApiNotFoundMiddleware:
+    """An unknown address under /api/ answers a 404 problem document in every mode: with
+    `DEBUG` on (as in `make run`) Django would answer its HTML "page not found", which no
+    API client can read."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        is_html = response.get("Content-Type", "").startswith("text/html")
+        if response.status_code == 404 and is_html and request.path.startswith("/api/"):
+            return problem_response(404)
+        return response
+
+
 error_logger = logging.getLogger("afterglow.errors")
 
 

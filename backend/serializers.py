@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db.models import TextChoices
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -130,9 +131,18 @@ class BoundedDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "out_of_range": f"Give a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}.",
+        "naive": "Give the time with its offset from UTC, e.g. 2026-03-02T09:00:00+01:00 or Z.",
     }
 
     def to_internal_value(self, value: Any) -> datetime:
+        # A time without an offset is ambiguous (09:00 in Berlin is not 09:00 UTC): refused.
+        if isinstance(value, str):
+            try:
+                naive = parse_datetime(value)
+            except ValueError:
+                naive = None
+            if naive is not None and naive.tzinfo is None:
+                self.fail("naive")
         parsed = super().to_internal_value(value)
         if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
             self.fail("out_of_range")

@@ -172,6 +172,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "backend.middleware.RequestIdMiddleware",
+    # Outside everything that can answer 404: an unknown /api/ address is a problem document.
+    "backend.middleware.ApiNotFoundMiddleware",
     # Before anything asks for the host: a Host outside ALLOWED_HOSTS answers 400 here.
     "backend.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -328,6 +330,9 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # One date-time form in every answer: UTC, whole seconds, `Z` (what Swift's and most
+    # generated clients' ISO 8601 decoders read without options).
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
     # JSON only: `?format=` is left to the views that use it (the export).
     "URL_FORMAT_OVERRIDE": None,
 }

@@ -6,6 +6,8 @@ answer alike (404) in the selectors built on them.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import QuerySet
 
 from backend.accounts.models import User
@@ -29,3 +31,10 @@ def entry_queryset_for_patient(*, patient: User) -> QuerySet[Entry]:
 def measure_queryset_for_patient(*, patient: User) -> QuerySet[Measure]:
     """The patient's live measures."""
     return Measure.objects.filter(patient=patient, deleted_at__isnull=True)
+
+
+def tombstone_of(
+    model: type[TreatmentSession] | type[Entry], *, patient: User, record_id: uuid.UUID
+) -> TreatmentSession | Entry | None:
+    """The patient's deleted record of this id (its tombstone), for a repeated delete."""
+    return model.objects.filter(patient=patient, pk=record_id, deleted_at__isnull=False).first()

@@ -199,11 +199,15 @@ IF_MATCH_REQUIRED = OpenApiParameter(
 )
 
 
-IF_MATCH_OPTIONAL = OpenApiParameter(
+IF_MATCH_DELETE = OpenApiParameter(
     "If-Match",
     str,
     OpenApiParameter.HEADER,
-    description='Optional: the ETag you read, e.g. "3"; a stale one answers 412.',
+    required=True,
+    description=(
+        'The ETag you read, e.g. "3" (`*`: whatever the version). Without it 428; a stale '
+        "one 412 with the current record. A repeated delete answers as the first did."
+    ),
 )
 
 
@@ -289,10 +293,10 @@ def delete_record(
     delete: Callable[..., WrittenT],
     data_of: Callable[[Any, Sealer], dict[str, Any]],
 ) -> Response:
-    """The DELETE of every versioned record: an optional If-Match, a tombstone, and 204
-    with the tombstone's ETag."""
+    """The DELETE of every versioned record: If-Match required (428 without, 412 when
+    stale), a tombstone, and 204 with the tombstone's ETag; a repeat answers the same."""
     patient = request_patient(request)
-    expected = expected_versions(request, None, is_required=False)
+    expected = expected_versions(request, None, is_required=True)
     record = versioned_write(
         lambda: delete(patient=patient, expected_versions=expected),
         lambda current: data_of(current, sealer_for(patient)),

@@ -169,3 +169,25 @@ def check_written_at(
         errors["written_at"] = ["The time of writing is in the future: check the clock."]
     elif written_at < patient.created_at - WRITTEN_AT_MAX_AHEAD:
         errors["written_at"] = ["The time of writing is before this account existed."]
+
+
+def delete_once(
+    patient: User,
+    *,
+    lock: Callable[[], RowT],
+    find_tombstone: Callable[[], RowT | None],
+    expected_versions: Collection[int] | None,
+    delete: Callable[[RowT, int], None],
+) -> RowT:
+    """A delete that answers a repeat as it answered the first (inside a transaction): a
+    record already deleted answers its tombstone, unchanged and without a version check
+    (the repeat carries the version the first delete was based on). The check runs under
+    the patient's change counter, so two deletes racing answer alike too."""
+    change = next_change(patient)
+    existing = find_tombstone()
+    if existing is not None:
+        return existing  # the change number is left unused: sync does not mind gaps
+    row = lock()
+    check_version(row, expected_versions)
+    delete(row, change)
+    return row

@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
+from backend.api import api_datetime
 from backend.errors import ProblemError
 from integration.care import access
 from integration.models import (
@@ -135,7 +136,7 @@ def share_get_for_patient(*, patient: User, share_id: uuid.UUID) -> ShareExposur
             410,
             "share_revoked",
             "This share was revoked; it stays in your list of shares as a record.",
-            extra={"revoked_at": share.revoked_at.isoformat()},
+            extra={"revoked_at": api_datetime(share.revoked_at)},
         )
     chosen = set(share.shared_entries.values_list("entry_id", flat=True))
     entries = list(

@@ -29,6 +29,7 @@ from journal.models import (
 from journal.records import (
     Created,
     check_written_at,
+    delete_once,
     existing_for_create,
     id_conflict,
     insert_new,
@@ -347,11 +348,17 @@ def entry_delete(
 ) -> Entry:
     """Leave a tombstone: text, mood and the entry's own links to intentions go; the id,
     kind and times stay for sync. Reflections that looked back on a deleted intention keep
-    its id."""
-    with transaction.atomic():
-        change, entry = lock_for_change(
-            patient, lambda: _locked_entry(patient, entry_id), expected_versions
-        )
+    its id. A repeated delete answers the tombstone."""
+
+    def delete(entry: Entry, change: int) -> None:
         tombstone(entry, change, title_sealed="", content_sealed="", mood=None)
         entry.intentions.clear()
-    return entry
+
+    with transaction.atomic():
+        return delete_once(
+            patient,
+            lock=lambda: _locked_entry(patient, entry_id),
+            find_tombstone=lambda: access.tombstone_of(Entry, patient=patient, record_id=entry_id),
+            expected_versions=expected_versions,
+            delete=delete,
+        )

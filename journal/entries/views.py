@@ -23,7 +23,7 @@ from backend.api import PROBLEM, request_patient
 from backend.serializers import EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
-    IF_MATCH_OPTIONAL,
+    IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
     RESPONSE_412,
@@ -266,11 +266,15 @@ class EntryDetailView(APIView):
     @extend_schema(
         tags=["entries"],
         summary="Delete a journal entry",
-        description="Leaves a tombstone that sync reports as deleted; the entry then answers 404.",
-        parameters=[IF_MATCH_OPTIONAL],
+        description=(
+            "Leaves a tombstone that sync reports as deleted; the entry then answers 404, "
+            "and a repeated delete answers 204 again."
+        ),
+        parameters=[IF_MATCH_DELETE],
         responses={
             204: OpenApiResponse(description="Deleted."),
             (412, PROBLEM): RESPONSE_412,
+            (428, PROBLEM): RESPONSE_428,
         },
     )
     def delete(self, request: Request, entry_id: uuid.UUID) -> Response:

@@ -28,6 +28,7 @@ from journal.models import (
 from journal.records import (
     Created,
     check_written_at,
+    delete_once,
     existing_for_create,
     id_conflict,
     insert_new,
@@ -252,11 +253,19 @@ def session_delete(
 ) -> TreatmentSession:
     """Leave a tombstone: the text and the after-dosing record go, the id and times stay
     for sync. Entries linked to the session keep the link; the session is simply gone
-    (404) for them as for everything else."""
-    with transaction.atomic():
-        change, session = lock_for_change(
-            patient, lambda: _locked_session(patient, session_id), expected_versions
-        )
+    (404) for them as for everything else. A repeated delete answers the tombstone."""
+
+    def delete(session: TreatmentSession, change: int) -> None:
         tombstone(session, change, note_sealed="", after_effects=None, overall_rating=None)
         _session_changed(session)
-    return session
+
+    with transaction.atomic():
+        return delete_once(
+            patient,
+            lock=lambda: _locked_session(patient, session_id),
+            find_tombstone=lambda: access.tombstone_of(
+                TreatmentSession, patient=patient, record_id=session_id
+            ),
+            expected_versions=expected_versions,
+            delete=delete,
+        )

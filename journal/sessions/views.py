@@ -24,7 +24,7 @@ from backend.api import PROBLEM, request_patient
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
-    IF_MATCH_OPTIONAL,
+    IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
     RESPONSE_412,
@@ -254,13 +254,14 @@ class SessionDetailView(APIView):
         tags=["sessions"],
         summary="Delete a treatment session",
         description=(
-            "Leaves a tombstone that sync reports as deleted; the session then answers 404. "
-            "Entries linked to it keep the link."
+            "Leaves a tombstone that sync reports as deleted; the session then answers 404, "
+            "and a repeated delete answers 204 again. Entries linked to it keep the link."
         ),
-        parameters=[IF_MATCH_OPTIONAL],
+        parameters=[IF_MATCH_DELETE],
         responses={
             204: OpenApiResponse(description="Deleted."),
             (412, PROBLEM): RESPONSE_412,
+            (428, PROBLEM): RESPONSE_428,
         },
     )
     def delete(self, request: Request, session_id: uuid.UUID) -> Response:

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from backend.api import api_datetime
 from integration.care import access, links
 from integration.care import selectors as care_selectors
 from integration.care import shares as care_shares
@@ -79,7 +80,7 @@ def test_share_for_an_integration_session_lasts_until_a_week_after_it(
 
     assert response.status_code == 201, response.content
     assert response.json()["expires_at"] == (
-        (integration.scheduled_start + dt.timedelta(days=7)).isoformat().replace("+00:00", "Z")
+        api_datetime(integration.scheduled_start + dt.timedelta(days=7))
     )
 
 

@@ -111,7 +111,7 @@ def test_cancelling_and_deleting_through_the_api_cancel_prompts(patient, patient
         {"version": first["version"], "status": "cancelled"},
         format="json",
     )
-    deleted = patient_client.delete(f"/api/v1/sessions/{second['id']}/")
+    deleted = patient_client.delete(f"/api/v1/sessions/{second['id']}/", HTTP_IF_MATCH="*")
 
     assert (cancelled.status_code, deleted.status_code) == (200, 204)
     assert live(patient) == []

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backend.api import api_datetime
 from integration.care import links, shares
 from integration.models import AccessEvent, Prompt, PromptStatus
 from integration.therapist import selectors
@@ -371,4 +372,4 @@ def test_invitations_take_only_get_and_post(therapist_api, method):
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+    return api_datetime(value)

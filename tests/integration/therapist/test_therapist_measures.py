@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from backend.api import api_datetime
 from integration.care import links, shares
 from integration.models import AccessEvent, Share
 from integration.therapist import measures
@@ -90,9 +91,7 @@ def test_the_therapist_reads_each_instruments_series_against_its_baseline(
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["patient"] == {"id": str(patient.id), "display_name": "Anna Weber"}
-    assert body["dosing_sessions"] == [
-        s.actual_start.isoformat().replace("+00:00", "Z") for s in sessions
-    ]
+    assert body["dosing_sessions"] == [api_datetime(s.actual_start) for s in sessions]
     by_instrument = {series["instrument"]: series for series in body["series"]}
     assert list(by_instrument) == ["phq9", "gad7"]
     depression = by_instrument["phq9"]

@@ -180,7 +180,7 @@ def test_rejects_a_session_of_another_patient_like_a_missing_one(
 
 def test_rejects_a_deleted_session(patient_client, patient) -> None:
     session = make_session(patient, kind="integration")
-    patient_client.delete(f"/api/v1/sessions/{session.id}/")
+    patient_client.delete(f"/api/v1/sessions/{session.id}/", HTTP_IF_MATCH="*")
 
     response = patient_client.post(URL, {"kind": "note", "session": str(session.id)})
 
@@ -342,7 +342,7 @@ def test_rejects_intention_ids_that_are_not_own_live_intentions(
         target = uuid.uuid4()
     else:
         target = make_entry(patient, kind="intention").id
-        patient_client.delete(detail(target))
+        patient_client.delete(detail(target), HTTP_IF_MATCH="*")
     count = Entry.objects.count()
 
     response = patient_client.post(
@@ -432,7 +432,7 @@ def test_patch_rejects_unknown_fields(patient_client, patient) -> None:
     assert_field_error(response, "non_field_errors")
 
 
-def test_delete_leaves_a_tombstone_and_then_answers_404(patient_client, patient) -> None:
+def test_delete_leaves_a_tombstone_and_a_repeat_answers_the_same(patient_client, patient) -> None:
     intention = make_entry(patient, kind="intention")
     entry = make_entry(patient, kind="reflection", mood=6, intention_ids=[intention.id])
     before = Entry.objects.get(pk=entry.pk)
@@ -448,8 +448,19 @@ def test_delete_leaves_a_tombstone_and_then_answers_404(patient_client, patient)
     assert not tombstone.intentions.exists()
     assert patient_client.get(detail(entry.id)).status_code == 404
     assert patient_client.patch(detail(entry.id), {"version": 2}).status_code == 404
-    assert patient_client.delete(detail(entry.id)).status_code == 404
+    repeat = patient_client.delete(detail(entry.id), HTTP_IF_MATCH='"1"')
+    assert (repeat.status_code, repeat["ETag"]) == (204, response["ETag"])
+    assert Entry.objects.get(pk=entry.pk).version == 2  # the repeat changed nothing
     assert [item["id"] for item in patient_client.get(URL).json()["results"]] == [str(intention.id)]
+
+
+def test_delete_without_if_match_is_428(patient_client, patient) -> None:
+    entry = make_entry(patient)
+
+    response = patient_client.delete(detail(entry.id))
+
+    assert (response.status_code, response.json()["code"]) == (428, "precondition_required")
+    assert Entry.objects.get(pk=entry.pk).deleted_at is None
 
 
 def test_delete_with_a_stale_if_match_is_412(patient_client, patient) -> None:
@@ -465,7 +476,7 @@ def test_entries_keep_the_link_to_a_deleted_session(patient_client, patient) -> 
     session = make_session(patient, kind="integration")
     entry = make_entry(patient, session_id=session.id)
 
-    patient_client.delete(f"/api/v1/sessions/{session.id}/")
+    patient_client.delete(f"/api/v1/sessions/{session.id}/", HTTP_IF_MATCH="*")
 
     assert patient_client.get(detail(entry.id)).json()["session"] == str(session.id)
 

@@ -40,7 +40,7 @@ def test_shows_intentions_and_reflections_of_a_dosing_session_in_time_order(
         deleted = make_entry(patient, kind="reflection", session_id=session.id)
         checkin = make_entry(patient, kind="checkin", session_id=session.id, mood=6)
     make_entry(patient, kind="note", session_id=other_session.id)
-    patient_client.delete(f"/api/v1/entries/{deleted.id}/")
+    patient_client.delete(f"/api/v1/entries/{deleted.id}/", HTTP_IF_MATCH="*")
 
     # When the patient opens the session journal
     response = patient_client.get(journal_url(session.id))
@@ -68,7 +68,7 @@ def test_journal_of_a_session_without_entries_is_empty(patient_client, patient) 
 
 def test_journal_of_a_deleted_session_is_404(patient_client, patient) -> None:
     session = make_session(patient)
-    patient_client.delete(f"/api/v1/sessions/{session.id}/")
+    patient_client.delete(f"/api/v1/sessions/{session.id}/", HTTP_IF_MATCH="*")
 
     assert patient_client.get(journal_url(session.id)).status_code == 404
 

@@ -144,7 +144,7 @@ def test_links_only_to_the_patients_own_live_session(
 ) -> None:
     theirs = make_session(other_patient)
     deleted = make_session(patient)
-    patient_client.delete(f"/api/v1/sessions/{deleted.id}/")
+    patient_client.delete(f"/api/v1/sessions/{deleted.id}/", HTTP_IF_MATCH="*")
 
     for session_id in (theirs.id, deleted.id, uuid.uuid4()):
         response = post(patient_client, instrument="gad7", answers=[0] * 7, session=str(session_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -126,7 +127,7 @@ def test_same_id_with_different_content_is_an_id_conflict(patient_client) -> Non
 def test_id_of_a_deleted_session_is_an_id_conflict(patient_client) -> None:
     payload = dosing(id=str(uuid.uuid4()))
     patient_client.post(URL, payload, format="json")
-    patient_client.delete(detail(payload["id"]))
+    patient_client.delete(detail(payload["id"]), HTTP_IF_MATCH="*")
 
     response = patient_client.post(URL, payload, format="json")
 
@@ -245,14 +246,27 @@ def test_validation_messages_do_not_echo_the_text(patient_client) -> None:
     assert "secret" not in response.content.decode()
 
 
-def test_accepts_a_time_without_offset_as_utc(patient_client) -> None:
+def test_refuses_a_time_without_offset(patient_client) -> None:
+    # 09:00 from a Berlin phone is not 09:00 UTC: a time without its offset is ambiguous.
     response = patient_client.post(
         URL, dosing(scheduled_start="2030-05-01T09:00:00"), format="json"
     )
 
+    assert response.status_code == 400
+    assert "offset" in response.json()["errors"]["scheduled_start"][0]
+    assert not TreatmentSession.objects.exists()
+
+
+def test_answers_every_time_in_one_form(patient_client) -> None:
+    response = patient_client.post(
+        URL, dosing(scheduled_start="2030-05-01T09:00:00.123456+02:00"), format="json"
+    )
+
     assert response.status_code == 201
-    stored = TreatmentSession.objects.get().scheduled_start
-    assert stored.isoformat() == "2030-05-01T09:00:00+00:00"
+    body = response.json()
+    assert body["scheduled_start"] == "2030-05-01T07:00:00Z"
+    for name in ("created_at", "updated_at", "written_at"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body[name]), body[name]
 
 
 # Change
@@ -382,11 +396,11 @@ def test_if_match_accepts_a_list_holding_the_current_version(patient_client, pat
 # Delete
 
 
-def test_delete_leaves_a_tombstone_and_then_answers_404(patient_client, patient) -> None:
+def test_delete_leaves_a_tombstone_and_a_repeat_answers_the_same(patient_client, patient) -> None:
     session = make_session(patient, status="scheduled")
     before = TreatmentSession.objects.get(pk=session.pk)
 
-    response = patient_client.delete(detail(session.id))
+    response = patient_client.delete(detail(session.id), HTTP_IF_MATCH=f'"{before.version}"')
 
     assert response.status_code == 204
     tombstone = TreatmentSession.objects.get(pk=session.pk)
@@ -397,7 +411,8 @@ def test_delete_leaves_a_tombstone_and_then_answers_404(patient_client, patient)
     assert patient_client.get(detail(session.id)).status_code == 404
     again = patient_client.patch(detail(session.id), {"note": "x", "version": 2}, format="json")
     assert again.status_code == 404
-    assert patient_client.delete(detail(session.id)).status_code == 404
+    repeat = patient_client.delete(detail(session.id), HTTP_IF_MATCH=f'"{before.version}"')
+    assert (repeat.status_code, repeat["ETag"]) == (204, response["ETag"])
     assert patient_client.get(URL).json()["results"] == []
 
 

@@ -84,8 +84,8 @@ def test_paging_returns_every_change_exactly_once_including_tombstones(
     sessions = [make_session(patient, kind="integration") for _ in range(3)]
     entries = [make_entry(patient) for _ in range(5)]
     patient_client.patch(f"/api/v1/entries/{entries[0].id}/", {"body": "edited", "version": 1})
-    patient_client.delete(f"/api/v1/sessions/{sessions[1].id}/")
-    patient_client.delete(f"/api/v1/entries/{entries[2].id}/")
+    patient_client.delete(f"/api/v1/sessions/{sessions[1].id}/", HTTP_IF_MATCH="*")
+    patient_client.delete(f"/api/v1/entries/{entries[2].id}/", HTTP_IF_MATCH="*")
     later = make_entry(patient)
 
     changes, _, pages = sync_all(patient_client, limit=3)
@@ -274,7 +274,7 @@ def test_tombstones_after_a_cursor_are_reported(patient_client, patient) -> None
     entry = make_entry(patient)
     cursor = sync(patient_client)["cursor"]
 
-    patient_client.delete(f"/api/v1/entries/{entry.id}/")
+    patient_client.delete(f"/api/v1/entries/{entry.id}/", HTTP_IF_MATCH="*")
     page = sync(patient_client, since=cursor)
 
     assert [(c["id"], c["deleted"], c["data"]) for c in page["changes"]] == [
