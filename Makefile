@@ -39,8 +39,15 @@ $(VENV)/.installed-load: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev,load]'
 	@touch $@ $(VENV)/.installed-dev $(VENV)/.installed-run
 
+# The OpenAPI linter that the suite runs over the schema (tests/openapi/, Node's npm).
+OPENAPI_TOOLS := tests/openapi/node_modules/.installed
+
+$(OPENAPI_TOOLS): tests/openapi/package.json tests/openapi/package-lock.json
+	npm ci --prefix tests/openapi --no-audit --no-fund --silent
+	@touch $@
+
 .PHONY: install
-install: $(VENV)/.installed-dev ## Create .venv and install the project with its dev tools
+install: $(VENV)/.installed-dev $(OPENAPI_TOOLS) ## Create .venv and install the project with its dev tools
 
 .PHONY: run
 run: $(VENV)/.installed-run ## Run API + worker + beat on SQLite and a file broker, with demo data
@@ -69,7 +76,7 @@ services: ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (start them when
 	@bash .ci/services
 
 .PHONY: test
-test: $(VENV)/.installed-dev services ## Run the whole suite on PostgreSQL and Redis
+test: $(VENV)/.installed-dev $(OPENAPI_TOOLS) services ## Run the whole suite on PostgreSQL and Redis
 	$(BIN)/pytest
 
 .PHONY: lint
@@ -107,7 +114,7 @@ chaos: $(VENV)/.installed-dev services ## Kill a worker, restart Redis, restart 
 
 .PHONY: clean
 clean: ## Remove .venv, .local and caches
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/openapi/node_modules
 
 .PHONY: bench
 bench: $(VENV)/.installed-dev services ## Benchmarks against twins measured in the same run

@@ -90,3 +90,44 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
                 elif "content" not in existing:
                     existing["content"] = _problem_response(code)["content"]
     return result
+
+
+def _component_type(schemas: dict[str, Any], reference: str) -> str | None:
+    name = reference.rsplit("/", 1)[-1]
+    component = schemas.get(name, {})
+    if "type" in component:
+        return str(component["type"])
+    if "enum" in component:
+        return "string"
+    if "properties" in component or "oneOf" in component:
+        return "object"
+    return None
+
+
+def type_nullable_references(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Give every nullable reference (`allOf: [$ref]` with `nullable: true`) the type of
+    what it names. OpenAPI 3.0 ignores `nullable` without a `type` beside it, so generators
+    read such a field as not nullable, or as anything; with the type they read it right."""
+    schemas: dict[str, Any] = result.get("components", {}).get("schemas", {})
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            all_of = node.get("allOf")
+            if (
+                node.get("nullable") is True
+                and "type" not in node
+                and isinstance(all_of, list)
+                and len(all_of) == 1
+                and "$ref" in all_of[0]
+            ):
+                kind = _component_type(schemas, all_of[0]["$ref"])
+                if kind is not None:
+                    node["type"] = kind
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result)
+    return result

@@ -394,7 +394,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.openapi.add_problem_responses",
         "backend.openapi_links.add_links",
+        "backend.openapi.type_nullable_references",
     ],
+    # The service that serves the document: generated clients are given their base URL.
+    "SERVERS": [{"url": "/", "description": "The service that serves this document"}],
+    "LICENSE": {"name": "Proprietary"},
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "TAGS": [
         {"name": "auth", "description": "Registration, sign-in, devices and tokens."},
