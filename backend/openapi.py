@@ -131,3 +131,45 @@ def type_nullable_references(result: dict[str, Any], **kwargs: Any) -> dict[str,
 
     visit(result)
     return result
+
+
+# Operation ids that say what each operation does: drf-spectacular derives `_create` for
+# every POST and `_retrieve` for every GET of one thing, which reads wrong for actions
+# (sign in, log out, complete a prompt) and for lists; generated clients name their
+# methods after these.
+OPERATION_IDS = {
+    "auth_devices_retrieve": "auth_devices_list",
+    "auth_devices_destroy": "auth_devices_sign_out",
+    "auth_enrol_create": "auth_enrol",
+    "auth_enrol_confirm_create": "auth_enrol_confirm",
+    "auth_login_create": "auth_login",
+    "auth_logout_create": "auth_logout",
+    "auth_logout_all_create": "auth_logout_all",
+    "auth_register_create": "auth_register",
+    "me_partial_update": "me_update",
+    "me_destroy": "me_erase",
+    "me_export_retrieve": "me_export",
+    "timeline_retrieve": "me_plan_retrieve",
+    "timeline_update": "me_plan_update",
+    "measures_instruments_retrieve": "measures_instruments_list",
+    "measures_trend_retrieve": "measures_trend",
+    "sessions_journal_retrieve": "sessions_journal",
+    "sessions_partial_update": "sessions_update",
+    "sessions_destroy": "sessions_delete",
+    "entries_partial_update": "entries_update",
+    "entries_destroy": "entries_delete",
+    "sync_retrieve": "sync",
+    "healthz_retrieve": "healthz",
+    "readyz_retrieve": "readyz",
+}
+
+
+def rename_operations(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Give operations the ids in OPERATION_IDS."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                operation["operationId"] = OPERATION_IDS.get(
+                    operation["operationId"], operation["operationId"]
+                )
+    return result

@@ -29,10 +29,10 @@ _FOLLOW_RECORD: dict[str, tuple[str, str, str, str]] = {
     "session": (
         "sessions_create",
         "sessions_retrieve",
-        "sessions_partial_update",
-        "sessions_destroy",
+        "sessions_update",
+        "sessions_delete",
     ),
-    "entry": ("entries_create", "entries_retrieve", "entries_partial_update", "entries_destroy"),
+    "entry": ("entries_create", "entries_retrieve", "entries_update", "entries_delete"),
 }
 
 
@@ -67,7 +67,7 @@ LINKS: list[Link] = [
     Link(
         "sessions_create",
         _CREATED,
-        "sessions_journal_retrieve",
+        "sessions_journal",
         {"path.session_id": "$response.body#/id"},
         "The journal around the session just created.",
     ),

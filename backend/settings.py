@@ -389,10 +389,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Enum components named for what they are (drf-spectacular would say StateEnum, ...).
+    "ENUM_NAME_OVERRIDES": {
+        "ShareState": "integration.care.selectors.ShareState.ALL",
+        "AccessVia": ["api", "dashboard"],
+        "SharedVia": ["entry", "session"],
+        "Role": "backend.accounts.models.Role",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.openapi.add_problem_responses",
+        "backend.openapi.rename_operations",
         "backend.openapi_links.add_links",
         "backend.openapi.type_nullable_references",
     ],

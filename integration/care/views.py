@@ -74,7 +74,7 @@ class CareLinkPreviewView(_PostThrottled, APIView):
         code = code_field()
 
         class Meta:
-            ref_name = "CareLinkPreviewRequest"
+            ref_name = "CareLinkPreview"
 
     class OutputSerializer(serializers.Serializer[Any]):
         therapist_display_name = serializers.CharField()

@@ -97,3 +97,21 @@ def test_docs_pages_are_served_locally_without_a_cdn(client) -> None:
         html = response.content.decode()
         assert "cdn." not in html
         assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_operation_ids_say_what_they_do(schema: dict) -> None:
+    for path, method, operation in operations(schema):
+        operation_id = operation["operationId"]
+        responses = operation["responses"]
+        assert not operation_id.endswith(("_partial_update", "_destroy")), operation_id
+        if operation_id.endswith("_create"):
+            # Only an operation that makes something is a create; actions say their name.
+            assert "201" in responses, f"{method} {path}: {operation_id} makes nothing"
+        if operation_id.endswith("_retrieve"):
+            content = responses["200"].get("content", {}).get("application/json", {})
+            assert content.get("schema", {}).get("type") != "array", operation_id
+
+
+def test_component_names_are_chosen_on_purpose(schema: dict) -> None:
+    for name in schema["components"]["schemas"]:
+        assert not name.endswith(("Enum", "RequestRequest")), name
