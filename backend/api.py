@@ -43,6 +43,24 @@ def problem_openapi(description: str) -> OpenApiResponse:
     )
 
 
+def problem_with_current(description: str, component: str) -> OpenApiResponse:
+    """A problem document that carries the resource as it is now in `current`, typed as
+    the named component, so a generated client decodes it as that record."""
+    return OpenApiResponse(
+        response={
+            "allOf": [
+                {"$ref": "#/components/schemas/Problem"},
+                {
+                    "type": "object",
+                    "properties": {"current": {"$ref": f"#/components/schemas/{component}"}},
+                    "required": ["current"],
+                },
+            ]
+        },
+        description=description,
+    )
+
+
 RESPONSE_404 = problem_openapi("Not found, or not yours.")
 
 

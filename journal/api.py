@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.api import problem_openapi, request_patient
+from backend.api import problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
 from backend.middleware import log_unhandled_exception
 from backend.serializers import BoundedDateTimeField
@@ -211,10 +211,12 @@ IF_MATCH_DELETE = OpenApiParameter(
 )
 
 
-RESPONSE_412 = problem_openapi(
+VERSION_CONFLICT = (
     "`version_conflict`: the record changed. `current` holds it as it is now; the ETag "
     "header its version."
 )
+RESPONSE_412_SESSION = problem_with_current(VERSION_CONFLICT, "SessionRecord")
+RESPONSE_412_ENTRY = problem_with_current(VERSION_CONFLICT, "EntryRecord")
 
 
 RESPONSE_428 = problem_openapi('`precondition_required`: send If-Match: "<version>" or `version`.')

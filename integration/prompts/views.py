@@ -23,7 +23,12 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import (
     IsPatient,
 )
-from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient
+from backend.api import (
+    PROBLEM,
+    RESPONSE_404,
+    problem_with_current,
+    request_patient,
+)
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from integration.models import (
     PromptStatus,
@@ -58,9 +63,10 @@ from journal.pagination import (
 )
 from journal.safety import SafetyReason, safety_block
 
-RESPONSE_409_TRANSITION = problem_openapi(
+RESPONSE_409_TRANSITION = problem_with_current(
     "`invalid_transition`: the prompt is not in a state that allows this (for example it "
-    "was already completed, skipped or has expired)."
+    "was already completed, skipped or has expired). `current` holds it as it is now.",
+    "Prompt",
 )
 
 

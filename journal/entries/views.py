@@ -26,7 +26,7 @@ from journal.api import (
     IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
-    RESPONSE_412,
+    RESPONSE_412_ENTRY,
     RESPONSE_428,
     created_or_repeated,
     delete_record,
@@ -243,7 +243,7 @@ class EntryDetailView(APIView):
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
             200: OpenApiResponse(EntryRecordSerializer, description="The changed entry."),
-            (412, PROBLEM): RESPONSE_412,
+            (412, PROBLEM): RESPONSE_412_ENTRY,
             (428, PROBLEM): RESPONSE_428,
         },
         examples=[
@@ -273,7 +273,7 @@ class EntryDetailView(APIView):
         parameters=[IF_MATCH_DELETE],
         responses={
             204: OpenApiResponse(description="Deleted."),
-            (412, PROBLEM): RESPONSE_412,
+            (412, PROBLEM): RESPONSE_412_ENTRY,
             (428, PROBLEM): RESPONSE_428,
         },
     )

@@ -27,7 +27,7 @@ from journal.api import (
     IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
-    RESPONSE_412,
+    RESPONSE_412_SESSION,
     RESPONSE_428,
     created_or_repeated,
     delete_record,
@@ -216,7 +216,7 @@ class SessionDetailView(APIView):
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
             200: OpenApiResponse(SessionRecordSerializer, description="The changed session."),
-            (412, PROBLEM): RESPONSE_412,
+            (412, PROBLEM): RESPONSE_412_SESSION,
             (428, PROBLEM): RESPONSE_428,
         },
         examples=[
@@ -260,7 +260,7 @@ class SessionDetailView(APIView):
         parameters=[IF_MATCH_DELETE],
         responses={
             204: OpenApiResponse(description="Deleted."),
-            (412, PROBLEM): RESPONSE_412,
+            (412, PROBLEM): RESPONSE_412_SESSION,
             (428, PROBLEM): RESPONSE_428,
         },
     )

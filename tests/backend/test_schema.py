@@ -115,3 +115,21 @@ def test_operation_ids_say_what_they_do(schema: dict) -> None:
 def test_component_names_are_chosen_on_purpose(schema: dict) -> None:
     for name in schema["components"]["schemas"]:
         assert not name.endswith(("Enum", "RequestRequest")), name
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "status", "component"),
+    [
+        ("entries_update", "412", "EntryRecord"),
+        ("entries_delete", "412", "EntryRecord"),
+        ("sessions_update", "412", "SessionRecord"),
+        ("prompts_complete", "409", "Prompt"),
+        ("prompts_skip", "409", "Prompt"),
+    ],
+)
+def test_a_conflict_types_its_current_record(schema, operation_id, status, component) -> None:
+    found = [op for _, _, op in operations(schema) if op["operationId"] == operation_id]
+    response = found[0]["responses"][status]["content"]["application/problem+json"]
+    parts = response["schema"]["allOf"]
+    assert parts[0] == {"$ref": "#/components/schemas/Problem"}
+    assert parts[1]["properties"]["current"] == {"$ref": f"#/components/schemas/{component}"}
