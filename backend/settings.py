@@ -376,43 +376,8 @@ OTP_TOTP_ISSUER = "Afterglow"
 # Sessions are used by the therapists' web dashboard.
 SESSION_COOKIE_AGE = 12 * 60 * 60
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Afterglow API",
-    "DESCRIPTION": (
-        "Backend of a therapy journal for people in ketamine-assisted psychotherapy. "
-        "Patients write; therapists read what patients share. Every error is an RFC 9457 "
-        "problem document (application/problem+json)."
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    # Enum components named for what they are (drf-spectacular would say StateEnum, ...).
-    "ENUM_NAME_OVERRIDES": {
-        "ShareState": "integration.care.selectors.ShareState.ALL",
-        "AccessVia": ["api", "dashboard"],
-        "SharedVia": ["entry", "session"],
-        "Role": "backend.accounts.models.Role",
-    },
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "backend.openapi.add_problem_responses",
-        "backend.openapi.rename_operations",
-        "backend.openapi_links.add_links",
-        "backend.openapi.type_nullable_references",
-    ],
-    # The service that serves the document: generated clients are given their base URL.
-    "SERVERS": [{"url": "/", "description": "The service that serves this document"}],
-    "LICENSE": {"name": "Proprietary"},
-    "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "TAGS": [
-        {"name": "auth", "description": "Registration, sign-in, devices and tokens."},
-        {"name": "me", "description": "The signed-in account."},
-        {"name": "health", "description": "Liveness and readiness."},
-    ],
-}
+# The OpenAPI document: names, servers, enum names and the post-processing hooks.
+from backend.settings_openapi import *  # noqa: E402, F403
 
 # Celery. With no REDIS_URL or CELERY_BROKER_URL, kombu's filesystem transport under
 # .local/ carries messages, so development needs no server.

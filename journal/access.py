@@ -7,6 +7,7 @@ answer alike (404) in the selectors built on them.
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from django.db.models import QuerySet
 
@@ -33,8 +34,9 @@ def measure_queryset_for_patient(*, patient: User) -> QuerySet[Measure]:
     return Measure.objects.filter(patient=patient, deleted_at__isnull=True)
 
 
-def tombstone_of(
-    model: type[TreatmentSession] | type[Entry], *, patient: User, record_id: uuid.UUID
-) -> TreatmentSession | Entry | None:
+RecordT = TypeVar("RecordT", TreatmentSession, Entry)
+
+
+def tombstone_of(model: type[RecordT], *, patient: User, record_id: uuid.UUID) -> RecordT | None:
     """The patient's deleted record of this id (its tombstone), for a repeated delete."""
     return model.objects.filter(patient=patient, pk=record_id, deleted_at__isnull=False).first()
