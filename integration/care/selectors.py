@@ -20,6 +20,7 @@ from integration.models import (
     CareLink,
     Prompt,
     PromptStatus,
+    SafetyAlertConsent,
     Share,
 )
 from journal.keys import sealer_for
@@ -56,8 +57,21 @@ def care_links_for_patient(*, patient: User) -> QuerySet[CareLink]:
     """The patient's care links, ended ones too, newest first."""
     return (
         CareLink.objects.filter(patient=patient)
-        .select_related("therapist")
+        .select_related("therapist", "safety_alerts_consent")
         .order_by("-created_at", "-id")
+    )
+
+
+def care_link_get_for_patient(
+    *, patient: User, link_id: uuid.UUID
+) -> tuple[CareLink, list[SafetyAlertConsent]]:
+    """One of the patient's links (ended ones too) with its safety alert consent history,
+    oldest first; NotFound alike for missing and not theirs."""
+    link = care_links_for_patient(patient=patient).filter(pk=link_id).first()
+    if link is None:
+        raise NotFound()
+    return link, list(
+        SafetyAlertConsent.objects.filter(care_link=link).order_by("recorded_at", "id")
     )
 
 
