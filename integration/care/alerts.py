@@ -55,8 +55,8 @@ from django.utils import timezone
 from backend.accounts.models import User
 from integration.care import access
 from integration.models import SafetyAlert, SafetyAlertReason, SafetyAlertStatus
-from journal.models import Measure
 from journal.crisis import country_lines
+from journal.models import Measure
 from journal.safety import crisis_resources
 
 logger = logging.getLogger("integration.alerts")  # named before the split: log filters use it

@@ -15,6 +15,7 @@ from journal import instruments as measures_instruments
 from journal.api import (
     pages_of,
 )
+from journal.crisis import CrisisAction, CrisisKind
 from journal.instruments import Band, Instrument
 from journal.measures import selectors
 from journal.models import (
@@ -23,7 +24,6 @@ from journal.models import (
 from journal.pagination import (
     MAX_PAGE_SIZE,
 )
-from journal.crisis import CrisisAction, CrisisKind
 from journal.safety import SafetyReason, safety_block
 
 
