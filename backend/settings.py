@@ -569,6 +569,11 @@ for _name, _version in (
 # Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0:
 # an alert row for each linked therapist the patient allowed, e-mailed by the worker.
 JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create"]
+# Called as hook(patient=...) by the FHIR export: consents the apps above the journal
+# record (each decision about safety alerts on a care link), as journal ConsentRecords.
+JOURNAL_EXPORT_CONSENT_HOOKS: list[str] = [
+    "integration.care.selectors.safety_alert_consents_for_export"
+]
 
 # E-mail (safety alerts). Development prints messages to the console.
 EMAIL_BACKEND = env.str(
