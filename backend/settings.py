@@ -9,7 +9,6 @@ machine.
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import sys
 from datetime import timedelta
@@ -536,44 +535,12 @@ PROMPT_POST_DOSING_QUIET_HOURS = env.int("PROMPT_POST_DOSING_QUIET_HOURS", defau
 # Called with patient= in the transaction that changes a patient's time zone.
 ACCOUNT_TIME_ZONE_HOOKS = ["integration.prompts.planning.prompts_sync_for_patient"]
 
-# Safety that fits the patient ----------------------------------------------------------
-# The crisis lines of each country are data, each checked against a public source
-# (journal/crisis_resources.toml, or the file CRISIS_RESOURCES_FILE names); the patient's
-# own country picks them (accounts.User.country), with a plain fallback without one.
-CRISIS_RESOURCES_FILE = env.str("CRISIS_RESOURCES_FILE", default="")
-# The clinic's own after-hours line, shown first in every safety block and in the
-# not-monitored notice: patients in a course are told to call their clinic.
-CLINIC_AFTER_HOURS_NUMBER = env.str("CLINIC_AFTER_HOURS_NUMBER", default="").strip()
-CLINIC_AFTER_HOURS_NAME = env.str(
-    "CLINIC_AFTER_HOURS_NAME", default="Your clinic's after-hours line"
-).strip()
-CLINIC_AFTER_HOURS_HOURS = env.str("CLINIC_AFTER_HOURS_HOURS", default="").strip()
-if CLINIC_AFTER_HOURS_NUMBER and not re.fullmatch(
-    r"\+?[0-9][0-9 ()./-]{1,30}", CLINIC_AFTER_HOURS_NUMBER
-):
-    raise ImproperlyConfigured(
-        "CLINIC_AFTER_HOURS_NUMBER must be a phone number: digits, spaces, ( ) . / - and a "
-        "leading +."
-    )
-# The versions of the texts a person agrees to: raise one whenever its text changes. A
-# patient is then asked to accept the new terms (/me/), and consent to safety alerts is
-# recorded with the version it was given under.
-TERMS_VERSION = env.str("TERMS_VERSION", default="1").strip()
-SAFETY_ALERT_CONSENT_VERSION = env.str("SAFETY_ALERT_CONSENT_VERSION", default="1").strip()
-for _name, _version in (
-    ("TERMS_VERSION", TERMS_VERSION),
-    ("SAFETY_ALERT_CONSENT_VERSION", SAFETY_ALERT_CONSENT_VERSION),
-):
-    if not 0 < len(_version) <= 32:
-        raise ImproperlyConfigured(f"{_name} must be 1 to 32 characters.")
+# Safety that fits the patient: crisis lines, the clinic's line, consent text versions.
+from backend.settings_safety import *  # noqa: E402, F403
+
 # Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0:
 # an alert row for each linked therapist the patient allowed, e-mailed by the worker.
 JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create"]
-# Called as hook(patient=...) by the FHIR export: consents the apps above the journal
-# record (each decision about safety alerts on a care link), as journal ConsentRecords.
-JOURNAL_EXPORT_CONSENT_HOOKS: list[str] = [
-    "integration.care.selectors.safety_alert_consents_for_export"
-]
 
 # E-mail (safety alerts). Development prints messages to the console.
 EMAIL_BACKEND = env.str(

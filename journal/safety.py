@@ -73,7 +73,8 @@ def _first(lines: tuple[CrisisLine, ...], kind: str) -> CrisisLine | None:
     # A line one can call first: someone in danger may not be able to type.
     candidates = [line for line in lines if line.kind == kind]
     callable_ = [line for line in candidates if line.action != CrisisAction.TEXT]
-    return (callable_ or candidates or [None])[0]
+    chosen = callable_ or candidates
+    return chosen[0] if chosen else None
 
 
 def not_monitored_notice(*, country: str | None) -> str:

@@ -60,7 +60,8 @@ class CrisisResourceSerializer(serializers.Serializer[Any]):
         allow_null=True, help_text="When it answers, where that is limited (null: any time)."
     )
     instructions = serializers.CharField(help_text="What to do, in a sentence.")
-    source = serializers.URLField(
+    # A field named like a Field attribute: DRF takes declared fields off the class.
+    source = serializers.URLField(  # type: ignore[assignment]
         allow_null=True,
         help_text="The public page the number was checked against (null for the clinic's line).",
     )

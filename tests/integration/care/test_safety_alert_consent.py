@@ -106,7 +106,7 @@ def test_withdraw_then_grant_alerts_exactly_once_for_the_next_answer(
     assert consent(client, link, True, consent_version="2026-12").status_code == 200
     endorse(client)
 
-    newest = SafetyAlert.objects.order_by("-created_at").first()
+    newest = SafetyAlert.objects.latest("created_at")
     assert SafetyAlert.objects.count() == 2
     assert newest.consent_id == CareLink.objects.get(pk=link.pk).safety_alerts_consent_id
     mailoutbox.clear()
