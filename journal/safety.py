@@ -32,8 +32,6 @@ from journal.crisis import (
     load_crisis_file,
 )
 
-__all__ = ["CrisisAction", "CrisisKind"]
-
 NOT_MONITORED_LEAD = (
     "Afterglow is a journal, not a crisis service: nobody reads it in real time. If you are "
     "in danger or thinking of harming yourself, "
