@@ -22,6 +22,7 @@ from backend.accounts.permissions import (
     IsPatient,
 )
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
+from backend.errors import ProblemError
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 from integration.care import links as care_links
@@ -236,13 +237,30 @@ class CareLinkDetailView(APIView):
         responses={
             200: OpenApiResponse(CareLinkDetailSerializer, description="The link."),
             (404, PROBLEM): RESPONSE_404,
+            (410, PROBLEM): problem_openapi(
+                "`care_link_ended`: the link was ended; the problem carries `ended_at` and "
+                "`safety_alerts_history`, and the list keeps the link."
+            ),
         },
     )
     def get(self, request: Request, link_id: uuid.UUID) -> Response:
         link, history = selectors.care_link_get_for_patient(
             patient=request_patient(request), link_id=link_id
         )
-        return Response(care_link_detail_data(link, history))
+        data = care_link_detail_data(link, history)
+        if link.ended_at is not None:
+            # DELETE ended it: nothing is served at its address any more (as for a revoked
+            # share), yet the patient keeps the record of their decisions.
+            raise ProblemError(
+                410,
+                "care_link_ended",
+                "This care link has ended; it stays in your list of care links as a record.",
+                extra={
+                    "ended_at": data["ended_at"],
+                    "safety_alerts_history": data["safety_alerts_history"],
+                },
+            )
+        return Response(data)
 
     @extend_schema(
         tags=["care"],

@@ -216,6 +216,25 @@ def test_an_ended_link_keeps_its_last_decision(patient, link) -> None:
     assert SafetyAlertConsent.objects.filter(care_link=link).count() == 1
 
 
+def test_an_ended_link_is_gone_from_its_address_but_its_decisions_stay_readable(
+    patient, link
+) -> None:
+    """Found by the Schemathesis stateful run: after DELETE, GET of the link answered 200.
+    As for a revoked share, 410; the problem carries the decisions, the list the link."""
+    client = client_of(patient)
+    assert client.delete(f"/api/v1/care-links/{link.pk}/").status_code == 204
+
+    response = client.get(f"/api/v1/care-links/{link.pk}/")
+
+    assert response.status_code == 410
+    body = response.json()
+    assert body["code"] == "care_link_ended"
+    assert body["ended_at"] is not None
+    assert [item["safety_alerts_enabled"] for item in body["safety_alerts_history"]] == [True]
+    listed = {item["id"]: item["is_active"] for item in client.get("/api/v1/care-links/").json()}
+    assert listed[str(link.pk)] is False
+
+
 def test_unknown_fields_answer_400(patient, link) -> None:
     response = consent(client_of(patient), link, False, share_everything=True)
 
