@@ -13,6 +13,11 @@ HOST := 127.0.0.1
 PORT ?= 8000
 URL := http://$(HOST):$(PORT)
 
+# The demo's clinic after-hours line (`make run` only, unless CLINIC_AFTER_HOURS_NUMBER is
+# set, empty included): a number from Ofcom's range kept for drama, which reaches nobody.
+DEMO_CLINIC_NUMBER := +44 20 7946 0018
+DEMO_CLINIC_NAME := Demo clinic after-hours line (fictional number)
+
 # The entry commands of the three processes; docker-compose.yml runs the same ones.
 WEB_CMD := gunicorn backend.wsgi:application -c backend/gunicorn_conf.py
 WORKER_CMD := celery -A worker worker --loglevel=INFO --concurrency=2
@@ -56,6 +61,8 @@ run: $(VENV)/.installed-run ## Run API + worker + beat on SQLite and a file brok
 	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo_care --url $(URL)
 	DEBUG=$${DEBUG:-true} BIND=$(HOST):$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		CLINIC_AFTER_HOURS_NUMBER="$${CLINIC_AFTER_HOURS_NUMBER-$(DEMO_CLINIC_NUMBER)}" \
+		CLINIC_AFTER_HOURS_NAME="$${CLINIC_AFTER_HOURS_NAME-$(DEMO_CLINIC_NAME)}" \
 		$(PY) -m backend.devserver --url $(URL) \
 		web="$(WEB_CMD)" worker="$(WORKER_CMD)" beat="$(BEAT_CMD)"
 

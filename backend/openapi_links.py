@@ -100,6 +100,20 @@ LINKS: list[Link] = [
         "End the care link just made.",
     ),
     Link(
+        "care_links_create",
+        ("201",),
+        "care_links_retrieve",
+        {"path.link_id": "$response.body#/id"},
+        "Read the care link just made, with its safety alert consent history.",
+    ),
+    Link(
+        "care_links_create",
+        ("201",),
+        "care_links_update",
+        {"path.link_id": "$response.body#/id"},
+        "Give or withdraw consent to safety alerts on the care link just made.",
+    ),
+    Link(
         "push_devices_register",
         ("201", "200"),
         "push_devices_retire",

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils.serializer_helpers import BindingDict
 
+from backend.accounts.countries import is_country_code
 from backend.accounts.models import is_known_time_zone
 
 
@@ -87,6 +88,25 @@ class TimeZoneField(serializers.CharField):
         value = super().to_internal_value(data)
         if not is_known_time_zone(value):
             self.fail("unknown_time_zone")
+        return value
+
+
+class CountryField(serializers.CharField):
+    """An ISO 3166-1 alpha-2 country code such as "DE" (any case; stored in capitals).
+    Blank, where allowed, means "not set"."""
+
+    default_error_messages = {
+        "unknown_country": "Not an ISO 3166-1 alpha-2 country code (such as 'DE' or 'GB').",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 2)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data).upper()
+        if value and not is_country_code(value):
+            self.fail("unknown_country")
         return value
 
 

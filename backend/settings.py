@@ -520,9 +520,9 @@ PROMPT_POST_DOSING_QUIET_HOURS = env.int("PROMPT_POST_DOSING_QUIET_HOURS", defau
 # Called with patient= in the transaction that changes a patient's time zone.
 ACCOUNT_TIME_ZONE_HOOKS = ["integration.prompts.planning.prompts_sync_for_patient"]
 
-# Crisis resources shown with a PHQ-9 item 9 above 0 (journal/safety.py has the lists;
-# CRISIS_RESOURCES may override them per country).
-CRISIS_COUNTRY = env.str("CRISIS_COUNTRY", default="US")
+# Safety that fits the patient: crisis lines, the clinic's line, consent text versions.
+from backend.settings_safety import *  # noqa: E402, F403
+
 # Called as hook(measure=...) inside the transaction that stores a PHQ-9 with item 9 > 0:
 # an alert row for each linked therapist the patient allowed, e-mailed by the worker.
 JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create"]

@@ -331,8 +331,13 @@ class CareLink(models.Model):
     invitation = models.ForeignKey(
         CareInvitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # The patient's consent to safety alerts reaching this therapist (off by default).
+    # The patient's consent to safety alerts reaching this therapist (off by default), as
+    # recorded by `safety_alerts_consent`, the decision in force (its history: the link's
+    # `safety_alert_consents`). Both change together, in integration.care.links only.
     safety_alerts_enabled = models.BooleanField(default=False)
+    safety_alerts_consent = models.ForeignKey(
+        "SafetyAlertConsent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=16, choices=CareLinkEndedBy.choices, blank=True)
@@ -353,6 +358,27 @@ class CareLink(models.Model):
     @property
     def is_active(self) -> bool:
         return self.ended_at is None
+
+
+class SafetyAlertConsent(models.Model):
+    """One decision of the patient about safety alerts on one care link: given or
+    withdrawn, when, and under which version of the consent text
+    (`settings.SAFETY_ALERT_CONSENT_VERSION`; blank for decisions made before versions
+    were recorded). Never changed: a new decision is a new row."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    care_link = models.ForeignKey(
+        CareLink, on_delete=models.CASCADE, related_name="safety_alert_consents"
+    )
+    is_given = models.BooleanField()
+    consent_version = models.CharField(max_length=32, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"safety alert consent {self.id} ({'given' if self.is_given else 'withdrawn'})"
 
 
 class Share(models.Model):
@@ -493,6 +519,10 @@ class SafetyAlert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="safety_alerts"
     )
     care_link = models.ForeignKey(CareLink, on_delete=models.CASCADE, related_name="safety_alerts")
+    # The consent it was made under: it is shown and sent only while that one is in force.
+    consent = models.ForeignKey(
+        SafetyAlertConsent, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     measure = models.ForeignKey(Measure, on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(max_length=16, choices=SafetyAlertReason.choices)
     status = models.CharField(

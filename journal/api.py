@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.models import User
 from backend.api import problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
 from backend.middleware import log_unhandled_exception
@@ -32,7 +33,7 @@ from journal.models import (
     Entry,
     TreatmentSession,
 )
-from journal.safety import NOT_MONITORED_NOTICE
+from journal.safety import not_monitored_notice
 
 
 def text_field(max_length: int, help_text: str) -> serializers.CharField:
@@ -64,22 +65,27 @@ def version_field() -> serializers.IntegerField:
     {
         "type": "string",
         "readOnly": True,
-        "description": "Always the same text: the journal is not monitored in real time.",
-        "example": NOT_MONITORED_NOTICE,
+        "description": (
+            "The journal is not monitored in real time: who to call instead (the clinic's "
+            "after-hours line, a crisis line and the emergency number of your country)."
+        ),
+        "example": not_monitored_notice(country="US"),
     }
 )
-class NoticeField(serializers.Field):  # type: ignore[type-arg]
-    """The not-monitored notice (`journal.safety.NOT_MONITORED_NOTICE`), whatever the
-    record: endpoints that accept free text say in every response that nobody reads it
-    in real time."""
+class NoticeField(serializers.CharField):
+    """The not-monitored notice (`journal.safety.not_monitored_notice`) for the patient's
+    country: endpoints that accept free text say in every response that nobody reads it
+    in real time. The record functions put it in the data (`with_notice`)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs["source"] = "*"
         kwargs["read_only"] = True
         super().__init__(**kwargs)
 
-    def to_representation(self, value: Any) -> str:
-        return NOT_MONITORED_NOTICE
+
+def with_notice(data: dict[str, Any], *, patient: User) -> dict[str, Any]:
+    """A single record's data with the notice for its owner's country."""
+    data["notice"] = not_monitored_notice(country=patient.country)
+    return data
 
 
 @cache
@@ -271,7 +277,7 @@ def patch_record(
     *,
     update: Callable[..., WrittenT],
     data_of: Callable[[Any, Sealer], dict[str, Any]],
-    record_of: Callable[[WrittenT, Sealer], dict[str, Any]],
+    record_of: Callable[..., dict[str, Any]],
 ) -> Response:
     """The PATCH of every versioned record: validate the changes, take the version the
     client read (If-Match or `version`, required), write under that precondition (412
@@ -286,7 +292,7 @@ def patch_record(
         lambda: update(patient=patient, data=data, expected_versions=expected, sealer=sealer),
         lambda current: data_of(current, sealer),
     )
-    return record_response(record_of(record, sealer))
+    return record_response(record_of(record, sealer, patient=patient))
 
 
 def delete_record(

@@ -1,32 +1,40 @@
-"""What the journal says to someone who may be at risk, in one place.
+"""What the journal says to someone who may be at risk, in one place, for where they live.
 
-- `NOT_MONITORED_NOTICE`: carried by every response of an endpoint that accepts free text
-  (the journal's sessions and entries; integration's prompt answers should reuse it), so
-  nobody mistakes the journal for a service that someone watches.
-- `safety_block`: sent with a PHQ-9 whose item 9 (thoughts of being better off dead or of
-  self-harm) is above 0, with the crisis resources of the deployment's country.
+- `not_monitored_notice(country=...)`: carried by every response of an endpoint that
+  accepts free text (the journal's sessions and entries; integration's prompt answers), so
+  nobody mistakes the journal for a service that someone watches. It names the clinic's
+  after-hours line, a crisis line and the emergency number of the patient's country.
+- `safety_block(country=...)`: sent with a PHQ-9 whose item 9 (thoughts of being better
+  off dead or of self-harm) is above 0: the clinic's line first, then the country's lines.
 
-Crisis resources are per country: `settings.CRISIS_RESOURCES` maps a country code to a
-list of resources and `settings.CRISIS_COUNTRY` picks one. A check (`manage.py check`,
-run by migrate) refuses a country without resources, so a deployment cannot go out with
-an empty or foreign list.
+The country is the patient's own (`User.country`), never a server-wide one: a patient in
+Berlin is shown 112 and TelefonSeelsorge, not 988. The lines are data
+(`journal.crisis`). Without a country, or for one the file does not cover, both say
+plainly to call the local emergency number.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.conf import settings
 from django.core import checks
 from django.db.models import TextChoices
 
-logger = logging.getLogger(__name__)
+from backend.accounts.countries import country_name
+from journal.crisis import (
+    CrisisAction,
+    CrisisDataError,
+    CrisisKind,
+    CrisisLine,
+    clinic_line,
+    country_lines,
+    crisis_file,
+    load_crisis_file,
+)
 
-NOT_MONITORED_NOTICE = (
+NOT_MONITORED_LEAD = (
     "Afterglow is a journal, not a crisis service: nobody reads it in real time. If you are "
-    "in danger or thinking of harming yourself, call 988 (US) or your local emergency number."
+    "in danger or thinking of harming yourself, "
 )
 
 SAFETY_MESSAGE = (
@@ -36,97 +44,86 @@ SAFETY_MESSAGE = (
     "thoughts or are in danger, call your emergency number now."
 )
 
+FALLBACK_MESSAGE = (
+    "We have no checked list of crisis lines for where you live. If you are in danger or "
+    "might act on these thoughts, call your local emergency number now."
+)
+SET_COUNTRY_HINT = " Set your country in your profile to see the crisis lines where you live."
+
 
 class SafetyReason(TextChoices):
     PHQ9_ITEM9 = "phq9_item9", "PHQ-9 item 9 above 0"
 
 
-class CrisisAction(TextChoices):
-    CALL = "call", "Call"
-    TEXT = "text", "Text"
-    CALL_OR_TEXT = "call_or_text", "Call or text"
+def _lines(country: str | None) -> tuple[CrisisLine | None, tuple[CrisisLine, ...]]:
+    return clinic_line(), country_lines(country)
 
 
-# United States: the 988 Suicide & Crisis Lifeline (SAMHSA, 988lifeline.org: call or text
-# 988), Crisis Text Line (crisistextline.org: text HOME to 741741) and 911.
-DEFAULT_CRISIS_RESOURCES: Mapping[str, Sequence[Mapping[str, str]]] = {
-    "US": (
-        {
-            "name": "988 Suicide & Crisis Lifeline",
-            "action": CrisisAction.CALL_OR_TEXT.value,
-            "contact": "988",
-            "instructions": "Call or text 988, any time, day or night.",
-        },
-        {
-            "name": "Crisis Text Line",
-            "action": CrisisAction.TEXT.value,
-            "contact": "741741",
-            "instructions": "Text HOME to 741741.",
-        },
-        {
-            "name": "Emergency services",
-            "action": CrisisAction.CALL.value,
-            "contact": "911",
-            "instructions": "Call 911 if you are in immediate danger.",
-        },
-    ),
-}
-
-RESOURCE_FIELDS = ("name", "action", "contact", "instructions")
+def crisis_resources(*, country: str | None) -> list[dict[str, Any]]:
+    """The lines to show, in order: the clinic's after-hours line (when set), then the
+    country's crisis lines and emergency number. Empty when neither is known."""
+    clinic, lines = _lines(country)
+    shown = ([clinic] if clinic else []) + list(lines)
+    return [line.as_dict() for line in shown]
 
 
-def _configured() -> tuple[str, Mapping[str, Sequence[Mapping[str, str]]]]:
-    country = getattr(settings, "CRISIS_COUNTRY", "US")
-    table = getattr(settings, "CRISIS_RESOURCES", DEFAULT_CRISIS_RESOURCES)
-    return country, table
+def _first(lines: tuple[CrisisLine, ...], kind: str) -> CrisisLine | None:
+    # A line one can call first: someone in danger may not be able to type.
+    candidates = [line for line in lines if line.kind == kind]
+    callable_ = [line for line in candidates if line.action != CrisisAction.TEXT]
+    chosen = callable_ or candidates
+    return chosen[0] if chosen else None
 
 
-def crisis_resources() -> list[dict[str, str]]:
-    """The configured country's crisis resources, each {name, action, contact,
-    instructions}."""
-    country, table = _configured()
-    resources = table.get(country)
-    if not resources:
-        # The system check refuses this configuration; should it run anyway, say so
-        # loudly rather than show another country's numbers.
-        logger.error("no crisis resources configured", extra={"country": country})
-        return []
-    return [
-        {field: str(resource.get(field, "")) for field in RESOURCE_FIELDS} for resource in resources
-    ]
+def not_monitored_notice(*, country: str | None) -> str:
+    """The notice for a patient of this country: their clinic's line, a crisis line and
+    the emergency number, or plainly their local emergency number."""
+    clinic, lines = _lines(country)
+    crisis, emergency = _first(lines, CrisisKind.CRISIS_LINE), _first(lines, CrisisKind.EMERGENCY)
+    named = [f"{line.name} ({line.contact})" for line in (clinic, crisis) if line is not None]
+    if emergency is not None:
+        reach = f"call {' or '.join(named)}, or {emergency.contact} in an emergency."
+        if not named:
+            reach = f"call {emergency.contact}."
+    elif named:
+        reach = f"call {' or '.join(named)}, or your local emergency number."
+    else:
+        reach = "call your local emergency number."
+    return NOT_MONITORED_LEAD + reach
 
 
-def safety_block(reason: SafetyReason = SafetyReason.PHQ9_ITEM9) -> dict[str, Any]:
+def safety_block(
+    reason: SafetyReason = SafetyReason.PHQ9_ITEM9, *, country: str | None
+) -> dict[str, Any]:
+    """The safety response for a patient of this country (their `User.country`)."""
+    covered = bool(country_lines(country))
+    fallback = None
+    if not covered:
+        fallback = FALLBACK_MESSAGE + ("" if country else SET_COUNTRY_HINT)
     return {
         "reason": reason.value,
         "message": SAFETY_MESSAGE,
-        "resources": crisis_resources(),
-        "not_monitored": NOT_MONITORED_NOTICE,
+        "country": country or None,
+        "country_name": country_name(country) if country else None,
+        "resources": crisis_resources(country=country),
+        "fallback": fallback,
+        "not_monitored": not_monitored_notice(country=country),
     }
 
 
 @checks.register()
 def check_crisis_resources(**kwargs: Any) -> list[checks.CheckMessage]:
-    """The crisis resources setting names the country in use, each resource complete."""
-    country, table = _configured()
-    resources = table.get(country) if isinstance(table, Mapping) else None
-    if not resources:
+    """The crisis lines file can be read and every line in it keeps the rules."""
+    path = crisis_file()
+    try:
+        load_crisis_file(path)
+    except CrisisDataError as error:
         return [
             checks.Error(
-                f"CRISIS_RESOURCES has no resources for CRISIS_COUNTRY {country!r}.",
-                hint="Add the country's crisis lines, or set CRISIS_COUNTRY to one listed.",
+                f"The crisis lines file cannot be used: {error}.",
+                hint="Fix it (docs/operations.md, 'Crisis resources'), or unset "
+                "CRISIS_RESOURCES_FILE to use the shipped file.",
                 id="journal.E001",
             )
         ]
-    errors: list[checks.CheckMessage] = []
-    for index, resource in enumerate(resources):
-        missing = [field for field in RESOURCE_FIELDS if not resource.get(field)]
-        if missing or resource.get("action") not in CrisisAction.values:
-            errors.append(
-                checks.Error(
-                    f"CRISIS_RESOURCES[{country!r}][{index}] needs {', '.join(RESOURCE_FIELDS)}"
-                    f" with action one of {', '.join(CrisisAction.values)}.",
-                    id="journal.E002",
-                )
-            )
-    return errors
+    return []

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from knox.models import AbstractAuthToken
 
+from backend.accounts.countries import validate_country
+
 
 def is_known_time_zone(value: str) -> bool:
     return value in _available_time_zones()
@@ -70,6 +72,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True, max_length=254)
     display_name = models.CharField(max_length=100)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Where the patient lives (ISO 3166-1 alpha-2), for the crisis lines they are shown;
+    # empty until they say. The time zone only suggests one (accounts.countries).
+    country = models.CharField(max_length=2, blank=True, default="", validators=[validate_country])
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.PATIENT)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -212,3 +217,22 @@ class EnrolmentCode(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.expires_at > timezone.now()
+
+
+class TermsAcceptance(models.Model):
+    """A user accepted a version of the terms and privacy notice (`settings.TERMS_VERSION`)
+    at a time: one row per version accepted, kept as the record of what they agreed to."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="terms_acceptances")
+    version = models.CharField(max_length=32)
+    accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-accepted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "version"], name="terms_accepted_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"terms {self.version} accepted by {self.user_id}"

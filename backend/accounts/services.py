@@ -27,6 +27,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
+from backend.accounts.terms import terms_accept
 from backend.errors import ProblemError
 
 ENROLMENT_CODE_TTL = timedelta(hours=72)
@@ -80,12 +81,20 @@ def _password_validate(*, password: str, user: User) -> None:
 
 
 def _user_create(
-    *, email: str, display_name: str, time_zone: str, role: Role, password: str | None
+    *,
+    email: str,
+    display_name: str,
+    time_zone: str,
+    role: Role,
+    password: str | None,
+    country: str = "",
 ) -> User:
     email = _email_normalized(email)
     if User.objects.filter(email=email).exists():
         raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]})
-    user = User(email=email, display_name=display_name, time_zone=time_zone, role=role)
+    user = User(
+        email=email, display_name=display_name, time_zone=time_zone, role=role, country=country
+    )
     if password is None:
         user.set_unusable_password()
     else:
@@ -105,7 +114,7 @@ def _user_create(
 
 
 def user_create_patient(
-    *, email: str, password: str, display_name: str, time_zone: str = "UTC"
+    *, email: str, password: str, display_name: str, time_zone: str = "UTC", country: str = ""
 ) -> User:
     """Register a patient.
 
@@ -120,14 +129,22 @@ def user_create_patient(
         time_zone=time_zone,
         role=Role.PATIENT,
         password=password,
+        country=country,
     )
 
 
 def user_update(
-    *, user: User, display_name: str | None = None, time_zone: str | None = None
+    *,
+    user: User,
+    display_name: str | None = None,
+    time_zone: str | None = None,
+    country: str | None = None,
 ) -> User:
     """Change what a user may change about themselves. The email address is not one."""
     changed: list[str] = []
+    if country is not None:
+        user.country = country
+        changed.append("country")
     if display_name is not None:
         user.display_name = display_name
         changed.append("display_name")
@@ -300,13 +317,22 @@ def user_register(
     password: str,
     display_name: str,
     time_zone: str = "UTC",
+    country: str = "",
+    accepted_terms_version: str | None = None,
     device_name: str = "",
 ) -> IssuedToken:
-    """Register a patient (see `user_create_patient`) and sign this device in."""
+    """Register a patient (see `user_create_patient`) and sign this device in, recording
+    the terms version they accepted in the app, if it sent one (else /me/ asks for it)."""
     with transaction.atomic():
         user = user_create_patient(
-            email=email, password=password, display_name=display_name, time_zone=time_zone
+            email=email,
+            password=password,
+            display_name=display_name,
+            time_zone=time_zone,
+            country=country,
         )
+        if accepted_terms_version is not None:
+            terms_accept(user=user, version=accepted_terms_version, field="accepted_terms_version")
         issued = device_token_create(user=user, device_name=device_name)
     user_logged_in.send(sender=User, request=request, user=user)
     return issued

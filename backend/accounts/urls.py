@@ -18,4 +18,5 @@ urlpatterns: list[URLPattern] = [
     path("auth/enrol/", views.EnrolView.as_view(), name="auth-enrol"),
     path("auth/enrol/confirm/", views.EnrolConfirmView.as_view(), name="auth-enrol-confirm"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("me/terms/", views.TermsView.as_view(), name="me-terms"),
 ]

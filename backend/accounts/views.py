@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated
@@ -18,9 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts import selectors, services
+from backend.accounts import selectors, services, terms
+from backend.accounts.countries import country_for_time_zone
 from backend.accounts.models import DeviceToken, Role, User
-from backend.serializers import StrictSerializer, TimeZoneField
+from backend.serializers import CountryField, StrictSerializer, TimeZoneField
 from backend.throttling import ScopedRateThrottleFailingOpen
 
 PROBLEM = "application/problem+json"
@@ -43,16 +45,50 @@ def _current_token(request: Request) -> DeviceToken | None:
     return request.auth if isinstance(request.auth, DeviceToken) else None
 
 
+class TermsStateSerializer(serializers.Serializer[terms.TermsState]):
+    current_version = serializers.CharField(help_text="The terms and privacy notice in force.")
+    accepted_version = serializers.CharField(
+        allow_null=True, help_text="The version you accepted last; null if none."
+    )
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    acceptance_required = serializers.BooleanField(
+        help_text="True when the current version is not the one you accepted: show it and "
+        "accept it with POST /api/v1/me/terms/."
+    )
+
+    class Meta:
+        ref_name = "TermsState"
+
+
 class UserSerializer(serializers.Serializer[User]):
     id = serializers.UUIDField()
     email = serializers.EmailField()
     display_name = serializers.CharField()
     time_zone = serializers.CharField(help_text="IANA time zone name, e.g. Europe/Berlin.")
+    country = serializers.SerializerMethodField(
+        help_text="Where you live (ISO 3166-1 alpha-2), for the crisis lines you are shown; "
+        "null until you set it."
+    )
+    suggested_country = serializers.SerializerMethodField(
+        help_text="The country your time zone suggests (null if none): offer it, but let "
+        "the person choose."
+    )
     role = serializers.ChoiceField(choices=Role.choices)
     created_at = serializers.DateTimeField()
+    terms = serializers.SerializerMethodField()
 
     class Meta:
         ref_name = "User"
+
+    def get_country(self, user: User) -> str | None:
+        return user.country or None
+
+    def get_suggested_country(self, user: User) -> str | None:
+        return country_for_time_zone(user.time_zone)
+
+    @extend_schema_field(TermsStateSerializer)
+    def get_terms(self, user: User) -> dict[str, Any]:
+        return dict(TermsStateSerializer(terms.terms_state_for_user(user=user)).data)
 
 
 class DeviceSerializer(serializers.Serializer[Any]):
@@ -121,6 +157,18 @@ class RegisterView(APIView):
         password = _password_field()
         display_name = serializers.CharField(max_length=100)
         time_zone = TimeZoneField(required=False, default="UTC")
+        country = CountryField(
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="Where you live (ISO 3166-1 alpha-2): the crisis lines shown follow it.",
+        )
+        accepted_terms_version = serializers.CharField(
+            max_length=32,
+            required=False,
+            help_text="The version of the terms and privacy notice the person accepted in "
+            "the app; it must be the current one. Without it, /me/ asks for acceptance.",
+        )
         device_name = _device_name_field()
 
         class Meta:
@@ -146,6 +194,8 @@ class RegisterView(APIView):
                     "password": "correct horse battery staple",
                     "display_name": "Anna",
                     "time_zone": "Europe/Berlin",
+                    "country": "DE",
+                    "accepted_terms_version": "1",
                     "device_name": "Anna's iPhone",
                 },
                 request_only=True,
@@ -308,6 +358,12 @@ class MeView(APIView):
     class UpdateInputSerializer(StrictSerializer):
         display_name = serializers.CharField(max_length=100, required=False)
         time_zone = TimeZoneField(required=False)
+        country = CountryField(
+            required=False,
+            allow_blank=True,
+            help_text="Where you live (ISO 3166-1 alpha-2); blank to unset. The crisis lines "
+            "you are shown follow it.",
+        )
 
         class Meta:
             ref_name = "MeUpdate"
@@ -322,14 +378,16 @@ class MeView(APIView):
 
     @extend_schema(
         tags=["me"],
-        summary="Change your display name or time zone",
-        description="Only `display_name` and `time_zone`; any other field answers 400.",
+        summary="Change your display name, time zone or country",
+        description=(
+            "Only `display_name`, `time_zone` and `country`; any other field answers 400."
+        ),
         request=UpdateInputSerializer,
         responses={200: OpenApiResponse(UserSerializer, description="The changed account.")},
         examples=[
             OpenApiExample(
                 "Moved to Lisbon",
-                value={"time_zone": "Europe/Lisbon"},
+                value={"time_zone": "Europe/Lisbon", "country": "PT"},
                 request_only=True,
             )
         ],
@@ -485,3 +543,35 @@ class EnrolConfirmView(APIView):
         serializer.is_valid(raise_exception=True)
         user = services.therapist_enrol_confirm(**serializer.validated_data)
         return Response(self.OutputSerializer({"user": user}).data)
+
+
+class TermsView(APIView):
+    class InputSerializer(StrictSerializer):
+        version = serializers.CharField(
+            max_length=32, help_text="The version shown to the person: the current one."
+        )
+
+        class Meta:
+            ref_name = "TermsAccept"
+
+    @extend_schema(
+        tags=["me"],
+        summary="Accept the current terms and privacy notice",
+        description=(
+            "Records that you accepted `version`, which must be the current one "
+            "(`terms.current_version` of /me/); another answers 400 on `version`. "
+            "Accepting again changes nothing."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(TermsStateSerializer, description="Your terms state."),
+            (400, PROBLEM): _problem("`validation`: not the current version."),
+        },
+        examples=[OpenApiExample("Accept", value={"version": "1"}, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = _signed_in_user(request)
+        terms.terms_accept(user=user, version=serializer.validated_data["version"])
+        return Response(TermsStateSerializer(terms.terms_state_for_user(user=user)).data)

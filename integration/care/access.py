@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Expression, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Expression, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -150,10 +150,15 @@ def safety_alert_links_for_patient(*, patient_id: Any) -> QuerySet[CareLink]:
 
 
 def safety_alert_may_be_sent(alert: SafetyAlert) -> bool:
-    """Whether the alert may still go out: its link is live and still consented to."""
+    """Whether the alert may still go out: its link is live and the consent it was made
+    under is still the one in force (withdrawn, or withdrawn and given again, it is not)."""
     return (
         safety_alert_links_for_patient(patient_id=alert.patient_id)
-        .filter(pk=alert.care_link_id, therapist_id=alert.therapist_id)
+        .filter(
+            pk=alert.care_link_id,
+            therapist_id=alert.therapist_id,
+            safety_alerts_consent_id=alert.consent_id,
+        )
         .exists()
     )
 
@@ -168,6 +173,8 @@ def readable_safety_alerts_for_therapist(*, therapist: User) -> QuerySet[SafetyA
         care_link__therapist=therapist,  # under their own link
         care_link__ended_at__isnull=True,  # ending the link ends what it showed
         care_link__safety_alerts_enabled=True,  # withdrawn consent withdraws the alerts too
+        # ... and consent given again shows only alerts made since, under the new decision
+        consent=F("care_link__safety_alerts_consent"),
         patient__erased_at__isnull=True,  # erased patients' data is gone
         patient__is_active=True,
     )

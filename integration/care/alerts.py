@@ -55,6 +55,7 @@ from django.utils import timezone
 from backend.accounts.models import User
 from integration.care import access
 from integration.models import SafetyAlert, SafetyAlertReason, SafetyAlertStatus
+from journal.crisis import country_lines
 from journal.models import Measure
 from journal.safety import crisis_resources
 
@@ -111,6 +112,7 @@ def safety_alerts_create(*, measure: Measure) -> list[SafetyAlert]:
             patient_id=measure.patient_id,
             therapist_id=link.therapist_id,
             care_link=link,
+            consent_id=link.safety_alerts_consent_id,
             measure=measure,
             reason=SafetyAlertReason.PHQ9_ITEM9,
             created_at=now,
@@ -163,6 +165,18 @@ def _local_time(instant: dt.datetime, user: User) -> str:
     return f"{local:%A %d %B %Y, %H:%M} ({local.tzname()})"
 
 
+def _crisis_lines(patient: User) -> list[str]:
+    """The crisis services of the patient's country (the clinic's line first), or the
+    plain fallback when their country has no checked list."""
+    lines = [
+        f"- {resource['name']}: {resource['instructions']}"
+        for resource in crisis_resources(country=patient.country)
+    ]
+    if not country_lines(patient.country):
+        lines.append("- Their local emergency number.")
+    return lines
+
+
 def safety_alert_message(alert: SafetyAlert) -> tuple[str, str]:
     """The e-mail's subject and body: who, when, where to look, and the crisis lines.
     Never an answer, a score or the questionnaire's name. Reads `alert.patient` and
@@ -182,8 +196,9 @@ def safety_alert_message(alert: SafetyAlert) -> tuple[str, str]:
         "",
         "Afterglow is a journal, not a crisis service: nobody reads it in real time, and "
         "this alert does not replace your clinic's own safety procedures. If you believe "
-        "they are in immediate danger, follow those procedures. Crisis services:",
-        *[f"- {resource['name']}: {resource['instructions']}" for resource in crisis_resources()],
+        "they are in immediate danger, follow those procedures. Crisis services where "
+        f"{patient} lives:",
+        *_crisis_lines(alert.patient),
         "",
         f"You receive this because {patient} linked their Afterglow journal to you and "
         "turned safety alerts on. They can turn them off at any time.",

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -23,6 +24,7 @@ from integration.models import (
     CareInvitation,
     CareLink,
     CareLinkEndedBy,
+    SafetyAlertConsent,
 )
 
 # Care links and shares ------------------------------------------------------------------
@@ -113,10 +115,53 @@ def invitation_preview(*, patient: User, code: str) -> CareInvitation:
     return invitation
 
 
-def care_link_create(*, patient: User, code: str, safety_alerts_enabled: bool = False) -> CareLink:
+def current_consent_version() -> str:
+    """The version of the consent text to safety alerts the app must show to ask for it."""
+    return str(settings.SAFETY_ALERT_CONSENT_VERSION)
+
+
+def _consent_version_checked(consent_version: str | None) -> str:
+    """The version consent is given under: the current one. A client that showed another
+    text (an older app) is told which one to show (409), so the record never names a text
+    the patient did not see. Omitted, it means the client showed the current text."""
+    current = current_consent_version()
+    if consent_version is not None and consent_version != current:
+        raise ProblemError(
+            409,
+            "consent_version_outdated",
+            "The consent text has changed: show the current one and send its version.",
+            extra={"current_consent_version": current},
+        )
+    return current
+
+
+def _consent_record(link: CareLink, *, is_given: bool, version: str, now: dt.datetime) -> None:
+    """Record a decision and put it in force on the link (the caller holds the link)."""
+    consent = SafetyAlertConsent.objects.create(
+        care_link=link, is_given=is_given, consent_version=version, recorded_at=now
+    )
+    link.safety_alerts_enabled = is_given
+    link.safety_alerts_consent = consent
+    link.save(update_fields=["safety_alerts_enabled", "safety_alerts_consent"])
+
+
+def care_link_create(
+    *,
+    patient: User,
+    code: str,
+    safety_alerts_enabled: bool = False,
+    consent_version: str | None = None,
+) -> CareLink:
     """Redeem an invitation: the patient and the therapist are linked, and the code is
-    used up. 400 for an unusable code, 409 when already linked (the code stays usable)."""
+    used up; the patient's choice about safety alerts is the link's first consent record.
+    400 for an unusable code, 409 when already linked (the code stays usable) or when
+    consent is given under an outdated text."""
     now = timezone.now()
+    version = (
+        _consent_version_checked(consent_version)
+        if safety_alerts_enabled
+        else current_consent_version()
+    )
     with transaction.atomic():
         invitation = (
             _usable_invitations(now)
@@ -133,11 +178,11 @@ def care_link_create(*, patient: User, code: str, safety_alerts_enabled: bool = 
                     patient=patient,
                     therapist=invitation.therapist,
                     invitation=invitation,
-                    safety_alerts_enabled=safety_alerts_enabled,
                     created_at=now,
                 )
         except IntegrityError:
             raise _already_linked() from None  # a live link of this pair exists
+        _consent_record(link, is_given=safety_alerts_enabled, version=version, now=now)
         invitation.redeemed_at = now
         invitation.redeemed_by = patient
         invitation.save(update_fields=["redeemed_at", "redeemed_by"])
@@ -157,4 +202,50 @@ def care_link_end(*, user: User, link_id: uuid.UUID) -> CareLink:
                 CareLinkEndedBy.PATIENT if user.is_patient else CareLinkEndedBy.THERAPIST
             )
             link.save(update_fields=["ended_at", "ended_by"])
+    return link
+
+
+def care_link_consent_set(
+    *,
+    patient: User,
+    link_id: uuid.UUID,
+    safety_alerts_enabled: bool,
+    consent_version: str | None = None,
+) -> CareLink:
+    """The patient gives or withdraws consent to safety alerts on one of their live links.
+    It takes effect with the transaction: the next measure alerts, or does not, by it
+    (alerts made under an earlier decision are no longer shown or sent). Withdrawing is
+    never refused; giving consent needs the current consent text (409 otherwise). A
+    request that changes nothing (the same decision under the same text) records nothing.
+    404 for a link that is not theirs; 409 `care_link_ended` for an ended one."""
+    version = (
+        _consent_version_checked(consent_version)
+        if safety_alerts_enabled
+        else current_consent_version()
+    )
+    with transaction.atomic():
+        link = (
+            # Locks the link alone (the consent in force is a nullable join): concurrent
+            # changes of one link are recorded one after the other.
+            CareLink.objects.select_for_update(of=("self",))
+            .select_related("safety_alerts_consent")
+            .filter(patient=patient, pk=link_id)
+            .first()
+        )
+        if link is None:
+            raise NotFound()
+        if link.ended_at is not None:
+            raise ProblemError(
+                409, "care_link_ended", "This care link has ended; its consent cannot change."
+            )
+        in_force = link.safety_alerts_consent
+        unchanged = (
+            in_force is not None
+            and in_force.is_given == safety_alerts_enabled
+            and in_force.consent_version == version
+        )
+        if not unchanged:
+            _consent_record(
+                link, is_given=safety_alerts_enabled, version=version, now=timezone.now()
+            )
     return link

@@ -21,9 +21,11 @@ from integration.models import (
     CareLink,
     Prompt,
     PromptStatus,
+    SafetyAlertConsent,
     Share,
 )
 from journal.entries.selectors import open_title
+from journal.export.fhir import ConsentKind, ConsentRecord
 from journal.keys import sealer_for
 from journal.models import Entry, TreatmentSession
 
@@ -58,8 +60,21 @@ def care_links_for_patient(*, patient: User) -> QuerySet[CareLink]:
     """The patient's care links, ended ones too, newest first."""
     return (
         CareLink.objects.filter(patient=patient)
-        .select_related("therapist")
+        .select_related("therapist", "safety_alerts_consent")
         .order_by("-created_at", "-id")
+    )
+
+
+def care_link_get_for_patient(
+    *, patient: User, link_id: uuid.UUID
+) -> tuple[CareLink, list[SafetyAlertConsent]]:
+    """One of the patient's links (ended ones too) with its safety alert consent history,
+    oldest first; NotFound alike for missing and not theirs."""
+    link = care_links_for_patient(patient=patient).filter(pk=link_id).first()
+    if link is None:
+        raise NotFound()
+    return link, list(
+        SafetyAlertConsent.objects.filter(care_link=link).order_by("recorded_at", "id")
     )
 
 
@@ -171,3 +186,30 @@ def access_events_for_patient(*, patient: User) -> QuerySet[AccessEvent]:
         .select_related("actor")
         .order_by("-created_at", "-id")
     )
+
+
+def safety_alert_consents_for_export(*, patient: User) -> list[ConsentRecord]:
+    """A `JOURNAL_EXPORT_CONSENT_HOOKS` hook: every decision the patient made about safety
+    alerts, on every link (ended ones too), oldest first, for the FHIR export. The one in
+    force on a live link is active; the others are history."""
+    consents = (
+        SafetyAlertConsent.objects.filter(care_link__patient=patient)
+        .select_related("care_link__therapist")
+        .order_by("recorded_at", "id")
+    )
+    return [
+        ConsentRecord(
+            id=consent.id,
+            kind=ConsentKind.SAFETY_ALERTS,
+            is_permit=consent.is_given,
+            version=consent.consent_version,
+            recorded_at=consent.recorded_at,
+            is_in_force=(
+                consent.care_link.ended_at is None
+                and consent.care_link.safety_alerts_consent_id == consent.id
+            ),
+            recipient_id=consent.care_link.therapist_id,
+            recipient_display=consent.care_link.therapist.display_name,
+        )
+        for consent in consents
+    ]

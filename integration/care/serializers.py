@@ -8,9 +8,11 @@ from rest_framework import serializers
 
 from backend.serializers import EnumField
 from integration.care import selectors
+from integration.care.links import current_consent_version
 from integration.models import (
     CareLink,
     CareLinkEndedBy,
+    SafetyAlertConsent,
     Share,
 )
 from journal.models import (
@@ -35,11 +37,33 @@ class TherapistRefSerializer(serializers.Serializer[Any]):
         ref_name = "TherapistRef"
 
 
+class SafetyAlertConsentSerializer(serializers.Serializer[Any]):
+    safety_alerts_enabled = serializers.BooleanField(
+        source="is_given", help_text="True: consent given; false: withdrawn (or not given)."
+    )
+    consent_version = serializers.CharField(
+        allow_null=True,
+        help_text="The version of the consent text it was given or withdrawn under; null "
+        "for decisions made before versions were recorded.",
+    )
+    recorded_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "SafetyAlertConsent"
+
+
 class CareLinkSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     therapist = TherapistRefSerializer()
     safety_alerts_enabled = serializers.BooleanField(
-        help_text="Whether safety alerts reach this therapist (your consent, off by default)."
+        help_text="Whether safety alerts reach this therapist (your consent, off by default; "
+        "change it with PATCH)."
+    )
+    safety_alerts_consent = SafetyAlertConsentSerializer(
+        allow_null=True, help_text="The decision in force: when, and under which text."
+    )
+    current_consent_version = serializers.CharField(
+        help_text="The version of the consent text to show when asking for consent now."
     )
     is_active = serializers.BooleanField(help_text="False once either side ended it.")
     created_at = serializers.DateTimeField()
@@ -50,23 +74,49 @@ class CareLinkSerializer(serializers.Serializer[Any]):
         ref_name = "CareLink"
 
 
-def care_link_data(link: CareLink) -> dict[str, Any]:
-    return dict(
-        CareLinkSerializer(
-            {
-                "id": link.id,
-                "therapist": {
-                    "id": link.therapist_id,
-                    "display_name": link.therapist.display_name,
-                },
-                "safety_alerts_enabled": link.safety_alerts_enabled,
-                "is_active": link.is_active,
-                "created_at": link.created_at,
-                "ended_at": link.ended_at,
-                "ended_by": link.ended_by or None,
-            }
-        ).data
+class CareLinkDetailSerializer(CareLinkSerializer):
+    safety_alerts_history = SafetyAlertConsentSerializer(
+        many=True, help_text="Every decision about safety alerts on this link, oldest first."
     )
+
+    class Meta:
+        ref_name = "CareLinkDetail"
+
+
+def _consent_values(consent: SafetyAlertConsent | None) -> dict[str, Any] | None:
+    if consent is None:
+        return None
+    return {
+        "is_given": consent.is_given,
+        "consent_version": consent.consent_version or None,
+        "recorded_at": consent.recorded_at,
+    }
+
+
+def _care_link_values(link: CareLink) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "therapist": {"id": link.therapist_id, "display_name": link.therapist.display_name},
+        "safety_alerts_enabled": link.safety_alerts_enabled,
+        "safety_alerts_consent": _consent_values(link.safety_alerts_consent),
+        "current_consent_version": current_consent_version(),
+        "is_active": link.is_active,
+        "created_at": link.created_at,
+        "ended_at": link.ended_at,
+        "ended_by": link.ended_by or None,
+    }
+
+
+def care_link_data(link: CareLink) -> dict[str, Any]:
+    """A link as lists show it. Reads `link.therapist` and `link.safety_alerts_consent`:
+    select them with the link."""
+    return dict(CareLinkSerializer(_care_link_values(link)).data)
+
+
+def care_link_detail_data(link: CareLink, history: list[SafetyAlertConsent]) -> dict[str, Any]:
+    values = _care_link_values(link)
+    values["safety_alerts_history"] = [_consent_values(consent) for consent in history]
+    return dict(CareLinkDetailSerializer(values).data)
 
 
 class SessionRefSerializer(serializers.Serializer[Any]):

@@ -22,6 +22,7 @@ from backend.accounts.permissions import (
     IsPatient,
 )
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
+from backend.errors import ProblemError
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 from integration.care import links as care_links
@@ -30,10 +31,12 @@ from integration.care import shares as care_shares
 from integration.care.serializers import (
     AccessEventPageSerializer,
     AccessEventSerializer,
+    CareLinkDetailSerializer,
     CareLinkSerializer,
     ShareDetailSerializer,
     ShareSerializer,
     care_link_data,
+    care_link_detail_data,
     code_field,
     share_values,
 )
@@ -65,6 +68,14 @@ RESPONSE_400_CODE = problem_openapi(
 
 
 RESPONSE_409_LINKED = problem_openapi("`already_linked`: you are linked to this therapist already.")
+RESPONSE_409_LINKED_OR_CONSENT = problem_openapi(
+    "`already_linked`: you are linked to this therapist already; `consent_version_outdated`: "
+    "the consent text shown is not the current one (`current_consent_version` says which)."
+)
+RESPONSE_409_CONSENT = problem_openapi(
+    "`consent_version_outdated`: the consent text shown is not the current one "
+    "(`current_consent_version` says which); `care_link_ended`: the link has ended."
+)
 
 
 class CareLinkPreviewView(_PostThrottled, APIView):
@@ -124,6 +135,12 @@ class CareLinkCollectionView(_PostThrottled, APIView):
         safety_alerts_enabled = serializers.BooleanField(
             default=False, help_text="Let safety alerts reach this therapist."
         )
+        consent_version = serializers.CharField(
+            max_length=32,
+            required=False,
+            help_text="With consent: the version of the consent text you were shown (the "
+            "current one; another answers 409 `consent_version_outdated`).",
+        )
 
         class Meta:
             ref_name = "CareLinkCreate"
@@ -157,14 +174,24 @@ class CareLinkCollectionView(_PostThrottled, APIView):
         responses={
             201: OpenApiResponse(CareLinkSerializer, description="Linked."),
             (400, PROBLEM): RESPONSE_400_CODE,
-            (409, PROBLEM): RESPONSE_409_LINKED,
+            (409, PROBLEM): RESPONSE_409_LINKED_OR_CONSENT,
         },
         examples=[
             OpenApiExample(
                 "Link, without safety alerts",
                 value={"code": CODE_EXAMPLE, "confirm": True, "safety_alerts_enabled": False},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Link, with safety alerts",
+                value={
+                    "code": CODE_EXAMPLE,
+                    "confirm": True,
+                    "safety_alerts_enabled": True,
+                    "consent_version": "1",
+                },
+                request_only=True,
+            ),
         ],
         extensions={"x-throttled": True},
     )
@@ -175,13 +202,106 @@ class CareLinkCollectionView(_PostThrottled, APIView):
             patient=request_patient(request),
             code=serializer.validated_data["code"],
             safety_alerts_enabled=serializer.validated_data["safety_alerts_enabled"],
+            consent_version=serializer.validated_data.get("consent_version"),
         )
         return Response(care_link_data(link), status=status.HTTP_201_CREATED)
 
 
 class CareLinkDetailView(APIView):
-    # The patient of the link, or its therapist signed in with the second factor.
-    permission_classes = [IsAuthenticatedWithSecondFactor]
+    # Reading and changing consent: the patient of the link. Ending it: either side, the
+    # therapist signed in with the second factor.
+    def get_permissions(self) -> list[Any]:
+        if self.request.method in ("GET", "PATCH"):
+            return [IsPatient()]
+        return [IsAuthenticatedWithSecondFactor()]
+
+    class UpdateSerializer(StrictSerializer):
+        safety_alerts_enabled = serializers.BooleanField(
+            help_text="Give (true) or withdraw (false) consent to safety alerts reaching this "
+            "therapist. Takes effect at once."
+        )
+        consent_version = serializers.CharField(
+            max_length=32,
+            required=False,
+            help_text="When giving consent: the version of the consent text you were shown "
+            "(`current_consent_version`). Withdrawing never needs it.",
+        )
+
+        class Meta:
+            ref_name = "CareLinkUpdate"
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_retrieve",
+        summary="One of your care links, with your safety alert consent history",
+        responses={
+            200: OpenApiResponse(CareLinkDetailSerializer, description="The link."),
+            (404, PROBLEM): RESPONSE_404,
+            (410, PROBLEM): problem_openapi(
+                "`care_link_ended`: the link was ended; the problem carries `ended_at` and "
+                "`safety_alerts_history`, and the list keeps the link."
+            ),
+        },
+    )
+    def get(self, request: Request, link_id: uuid.UUID) -> Response:
+        link, history = selectors.care_link_get_for_patient(
+            patient=request_patient(request), link_id=link_id
+        )
+        data = care_link_detail_data(link, history)
+        if link.ended_at is not None:
+            # DELETE ended it: nothing is served at its address any more (as for a revoked
+            # share), yet the patient keeps the record of their decisions.
+            raise ProblemError(
+                410,
+                "care_link_ended",
+                "This care link has ended; it stays in your list of care links as a record.",
+                extra={
+                    "ended_at": data["ended_at"],
+                    "safety_alerts_history": data["safety_alerts_history"],
+                },
+            )
+        return Response(data)
+
+    @extend_schema(
+        tags=["care"],
+        operation_id="care_links_update",
+        summary="Give or withdraw consent to safety alerts on a care link",
+        description=(
+            "Takes effect at once: the next PHQ-9 with item 9 above 0 alerts this therapist, "
+            "or does not. Withdrawing also hides alerts not yet acknowledged and cancels any "
+            "not yet sent. Each change is recorded with its time and the consent text "
+            "version (see GET for the history); the therapist sees only the current state. "
+            "Repeating the decision in force changes nothing."
+        ),
+        request=UpdateSerializer,
+        responses={
+            200: OpenApiResponse(CareLinkDetailSerializer, description="The changed link."),
+            (404, PROBLEM): RESPONSE_404,
+            (409, PROBLEM): RESPONSE_409_CONSENT,
+        },
+        examples=[
+            OpenApiExample(
+                "Withdraw consent", value={"safety_alerts_enabled": False}, request_only=True
+            ),
+            OpenApiExample(
+                "Give consent",
+                value={"safety_alerts_enabled": True, "consent_version": "1"},
+                request_only=True,
+            ),
+        ],
+    )
+    def patch(self, request: Request, link_id: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        serializer = self.UpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        care_links.care_link_consent_set(
+            patient=patient,
+            link_id=link_id,
+            safety_alerts_enabled=serializer.validated_data["safety_alerts_enabled"],
+            consent_version=serializer.validated_data.get("consent_version"),
+        )
+        link, history = selectors.care_link_get_for_patient(patient=patient, link_id=link_id)
+        return Response(care_link_detail_data(link, history))
 
     @extend_schema(
         tags=["care"],

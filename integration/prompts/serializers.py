@@ -240,7 +240,7 @@ class PromptCompletedSerializer(PromptSerializer):
         ref_name = "PromptCompleted"
 
 
-def submitted_safety(data: Any) -> dict[str, Any] | None:
+def submitted_safety(data: Any, *, country: str | None) -> dict[str, Any] | None:
     """The safety block for answers that endorse PHQ-9 item 9, read from the raw body, so
     that it comes back even when the answer is refused or fails. (Read liberally, as the
     journal does: nine answers to a seven-item form still get it, since showing crisis
@@ -249,7 +249,7 @@ def submitted_safety(data: Any) -> dict[str, Any] | None:
         return None
     if not instruments.needs_safety_response(Instrument.PHQ9, data.get("answers")):
         return None
-    return safety_block(SafetyReason.PHQ9_ITEM9)
+    return safety_block(SafetyReason.PHQ9_ITEM9, country=country)
 
 
 ENTRY_ANSWER_FIELDS = ("entry_id", "title", "body", "tags", "mood")

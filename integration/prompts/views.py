@@ -61,7 +61,7 @@ from journal.pagination import (
     MAX_PAGE_SIZE,
     JournalCursorPagination,
 )
-from journal.safety import SafetyReason, safety_block
+from journal.safety import SafetyReason, not_monitored_notice, safety_block
 
 RESPONSE_409_TRANSITION = problem_with_current(
     "`invalid_transition`: the prompt is not in a state that allows this (for example it "
@@ -467,11 +467,15 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
     )
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
         patient = request_patient(request)
-        self.submitted_safety = submitted_safety(request.data)
+        self.submitted_safety = submitted_safety(request.data, country=patient.country)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        values: dict[str, Any] = {"measure_result": None, "safety": None}
+        values: dict[str, Any] = {
+            "measure_result": None,
+            "safety": None,
+            "notice": not_monitored_notice(country=patient.country),
+        }
         if "answers" in data:
             answered = inbox.prompt_complete_measure(
                 patient=patient,
@@ -484,7 +488,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
             prompt, measure = answered.prompt, answered.measure
             values |= {"measure_result": measure, "late": answered.is_late, "answer": measure.pk}
             if instruments.needs_safety_response(measure.instrument, measure.answers):
-                values["safety"] = safety_block(SafetyReason.PHQ9_ITEM9)
+                values["safety"] = safety_block(SafetyReason.PHQ9_ITEM9, country=patient.country)
         else:
             written = inbox.prompt_complete(
                 patient=patient,

@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.request import Request
 
+from backend.accounts.countries import country_name
 from backend.accounts.models import User
 from integration.care import access
 from integration.care.selectors import live_dosing_session, session_prompts, share_state
@@ -29,6 +30,7 @@ from integration.models import (
 from journal.entries.selectors import open_content, open_title
 from journal.keys import sealer_for
 from journal.models import Entry, SessionKind, SessionStatus, TreatmentSession
+from journal.safety import crisis_resources
 
 # The therapist's side ---------------------------------------------------------------------
 #
@@ -52,6 +54,11 @@ class LinkedPatientView:
     next_integration_session_at: dt.datetime | None
     # The therapist's own relationship (to end it), not patient data.
     care_link_id: uuid.UUID
+    # The patient's current decision about safety alerts to this therapist (never its
+    # history), and their country, whose crisis lines the patient is shown.
+    safety_alerts_enabled: bool
+    safety_alerts_since: dt.datetime | None
+    country: str | None
 
 
 def _upcoming_sessions(
@@ -75,7 +82,7 @@ def linked_patients_for_therapist(
     with transaction.atomic():
         links = list(
             access.active_links_for_therapist(therapist=therapist)
-            .select_related("patient")
+            .select_related("patient", "safety_alerts_consent")
             .order_by("patient__display_name", "patient_id")
         )
         sessions: dict[Any, list[UpcomingSession]] = {link.patient_id: [] for link in links}
@@ -99,6 +106,11 @@ def linked_patients_for_therapist(
                     None,
                 ),
                 care_link_id=link.id,
+                safety_alerts_enabled=link.safety_alerts_enabled,
+                safety_alerts_since=(
+                    link.safety_alerts_consent.recorded_at if link.safety_alerts_consent else None
+                ),
+                country=link.patient.country or None,
             )
             for link in links
         ]
@@ -405,6 +417,10 @@ class SafetyAlertView:
     patient_id: uuid.UUID
     patient_display_name: str
     created_at: dt.datetime
+    # Where the patient lives, and the lines they were shown (the clinic's first), so the
+    # therapist can point them to the same ones; empty lines: the plain fallback.
+    country_name: str | None = None
+    crisis_lines: tuple[dict[str, Any], ...] = ()
 
 
 def open_safety_alerts_for_therapist(
@@ -434,6 +450,8 @@ def open_safety_alerts_for_therapist(
                     patient_id=alert.patient_id,
                     patient_display_name=alert.patient.display_name,
                     created_at=alert.created_at,
+                    country_name=country_name(alert.patient.country) or None,
+                    crisis_lines=tuple(crisis_resources(country=alert.patient.country)),
                 )
             )
         access.access_record_per_patient(

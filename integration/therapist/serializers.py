@@ -63,6 +63,17 @@ class LinkedPatientSerializer(serializers.Serializer[Any]):
     care_link = serializers.UUIDField(
         source="care_link_id", help_text="To end the link: DELETE /api/v1/care-links/{id}/."
     )
+    safety_alerts_enabled = serializers.BooleanField(
+        help_text="Whether the patient allows safety alerts to reach you now (they can change "
+        "it at any time; only the current state is shown)."
+    )
+    safety_alerts_since = serializers.DateTimeField(
+        allow_null=True, help_text="When the patient made the current decision."
+    )
+    country = serializers.CharField(
+        allow_null=True,
+        help_text="The patient's country (ISO 3166-1), whose crisis lines they are shown.",
+    )
 
     class Meta:
         ref_name = "TherapistLinkedPatient"

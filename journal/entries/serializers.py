@@ -7,11 +7,13 @@ from typing import Any, cast
 
 from rest_framework import serializers
 
+from backend.accounts.models import User
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     NoticeField,
     pages_of,
     represent,
+    with_notice,
 )
 from journal.entries import selectors, services
 from journal.keys import Sealer
@@ -70,8 +72,13 @@ def entries_data(entries: Iterable[Entry], sealer: Sealer) -> list[dict[str, Any
     return list(EntryOutputSerializer(cast(Any, opened), many=True).data)
 
 
-def entry_record(entry: Entry, sealer: Sealer) -> dict[str, Any]:
-    return represent(EntryRecordSerializer, selectors.open_entry(entry, sealer=sealer))
+def entry_record(entry: Entry, sealer: Sealer, *, patient: User) -> dict[str, Any]:
+    """The entry as `EntryRecordSerializer` documents it: with the notice for the
+    patient's country."""
+    return with_notice(
+        represent(EntryOutputSerializer, selectors.open_entry(entry, sealer=sealer)),
+        patient=patient,
+    )
 
 
 EntryPageSerializer = pages_of("EntryPage", EntryOutputSerializer)

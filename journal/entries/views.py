@@ -199,7 +199,7 @@ class EntryCollectionView(APIView):
         created = services.entry_create(
             patient=patient, sealer=sealer, **service_data(serializer.validated_data)
         )
-        return created_or_repeated(created, entry_record(created.record, sealer))
+        return created_or_repeated(created, entry_record(created.record, sealer, patient=patient))
 
 
 class EntryDetailView(APIView):
@@ -233,7 +233,7 @@ class EntryDetailView(APIView):
     def get(self, request: Request, entry_id: uuid.UUID) -> Response:
         patient = request_patient(request)
         entry = selectors.entry_get_for_patient(patient=patient, entry_id=entry_id)
-        return record_response(entry_record(entry, sealer_for(patient)))
+        return record_response(entry_record(entry, sealer_for(patient), patient=patient))
 
     @extend_schema(
         tags=["entries"],

@@ -39,12 +39,14 @@ class FhirExportView(APIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_export_fhir",
-        summary="Export your measures as FHIR R4",
+        summary="Export your measures and consents as FHIR R4",
         description=(
             "A FHIR R4 Bundle (type `collection`, application/fhir+json) of your measures: "
             "for each, a QuestionnaireResponse with the LOINC-coded answers and an "
-            "Observation of the total score, `derivedFrom` it. You appear only by an "
-            "identifier, never by name or email."
+            "Observation of the total score, `derivedFrom` it; then your consents as "
+            "Consent resources: each decision about safety alerts on a care link (with the "
+            "consent text version) and each acceptance of the terms and privacy notice. "
+            "You appear only by an identifier, never by name or email."
         ),
         responses={
             (200, fhir.FHIR_CONTENT_TYPE): OpenApiResponse(
@@ -56,7 +58,12 @@ class FhirExportView(APIView):
         patient = request_patient(request)
         now = timezone.now()
         rows = access.measure_queryset_for_patient(patient=patient).order_by("taken_at", "id")
-        bundle = fhir.measures_bundle(open_measures(rows, sealer=sealer_for(patient)), now=now)
+        bundle = fhir.measures_bundle(
+            open_measures(rows, sealer=sealer_for(patient)),
+            now=now,
+            consents=selectors.consents_for_patient(patient=patient),
+            patient_id=patient.pk,
+        )
         filename = f"afterglow-measures-{now:%Y-%m-%d}.fhir.json"
         return HttpResponse(
             json.dumps(bundle, ensure_ascii=False),

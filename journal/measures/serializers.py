@@ -15,6 +15,7 @@ from journal import instruments as measures_instruments
 from journal.api import (
     pages_of,
 )
+from journal.crisis import CrisisAction, CrisisKind
 from journal.instruments import Band, Instrument
 from journal.measures import selectors
 from journal.models import (
@@ -23,7 +24,7 @@ from journal.models import (
 from journal.pagination import (
     MAX_PAGE_SIZE,
 )
-from journal.safety import CrisisAction, SafetyReason, safety_block
+from journal.safety import SafetyReason, safety_block
 
 
 @extend_schema_field({"type": "integer", "minimum": 0, "maximum": 3})
@@ -44,10 +45,27 @@ class AnswerField(serializers.Field):  # type: ignore[type-arg]
 
 
 class CrisisResourceSerializer(serializers.Serializer[Any]):
+    kind = EnumField(
+        CrisisKind,
+        help_text="clinic (your clinic's after-hours line, first when set), emergency, or "
+        "crisis_line (a suicide or crisis line).",
+    )
     name = serializers.CharField()
     action = EnumField(CrisisAction, help_text="How to reach it: call, text, or either.")
-    contact = serializers.CharField(help_text="The number to call or text.")
+    contact = serializers.CharField(help_text="The number to call, or the short code to text.")
+    keyword = serializers.CharField(
+        allow_null=True, help_text="The word to text, where the service asks for one."
+    )
+    hours = serializers.CharField(
+        allow_null=True, help_text="When it answers, where that is limited (null: any time)."
+    )
     instructions = serializers.CharField(help_text="What to do, in a sentence.")
+    # A field named like a Field attribute: DRF takes declared fields off the class.
+    source = serializers.URLField(  # type: ignore[assignment]
+        allow_null=True,
+        help_text="The public page the number was checked against (null for the clinic's line).",
+    )
+    checked_on = serializers.DateField(allow_null=True, help_text="When it was checked.")
 
     class Meta:
         ref_name = "CrisisResource"
@@ -56,7 +74,21 @@ class CrisisResourceSerializer(serializers.Serializer[Any]):
 class SafetySerializer(serializers.Serializer[Any]):
     reason = EnumField(SafetyReason)
     message = serializers.CharField(help_text="Show this to the person, with the resources.")
-    resources = CrisisResourceSerializer(many=True, help_text="Crisis lines of the country.")
+    country = serializers.CharField(
+        allow_null=True,
+        help_text="Your country (ISO 3166-1), whose lines these are; null if unset.",
+    )
+    country_name = serializers.CharField(allow_null=True)
+    resources = CrisisResourceSerializer(
+        many=True,
+        help_text="Your clinic's after-hours line first (when the clinic set one), then the "
+        "crisis lines and emergency number of your country.",
+    )
+    fallback = serializers.CharField(
+        allow_null=True,
+        help_text="When there is no checked list for your country (or none is set): says "
+        "plainly to call the local emergency number. Show it prominently.",
+    )
     not_monitored = serializers.CharField(help_text="The journal is not monitored.")
 
     class Meta:
@@ -116,14 +148,14 @@ class MeasureFilterSerializer(StrictSerializer):
     )
 
 
-def submitted_safety(data: Any) -> dict[str, Any] | None:
+def submitted_safety(data: Any, *, country: str | None) -> dict[str, Any] | None:
     """The safety block for a submission that endorses PHQ-9 item 9, read from the raw
     body, so that it comes back even when the measure is refused or fails."""
     if not isinstance(data, Mapping) or data.get("instrument") != Instrument.PHQ9:
         return None
     if not measures_instruments.needs_safety_response(Instrument.PHQ9, data.get("answers")):
         return None
-    return safety_block(SafetyReason.PHQ9_ITEM9)
+    return safety_block(SafetyReason.PHQ9_ITEM9, country=country)
 
 
 class InstrumentOptionSerializer(serializers.Serializer[measures_instruments.AnswerOption]):

@@ -118,8 +118,9 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         summary="Record a PHQ-9 or GAD-7",
         description=(
             "Every item is checked and the total and severity band computed on the server. "
-            "When PHQ-9 item 9 is above 0 the response carries `safety`: crisis resources "
-            "and a message to show at once (also on an error answering such a submission). "
+            "When PHQ-9 item 9 is above 0 the response carries `safety`: the crisis "
+            "resources of your country (your clinic's after-hours line first) and a message "
+            "to show at once (also on an error answering such a submission). "
             "Nobody monitors the journal in real time. Send your own random UUID as `id` "
             "when working offline: repeating the same create answers 200."
         ),
@@ -141,7 +142,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
     )
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
-        self.submitted_safety = submitted_safety(request.data)
+        self.submitted_safety = submitted_safety(request.data, country=patient.country)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = services.measure_create(
@@ -150,7 +151,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         measure = created.record
         data = measure_data(measure)
         data["safety"] = (
-            safety_block(SafetyReason.PHQ9_ITEM9)
+            safety_block(SafetyReason.PHQ9_ITEM9, country=patient.country)
             if measures_instruments.needs_safety_response(measure.instrument, measure.answers)
             else None
         )

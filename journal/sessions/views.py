@@ -165,7 +165,7 @@ class SessionCollectionView(APIView):
         created = services.session_create(
             patient=patient, sealer=sealer, **serializer.validated_data
         )
-        return created_or_repeated(created, session_record(created.record, sealer))
+        return created_or_repeated(created, session_record(created.record, sealer, patient=patient))
 
 
 class SessionDetailView(APIView):
@@ -202,7 +202,7 @@ class SessionDetailView(APIView):
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
         patient = request_patient(request)
         session = selectors.session_get_for_patient(patient=patient, session_id=session_id)
-        return record_response(session_record(session, sealer_for(patient)))
+        return record_response(session_record(session, sealer_for(patient), patient=patient))
 
     @extend_schema(
         tags=["sessions"],

@@ -25,8 +25,16 @@ def test_shows_the_account(patient, django_assert_max_num_queries):
         "email": "anna@example.org",
         "display_name": patient.display_name,
         "time_zone": "Europe/Berlin",
+        "country": None,
+        "suggested_country": "DE",
         "role": "patient",
         "created_at": response.json()["created_at"],
+        "terms": {
+            "current_version": "1",
+            "accepted_version": None,
+            "accepted_at": None,
+            "acceptance_required": True,
+        },
     }
 
 

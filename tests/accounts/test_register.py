@@ -36,8 +36,16 @@ def test_registers_a_patient_and_signs_the_device_in(api_client):
         "email": "anna@example.org",
         "display_name": "Anna",
         "time_zone": "Europe/Berlin",
+        "country": None,
+        "suggested_country": "DE",
         "role": "patient",
         "created_at": body["user"]["created_at"],
+        "terms": {
+            "current_version": "1",
+            "accepted_version": None,
+            "accepted_at": None,
+            "acceptance_required": True,
+        },
     }
     assert body["device"]["name"] == "Anna's iPhone"
     assert body["device"]["id"] == body["token"][:15]

@@ -98,9 +98,11 @@ def test_a_request_looks_up_only_the_token_it_presents(patient, django_assert_nu
         issue_token(patient)  # other devices
     client = authorized(token)
     client.get("/api/v1/me/")  # records the last use (a write once a minute)
-    with django_assert_num_queries(1) as queries:
+    # /me/ itself reads one row beyond the token: the terms the patient accepted last.
+    with django_assert_num_queries(2) as queries:
         assert client.get("/api/v1/me/").status_code == 200
     assert "token_key" in queries.captured_queries[0]["sql"]
+    assert "accounts_termsacceptance" in queries.captured_queries[1]["sql"]
 
 
 def test_an_expired_token_is_deleted_when_presented(patient):

@@ -54,7 +54,9 @@ def test_commands_name_modules_that_exist() -> None:
 
 def test_every_variable_in_compose_is_documented_and_read_by_the_project() -> None:
     documented = known_variables()
-    settings_text = (ROOT / "backend" / "settings.py").read_text()
+    settings_text = "".join(
+        path.read_text() for path in sorted((ROOT / "backend").glob("settings*.py"))
+    )
     gunicorn_text = (ROOT / "backend" / "gunicorn_conf.py").read_text()
     for name, service in compose()["services"].items():
         for variable in service.get("environment", {}):
@@ -67,7 +69,9 @@ def test_every_variable_in_compose_is_documented_and_read_by_the_project() -> No
 
 
 def test_every_documented_variable_is_read_by_the_project() -> None:
-    settings_text = (ROOT / "backend" / "settings.py").read_text()
+    settings_text = "".join(
+        path.read_text() for path in sorted((ROOT / "backend").glob("settings*.py"))
+    )
     gunicorn_text = (ROOT / "backend" / "gunicorn_conf.py").read_text()
     for variable in known_variables():
         assert f'"{variable}"' in settings_text + gunicorn_text, f"{variable} is read nowhere"

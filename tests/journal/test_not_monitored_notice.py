@@ -9,7 +9,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from journal.safety import NOT_MONITORED_NOTICE
+from journal.safety import not_monitored_notice
 from tests.journal.factories import make_entry, make_session
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +26,37 @@ OPERATIONS = [
 ]
 
 
-def test_the_notice_is_the_agreed_text() -> None:
-    assert NOT_MONITORED_NOTICE == (
-        "Afterglow is a journal, not a crisis service: nobody reads it in real time. If you "
-        "are in danger or thinking of harming yourself, call 988 (US) or your local "
-        "emergency number."
+LEAD = (
+    "Afterglow is a journal, not a crisis service: nobody reads it in real time. If you are "
+    "in danger or thinking of harming yourself, "
+)
+
+
+@pytest.mark.parametrize(
+    ("country", "reach"),
+    [
+        ("US", "call 988 Suicide & Crisis Lifeline (988), or 911 in an emergency."),
+        ("DE", "call TelefonSeelsorge (0800 111 0 111), or 112 in an emergency."),
+        ("GB", "call Samaritans (116 123), or 999 in an emergency."),
+        # No checked list for the country, or no country: plainly the local number.
+        ("BR", "call your local emergency number."),
+        (None, "call your local emergency number."),
+    ],
+)
+def test_the_notice_names_the_lines_of_the_patients_country(country, reach) -> None:
+    assert not_monitored_notice(country=country) == LEAD + reach
+
+
+def test_the_notice_names_the_clinics_after_hours_line_first(settings) -> None:
+    settings.CLINIC_AFTER_HOURS_NUMBER = "+49 30 1234 5678"
+    settings.CLINIC_AFTER_HOURS_NAME = "Praxis Berg after hours"
+
+    assert not_monitored_notice(country="DE") == LEAD + (
+        "call Praxis Berg after hours (+49 30 1234 5678) or TelefonSeelsorge "
+        "(0800 111 0 111), or 112 in an emergency."
+    )
+    assert not_monitored_notice(country=None) == LEAD + (
+        "call Praxis Berg after hours (+49 30 1234 5678), or your local emergency number."
     )
 
 
@@ -48,7 +74,7 @@ def test_session_create_read_and_change_carry_the_notice(patient_client) -> None
 
     for response in (created, read, changed):
         assert response.status_code in (200, 201)
-        assert response.json()["notice"] == NOT_MONITORED_NOTICE
+        assert response.json()["notice"] == not_monitored_notice(country=None)
 
 
 def test_entry_create_read_and_change_carry_the_notice(patient_client) -> None:
@@ -63,7 +89,7 @@ def test_entry_create_read_and_change_carry_the_notice(patient_client) -> None:
 
     for response in (created, read, changed):
         assert response.status_code in (200, 201)
-        assert response.json()["notice"] == NOT_MONITORED_NOTICE
+        assert response.json()["notice"] == not_monitored_notice(country=None)
 
 
 def test_a_repeated_create_carries_it_too(patient_client) -> None:
@@ -73,7 +99,7 @@ def test_a_repeated_create_carries_it_too(patient_client) -> None:
     repeat = patient_client.post("/api/v1/entries/", body, format="json")
 
     assert repeat.status_code == 200
-    assert repeat.json()["notice"] == NOT_MONITORED_NOTICE
+    assert repeat.json()["notice"] == not_monitored_notice(country=None)
 
 
 def test_lists_carry_records_without_a_notice_each(patient_client, patient) -> None:
@@ -105,4 +131,4 @@ def test_the_schema_promises_the_notice(schema: dict, method: str, path: str) ->
         component = schema["components"]["schemas"][reference.rsplit("/", 1)[-1]]
         assert "notice" in component["properties"], f"{method} {path} {code}"
         assert "notice" in component["required"], f"{method} {path} {code}"
-        assert component["properties"]["notice"]["example"] == NOT_MONITORED_NOTICE
+        assert component["properties"]["notice"]["example"] == not_monitored_notice(country="US")

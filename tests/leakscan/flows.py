@@ -265,6 +265,17 @@ class Journey:
             json={"code": code, "confirm": True, "safety_alerts_enabled": True},
         ).json()
         self.ids["link"] = link["id"]
+        # Consent changed on the link and back, and a country for the crisis lines: the
+        # alerts below go out under consent given again, to the patient's own lines.
+        self.p("country", "PATCH", "/api/v1/me/", json={"country": "DE"})
+        for enabled in (False, True):
+            self.p(
+                "care link consent",
+                "PATCH",
+                f"/api/v1/care-links/{link['id']}/",
+                json={"safety_alerts_enabled": enabled},
+            )
+        self.p("care link with consent history", "GET", f"/api/v1/care-links/{link['id']}/")
 
     def timeline(self) -> None:
         # The demonstration plan counts in minutes; no quiet hours; room for every prompt.

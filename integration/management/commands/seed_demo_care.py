@@ -177,6 +177,11 @@ class Command(BaseCommand):
             "  with five weeks of PHQ-9 and GAD-7 scores (the share's Scores page).",
             f"  Dashboard: {url}",
             f"  Sign in as {therapist.email} with the password and a current code above.",
+            f"  {patient.display_name} allows safety alerts to reach {therapist.display_name}:",
+            '  set a country (PATCH /api/v1/me/ {"country": "DE"}), answer a PHQ-9 with',
+            "  item 9 above 0 (POST /api/v1/measures/) to see its crisis lines, and change",
+            f"  consent with PATCH /api/v1/care-links/{link.pk}/",
+            '  {"safety_alerts_enabled": false} (or true).',
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -186,10 +191,18 @@ class Command(BaseCommand):
             therapist=therapist, ended_at__isnull=True
         )
         link = live.first()
-        if link is not None:
-            return link
-        invitation = links.invitation_create(therapist=therapist)
-        return links.care_link_create(patient=patient, code=invitation.code)
+        if link is None:
+            invitation = links.invitation_create(therapist=therapist)
+            return links.care_link_create(
+                patient=patient, code=invitation.code, safety_alerts_enabled=True
+            )
+        if not link.safety_alerts_enabled:
+            # The demo starts with consent given, so withdrawing it can be tried; a link
+            # from an earlier run gets it back, recorded like any other decision.
+            links.care_link_consent_set(
+                patient=patient, link_id=link.pk, safety_alerts_enabled=True
+            )
+        return link
 
     def _dosing_session(self, patient: User, now: dt.datetime) -> TreatmentSession:
         session_id = _demo_id(patient, "dosing")

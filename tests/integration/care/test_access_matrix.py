@@ -82,6 +82,8 @@ TABLE: list[tuple[str, str, bool, dict[str, Any] | None, tuple[Cell, ...]]] = [
     ("GET", "/prompts/{prompt}/", False, None, (401, 200, 404, 403, 403, 403, 403, 403, 403, 404)),
     # Care links, shares and the access log: the patient's; a link's therapist may end it.
     ("GET", "/care-links/", False, None, (401, 200, 200, 403, 403, 403, 403, 403, 403, 200)),
+    ("GET", "/care-links/{link}/", False, None, (401, 200, 404, 403, 403, 403, 403, 403, 403, 404)),
+    ("PATCH", "/care-links/{link}/", False, {"safety_alerts_enabled": False}, (401, 200, 404, 403, 403, 403, 403, 403, 403, 404)),
     ("DELETE", "/care-links/{link}/", False, None, (401, 204, 404, 204, 404, 404, 404, 404, 403, 404)),
     ("GET", "/shares/", False, None, (401, 200, 200, 403, 403, 403, 403, 403, 403, 200)),
     ("GET", "/shares/{share}/", False, None, (401, 200, 404, 403, 403, 403, 403, 403, 403, 404)),

@@ -71,7 +71,7 @@ def frozen():
 
 @pytest.fixture
 def patient(db):
-    return make_patient(email="anna@example.org", display_name="Anna Weber")
+    return make_patient(email="anna@example.org", display_name="Anna Weber", country="DE")
 
 
 @pytest.fixture
@@ -224,7 +224,10 @@ def test_the_email_says_who_and_when_and_never_what(
     assert "Anna Weber" in body
     assert "Monday 02 March 2026, 11:00 (CET)" in body  # the therapist's time zone
     assert "dashboard" in body
-    assert "988" in body  # the crisis services
+    # The crisis services where the patient lives, not a server-wide country's.
+    assert "TelefonSeelsorge: Call 0800 111 0 111" in body
+    assert "112" in body
+    assert "988" not in body
     # No answer, score, band or questionnaire.
     assert str(measure.total) not in body
     for word in ("PHQ", "GAD", "score", "total", "severe", "item", "better off dead"):

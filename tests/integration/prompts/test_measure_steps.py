@@ -21,7 +21,7 @@ from integration.prompts.planning import prompts_sync_for_session
 from journal.keys import sealer_for
 from journal.measure_items import open_measure
 from journal.models import Measure
-from journal.safety import NOT_MONITORED_NOTICE
+from journal.safety import not_monitored_notice
 from tests.integration.care_data import make_link
 from tests.integration.conftest import NOW
 from tests.integration.factories import make_session, plan, set_timeline
@@ -308,7 +308,7 @@ def test_answering_a_measure_prompt_records_the_measure_and_completes_it(
     )
     assert result["session"] == str(past.id)
     assert body["safety"] is None
-    assert body["notice"] == NOT_MONITORED_NOTICE
+    assert body["notice"] == not_monitored_notice(country=patient.country)
     opened = open_measure(measure, sealer=sealer_for(patient))
     assert (opened.session_id, opened.difficulty) == (past.pk, 0)
     assert Prompt.objects.get(pk=prompt.pk).measure_id == measure.id
@@ -324,14 +324,17 @@ def test_a_gad7_prompt_scores_seven_answers(patient, patient_client, past) -> No
 
 
 def test_item_9_above_0_answers_with_the_safety_block(patient, patient_client, past) -> None:
+    patient.country = "DE"
+    patient.save(update_fields=["country"])
     prompt = measure_prompt(patient, past)
 
     body = complete(patient_client, prompt, {"answers": PHQ9_ITEM9}).json()
 
     assert body["status"] == "completed"
     assert body["safety"]["reason"] == "phq9_item9"
-    assert {r["contact"] for r in body["safety"]["resources"]} >= {"988", "741741"}
-    assert body["notice"] == NOT_MONITORED_NOTICE
+    assert {r["contact"] for r in body["safety"]["resources"]} == {"112", "0800 111 0 111"}
+    assert "112" in body["notice"]
+    assert body["notice"] == not_monitored_notice(country=patient.country)
 
 
 def test_item_9_alerts_a_consenting_therapist_in_the_same_transaction(
@@ -525,7 +528,7 @@ def test_an_entry_prompt_answer_carries_the_notice_too(patient, patient_client, 
 
     body = complete(patient_client, prompt, {"body": "Warm hands."}).json()
 
-    assert body["notice"] == NOT_MONITORED_NOTICE
+    assert body["notice"] == not_monitored_notice(country=patient.country)
     assert (body["measure"], body["measure_result"], body["safety"]) == (None, None, None)
 
 

@@ -80,6 +80,10 @@ def test_patients_list_shows_names_and_upcoming_sessions_only(
             ],
             "next_integration_session_at": _iso(integration.scheduled_start),
             "care_link": str(link.id),
+            # The patient's current decision about safety alerts, and their country.
+            "safety_alerts_enabled": False,
+            "safety_alerts_since": _iso(link.safety_alerts_consent.recorded_at),
+            "country": None,
         }
     ]
     event = AccessEvent.objects.get()

@@ -9,7 +9,7 @@ from django.core.checks import run_checks
 from django.db import connection
 
 from journal.models import Measure
-from journal.safety import NOT_MONITORED_NOTICE, SAFETY_MESSAGE, crisis_resources
+from journal.safety import SAFETY_MESSAGE, not_monitored_notice
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,11 @@ def phq9(item9: int, *rest: int) -> list[int]:
     return [*(rest or (1,) * 8), item9]
 
 
+@pytest.fixture
+def patient_fields() -> dict[str, str]:
+    return {"country": "US"}
+
+
 @pytest.mark.parametrize("item9", [1, 2, 3])
 def test_item_9_above_0_brings_the_safety_block_in_the_same_response(patient_client, item9) -> None:
     response = patient_client.post(
@@ -55,25 +60,46 @@ def test_item_9_above_0_brings_the_safety_block_in_the_same_response(patient_cli
     safety = response.json()["safety"]
     assert safety["reason"] == "phq9_item9"
     assert safety["message"] == SAFETY_MESSAGE
-    assert safety["not_monitored"] == NOT_MONITORED_NOTICE
+    assert safety["not_monitored"] == not_monitored_notice(country="US")
+    assert (safety["country"], safety["country_name"], safety["fallback"]) == (
+        "US",
+        "United States",
+        None,
+    )
+    source = {"source": safety["resources"][0]["source"], "checked_on": "2026-12-07"}
+    assert source["source"] == "https://988lifeline.org/"
     assert safety["resources"] == [
         {
+            "kind": "crisis_line",
             "name": "988 Suicide & Crisis Lifeline",
             "action": "call_or_text",
             "contact": "988",
+            "keyword": None,
+            "hours": None,
             "instructions": "Call or text 988, any time, day or night.",
+            **source,
         },
         {
+            "kind": "crisis_line",
             "name": "Crisis Text Line",
             "action": "text",
             "contact": "741741",
-            "instructions": "Text HOME to 741741.",
+            "keyword": "HOME",
+            "hours": None,
+            "instructions": "Text HOME to 741741, any time, day or night.",
+            "source": "https://www.crisistextline.org/",
+            "checked_on": "2026-12-07",
         },
         {
+            "kind": "emergency",
             "name": "Emergency services",
             "action": "call",
             "contact": "911",
+            "keyword": None,
+            "hours": None,
             "instructions": "Call 911 if you are in immediate danger.",
+            "source": "https://www.911.gov/",
+            "checked_on": "2026-12-07",
         },
     ]
 
@@ -113,22 +139,17 @@ def test_a_repeated_create_brings_it_again(patient_client) -> None:
     assert repeat.json()["safety"]["reason"] == "phq9_item9"
 
 
-def test_crisis_resources_come_from_the_settings(patient_client, settings) -> None:
-    settings.CRISIS_COUNTRY = "GB"
-    settings.CRISIS_RESOURCES = {
-        "GB": [
-            {
-                "name": "Samaritans",
-                "action": "call",
-                "contact": "116 123",
-                "instructions": "Call 116 123, free, any time.",
-            }
-        ]
-    }
+def test_crisis_resources_follow_the_patients_country(patient, patient_client) -> None:
+    patient.country = "GB"
+    patient.save(update_fields=["country"])
 
     response = patient_client.post(URL, {"instrument": "phq9", "answers": phq9(1)}, format="json")
 
-    assert [r["contact"] for r in response.json()["safety"]["resources"]] == ["116 123"]
+    assert [r["contact"] for r in response.json()["safety"]["resources"]] == [
+        "116 123",
+        "85258",
+        "999",
+    ]
 
 
 def test_a_refused_submission_with_item_9_above_0_still_brings_it(patient_client) -> None:
@@ -196,18 +217,13 @@ def test_a_failing_hook_keeps_no_measure_yet_answers_with_the_block(
     assert not Measure.objects.exists()
 
 
-def test_the_check_refuses_a_country_without_resources(settings) -> None:
-    settings.CRISIS_COUNTRY = "DE"
+def test_the_check_refuses_a_crisis_file_it_cannot_use(settings, tmp_path) -> None:
+    broken = tmp_path / "crisis.toml"
+    broken.write_text('[countries.DE]\n[[countries.DE.lines]]\nkind = "emergency"\n')
+    settings.CRISIS_RESOURCES_FILE = str(broken)
 
     assert "journal.E001" in {message.id for message in run_checks()}
-    assert crisis_resources() == []
-
-
-def test_the_check_refuses_an_incomplete_resource(settings) -> None:
-    settings.CRISIS_RESOURCES = {"US": [{"name": "A line", "action": "fax", "contact": "1"}]}
-
-    assert "journal.E002" in {message.id for message in run_checks()}
 
 
 def test_the_default_configuration_passes_the_check() -> None:
-    assert not {m.id for m in run_checks()} & {"journal.E001", "journal.E002"}
+    assert "journal.E001" not in {m.id for m in run_checks()}
