@@ -159,6 +159,7 @@ OPERATION_IDS = {
     "entries_partial_update": "entries_update",
     "entries_destroy": "entries_delete",
     "sync_retrieve": "sync",
+    "me_terms_create": "me_terms_accept",
     "healthz_retrieve": "healthz",
     "readyz_retrieve": "readyz",
 }
