@@ -221,8 +221,8 @@ VERSION_CONFLICT = (
     "`version_conflict`: the record changed. `current` holds it as it is now; the ETag "
     "header its version."
 )
-RESPONSE_412_SESSION = problem_with_current(VERSION_CONFLICT, "SessionRecord")
-RESPONSE_412_ENTRY = problem_with_current(VERSION_CONFLICT, "EntryRecord")
+RESPONSE_412_SESSION = problem_with_current(VERSION_CONFLICT, "Session")
+RESPONSE_412_ENTRY = problem_with_current(VERSION_CONFLICT, "Entry")
 
 
 RESPONSE_428 = problem_openapi('`precondition_required`: send If-Match: "<version>" or `version`.')

@@ -120,9 +120,9 @@ def test_component_names_are_chosen_on_purpose(schema: dict) -> None:
 @pytest.mark.parametrize(
     ("operation_id", "status", "component"),
     [
-        ("entries_update", "412", "EntryRecord"),
-        ("entries_delete", "412", "EntryRecord"),
-        ("sessions_update", "412", "SessionRecord"),
+        ("entries_update", "412", "Entry"),
+        ("entries_delete", "412", "Entry"),
+        ("sessions_update", "412", "Session"),
         ("prompts_complete", "409", "Prompt"),
         ("prompts_skip", "409", "Prompt"),
     ],
