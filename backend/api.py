@@ -6,6 +6,7 @@ One definition each; views in every app import them from here.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -43,20 +44,20 @@ def problem_openapi(description: str) -> OpenApiResponse:
     )
 
 
-def problem_with_current(description: str, component: str) -> OpenApiResponse:
+def problem_with_current(
+    description: str, component: str, *, is_always: bool = True
+) -> OpenApiResponse:
     """A problem document that carries the resource as it is now in `current`, typed as
-    the named component, so a generated client decodes it as that record."""
+    the named component, so a generated client decodes it as that record (`is_always`
+    false: only some of the problems of that status carry it)."""
+    current: dict[str, Any] = {
+        "type": "object",
+        "properties": {"current": {"$ref": f"#/components/schemas/{component}"}},
+    }
+    if is_always:
+        current["required"] = ["current"]
     return OpenApiResponse(
-        response={
-            "allOf": [
-                {"$ref": "#/components/schemas/Problem"},
-                {
-                    "type": "object",
-                    "properties": {"current": {"$ref": f"#/components/schemas/{component}"}},
-                    "required": ["current"],
-                },
-            ]
-        },
+        response={"allOf": [{"$ref": "#/components/schemas/Problem"}, current]},
         description=description,
     )
 

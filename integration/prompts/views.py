@@ -65,8 +65,10 @@ from journal.safety import SafetyReason, not_monitored_notice, safety_block
 
 RESPONSE_409_TRANSITION = problem_with_current(
     "`invalid_transition`: the prompt is not in a state that allows this (for example it "
-    "was already completed, skipped or has expired). `current` holds it as it is now.",
+    "was already completed, skipped or has expired); `current` holds it as it is now. "
+    "An answer's own `id_conflict` (its entry or measure id taken) carries no `current`.",
     "Prompt",
+    is_always=False,
 )
 
 
