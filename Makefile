@@ -49,6 +49,7 @@ run: $(VENV)/.installed-run ## Run API + worker + beat on SQLite and a file brok
 	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo_care --url $(URL)
 	DEBUG=$${DEBUG:-true} BIND=$(HOST):$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		DASHBOARD_PUBLIC_URL=$${DASHBOARD_PUBLIC_URL:-$(URL)/dashboard/} \
 		$(PY) -m backend.devserver --url $(URL) \
 		web="$(WEB_CMD)" worker="$(WORKER_CMD)" beat="$(BEAT_CMD)"
 

@@ -4,6 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+# settings.SPECTACULAR_SETTINGS (drf-spectacular's), kept here with the hooks it names.
+OPENAPI_SETTINGS: dict[str, Any] = {
+    "TITLE": "Afterglow API",
+    "DESCRIPTION": (
+        "Backend of a therapy journal for people in ketamine-assisted psychotherapy. "
+        "Patients write; therapists read what patients share. Every error is an RFC 9457 "
+        "problem document (application/problem+json)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backend.openapi.add_problem_responses",
+        "backend.openapi_links.add_links",
+    ],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "TAGS": [
+        {"name": "auth", "description": "Registration, sign-in, devices and tokens."},
+        {"name": "me", "description": "The signed-in account."},
+        {"name": "health", "description": "Liveness and readiness."},
+    ],
+}
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details, the shape of every error.",

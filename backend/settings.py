@@ -17,6 +17,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from backend.openapi import OPENAPI_SETTINGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -320,6 +322,13 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "otp": env.str("THROTTLE_OTP", default="10/min"),
+        # Accounts (backend/accounts): e-mails sent and codes tried, per network address
+        # and per e-mail address; a password typed while signed in, per account.
+        "account_email": env.str("THROTTLE_ACCOUNT_EMAIL", default="30/hour"),
+        "account_email_address": env.str("THROTTLE_ACCOUNT_EMAIL_ADDRESS", default="5/hour"),
+        "account_code": env.str("THROTTLE_ACCOUNT_CODE", default="30/hour"),
+        "account_code_address": env.str("THROTTLE_ACCOUNT_CODE_ADDRESS", default="20/hour"),
+        "password": env.str("THROTTLE_PASSWORD", default="10/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -367,32 +376,8 @@ OTP_TOTP_ISSUER = "Afterglow"
 # Sessions are used by the therapists' web dashboard.
 SESSION_COOKIE_AGE = 12 * 60 * 60
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Afterglow API",
-    "DESCRIPTION": (
-        "Backend of a therapy journal for people in ketamine-assisted psychotherapy. "
-        "Patients write; therapists read what patients share. Every error is an RFC 9457 "
-        "problem document (application/problem+json)."
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "backend.openapi.add_problem_responses",
-        "backend.openapi_links.add_links",
-    ],
-    "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "TAGS": [
-        {"name": "auth", "description": "Registration, sign-in, devices and tokens."},
-        {"name": "me", "description": "The signed-in account."},
-        {"name": "health", "description": "Liveness and readiness."},
-    ],
-}
+# The OpenAPI document's settings live with its wiring.
+SPECTACULAR_SETTINGS = OPENAPI_SETTINGS
 
 # Celery. With no REDIS_URL or CELERY_BROKER_URL, kombu's filesystem transport under
 # .local/ carries messages, so development needs no server.
@@ -542,26 +527,29 @@ CRISIS_COUNTRY = env.str("CRISIS_COUNTRY", default="US")
 # an alert row for each linked therapist the patient allowed, e-mailed by the worker.
 JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create"]
 
-# E-mail (safety alerts). Development prints messages to the console.
+# E-mail (account codes and notices, safety alerts), sent by the worker. Development
+# prints messages to the console (the worker's output in `make run`).
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default=(
-        "django.core.mail.backends.console.EmailBackend"
-        if DEBUG
-        else "django.core.mail.backends.smtp.EmailBackend"
-    ),
+    default=f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend",
 )
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = 10
-# For the file-based backend (tests, a demo server).
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)  # STARTTLS (port 587)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # TLS from the start (port 465)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(LOCAL_DIR / "mail"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Afterglow <alerts@localhost>")
-# Where the dashboard is, for links in alert e-mails.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Afterglow <no-reply@localhost>")
+# Where the web pages are, for links in e-mails (the dashboard, the password reset page).
 DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
+# Codes sent by e-mail (backend/accounts/codes.py): lifetime and wrong tries per code.
+ACCOUNT_CODE_TTL_MINUTES = env.int("ACCOUNT_CODE_TTL_MINUTES", default=30)
+ACCOUNT_CODE_MAX_ATTEMPTS = env.int("ACCOUNT_CODE_MAX_ATTEMPTS", default=5)
+# Requests naming an address without a password answer no sooner than this, whether or
+# not the address has an account (backend/accounts/uniform.py).
+ACCOUNT_UNIFORM_RESPONSE_SECONDS = env.float("ACCOUNT_UNIFORM_RESPONSE_SECONDS", default=0.5)
 
 # Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
 PROMPT_DISPATCH_INTERVAL_SECONDS = env.int("PROMPT_DISPATCH_INTERVAL_SECONDS", default=60)

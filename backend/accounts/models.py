@@ -212,3 +212,35 @@ class EnrolmentCode(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.expires_at > timezone.now()
+
+
+class CodePurpose(models.TextChoices):
+    PASSWORD_RESET = "password_reset", "Password reset"
+
+
+class AccountCode(models.Model):
+    """A short code sent by e-mail (a password reset), confirmed by typing it in.
+
+    The code itself is stored nowhere: `seed` is random, and the code is a keyed digest of
+    it under a key derived from SECRET_KEY (backend.accounts.codes), so the worker can
+    write it into the e-mail from this row's id alone, and the database alone gives no
+    code. One row per (user, purpose): the newest request replaces the older code.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_codes")
+    purpose = models.CharField(max_length=32, choices=CodePurpose.choices)
+    seed = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "purpose"], name="account_code_one_per_purpose"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code {self.id}"

@@ -61,7 +61,7 @@ class NewTherapist:
     enrolment_code: str
 
 
-def _email_normalized(email: str) -> str:
+def email_normalized(email: str) -> str:
     # Addresses are stored lower-case (UserManager), so look-ups and lock-out keys are too.
     return email.strip().lower()
 
@@ -82,7 +82,7 @@ def _password_validate(*, password: str, user: User) -> None:
 def _user_create(
     *, email: str, display_name: str, time_zone: str, role: Role, password: str | None
 ) -> User:
-    email = _email_normalized(email)
+    email = email_normalized(email)
     if User.objects.filter(email=email).exists():
         raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]})
     user = User(email=email, display_name=display_name, time_zone=time_zone, role=role)
@@ -270,7 +270,7 @@ def user_sign_in(
     failure too and answers exactly like a wrong password: a password cannot be tested
     without the second factor, and the answer does not say whose account needs one.
     """
-    email = _email_normalized(email)
+    email = email_normalized(email)
     authenticated = authenticate(request=request, email=email, password=password)
     if not isinstance(authenticated, User) or authenticated.erased_at is not None:
         _raise_if_locked_out(request)
@@ -410,7 +410,7 @@ def _enrolment_code_usable(*, email: str, code: str) -> EnrolmentCode:
         EnrolmentCode.objects.select_for_update(of=("self",))
         .select_related("user")
         .filter(
-            user__email=_email_normalized(email),
+            user__email=email_normalized(email),
             user__role=Role.THERAPIST,
             code_hash=_enrolment_code_hash(code),
             used_at__isnull=True,

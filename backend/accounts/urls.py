@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from backend.accounts import views
+from backend.accounts import password_views, views
 
 urlpatterns: list[URLPattern] = [
     path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
@@ -17,5 +17,20 @@ urlpatterns: list[URLPattern] = [
     ),
     path("auth/enrol/", views.EnrolView.as_view(), name="auth-enrol"),
     path("auth/enrol/confirm/", views.EnrolConfirmView.as_view(), name="auth-enrol-confirm"),
+    path(
+        "auth/password/change/",
+        password_views.PasswordChangeView.as_view(),
+        name="auth-password-change",
+    ),
+    path(
+        "auth/password/reset/",
+        password_views.PasswordResetRequestView.as_view(),
+        name="auth-password-reset",
+    ),
+    path(
+        "auth/password/reset/confirm/",
+        password_views.PasswordResetConfirmView.as_view(),
+        name="auth-password-reset-confirm",
+    ),
     path("me/", views.MeView.as_view(), name="me"),
 ]
