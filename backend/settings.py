@@ -531,7 +531,11 @@ JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create
 # prints messages to the console (the worker's output in `make run`).
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default=f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend",
+    default=(
+        "backend.mail.ConsoleEmailBackend"
+        if DEBUG
+        else "django.core.mail.backends.smtp.EmailBackend"
+    ),
 )
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

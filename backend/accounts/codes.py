@@ -1,5 +1,6 @@
-"""Codes sent by e-mail and typed back in: a password reset (and, later, an address to
-verify). One module for the whole life of a code: issue, derive for the e-mail, check.
+"""Codes sent by e-mail and typed back in: a password reset, an address to verify at
+registration, a new address. One module for the whole life of a code: issue, derive for
+the e-mail, check.
 
 A code is 8 digits, which a person can read in an e-mail and type on a phone. It is
 stored nowhere: the row holds a random `seed`, and the code is HMAC-SHA256 of the seed
@@ -80,8 +81,9 @@ def code_normalized(typed: str) -> str:
     return "".join(character for character in typed if not character.isspace() and character != "-")
 
 
-def account_code_issue(*, user: User, purpose: CodePurpose) -> AccountCode:
-    """A new code for this purpose; the older one of the same purpose ends at once."""
+def account_code_issue(*, user: User, purpose: CodePurpose, email: str = "") -> AccountCode:
+    """A new code for this purpose; the older one of the same purpose ends at once.
+    `email`: for a change of address, the new address (where the code goes)."""
     with transaction.atomic():
         # The account row is the lock: two requests at once leave one code, not an error.
         User.objects.select_for_update().filter(pk=user.pk).first()
@@ -90,6 +92,7 @@ def account_code_issue(*, user: User, purpose: CodePurpose) -> AccountCode:
         account_code: AccountCode = AccountCode.objects.create(
             user=user,
             purpose=purpose,
+            email=email,
             seed=secrets.token_hex(32),
             created_at=now,
             expires_at=now + code_ttl(),

@@ -52,14 +52,24 @@ TRANSIENT_ERRORS = (smtplib.SMTPException, OSError)
 class EmailKind(enum.StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a template name)
     PASSWORD_CHANGED = "password_changed"  # noqa: S105
+    REGISTRATION_CODE = "registration_code"
+    REGISTRATION_ATTEMPT = "registration_attempt"
+    EMAIL_CHANGE_CODE = "email_change_code"
+    EMAIL_CHANGE_NOTICE = "email_change_notice"
 
 
 SUBJECTS: dict[EmailKind, str] = {
     EmailKind.PASSWORD_RESET: "Your Afterglow password reset code",
     EmailKind.PASSWORD_CHANGED: "Your Afterglow password was changed",
+    EmailKind.REGISTRATION_CODE: "Your Afterglow code to confirm your address",
+    EmailKind.REGISTRATION_ATTEMPT: "Someone tried to register with your address at Afterglow",
+    EmailKind.EMAIL_CHANGE_CODE: "Your Afterglow code to confirm your new address",
+    EmailKind.EMAIL_CHANGE_NOTICE: "A new address was asked for your Afterglow account",
 }
 # The kinds that carry a code, and must not go out once it is stale.
-WITH_CODE = frozenset({EmailKind.PASSWORD_RESET})
+WITH_CODE = frozenset(
+    {EmailKind.PASSWORD_RESET, EmailKind.REGISTRATION_CODE, EmailKind.EMAIL_CHANGE_CODE}
+)
 
 
 def account_email_queue(
@@ -135,7 +145,10 @@ def account_email_message(
         ).first()
         if account_code is None:
             return None
+    # A code for a new address goes to that address; everything else to the account's.
     recipient = user.email
+    if email_kind == EmailKind.EMAIL_CHANGE_CODE and account_code is not None:
+        recipient = account_code.email
     context = _context(email_kind, user, account_code)
     message = EmailMultiAlternatives(
         subject=SUBJECTS[email_kind],

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from backend.accounts import passwords
 from backend.accounts.models import DeviceToken
+from backend.accounts.serializers import password_field
 from backend.accounts.uniform import answers_in_uniform_time
 from backend.api import PROBLEM, problem_openapi, request_user
 from backend.serializers import StrictSerializer
@@ -32,11 +33,6 @@ RULES_BROKEN_TEXT = (
     "`password_too_weak`: the new password breaks a rule (length, too common, too like "
     "the address or name, only digits); `errors` says which. Checked once the code is right."
 )
-
-
-def password_field(**kwargs: Any) -> serializers.CharField:
-    # Passwords are taken exactly as typed: no trimming.
-    return serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True, **kwargs)
 
 
 def code_field() -> serializers.CharField:

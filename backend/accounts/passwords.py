@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from backend.accounts import codes, emails, services
 from backend.accounts.lockout import lockout_clear
@@ -102,6 +103,11 @@ def password_reset_confirm(*, email: str, code: str, new_password: str) -> User:
         )
         if verdict is codes.Verdict.ACCEPTED and user is not None:
             _password_replace(user=user, password=new_password, keep_token=None)
+            if not user.is_email_verified:
+                # The code came to the address: it is proved, as a registration's code
+                # would prove it (and an account someone else registered with it is
+                # now its owner's).
+                User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
     if verdict is not codes.Verdict.ACCEPTED or user is None:
         raise codes.code_refused(verdict)
     lockout_clear(email=user.email)

@@ -38,6 +38,11 @@ DEFAULT_DEVICE_NAME = "unnamed device"
 TOTP_DEVICE_NAME = "Authenticator app"
 
 EMAIL_UNUSABLE_MESSAGE = "This email address cannot be used."
+EMAIL_NOT_VERIFIED_DETAIL = (
+    "Confirm your address first: type in the code we sent to it "
+    "(POST /api/v1/auth/register/confirm/), or ask for a new one "
+    "(POST /api/v1/auth/register/resend/)."
+)
 INVALID_CREDENTIALS_DETAIL = "The email address, password or code is not correct."
 INVALID_ENROLMENT_DETAIL = (
     "The email address or enrolment code is not correct, or the code was used or has expired."
@@ -79,13 +84,30 @@ def _password_validate(*, password: str, user: User) -> None:
         raise _field_errors(error, "password") from error
 
 
+class EmailUnavailable(ValidationError):
+    """The address belongs to another account. Said to operators; registration answers
+    the same for a taken address as for a new one (backend/accounts/registration.py)."""
+
+    def __init__(self) -> None:
+        super().__init__({"email": [EMAIL_UNUSABLE_MESSAGE]})
+
+
 def _user_create(
-    *, email: str, display_name: str, time_zone: str, role: Role, password: str | None
+    *,
+    email: str,
+    display_name: str,
+    time_zone: str,
+    role: Role,
+    password: str | None,
+    email_verified: bool = True,
 ) -> User:
     email = email_normalized(email)
     if User.objects.filter(email=email).exists():
-        raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]})
+        raise EmailUnavailable()
     user = User(email=email, display_name=display_name, time_zone=time_zone, role=role)
+    # An operator vouches for the addresses of the accounts they make; a registration
+    # proves its address with a code.
+    user.email_verified_at = timezone.now() if email_verified else None
     if password is None:
         user.set_unusable_password()
     else:
@@ -100,19 +122,22 @@ def _user_create(
             user.save()
     except IntegrityError as error:
         # A concurrent registration took the address between the check and the insert.
-        raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]}) from error
+        raise EmailUnavailable() from error
     return user
 
 
 def user_create_patient(
-    *, email: str, password: str, display_name: str, time_zone: str = "UTC"
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    time_zone: str = "UTC",
+    email_verified: bool = True,
 ) -> User:
-    """Register a patient.
+    """Make a patient account. A taken address raises `EmailUnavailable`.
 
-    An address that is already registered answers a 400 on `email` ("cannot be used"),
-    not a silent success: registration signs the new device in at once, so it cannot
-    pretend to succeed. The message does not say that the account exists, and the
-    `register` throttle limits how fast anyone can probe addresses this way.
+    Registration (backend/accounts/registration.py) makes it with `email_verified=False`
+    and answers the same for a taken address; demo data and operators make verified ones.
     """
     return _user_create(
         email=email,
@@ -120,6 +145,7 @@ def user_create_patient(
         time_zone=time_zone,
         role=Role.PATIENT,
         password=password,
+        email_verified=email_verified,
     )
 
 
@@ -214,7 +240,7 @@ def device_token_create(
     return IssuedToken(user=user, device=device, token=token)
 
 
-def _raise_if_locked_out(request: HttpRequest) -> None:
+def raise_if_locked_out(request: HttpRequest) -> None:
     """Answer 429 if django-axes has locked out this (email, address) pair.
 
     Axes marks the request (`axes_locked_out`) when it refuses a locked-out pair or when
@@ -234,15 +260,15 @@ def _raise_if_locked_out(request: HttpRequest) -> None:
     )
 
 
-def _unauthorized(code: str, detail: str) -> ProblemError:
+def unauthorized(code: str, detail: str) -> ProblemError:
     # A 401 names the scheme that would succeed (RFC 9110, section 15.5.2).
     return ProblemError(
         401, code, detail, headers={"WWW-Authenticate": knox_settings.AUTH_HEADER_PREFIX}
     )
 
 
-def _invalid_credentials() -> ProblemError:
-    return _unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
+def invalid_credentials() -> ProblemError:
+    return unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
 
 
 def _second_factor_verified(*, user: User, otp: str) -> bool:
@@ -273,41 +299,25 @@ def user_sign_in(
     email = email_normalized(email)
     authenticated = authenticate(request=request, email=email, password=password)
     if not isinstance(authenticated, User) or authenticated.erased_at is not None:
-        _raise_if_locked_out(request)
-        raise _invalid_credentials()
+        raise_if_locked_out(request)
+        raise invalid_credentials()
     user = authenticated
     is_second_factor_verified = False
     if user.is_therapist:
         if not _second_factor_verified(user=user, otp=otp):
             user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
-            _raise_if_locked_out(request)
-            raise _invalid_credentials()
+            raise_if_locked_out(request)
+            raise invalid_credentials()
         is_second_factor_verified = True
+    if not user.is_email_verified:
+        # Only the holder of the password learns this; it is not a failed sign-in.
+        raise ProblemError(403, "email_not_verified", EMAIL_NOT_VERIFIED_DETAIL)
     issued = device_token_create(
         user=user,
         device_name=device_name,
         is_second_factor_verified=is_second_factor_verified,
     )
     # Records last_login, and tells axes to forget this pair's failures.
-    user_logged_in.send(sender=User, request=request, user=user)
-    return issued
-
-
-def user_register(
-    *,
-    request: HttpRequest,
-    email: str,
-    password: str,
-    display_name: str,
-    time_zone: str = "UTC",
-    device_name: str = "",
-) -> IssuedToken:
-    """Register a patient (see `user_create_patient`) and sign this device in."""
-    with transaction.atomic():
-        user = user_create_patient(
-            email=email, password=password, display_name=display_name, time_zone=time_zone
-        )
-        issued = device_token_create(user=user, device_name=device_name)
     user_logged_in.send(sender=User, request=request, user=user)
     return issued
 

@@ -2,10 +2,20 @@
 
 from django.urls import URLPattern, path
 
-from backend.accounts import password_views, views
+from backend.accounts import password_views, registration_views, views
 
 urlpatterns: list[URLPattern] = [
-    path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
+    path("auth/register/", registration_views.RegisterView.as_view(), name="auth-register"),
+    path(
+        "auth/register/confirm/",
+        registration_views.RegisterConfirmView.as_view(),
+        name="auth-register-confirm",
+    ),
+    path(
+        "auth/register/resend/",
+        registration_views.RegisterResendView.as_view(),
+        name="auth-register-resend",
+    ),
     path("auth/login/", views.LoginView.as_view(), name="auth-login"),
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all/", views.LogoutAllView.as_view(), name="auth-logout-all"),
@@ -33,4 +43,10 @@ urlpatterns: list[URLPattern] = [
         name="auth-password-reset-confirm",
     ),
     path("me/", views.MeView.as_view(), name="me"),
+    path("me/email/", registration_views.EmailChangeView.as_view(), name="me-email"),
+    path(
+        "me/email/confirm/",
+        registration_views.EmailChangeConfirmView.as_view(),
+        name="me-email-confirm",
+    ),
 ]

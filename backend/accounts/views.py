@@ -1,4 +1,5 @@
-"""Accounts API: registration, sign-in, devices and tokens, therapist enrolment, /me/."""
+"""Accounts API: sign-in, devices and tokens, therapist enrolment, /me/ (registration is in
+registration_views.py, passwords in password_views.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import selectors, services
-from backend.accounts.models import DeviceToken, Role, User
+from backend.accounts.models import DeviceToken, User
+from backend.accounts.serializers import (
+    DeviceSerializer,
+    SignInSerializer,
+    UserSerializer,
+    device_name_field,
+    password_field,
+    sign_in_data,
+)
 from backend.serializers import StrictSerializer, TimeZoneField
 from backend.throttling import ScopedRateThrottleFailingOpen
 
@@ -43,123 +52,6 @@ def _current_token(request: Request) -> DeviceToken | None:
     return request.auth if isinstance(request.auth, DeviceToken) else None
 
 
-class UserSerializer(serializers.Serializer[User]):
-    id = serializers.UUIDField()
-    email = serializers.EmailField()
-    display_name = serializers.CharField()
-    time_zone = serializers.CharField(help_text="IANA time zone name, e.g. Europe/Berlin.")
-    role = serializers.ChoiceField(choices=Role.choices)
-    created_at = serializers.DateTimeField()
-
-    class Meta:
-        ref_name = "User"
-
-
-class DeviceSerializer(serializers.Serializer[Any]):
-    id = serializers.CharField(source="token_key", help_text="The token's public prefix.")
-    name = serializers.CharField(source="device_name")
-    created = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    expiry = serializers.DateTimeField(allow_null=True)
-    is_current = serializers.SerializerMethodField()
-
-    class Meta:
-        ref_name = "Device"
-
-    def get_is_current(self, device: DeviceToken) -> bool:
-        current = self.context.get("current_digest")
-        return current is not None and device.digest == current
-
-
-class SignInSerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(
-        help_text="Send as 'Authorization: Token <token>'. Shown once; store it securely."
-    )
-    expiry = serializers.DateTimeField(
-        allow_null=True, help_text="Extended on use, up to a fixed maximum age."
-    )
-    device = DeviceSerializer()
-    user = UserSerializer()
-
-    class Meta:
-        ref_name = "SignIn"
-
-
-def _sign_in_data(issued: services.IssuedToken) -> dict[str, Any]:
-    return SignInSerializer(
-        {
-            "token": issued.token,
-            "expiry": issued.device.expiry,
-            "device": issued.device,
-            "user": issued.user,
-        },
-        context={"current_digest": issued.device.digest},
-    ).data
-
-
-def _password_field() -> serializers.CharField:
-    # Passwords are taken exactly as typed: no trimming.
-    return serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
-
-
-def _device_name_field() -> serializers.CharField:
-    return serializers.CharField(
-        max_length=100, required=False, allow_blank=True, help_text="e.g. 'Anna's iPhone'."
-    )
-
-
-class RegisterView(APIView):
-    """Patients register themselves; therapists are created by an operator."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottleFailingOpen]
-    throttle_scope = "register"
-
-    class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
-        password = _password_field()
-        display_name = serializers.CharField(max_length=100)
-        time_zone = TimeZoneField(required=False, default="UTC")
-        device_name = _device_name_field()
-
-        class Meta:
-            ref_name = "Register"
-
-    @extend_schema(
-        tags=["auth"],
-        summary="Register as a patient and sign this device in",
-        description=(
-            "Creates a patient account and returns a token for this device. An address "
-            "that cannot be used (for example, one already registered) answers 400 on "
-            "`email`."
-        ),
-        request=InputSerializer,
-        responses={
-            201: OpenApiResponse(SignInSerializer, description="Registered and signed in."),
-        },
-        examples=[
-            OpenApiExample(
-                "New patient",
-                value={
-                    "email": "anna@example.org",
-                    "password": "correct horse battery staple",
-                    "display_name": "Anna",
-                    "time_zone": "Europe/Berlin",
-                    "device_name": "Anna's iPhone",
-                },
-                request_only=True,
-            )
-        ],
-        extensions={"x-throttled": True},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = services.user_register(request=request._request, **serializer.validated_data)
-        return Response(_sign_in_data(issued), status=status.HTTP_201_CREATED)
-
-
 class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -168,7 +60,7 @@ class LoginView(APIView):
 
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
-        password = _password_field()
+        password = password_field()
         otp = serializers.CharField(
             max_length=10,
             required=False,
@@ -179,7 +71,7 @@ class LoginView(APIView):
                 "without it the answer is `invalid_credentials`)."
             ),
         )
-        device_name = _device_name_field()
+        device_name = device_name_field()
 
         class Meta:
             ref_name = "Login"
@@ -231,7 +123,7 @@ class LoginView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         issued = services.user_sign_in(request=request._request, **serializer.validated_data)
-        return Response(_sign_in_data(issued))
+        return Response(sign_in_data(issued))
 
 
 class LogoutView(APIView):
@@ -341,7 +233,7 @@ class MeView(APIView):
         return Response(UserSerializer(user).data)
 
     class EraseInputSerializer(StrictSerializer):
-        password = _password_field()
+        password = password_field()
 
         class Meta:
             ref_name = "AccountErase"
@@ -385,7 +277,7 @@ class EnrolView(APIView):
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
         code = serializers.CharField(max_length=64, write_only=True)
-        password = _password_field()
+        password = password_field()
 
         class Meta:
             ref_name = "Enrol"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import factory
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from factory.declarations import Sequence, SubFactory
+from factory.declarations import LazyFunction, Sequence, SubFactory
 
 from backend.accounts.models import DeviceToken, Role, User
 
@@ -24,6 +25,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     time_zone = "Europe/Berlin"
     role = Role.PATIENT
     password = factory.django.Password(PASSWORD)
+    email_verified_at = LazyFunction(timezone.now)
 
 
 class PatientFactory(UserFactory):

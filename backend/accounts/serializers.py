@@ -1,0 +1,76 @@
+"""Accounts: the serializers that several API views share (the account, a device, a
+sign-in's answer, the password field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from backend.accounts import services
+from backend.accounts.models import DeviceToken, Role, User
+
+
+class UserSerializer(serializers.Serializer[User]):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    time_zone = serializers.CharField(help_text="IANA time zone name, e.g. Europe/Berlin.")
+    role = serializers.ChoiceField(choices=Role.choices)
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "User"
+
+
+class DeviceSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(source="token_key", help_text="The token's public prefix.")
+    name = serializers.CharField(source="device_name")
+    created = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expiry = serializers.DateTimeField(allow_null=True)
+    is_current = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "Device"
+
+    def get_is_current(self, device: DeviceToken) -> bool:
+        current = self.context.get("current_digest")
+        return current is not None and device.digest == current
+
+
+class SignInSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(
+        help_text="Send as 'Authorization: Token <token>'. Shown once; store it securely."
+    )
+    expiry = serializers.DateTimeField(
+        allow_null=True, help_text="Extended on use, up to a fixed maximum age."
+    )
+    device = DeviceSerializer()
+    user = UserSerializer()
+
+    class Meta:
+        ref_name = "SignIn"
+
+
+def sign_in_data(issued: services.IssuedToken) -> dict[str, Any]:
+    return SignInSerializer(
+        {
+            "token": issued.token,
+            "expiry": issued.device.expiry,
+            "device": issued.device,
+            "user": issued.user,
+        },
+        context={"current_digest": issued.device.digest},
+    ).data
+
+
+def password_field() -> serializers.CharField:
+    # Passwords are taken exactly as typed: no trimming.
+    return serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+
+
+def device_name_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="e.g. 'Anna's iPhone'."
+    )
