@@ -157,6 +157,8 @@ INSTALLED_APPS = [
     "knox",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Therapists' recovery codes (backend/accounts/recovery.py).
+    "django_otp.plugins.otp_static",
     "axes",
     "corsheaders",
     "drf_spectacular",

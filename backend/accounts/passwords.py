@@ -20,7 +20,6 @@ from backend.accounts.models import CodePurpose, DeviceToken, User
 from backend.errors import ProblemError
 
 PASSWORD_TOO_WEAK_DETAIL = "The new password is too weak: see 'errors'."  # noqa: S105
-INVALID_PASSWORD_DETAIL = "The current password is not correct."  # noqa: S105
 
 
 def password_validated(*, password: str, user: User, field: str = "new_password") -> None:
@@ -52,13 +51,7 @@ def user_change_password(
 ) -> User:
     """A signed-in person sets a new password. Every other token and session ends;
     `keep_token` (the device that asked) keeps working."""
-    if not user.check_password(current_password):
-        raise ProblemError(
-            400,
-            "invalid_password",
-            INVALID_PASSWORD_DETAIL,
-            extra={"errors": {"current_password": [INVALID_PASSWORD_DETAIL]}},
-        )
+    services.password_confirm(user=user, password=current_password, field="current_password")
     with transaction.atomic():
         _password_replace(user=user, password=new_password, keep_token=keep_token)
     return user

@@ -124,13 +124,7 @@ def user_register_confirm(
 def email_change_request(*, user: User, password: str, new_email: str) -> None:
     """Send a code to the new address and a notice to the current one. A new address
     that another account has gets no code (and the answer is the same)."""
-    if not user.check_password(password):
-        raise ProblemError(
-            400,
-            "invalid_password",
-            passwords.INVALID_PASSWORD_DETAIL,
-            extra={"errors": {"password": [passwords.INVALID_PASSWORD_DETAIL]}},
-        )
+    services.password_confirm(user=user, password=password)
     new_email = services.email_normalized(new_email)
     with transaction.atomic():
         if not User.objects.filter(email=new_email).exists():

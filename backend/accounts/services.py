@@ -21,12 +21,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_otp import verify_token
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import NotFound, ValidationError
 
 from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
+from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
 from backend.errors import ProblemError
 
 ENROLMENT_CODE_TTL = timedelta(hours=72)
@@ -36,6 +38,7 @@ ENROLMENT_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 ENROLMENT_CODE_LENGTH = 20
 DEFAULT_DEVICE_NAME = "unnamed device"
 TOTP_DEVICE_NAME = "Authenticator app"
+TOTP_DIGITS = 6
 
 EMAIL_UNUSABLE_MESSAGE = "This email address cannot be used."
 EMAIL_NOT_VERIFIED_DETAIL = (
@@ -43,6 +46,7 @@ EMAIL_NOT_VERIFIED_DETAIL = (
     "(POST /api/v1/auth/register/confirm/), or ask for a new one "
     "(POST /api/v1/auth/register/resend/)."
 )
+INVALID_PASSWORD_DETAIL = "The password is not correct."  # noqa: S105
 INVALID_CREDENTIALS_DETAIL = "The email address, password or code is not correct."
 INVALID_ENROLMENT_DETAIL = (
     "The email address or enrolment code is not correct, or the code was used or has expired."
@@ -56,6 +60,14 @@ class IssuedToken:
     user: User
     device: DeviceToken
     token: str
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A therapist who finished enrolment, and the recovery codes to show them once."""
+
+    user: User
+    recovery_codes: list[str]
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,18 @@ def _field_errors(error: DjangoValidationError, field: str | None = None) -> Val
     if field is not None or not hasattr(error, "error_dict"):
         return ValidationError({field or "non_field_errors": list(error.messages)})
     return ValidationError({name: list(messages) for name, messages in error.message_dict.items()})
+
+
+def password_confirm(*, user: User, password: str, field: str = "password") -> None:
+    """The password re-entered by a signed-in person (a change of password or address,
+    new recovery codes); a 400 `invalid_password` naming `field` when it is wrong."""
+    if not user.check_password(password):
+        raise ProblemError(
+            400,
+            "invalid_password",
+            INVALID_PASSWORD_DETAIL,
+            extra={"errors": {field: [INVALID_PASSWORD_DETAIL]}},
+        )
 
 
 def _password_validate(*, password: str, user: User) -> None:
@@ -271,17 +295,26 @@ def invalid_credentials() -> ProblemError:
     return unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
 
 
-def _second_factor_verified(*, user: User, otp: str) -> bool:
-    """Whether `otp` is a current code of one of the user's confirmed authenticators.
+def second_factor_verified(*, user: User, otp: str) -> bool:
+    """Whether `otp` is a current code of one of the user's confirmed authenticators, or
+    one of their unused recovery codes (which it then spends).
 
     No code, or no confirmed authenticator (a therapist between setting a password and
     confirming the app), is simply not verified: nothing here tells those cases apart.
+    Six digits are tried as an authenticator's code, anything else as a recovery code, so
+    that a try of one kind does not count against the other's failure throttle.
     """
+    otp = otp.strip()
     if not otp:
         return False
+    devices: list[TOTPDevice | StaticDevice]
+    if len(otp) == TOTP_DIGITS and otp.isdigit():
+        devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+    else:
+        otp = recovery_code_normalized(otp)
+        devices = list(StaticDevice.objects.filter(user=user, confirmed=True))
     # One device at a time through django_otp.verify_token, which locks the row so
-    # that replay protection and throttling hold under concurrent requests.
-    devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+    # that replay protection, spending and throttling hold under concurrent requests.
     return any(verify_token(user, device.persistent_id, otp) for device in devices)
 
 
@@ -304,7 +337,7 @@ def user_sign_in(
     user = authenticated
     is_second_factor_verified = False
     if user.is_therapist:
-        if not _second_factor_verified(user=user, otp=otp):
+        if not second_factor_verified(user=user, otp=otp):
             user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
             raise_if_locked_out(request)
             raise invalid_credentials()
@@ -447,8 +480,9 @@ def therapist_enrol(*, email: str, code: str, password: str) -> TOTPDevice:
         return totp_device_create(user=user, confirmed=False)
 
 
-def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> User:
-    """Confirm the authenticator app with a current code; the enrolment code is spent."""
+def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> Enrolled:
+    """Confirm the authenticator app with a current code; the enrolment code is spent and
+    a set of recovery codes is made (the previous set, if any, ends)."""
     with transaction.atomic():
         enrolment = _enrolment_code_usable(email=email, code=code)
         user = enrolment.user
@@ -473,13 +507,14 @@ def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> User:
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             enrolment.used_at = timezone.now()
             enrolment.save(update_fields=["used_at"])
+            recovery_codes = recovery_codes_create(user=user)
     if not is_verified:
         raise ProblemError(
             400,
             "invalid_otp",
             "The code from the authenticator app is not correct. Check the phone's clock.",
         )
-    return user
+    return Enrolled(user=user, recovery_codes=recovery_codes)
 
 
 def user_erase(*, user: User, password: str) -> User:
@@ -497,6 +532,7 @@ def user_erase(*, user: User, password: str) -> User:
         for path in settings.ACCOUNT_ERASURE_HOOKS:
             import_string(path)(user=user)
         TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
         user.email = f"erased-{user.pk}@erased.invalid"
         user.display_name = ""
         user.set_unusable_password()

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from backend.accounts import password_views, registration_views, views
+from backend.accounts import password_views, recovery_views, registration_views, views
 
 urlpatterns: list[URLPattern] = [
     path("auth/register/", registration_views.RegisterView.as_view(), name="auth-register"),
@@ -41,6 +41,11 @@ urlpatterns: list[URLPattern] = [
         "auth/password/reset/confirm/",
         password_views.PasswordResetConfirmView.as_view(),
         name="auth-password-reset-confirm",
+    ),
+    path(
+        "auth/recovery-codes/",
+        recovery_views.RecoveryCodesView.as_view(),
+        name="auth-recovery-codes",
     ),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/email/", registration_views.EmailChangeView.as_view(), name="me-email"),

@@ -62,13 +62,14 @@ class LoginView(APIView):
         email = serializers.EmailField(max_length=254)
         password = password_field()
         otp = serializers.CharField(
-            max_length=10,
+            max_length=20,
             required=False,
             allow_blank=True,
             write_only=True,
             help_text=(
-                "Therapists: the current code from the authenticator app (always required; "
-                "without it the answer is `invalid_credentials`)."
+                "Therapists: the current code from the authenticator app, or one of the "
+                "recovery codes (always required; without it the answer is "
+                "`invalid_credentials`). A recovery code works once."
             ),
         )
         device_name = device_name_field()
@@ -343,6 +344,13 @@ class EnrolConfirmView(APIView):
 
     class OutputSerializer(serializers.Serializer[Any]):
         user = UserSerializer()
+        recovery_codes = serializers.ListField(
+            child=serializers.CharField(),
+            help_text=(
+                "Ten single-use codes that sign in in place of the app's code (lost phone). "
+                "Shown once: keep them somewhere safe."
+            ),
+        )
 
         class Meta:
             ref_name = "Enrolled"
@@ -351,8 +359,9 @@ class EnrolConfirmView(APIView):
         tags=["auth"],
         summary="Therapists: confirm the authenticator app and finish enrolment",
         description=(
-            "Send a current code from the app. The enrolment code is then spent; sign in at "
-            "/api/v1/auth/login/ with the password and a code."
+            "Send a current code from the app. The enrolment code is then spent, and ten "
+            "recovery codes are returned, once; sign in at /api/v1/auth/login/ with the "
+            "password and a code from the app (or a recovery code)."
         ),
         request=InputSerializer,
         responses={
@@ -375,5 +384,5 @@ class EnrolConfirmView(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.therapist_enrol_confirm(**serializer.validated_data)
-        return Response(self.OutputSerializer({"user": user}).data)
+        enrolled = services.therapist_enrol_confirm(**serializer.validated_data)
+        return Response(self.OutputSerializer(enrolled).data)
