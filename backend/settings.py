@@ -253,7 +253,8 @@ KNOX_TOKEN_MODEL = "accounts.DeviceToken"  # noqa: S105 (a model name)
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out (email, address) pair before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's password check, which also notes a right password for a deactivated account.
+    "backend.accounts.backends.AccountBackend",
 ]
 
 PASSWORD_HASHERS = [

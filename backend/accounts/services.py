@@ -26,6 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import NotFound, ValidationError
 
+from backend.accounts.backends import is_marked_inactive
 from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
 from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
@@ -46,6 +47,7 @@ EMAIL_NOT_VERIFIED_DETAIL = (
     "(POST /api/v1/auth/register/confirm/), or ask for a new one "
     "(POST /api/v1/auth/register/resend/)."
 )
+ACCOUNT_INACTIVE_DETAIL = "This account is deactivated. Ask the service's support to reactivate it."
 INVALID_PASSWORD_DETAIL = "The password is not correct."  # noqa: S105
 INVALID_CREDENTIALS_DETAIL = "The email address, password or code is not correct."
 INVALID_ENROLMENT_DETAIL = (
@@ -333,6 +335,9 @@ def user_sign_in(
     authenticated = authenticate(request=request, email=email, password=password)
     if not isinstance(authenticated, User) or authenticated.erased_at is not None:
         raise_if_locked_out(request)
+        if is_marked_inactive(request):
+            # The password was right: its holder may know that the account is off.
+            raise ProblemError(403, "account_inactive", ACCOUNT_INACTIVE_DETAIL)
         raise invalid_credentials()
     user = authenticated
     is_second_factor_verified = False
