@@ -475,7 +475,13 @@ ACCOUNT_ERASURE_HOOKS = [
     "journal.keys.patient_data_keys_destroy",
     # Measure answers are not sealed, so crypto-shredding alone would leave them.
     "journal.measures.services.measures_erase",
+    "integration.delivery.devices.devices_erase",
 ]
+# A sign-in and the push registration made under it are one device. Called with user=,
+# token_digests=, every_sign_in= in the transaction that ends sign-ins (backend/accounts),
+# and, for the devices list, with user=, token_digests= (a {digest: push state} each).
+ACCOUNT_SIGN_OUT_HOOKS = ["integration.delivery.devices.devices_retire_for_sign_out"]
+ACCOUNT_DEVICE_PUSH_HOOKS = ["integration.delivery.selectors.push_state_for_sign_ins"]
 
 # Push delivery. A platform without its own provider uses the default (the console).
 _push_default = env.str(

@@ -83,7 +83,11 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
         """
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():
             username = auth_token.user.get_username()
-            auth_token.delete()
+            # As a sign-out: its push registration is retired with it. (Imported here:
+            # DRF loads this module while its views module is still importing.)
+            from backend.accounts.services import device_token_revoke
+
+            device_token_revoke(device=auth_token)
             token_expired.send(sender=self.__class__, username=username, source="auth_token")
             return True
         return False

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import DeviceToken, User
@@ -33,3 +37,12 @@ def totp_device_confirmed_for_user(*, user: User) -> TOTPDevice | None:
 def totp_secret_base32(*, device: TOTPDevice) -> str:
     """The shared secret as authenticator apps take it when typed in (RFC 4648 base32)."""
     return base64.b32encode(device.bin_key).decode()
+
+
+def device_push_states(*, user: User, token_digests: Sequence[str]) -> dict[str, Any]:
+    """The push registration of each of these sign-ins ({token digest: state}), from the
+    apps that keep them (settings.ACCOUNT_DEVICE_PUSH_HOOKS; accounts import nothing above)."""
+    states: dict[str, Any] = {}
+    for path in settings.ACCOUNT_DEVICE_PUSH_HOOKS:
+        states.update(import_string(path)(user=user, token_digests=list(token_digests)))
+    return states

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backend.accounts import services
@@ -23,6 +24,15 @@ class UserSerializer(serializers.Serializer[User]):
         ref_name = "User"
 
 
+class PushStateSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(help_text="The push registration (/api/v1/devices/).")
+    platform = serializers.ChoiceField(choices=["android", "ios", "web"])
+    registered_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "DevicePush"
+
+
 class DeviceSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(source="token_key", help_text="The token's public prefix.")
     name = serializers.CharField(source="device_name")
@@ -30,6 +40,12 @@ class DeviceSerializer(serializers.Serializer[Any]):
     last_used_at = serializers.DateTimeField(allow_null=True)
     expiry = serializers.DateTimeField(allow_null=True)
     is_current = serializers.SerializerMethodField()
+    push = serializers.SerializerMethodField(
+        help_text=(
+            "The push registration made under this sign-in, or null: prompts reach this "
+            "device while it is signed in. Signing it out retires the registration."
+        )
+    )
 
     class Meta:
         ref_name = "Device"
@@ -37,6 +53,11 @@ class DeviceSerializer(serializers.Serializer[Any]):
     def get_is_current(self, device: DeviceToken) -> bool:
         current = self.context.get("current_digest")
         return current is not None and device.digest == current
+
+    @extend_schema_field(PushStateSerializer(allow_null=True))
+    def get_push(self, device: DeviceToken) -> dict[str, Any] | None:
+        state = self.context.get("push_states", {}).get(device.digest)
+        return PushStateSerializer(state).data if state is not None else None
 
 
 class SignInSerializer(serializers.Serializer[Any]):

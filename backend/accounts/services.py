@@ -15,7 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -213,6 +213,23 @@ def user_set_password(*, user: User, password: str, keep_token: DeviceToken | No
     return user
 
 
+def device_tokens_end(
+    *, user: User, tokens: QuerySet[DeviceToken], every_sign_in: bool = False
+) -> int:
+    """Delete these tokens of the account, and in the same transaction retire what each
+    sign-in carried (its push registration: settings.ACCOUNT_SIGN_OUT_HOOKS, as accounts
+    import nothing above them). `every_sign_in`: no sign-in of the account is left.
+    Every token deletion comes here: a sign-out, a revocation, a token replaced or expired,
+    the end of every sign-in. Returns how many tokens were deleted."""
+    with transaction.atomic():
+        digests = list(tokens.values_list("digest", flat=True))
+        if digests or every_sign_in:
+            for path in settings.ACCOUNT_SIGN_OUT_HOOKS:
+                import_string(path)(user=user, token_digests=digests, every_sign_in=every_sign_in)
+        deleted, _ = DeviceToken.objects.filter(digest__in=digests).delete()
+    return deleted
+
+
 def user_end_all_sessions(*, user: User, keep_token: DeviceToken | None = None) -> int:
     """End every sign-in of the account at once: delete its device tokens (all but
     `keep_token`) and move its session epoch, which every session's auth hash mixes in
@@ -228,7 +245,7 @@ def user_end_all_sessions(*, user: User, keep_token: DeviceToken | None = None) 
         tokens = user.auth_token_set.all()
         if keep_token is not None:
             tokens = tokens.exclude(pk=keep_token.pk)
-        deleted, _ = tokens.delete()
+        deleted = device_tokens_end(user=user, tokens=tokens, every_sign_in=keep_token is None)
         User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
         user.refresh_from_db(fields=["session_epoch"])
     user.sessions_ended()
@@ -247,7 +264,7 @@ def device_token_create(
     now = timezone.now()
     with transaction.atomic():
         tokens = user.auth_token_set.select_for_update()
-        tokens.filter(expiry__lte=now).delete()
+        device_tokens_end(user=user, tokens=tokens.filter(expiry__lte=now))
         limit: int | None = knox_settings.TOKEN_LIMIT_PER_USER
         if limit is not None:
             live = list(
@@ -256,7 +273,8 @@ def device_token_create(
                 .values_list("digest", flat=True)
             )
             if len(live) >= limit:
-                DeviceToken.objects.filter(digest__in=live[limit - 1 :]).delete()
+                surplus = DeviceToken.objects.filter(digest__in=live[limit - 1 :])
+                device_tokens_end(user=user, tokens=surplus)
         device: DeviceToken
         device, token = DeviceToken.objects.create(
             user=user,
@@ -361,8 +379,9 @@ def user_sign_in(
 
 
 def device_token_revoke(*, device: DeviceToken) -> None:
-    """Revoke one token: the next request with it answers 401."""
-    device.delete()
+    """Revoke one token: the next request with it answers 401, and its device's push
+    registration is retired."""
+    device_tokens_end(user=device.user, tokens=DeviceToken.objects.filter(pk=device.pk))
 
 
 def device_token_revoke_by_key(*, user: User, token_key: str) -> None:
@@ -371,7 +390,7 @@ def device_token_revoke_by_key(*, user: User, token_key: str) -> None:
     # parameter (a 500): neither reaches the query.
     if len(token_key) != CONSTANTS.TOKEN_KEY_LENGTH or "\x00" in token_key:
         raise NotFound()
-    deleted, _ = user.auth_token_set.filter(token_key=token_key).delete()
+    deleted = device_tokens_end(user=user, tokens=user.auth_token_set.filter(token_key=token_key))
     if not deleted:
         raise NotFound()
 

@@ -48,6 +48,7 @@ urlpatterns: list[URLPattern] = [
         name="auth-recovery-codes",
     ),
     path("me/", views.MeView.as_view(), name="me"),
+    path("me/erase/", views.EraseView.as_view(), name="me-erase"),
     path("me/email/", registration_views.EmailChangeView.as_view(), name="me-email"),
     path(
         "me/email/confirm/",

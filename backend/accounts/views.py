@@ -167,12 +167,23 @@ class DeviceListView(APIView):
     @extend_schema(
         tags=["auth"],
         summary="List the devices signed in to this account",
+        description=(
+            "Each sign-in with its push registration (`push`, or null). A sign-in and the "
+            "push registration made under it are one device: signing it out, revoking it, "
+            "signing out everywhere, a new password and deactivation stop its pushes too."
+        ),
         responses={200: OpenApiResponse(DeviceSerializer(many=True), description="Live tokens.")},
     )
     def get(self, request: Request) -> Response:
-        devices = selectors.device_token_list_for_user(user=_signed_in_user(request))
+        user = _signed_in_user(request)
+        devices = list(selectors.device_token_list_for_user(user=user))
         token = _current_token(request)
-        context = {"current_digest": token.digest if token is not None else None}
+        context = {
+            "current_digest": token.digest if token is not None else None,
+            "push_states": selectors.device_push_states(
+                user=user, token_digests=[device.digest for device in devices]
+            ),
+        }
         return Response(DeviceSerializer(devices, many=True, context=context).data)
 
 
@@ -195,6 +206,13 @@ class DeviceRevokeView(APIView):
     def delete(self, request: Request, token_key: str) -> Response:
         services.device_token_revoke_by_key(user=_signed_in_user(request), token_key=token_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EraseInputSerializer(StrictSerializer):
+    password = password_field()
+
+    class Meta:
+        ref_name = "AccountErase"
 
 
 class MeView(APIView):
@@ -233,23 +251,16 @@ class MeView(APIView):
         user = services.user_update(user=_signed_in_user(request), **serializer.validated_data)
         return Response(UserSerializer(user).data)
 
-    class EraseInputSerializer(StrictSerializer):
-        password = password_field()
-
-        class Meta:
-            ref_name = "AccountErase"
-
     @extend_schema(
         tags=["me"],
-        summary="Erase your account and everything you wrote",
+        operation_id="me_erase_by_delete",
+        summary="Erase your account (use POST /api/v1/me/erase/)",
         description=(
-            "Re-enter the password. In one transaction the service destroys your data keys "
-            "(nothing you wrote can be decrypted again by anyone), revokes every token and "
-            "marks the account erased. Database backups taken earlier still hold the wrapped "
-            "keys until they expire: see docs/architecture.md, 'Erasure'. This cannot be "
-            "undone: export first (GET /api/v1/me/export/)."
+            "The same as POST /api/v1/me/erase/, for clients that send a body with DELETE. "
+            "Most generated clients send none with DELETE, so they use the POST."
         ),
         request=EraseInputSerializer,
+        deprecated=True,
         responses={
             204: OpenApiResponse(description="Erased. Every token now answers 401."),
             (400, PROBLEM): _problem("`validation`: the password is missing or not correct."),
@@ -259,12 +270,49 @@ class MeView(APIView):
         ],
     )
     def delete(self, request: Request) -> Response:
-        serializer = self.EraseInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.user_erase(
-            user=_signed_in_user(request), password=serializer.validated_data["password"]
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return account_erase(request)
+
+
+ERASE_DESCRIPTION = (
+    "Re-enter the password. In one transaction the service destroys your data keys "
+    "(nothing you wrote can be decrypted again by anyone), deletes your measures and push "
+    "registrations, revokes every token and session and marks the account erased. Database "
+    "backups taken earlier still hold the wrapped keys until they expire: see "
+    "docs/architecture.md, 'Erasure'. This cannot be undone: export first "
+    "(GET /api/v1/me/export/)."
+)
+
+
+def account_erase(request: Request) -> Response:
+    serializer = EraseInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    services.user_erase(
+        user=_signed_in_user(request), password=serializer.validated_data["password"]
+    )
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EraseView(APIView):
+    throttle_classes = [ScopedRateThrottleFailingOpen]
+    throttle_scope = "password"
+
+    @extend_schema(
+        tags=["me"],
+        operation_id="me_erase",
+        summary="Erase your account and everything you wrote",
+        description=ERASE_DESCRIPTION,
+        request=EraseInputSerializer,
+        responses={
+            204: OpenApiResponse(description="Erased. Every token now answers 401."),
+            (400, PROBLEM): _problem("`validation`: the password is missing or not correct."),
+        },
+        examples=[
+            OpenApiExample("Erase", value={"password": "my long passphrase"}, request_only=True)
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        return account_erase(request)
 
 
 class EnrolView(APIView):

@@ -37,7 +37,9 @@ def test_lists_own_devices_and_marks_the_current_one(patient):
         "last_used_at",
         "expiry",
         "is_current",
+        "push",
     }
+    assert devices["phone"]["push"] is None
     assert devices["phone"]["last_used_at"] is not None
     assert devices["tablet"]["last_used_at"] is None
 
