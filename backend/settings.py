@@ -340,11 +340,16 @@ REST_FRAMEWORK = {
     "URL_FORMAT_OVERRIDE": None,
 }
 
-# API tokens: one per device, stored as a hash, sliding expiry with an absolute cap.
+# API tokens: one per device, stored as a hash, expiring after a time unused; each use
+# moves it back. Patients: no fixed end; therapists: a short idle time and a fixed end
+# (backend/accounts/lifetimes.py says why).
+PATIENT_TOKEN_IDLE_DAYS = env.int("PATIENT_TOKEN_IDLE_DAYS", default=30)
+THERAPIST_TOKEN_IDLE_HOURS = env.int("THERAPIST_TOKEN_IDLE_HOURS", default=12)
+THERAPIST_TOKEN_MAX_DAYS = env.int("THERAPIST_TOKEN_MAX_DAYS", default=7)
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(hours=env.int("TOKEN_TTL_HOURS", default=24 * 7)),
+    "TOKEN_TTL": timedelta(hours=THERAPIST_TOKEN_IDLE_HOURS),  # without a user: the short one
     "AUTO_REFRESH": True,
-    "AUTO_REFRESH_MAX_TTL": timedelta(days=env.int("TOKEN_MAX_TTL_DAYS", default=30)),
+    "AUTO_REFRESH_MAX_TTL": None,  # per role, in DeviceTokenAuthentication.renew_token
     "MIN_REFRESH_INTERVAL": 60,
     "TOKEN_LIMIT_PER_USER": 20,
     "AUTH_HEADER_PREFIX": "Token",
@@ -477,9 +482,8 @@ ACCOUNT_ERASURE_HOOKS = [
     "journal.measures.services.measures_erase",
     "integration.delivery.devices.devices_erase",
 ]
-# A sign-in and the push registration made under it are one device. Called with user=,
-# token_digests=, every_sign_in= in the transaction that ends sign-ins (backend/accounts),
-# and, for the devices list, with user=, token_digests= (a {digest: push state} each).
+# A sign-in and its push registration are one device: called with user=, token_digests=,
+# every_sign_in= as sign-ins end, and with user=, token_digests= for the devices list.
 ACCOUNT_SIGN_OUT_HOOKS = ["integration.delivery.devices.devices_retire_for_sign_out"]
 ACCOUNT_DEVICE_PUSH_HOOKS = ["integration.delivery.selectors.push_state_for_sign_ins"]
 

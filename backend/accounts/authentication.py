@@ -21,6 +21,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from backend import sql
+from backend.accounts.lifetimes import token_expiry
 from backend.accounts.models import DeviceToken, User
 
 # Writing last_used_at on every request would turn reads into writes; once a minute is
@@ -44,6 +45,15 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
             DeviceToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return user, token
+
+    def renew_token(self, auth_token: DeviceToken) -> None:
+        """Move the expiry back on use, by the owner's lifetime (backend.accounts.lifetimes:
+        patients without a fixed end, therapists up to a maximum age); the new expiry is
+        written at most once a minute."""
+        current = auth_token.expiry
+        auth_token.expiry = token_expiry(user=auth_token.user, created=auth_token.created)
+        if (auth_token.expiry - current).total_seconds() > knox_settings.MIN_REFRESH_INTERVAL:
+            DeviceToken.objects.filter(pk=auth_token.pk).update(expiry=auth_token.expiry)
 
     def authenticate_credentials(self, token: bytes) -> tuple[User, DeviceToken]:
         """The device token whose digest matches, with its user; 401 otherwise.

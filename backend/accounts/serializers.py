@@ -65,7 +65,11 @@ class SignInSerializer(serializers.Serializer[Any]):
         help_text="Send as 'Authorization: Token <token>'. Shown once; store it securely."
     )
     expiry = serializers.DateTimeField(
-        allow_null=True, help_text="Extended on use, up to a fixed maximum age."
+        allow_null=True,
+        help_text=(
+            "Moved back on each use. Patients: 30 days unused, no fixed end; therapists: "
+            "12 hours unused, and at most 7 days after sign-in (by default)."
+        ),
     )
     device = DeviceSerializer()
     user = UserSerializer()

@@ -27,6 +27,7 @@ from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import NotFound, ValidationError
 
 from backend.accounts.backends import is_marked_inactive
+from backend.accounts.lifetimes import token_lifetime
 from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
 from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
@@ -278,6 +279,7 @@ def device_token_create(
         device: DeviceToken
         device, token = DeviceToken.objects.create(
             user=user,
+            expiry=token_lifetime(user).idle,
             device_name=device_name.strip() or DEFAULT_DEVICE_NAME,
             is_second_factor_verified=is_second_factor_verified,
         )

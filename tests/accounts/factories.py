@@ -10,6 +10,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from factory.declarations import LazyFunction, Sequence, SubFactory
 
+from backend.accounts.lifetimes import token_lifetime
 from backend.accounts.models import DeviceToken, Role, User
 
 PASSWORD = "violet-harbour-lantern-27"
@@ -50,7 +51,10 @@ def issue_token(user: User, *, second_factor: bool = False, name: str = "test ph
     """A device token issued directly, as a sign-in would; returns the secret string."""
     token: str
     _, token = DeviceToken.objects.create(
-        user=user, device_name=name, is_second_factor_verified=second_factor
+        user=user,
+        device_name=name,
+        is_second_factor_verified=second_factor,
+        expiry=token_lifetime(user).idle,
     )
     return token
 

@@ -118,10 +118,10 @@ def test_deactivation_retires_every_push(anna):
     assert not is_active(device)
 
 
-def test_an_expired_sign_in_retires_its_push(anna):
+def test_an_expired_sign_in_retires_its_push(anna, settings):
     with time_machine.travel(timezone.now(), tick=False) as clock:
         client, device = phone(anna, 1)
-        clock.shift(knox_settings.TOKEN_TTL + timedelta(minutes=1))
+        clock.shift(timedelta(days=settings.PATIENT_TOKEN_IDLE_DAYS, minutes=1))
 
         assert_problem(client.get("/api/v1/me/"), 401, "authentication_failed")
 
