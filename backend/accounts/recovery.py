@@ -49,7 +49,8 @@ def recovery_codes_regenerate(*, user: User, password: str) -> list[str]:
 
 def recovery_codes_remaining(*, user: User) -> int:
     """How many unused recovery codes the account has."""
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    remaining: int = StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return remaining
 
 
 def recovery_codes_end(*, user: User) -> None:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import DeviceToken, User
@@ -31,6 +32,12 @@ def totp_device_confirmed_for_user(*, user: User) -> TOTPDevice | None:
     device: TOTPDevice | None = (
         TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-id").first()
     )
+    return device
+
+
+def recovery_device_for_user(*, user: User) -> StaticDevice | None:
+    """The account's recovery codes (django-otp's static device), if it has a set."""
+    device: StaticDevice | None = StaticDevice.objects.filter(user=user, confirmed=True).first()
     return device
 
 

@@ -227,7 +227,7 @@ def device_tokens_end(
         if digests or every_sign_in:
             for path in settings.ACCOUNT_SIGN_OUT_HOOKS:
                 import_string(path)(user=user, token_digests=digests, every_sign_in=every_sign_in)
-        deleted, _ = DeviceToken.objects.filter(digest__in=digests).delete()
+        deleted: int = DeviceToken.objects.filter(digest__in=digests).delete()[0]
     return deleted
 
 
