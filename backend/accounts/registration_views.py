@@ -63,7 +63,6 @@ class RegisterView(AnonymousEmailView):
 
     @extend_schema(
         tags=["auth"],
-        operation_id="auth_register",
         summary="Register as a patient: a code goes to the address",
         description=(
             "Once the input is valid, answers 202 with the same body, in about the same "

@@ -253,7 +253,6 @@ class MeView(APIView):
 
     @extend_schema(
         tags=["me"],
-        operation_id="me_erase_by_delete",
         summary="Erase your account (use POST /api/v1/me/erase/)",
         description=(
             "The same as POST /api/v1/me/erase/, for clients that send a body with DELETE. "
@@ -284,6 +283,7 @@ ERASE_DESCRIPTION = (
 
 
 def account_erase(request: Request) -> Response:
+    """Both erase operations: the password re-entered, then `user_erase`."""
     serializer = EraseInputSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     services.user_erase(

@@ -186,3 +186,18 @@ def test_the_account_pages_need_a_signed_in_therapist(url, therapist):
 
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN_URL)
+
+
+def test_the_forgot_page_is_rate_limited_per_address(therapist, mail, monkeypatch):
+    from django.conf import settings
+    from rest_framework.throttling import ScopedRateThrottle
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "account_email_address": "1/hour"}
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", rates)
+    posted(Client(), FORGOT, {"email": "dr.berg@example.org"})
+
+    again = posted(Client(REMOTE_ADDR="198.51.100.4"), FORGOT, {"email": "dr.berg@example.org"})
+
+    assert again.status_code == 429
+    assert "Too many requests. Try again later." in html_of(again)
+    assert len(mail.messages()) == 1
