@@ -325,8 +325,7 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "otp": env.str("THROTTLE_OTP", default="10/min"),
-        # Accounts (backend/accounts): e-mails sent and codes tried, per network address
-        # and per e-mail address; a password typed while signed in, per account.
+        # Accounts: e-mails and codes per network and per e-mail address; passwords typed.
         "account_email": env.str("THROTTLE_ACCOUNT_EMAIL", default="30/hour"),
         "account_email_address": env.str("THROTTLE_ACCOUNT_EMAIL_ADDRESS", default="5/hour"),
         "account_code": env.str("THROTTLE_ACCOUNT_CODE", default="30/hour"),
@@ -540,8 +539,8 @@ CRISIS_COUNTRY = env.str("CRISIS_COUNTRY", default="US")
 # an alert row for each linked therapist the patient allowed, e-mailed by the worker.
 JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create"]
 
-# E-mail (account codes and notices, safety alerts), sent by the worker. Development
-# prints messages to the console (the worker's output in `make run`).
+# E-mail (account codes and notices, safety alerts), sent by the worker; printed to the
+# worker's output in development.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     default=(
@@ -564,8 +563,7 @@ DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 # Codes sent by e-mail (backend/accounts/codes.py): lifetime and wrong tries per code.
 ACCOUNT_CODE_TTL_MINUTES = env.int("ACCOUNT_CODE_TTL_MINUTES", default=30)
 ACCOUNT_CODE_MAX_ATTEMPTS = env.int("ACCOUNT_CODE_MAX_ATTEMPTS", default=5)
-# Requests naming an address without a password answer no sooner than this, whether or
-# not the address has an account (backend/accounts/uniform.py).
+# Answers to requests naming an address take at least this long (accounts/uniform.py).
 ACCOUNT_UNIFORM_RESPONSE_SECONDS = env.float("ACCOUNT_UNIFORM_RESPONSE_SECONDS", default=0.5)
 
 # Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
@@ -596,4 +594,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 54},
     },
+    # Registrations never confirmed free their address; expired codes go.
+    "accounts-purge": {"task": "afterglow.accounts.purge_unconfirmed", "schedule": 3600.0},
 }

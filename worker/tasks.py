@@ -12,7 +12,7 @@ from celery.app.task import Task
 from django.db import OperationalError
 from django.utils import timezone
 
-from backend.accounts import emails
+from backend.accounts import emails, registration
 from integration.care import alerts
 from integration.delivery.dispatch import prompts_deliver, prompts_dispatch
 from integration.prompts.planning import prompts_expire_overdue
@@ -55,6 +55,12 @@ def send_account_email(kind: str, user_id: str, code_id: str | None = None) -> b
     only; the address and the code are read from the database here. A repeat sends the
     same code again; a stale message (code replaced, used or expired) is not sent."""
     return emails.account_email_send(kind=kind, user_id=user_id, code_id=code_id)
+
+
+@shared_task(name="afterglow.accounts.purge_unconfirmed", **RETRY_OPTIONS)
+def purge_unconfirmed_registrations() -> int:
+    """Beat, hourly: registrations never confirmed free their address; old codes go."""
+    return registration.registrations_unconfirmed_purge(now=timezone.now())
 
 
 @shared_task(name="afterglow.journal.reseal_patient", bind=True, max_retries=None)

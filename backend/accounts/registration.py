@@ -23,6 +23,8 @@ the old one, and takes effect only when the code is typed in.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.signals import user_logged_in
@@ -35,6 +37,8 @@ from backend.accounts.models import AccountCode, CodePurpose, Role, User
 from backend.errors import ProblemError
 
 EMAIL_UNAVAILABLE_DETAIL = "Another account took this address in the meantime."
+# A registration not confirmed within this many days is deleted: its address is free again.
+UNCONFIRMED_REGISTRATION_DAYS = 7
 
 
 def _unverified_account(email: str) -> User | None:
@@ -156,3 +160,31 @@ def email_change_confirm(*, user: User, code: str) -> User:
         raise codes.code_refused(verdict)
     user.refresh_from_db(fields=["email", "email_verified_at"])
     return user
+
+
+def registrations_unconfirmed_purge(*, now: datetime) -> int:
+    """The beat's hourly sweep: delete registrations never confirmed within
+    UNCONFIRMED_REGISTRATION_DAYS (their address is free again; such an account never
+    signed in, so it holds nothing of anyone's), and codes expired a day ago. Returns how
+    many accounts went."""
+    AccountCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    stale = User.objects.filter(
+        role=Role.PATIENT,
+        email_verified_at__isnull=True,
+        last_login__isnull=True,
+        is_staff=False,
+        created_at__lt=now - timedelta(days=UNCONFIRMED_REGISTRATION_DAYS),
+    )
+    deleted = 0
+    for user in stale.iterator():
+        with transaction.atomic():
+            # Checked again under the row's lock: a confirmation may have just landed.
+            locked = (
+                User.objects.select_for_update()
+                .filter(pk=user.pk, email_verified_at__isnull=True, last_login__isnull=True)
+                .first()
+            )
+            if locked is not None and not locked.auth_token_set.exists():
+                locked.delete()
+                deleted += 1
+    return deleted

@@ -7,6 +7,7 @@ import statistics
 import time
 
 import pytest
+import time_machine
 from django.contrib.auth.hashers import identify_hasher
 
 from backend.accounts.models import AccountCode, DeviceToken, Role, User
@@ -267,3 +268,29 @@ def test_password_is_never_echoed(api_client):
 
     assert_problem(response, 400, "validation")
     assert "pw-echo-1" not in response.content.decode()
+
+
+def test_a_registration_never_confirmed_frees_its_address_after_a_week(api_client, mail):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from worker import tasks
+
+    api_client.post(URL, VALID)
+    confirmed_owner = PatientFactory.create(email="kept@example.org", email_verified_at=None)
+    confirmed_owner.last_login = timezone.now()
+    confirmed_owner.save(update_fields=["last_login"])
+
+    with time_machine.travel(timezone.now() + timedelta(days=6)):
+        assert tasks.purge_unconfirmed_registrations() == 0
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert tasks.purge_unconfirmed_registrations() == 1
+
+    assert not User.objects.filter(email="anna@example.org").exists()
+    assert not AccountCode.objects.exists()
+    assert User.objects.filter(email="kept@example.org").exists()
+    # and the address can be registered anew
+    mail.clear()
+    assert api_client.post(URL, VALID).status_code == 202
+    assert mail.messages()[0].subject == "Your Afterglow code to confirm your address"
