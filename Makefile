@@ -63,6 +63,7 @@ run: $(VENV)/.installed-run ## Run API + worker + beat on SQLite and a file brok
 	DEBUG=$${DEBUG:-true} BIND=$(HOST):$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
 		CLINIC_AFTER_HOURS_NUMBER="$${CLINIC_AFTER_HOURS_NUMBER-$(DEMO_CLINIC_NUMBER)}" \
 		CLINIC_AFTER_HOURS_NAME="$${CLINIC_AFTER_HOURS_NAME-$(DEMO_CLINIC_NAME)}" \
+		DASHBOARD_PUBLIC_URL=$${DASHBOARD_PUBLIC_URL:-$(URL)/dashboard/} \
 		$(PY) -m backend.devserver --url $(URL) \
 		web="$(WEB_CMD)" worker="$(WORKER_CMD)" beat="$(BEAT_CMD)"
 

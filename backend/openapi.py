@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+# settings.SPECTACULAR_SETTINGS (drf-spectacular's), kept here with the hooks it names.
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details, the shape of every error.",
@@ -147,7 +148,7 @@ OPERATION_IDS = {
     "auth_logout_all_create": "auth_logout_all",
     "auth_register_create": "auth_register",
     "me_partial_update": "me_update",
-    "me_destroy": "me_erase",
+    "me_destroy": "me_delete",
     "me_export_retrieve": "me_export",
     "timeline_retrieve": "me_plan_retrieve",
     "timeline_update": "me_plan_update",

@@ -159,6 +159,8 @@ INSTALLED_APPS = [
     "knox",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Therapists' recovery codes (backend/accounts/recovery.py).
+    "django_otp.plugins.otp_static",
     "axes",
     "corsheaders",
     "drf_spectacular",
@@ -255,7 +257,8 @@ KNOX_TOKEN_MODEL = "accounts.DeviceToken"  # noqa: S105 (a model name)
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out (email, address) pair before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's password check, which also notes a right password for a deactivated account.
+    "backend.accounts.backends.AccountBackend",
 ]
 
 PASSWORD_HASHERS = [
@@ -326,6 +329,12 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "otp": env.str("THROTTLE_OTP", default="10/min"),
+        # Accounts: e-mails and codes per network and per e-mail address; passwords typed.
+        "account_email": env.str("THROTTLE_ACCOUNT_EMAIL", default="30/hour"),
+        "account_email_address": env.str("THROTTLE_ACCOUNT_EMAIL_ADDRESS", default="5/hour"),
+        "account_code": env.str("THROTTLE_ACCOUNT_CODE", default="30/hour"),
+        "account_code_address": env.str("THROTTLE_ACCOUNT_CODE_ADDRESS", default="20/hour"),
+        "password": env.str("THROTTLE_PASSWORD", default="10/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -337,11 +346,16 @@ REST_FRAMEWORK = {
     "URL_FORMAT_OVERRIDE": None,
 }
 
-# API tokens: one per device, stored as a hash, sliding expiry with an absolute cap.
+# API tokens: one per device, stored as a hash, expiring after a time unused; each use
+# moves it back. Patients: no fixed end; therapists: a short idle time and a fixed end
+# (backend/accounts/lifetimes.py says why).
+PATIENT_TOKEN_IDLE_DAYS = env.int("PATIENT_TOKEN_IDLE_DAYS", default=30)
+THERAPIST_TOKEN_IDLE_HOURS = env.int("THERAPIST_TOKEN_IDLE_HOURS", default=12)
+THERAPIST_TOKEN_MAX_DAYS = env.int("THERAPIST_TOKEN_MAX_DAYS", default=7)
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(hours=env.int("TOKEN_TTL_HOURS", default=24 * 7)),
+    "TOKEN_TTL": timedelta(hours=THERAPIST_TOKEN_IDLE_HOURS),  # without a user: the short one
     "AUTO_REFRESH": True,
-    "AUTO_REFRESH_MAX_TTL": timedelta(days=env.int("TOKEN_MAX_TTL_DAYS", default=30)),
+    "AUTO_REFRESH_MAX_TTL": None,  # per role, in DeviceTokenAuthentication.renew_token
     "MIN_REFRESH_INTERVAL": 60,
     "TOKEN_LIMIT_PER_USER": 20,
     "AUTH_HEADER_PREFIX": "Token",
@@ -472,7 +486,12 @@ ACCOUNT_ERASURE_HOOKS = [
     "journal.keys.patient_data_keys_destroy",
     # Measure totals, bands and dates are not sealed: crypto-shredding alone would leave them.
     "journal.measures.services.measures_erase",
+    "integration.delivery.devices.devices_erase",
 ]
+# A sign-in and its push registration are one device: called with user=, token_digests=,
+# every_sign_in= as sign-ins end, and with user=, token_digests= for the devices list.
+ACCOUNT_SIGN_OUT_HOOKS = ["integration.delivery.devices.devices_retire_for_sign_out"]
+ACCOUNT_DEVICE_PUSH_HOOKS = ["integration.delivery.selectors.push_state_for_sign_ins"]
 
 # Push delivery. A platform without its own provider uses the default (the console).
 _push_default = env.str(
@@ -527,26 +546,19 @@ from backend.settings_safety import *  # noqa: E402, F403
 # an alert row for each linked therapist the patient allowed, e-mailed by the worker.
 JOURNAL_SAFETY_HOOKS: list[str] = ["integration.care.alerts.safety_alerts_create"]
 
-# E-mail (safety alerts). Development prints messages to the console.
+# E-mail (account codes and notices, safety alerts), sent by the worker; printed to the
+# worker's output in development.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     default=(
-        "django.core.mail.backends.console.EmailBackend"
+        "backend.mail.ConsoleEmailBackend"
         if DEBUG
         else "django.core.mail.backends.smtp.EmailBackend"
     ),
 )
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = 10
-# For the file-based backend (tests, a demo server).
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(LOCAL_DIR / "mail"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Afterglow <alerts@localhost>")
-# Where the dashboard is, for links in alert e-mails.
-DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
+# SMTP, addresses and the codes sent by e-mail.
+from backend.settings_mail import *  # noqa: E402, F403
 
 # Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
 PROMPT_DISPATCH_INTERVAL_SECONDS = env.int("PROMPT_DISPATCH_INTERVAL_SECONDS", default=60)
@@ -576,4 +588,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 54},
     },
+    # Registrations never confirmed free their address; expired codes go.
+    "accounts-purge": {"task": "afterglow.accounts.purge_unconfirmed", "schedule": 3600.0},
 }

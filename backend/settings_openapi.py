@@ -26,6 +26,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "AccessVia": ["api", "dashboard"],
         "SharedVia": ["entry", "session"],
         "Role": "backend.accounts.models.Role",
+        "PushPlatform": ["ios", "android", "web"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

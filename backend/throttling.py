@@ -13,11 +13,14 @@ and code guessing stays bounded by the codes' own lifetimes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
+
+from backend.logging import address_digest
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +37,32 @@ class ScopedRateThrottleFailingOpen(ScopedRateThrottle):
                 extra={"scope": self.scope, "error": type(error).__name__},
             )
             return True
+
+
+class AddressRateThrottle(ScopedRateThrottleFailingOpen):
+    """Counts requests per e-mail address named in the body, wherever they come from.
+
+    The view names the scope in `address_throttle_scope` (beside its per-network-address
+    `throttle_scope`) and, when it is not `email`, the field in `address_throttle_field`.
+    The cache key holds the address's keyed digest, never the address, and it counts the
+    same for an address with or without an account.
+    """
+
+    scope_attr = "address_throttle_scope"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        data = request.data
+        field = getattr(view, "address_throttle_field", "email")
+        email = data.get(field) if isinstance(data, Mapping) else None
+        if not isinstance(email, str) or not email.strip() or not _encodes(email):
+            return None  # the serializer refuses it; nothing to count
+        return self.cache_format % {"scope": self.scope, "ident": address_digest(email)}
+
+
+def _encodes(text: str) -> bool:
+    # A lone surrogate cannot be hashed (nor be an address); it must not become a 500.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -239,6 +239,15 @@ class Device(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
     retired_reason = models.CharField(max_length=64, blank=True)
+    # The sign-in (device token) this registration was made under: one device. Signing it
+    # out retires this registration in the same transaction (ACCOUNT_SIGN_OUT_HOOKS).
+    sign_in = models.ForeignKey(
+        "accounts.DeviceToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="push_devices",
+    )
 
     class Meta:
         ordering = ["created_at"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from backend.accounts import emails
 from tests.accounts.factories import PatientFactory, TherapistFactory
+from tests.smtp import SmtpServer
+from worker import tasks
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +84,32 @@ def admin_enabled(settings) -> None:
     importlib.import_module("backend.urls")
     settings.ADMIN_ENABLED = True
     settings.ROOT_URLCONF = "tests.accounts.urls_with_admin"
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory) -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) in a process of its own, for the whole run."""
+    with SmtpServer(tmp_path_factory.mktemp("smtp")) as server:
+        yield server
+
+
+@pytest.fixture
+def mail(smtp_server, settings) -> Iterator[SmtpServer]:
+    """Account e-mail through the real SMTP server: the task the service queues after
+    commit runs at once, in this process, as a worker would run it (the tests that are
+    about the worker start a real one). Needs `django_db(transaction=True)`: the task is
+    sent only once the request's transaction commits."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DEFAULT_FROM_EMAIL = "Afterglow <no-reply@afterglow.test>"
+    settings.DASHBOARD_PUBLIC_URL = "https://care.afterglow.test/dashboard/"
+    smtp_server.clear()
+
+    def run_task(name: str, args: list, **options) -> None:
+        assert name == emails.SEND_EMAIL_TASK
+        tasks.send_account_email(*args)
+
+    with mock.patch.object(emails, "current_app") as app:
+        app.send_task.side_effect = run_task
+        yield smtp_server

@@ -12,6 +12,7 @@ from celery.app.task import Task
 from django.db import OperationalError
 from django.utils import timezone
 
+from backend.accounts import emails, registration
 from integration.care import alerts
 from integration.delivery.dispatch import prompts_deliver, prompts_dispatch
 from integration.prompts.planning import prompts_expire_overdue
@@ -35,6 +36,31 @@ RETRY_OPTIONS: dict[str, Any] = {
 def ping() -> str:
     """A task that does nothing, so a worker's health can be checked end to end."""
     return "pong"
+
+
+# A mail server that refuses for now or cannot be reached: 10 s, 20 s, 40 s ... at most
+# five minutes apart (well inside the broker's visibility timeout), eight times.
+EMAIL_RETRY_OPTIONS: dict[str, Any] = {
+    "autoretry_for": (*emails.TRANSIENT_ERRORS, *TRANSIENT_ERRORS),
+    "retry_backoff": 10,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="afterglow.accounts.send_email", **EMAIL_RETRY_OPTIONS)
+def send_account_email(kind: str, user_id: str, code_id: str | None = None) -> bool:
+    """Send one account e-mail (a code or a notice). The message holds the kind and ids
+    only; the address and the code are read from the database here. A repeat sends the
+    same code again; a stale message (code replaced, used or expired) is not sent."""
+    return emails.account_email_send(kind=kind, user_id=user_id, code_id=code_id)
+
+
+@shared_task(name="afterglow.accounts.purge_unconfirmed", **RETRY_OPTIONS)
+def purge_unconfirmed_registrations() -> int:
+    """Beat, hourly: registrations never confirmed free their address; old codes go."""
+    return registration.registrations_unconfirmed_purge(now=timezone.now())
 
 
 @shared_task(name="afterglow.journal.reseal_patient", bind=True, max_retries=None)

@@ -21,6 +21,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from backend import sql
+from backend.accounts.lifetimes import token_expiry
 from backend.accounts.models import DeviceToken, User
 
 # Writing last_used_at on every request would turn reads into writes; once a minute is
@@ -44,6 +45,15 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
             DeviceToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return user, token
+
+    def renew_token(self, auth_token: DeviceToken) -> None:
+        """Move the expiry back on use, by the owner's lifetime (backend.accounts.lifetimes:
+        patients without a fixed end, therapists up to a maximum age); the new expiry is
+        written at most once a minute."""
+        current = auth_token.expiry
+        auth_token.expiry = token_expiry(user=auth_token.user, created=auth_token.created)
+        if (auth_token.expiry - current).total_seconds() > knox_settings.MIN_REFRESH_INTERVAL:
+            DeviceToken.objects.filter(pk=auth_token.pk).update(expiry=auth_token.expiry)
 
     def authenticate_credentials(self, token: bytes) -> tuple[User, DeviceToken]:
         """The device token whose digest matches, with its user; 401 otherwise.
@@ -83,7 +93,11 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
         """
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():
             username = auth_token.user.get_username()
-            auth_token.delete()
+            # As a sign-out: its push registration is retired with it. (Imported here:
+            # DRF loads this module while its views module is still importing.)
+            from backend.accounts.services import device_token_revoke
+
+            device_token_revoke(device=auth_token)
             token_expired.send(sender=self.__class__, username=username, source="auth_token")
             return True
         return False

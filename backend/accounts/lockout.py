@@ -77,3 +77,14 @@ def lockout_response(
         extra={"retry_after_seconds": seconds},
         headers={"Retry-After": str(seconds)},
     )
+
+
+def lockout_clear(*, email: str) -> int:
+    """Forget every failed sign-in of this account, from any network address (django-axes'
+    own reset): after a password reset, and for an operator's unlock. Returns how many
+    attempt records went."""
+    # Imported here: axes' utilities read its settings on import.
+    from axes.utils import reset
+
+    removed: int = reset(username=email.strip().lower())
+    return removed

@@ -50,6 +50,9 @@ class UserManager(BaseUserManager["User"]):
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         if not email:
             raise ValueError("An email address is required.")
+        # Operators make accounts this way (createsuperuser, the admin): they vouch for
+        # the address. Registration proves it with a code instead.
+        extra.setdefault("email_verified_at", timezone.now())
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         if password:
             user.set_password(password)
@@ -80,6 +83,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # When the owner of the address proved it (a code sent there, typed back). A patient
+    # who registered cannot sign in before (backend/accounts/registration.py).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     # Mixed into every session's auth hash (get_session_auth_hash): moving it makes every
     # existing session of the account invalid at once, whatever the session backend.
     # Only services.user_end_all_sessions moves it, with an UPDATE of this column alone.
@@ -113,6 +119,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_therapist(self) -> bool:
         return self.role == Role.THERAPIST
+
+    @property
+    def is_email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def get_session_auth_hash(self) -> str:
         return self._session_auth_hash(secret=None)
@@ -236,3 +246,40 @@ class TermsAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"terms {self.version} accepted by {self.user_id}"
+
+
+class CodePurpose(models.TextChoices):
+    PASSWORD_RESET = "password_reset", "Password reset"
+    EMAIL_VERIFY = "email_verify", "Address verification at registration"
+    EMAIL_CHANGE = "email_change", "Change of address"
+
+
+class AccountCode(models.Model):
+    """A short code sent by e-mail (a password reset, an address to verify), confirmed by
+    typing it in.
+
+    The code itself is stored nowhere: `seed` is random, and the code is a keyed digest of
+    it under a key derived from SECRET_KEY (backend.accounts.codes), so the worker can
+    write it into the e-mail from this row's id alone, and the database alone gives no
+    code. One row per (user, purpose): the newest request replaces the older code.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_codes")
+    purpose = models.CharField(max_length=32, choices=CodePurpose.choices)
+    # A change of address: the new address, where the code goes (empty otherwise).
+    email = models.EmailField(max_length=254, blank=True)
+    seed = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "purpose"], name="account_code_one_per_purpose"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code {self.id}"

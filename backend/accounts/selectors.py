@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import DeviceToken, User
@@ -30,6 +35,21 @@ def totp_device_confirmed_for_user(*, user: User) -> TOTPDevice | None:
     return device
 
 
+def recovery_device_for_user(*, user: User) -> StaticDevice | None:
+    """The account's recovery codes (django-otp's static device), if it has a set."""
+    device: StaticDevice | None = StaticDevice.objects.filter(user=user, confirmed=True).first()
+    return device
+
+
 def totp_secret_base32(*, device: TOTPDevice) -> str:
     """The shared secret as authenticator apps take it when typed in (RFC 4648 base32)."""
     return base64.b32encode(device.bin_key).decode()
+
+
+def device_push_states(*, user: User, token_digests: Sequence[str]) -> dict[str, Any]:
+    """The push registration of each of these sign-ins ({token digest: state}), from the
+    apps that keep them (settings.ACCOUNT_DEVICE_PUSH_HOOKS; accounts import nothing above)."""
+    states: dict[str, Any] = {}
+    for path in settings.ACCOUNT_DEVICE_PUSH_HOOKS:
+        states.update(import_string(path)(user=user, token_digests=list(token_digests)))
+    return states

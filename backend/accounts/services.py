@@ -15,19 +15,22 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_otp import verify_token
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import NotFound, ValidationError
 
+from backend.accounts.backends import is_marked_inactive
+from backend.accounts.lifetimes import token_lifetime
 from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
-from backend.accounts.terms import terms_accept
+from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
 from backend.errors import ProblemError
 
 ENROLMENT_CODE_TTL = timedelta(hours=72)
@@ -37,8 +40,16 @@ ENROLMENT_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 ENROLMENT_CODE_LENGTH = 20
 DEFAULT_DEVICE_NAME = "unnamed device"
 TOTP_DEVICE_NAME = "Authenticator app"
+TOTP_DIGITS = 6
 
 EMAIL_UNUSABLE_MESSAGE = "This email address cannot be used."
+EMAIL_NOT_VERIFIED_DETAIL = (
+    "Confirm your address first: type in the code we sent to it "
+    "(POST /api/v1/auth/register/confirm/), or ask for a new one "
+    "(POST /api/v1/auth/register/resend/)."
+)
+ACCOUNT_INACTIVE_DETAIL = "This account is deactivated. Ask the service's support to reactivate it."
+INVALID_PASSWORD_DETAIL = "The password is not correct."  # noqa: S105
 INVALID_CREDENTIALS_DETAIL = "The email address, password or code is not correct."
 INVALID_ENROLMENT_DETAIL = (
     "The email address or enrolment code is not correct, or the code was used or has expired."
@@ -55,6 +66,14 @@ class IssuedToken:
 
 
 @dataclass(frozen=True)
+class Enrolled:
+    """A therapist who finished enrolment, and the recovery codes to show them once."""
+
+    user: User
+    recovery_codes: list[str]
+
+
+@dataclass(frozen=True)
 class NewTherapist:
     """A therapist account and the one-time enrolment code to hand to its owner."""
 
@@ -62,7 +81,7 @@ class NewTherapist:
     enrolment_code: str
 
 
-def _email_normalized(email: str) -> str:
+def email_normalized(email: str) -> str:
     # Addresses are stored lower-case (UserManager), so look-ups and lock-out keys are too.
     return email.strip().lower()
 
@@ -73,11 +92,31 @@ def _field_errors(error: DjangoValidationError, field: str | None = None) -> Val
     return ValidationError({name: list(messages) for name, messages in error.message_dict.items()})
 
 
+def password_confirm(*, user: User, password: str, field: str = "password") -> None:
+    """The password re-entered by a signed-in person (a change of password or address,
+    new recovery codes); a 400 `invalid_password` naming `field` when it is wrong."""
+    if not user.check_password(password):
+        raise ProblemError(
+            400,
+            "invalid_password",
+            INVALID_PASSWORD_DETAIL,
+            extra={"errors": {field: [INVALID_PASSWORD_DETAIL]}},
+        )
+
+
 def _password_validate(*, password: str, user: User) -> None:
     try:
         validate_password(password, user=user)
     except DjangoValidationError as error:
         raise _field_errors(error, "password") from error
+
+
+class EmailUnavailable(ValidationError):
+    """The address belongs to another account. Said to operators; registration answers
+    the same for a taken address as for a new one (backend/accounts/registration.py)."""
+
+    def __init__(self) -> None:
+        super().__init__({"email": [EMAIL_UNUSABLE_MESSAGE]})
 
 
 def _user_create(
@@ -88,13 +127,17 @@ def _user_create(
     role: Role,
     password: str | None,
     country: str = "",
+    email_verified: bool = True,
 ) -> User:
-    email = _email_normalized(email)
+    email = email_normalized(email)
     if User.objects.filter(email=email).exists():
-        raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]})
+        raise EmailUnavailable()
     user = User(
         email=email, display_name=display_name, time_zone=time_zone, role=role, country=country
     )
+    # An operator vouches for the addresses of the accounts they make; a registration
+    # proves its address with a code.
+    user.email_verified_at = timezone.now() if email_verified else None
     if password is None:
         user.set_unusable_password()
     else:
@@ -109,19 +152,23 @@ def _user_create(
             user.save()
     except IntegrityError as error:
         # A concurrent registration took the address between the check and the insert.
-        raise ValidationError({"email": [EMAIL_UNUSABLE_MESSAGE]}) from error
+        raise EmailUnavailable() from error
     return user
 
 
 def user_create_patient(
-    *, email: str, password: str, display_name: str, time_zone: str = "UTC", country: str = ""
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    time_zone: str = "UTC",
+    email_verified: bool = True,
+    country: str = "",
 ) -> User:
-    """Register a patient.
+    """Make a patient account. A taken address raises `EmailUnavailable`.
 
-    An address that is already registered answers a 400 on `email` ("cannot be used"),
-    not a silent success: registration signs the new device in at once, so it cannot
-    pretend to succeed. The message does not say that the account exists, and the
-    `register` throttle limits how fast anyone can probe addresses this way.
+    Registration (backend/accounts/registration.py) makes it with `email_verified=False`
+    and answers the same for a taken address; demo data and operators make verified ones.
     """
     return _user_create(
         email=email,
@@ -130,6 +177,7 @@ def user_create_patient(
         role=Role.PATIENT,
         password=password,
         country=country,
+        email_verified=email_verified,
     )
 
 
@@ -178,6 +226,23 @@ def user_set_password(*, user: User, password: str, keep_token: DeviceToken | No
     return user
 
 
+def device_tokens_end(
+    *, user: User, tokens: QuerySet[DeviceToken], every_sign_in: bool = False
+) -> int:
+    """Delete these tokens of the account, and in the same transaction retire what each
+    sign-in carried (its push registration: settings.ACCOUNT_SIGN_OUT_HOOKS, as accounts
+    import nothing above them). `every_sign_in`: no sign-in of the account is left.
+    Every token deletion comes here: a sign-out, a revocation, a token replaced or expired,
+    the end of every sign-in. Returns how many tokens were deleted."""
+    with transaction.atomic():
+        digests = list(tokens.values_list("digest", flat=True))
+        if digests or every_sign_in:
+            for path in settings.ACCOUNT_SIGN_OUT_HOOKS:
+                import_string(path)(user=user, token_digests=digests, every_sign_in=every_sign_in)
+        deleted: int = DeviceToken.objects.filter(digest__in=digests).delete()[0]
+    return deleted
+
+
 def user_end_all_sessions(*, user: User, keep_token: DeviceToken | None = None) -> int:
     """End every sign-in of the account at once: delete its device tokens (all but
     `keep_token`) and move its session epoch, which every session's auth hash mixes in
@@ -193,7 +258,7 @@ def user_end_all_sessions(*, user: User, keep_token: DeviceToken | None = None) 
         tokens = user.auth_token_set.all()
         if keep_token is not None:
             tokens = tokens.exclude(pk=keep_token.pk)
-        deleted, _ = tokens.delete()
+        deleted = device_tokens_end(user=user, tokens=tokens, every_sign_in=keep_token is None)
         User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
         user.refresh_from_db(fields=["session_epoch"])
     user.sessions_ended()
@@ -212,7 +277,7 @@ def device_token_create(
     now = timezone.now()
     with transaction.atomic():
         tokens = user.auth_token_set.select_for_update()
-        tokens.filter(expiry__lte=now).delete()
+        device_tokens_end(user=user, tokens=tokens.filter(expiry__lte=now))
         limit: int | None = knox_settings.TOKEN_LIMIT_PER_USER
         if limit is not None:
             live = list(
@@ -221,17 +286,19 @@ def device_token_create(
                 .values_list("digest", flat=True)
             )
             if len(live) >= limit:
-                DeviceToken.objects.filter(digest__in=live[limit - 1 :]).delete()
+                surplus = DeviceToken.objects.filter(digest__in=live[limit - 1 :])
+                device_tokens_end(user=user, tokens=surplus)
         device: DeviceToken
         device, token = DeviceToken.objects.create(
             user=user,
+            expiry=token_lifetime(user).idle,
             device_name=device_name.strip() or DEFAULT_DEVICE_NAME,
             is_second_factor_verified=is_second_factor_verified,
         )
     return IssuedToken(user=user, device=device, token=token)
 
 
-def _raise_if_locked_out(request: HttpRequest) -> None:
+def raise_if_locked_out(request: HttpRequest) -> None:
     """Answer 429 if django-axes has locked out this (email, address) pair.
 
     Axes marks the request (`axes_locked_out`) when it refuses a locked-out pair or when
@@ -251,28 +318,37 @@ def _raise_if_locked_out(request: HttpRequest) -> None:
     )
 
 
-def _unauthorized(code: str, detail: str) -> ProblemError:
+def unauthorized(code: str, detail: str) -> ProblemError:
     # A 401 names the scheme that would succeed (RFC 9110, section 15.5.2).
     return ProblemError(
         401, code, detail, headers={"WWW-Authenticate": knox_settings.AUTH_HEADER_PREFIX}
     )
 
 
-def _invalid_credentials() -> ProblemError:
-    return _unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
+def invalid_credentials() -> ProblemError:
+    return unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
 
 
-def _second_factor_verified(*, user: User, otp: str) -> bool:
-    """Whether `otp` is a current code of one of the user's confirmed authenticators.
+def second_factor_verified(*, user: User, otp: str) -> bool:
+    """Whether `otp` is a current code of one of the user's confirmed authenticators, or
+    one of their unused recovery codes (which it then spends).
 
     No code, or no confirmed authenticator (a therapist between setting a password and
     confirming the app), is simply not verified: nothing here tells those cases apart.
+    Six digits are tried as an authenticator's code, anything else as a recovery code, so
+    that a try of one kind does not count against the other's failure throttle.
     """
+    otp = otp.strip()
     if not otp:
         return False
+    devices: list[TOTPDevice | StaticDevice]
+    if len(otp) == TOTP_DIGITS and otp.isdigit():
+        devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+    else:
+        otp = recovery_code_normalized(otp)
+        devices = list(StaticDevice.objects.filter(user=user, confirmed=True))
     # One device at a time through django_otp.verify_token, which locks the row so
-    # that replay protection and throttling hold under concurrent requests.
-    devices = TOTPDevice.objects.filter(user=user, confirmed=True)
+    # that replay protection, spending and throttling hold under concurrent requests.
     return any(verify_token(user, device.persistent_id, otp) for device in devices)
 
 
@@ -287,19 +363,25 @@ def user_sign_in(
     failure too and answers exactly like a wrong password: a password cannot be tested
     without the second factor, and the answer does not say whose account needs one.
     """
-    email = _email_normalized(email)
+    email = email_normalized(email)
     authenticated = authenticate(request=request, email=email, password=password)
     if not isinstance(authenticated, User) or authenticated.erased_at is not None:
-        _raise_if_locked_out(request)
-        raise _invalid_credentials()
+        raise_if_locked_out(request)
+        if is_marked_inactive(request):
+            # The password was right: its holder may know that the account is off.
+            raise ProblemError(403, "account_inactive", ACCOUNT_INACTIVE_DETAIL)
+        raise invalid_credentials()
     user = authenticated
     is_second_factor_verified = False
     if user.is_therapist:
-        if not _second_factor_verified(user=user, otp=otp):
+        if not second_factor_verified(user=user, otp=otp):
             user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
-            _raise_if_locked_out(request)
-            raise _invalid_credentials()
+            raise_if_locked_out(request)
+            raise invalid_credentials()
         is_second_factor_verified = True
+    if not user.is_email_verified:
+        # Only the holder of the password learns this; it is not a failed sign-in.
+        raise ProblemError(403, "email_not_verified", EMAIL_NOT_VERIFIED_DETAIL)
     issued = device_token_create(
         user=user,
         device_name=device_name,
@@ -310,37 +392,10 @@ def user_sign_in(
     return issued
 
 
-def user_register(
-    *,
-    request: HttpRequest,
-    email: str,
-    password: str,
-    display_name: str,
-    time_zone: str = "UTC",
-    country: str = "",
-    accepted_terms_version: str | None = None,
-    device_name: str = "",
-) -> IssuedToken:
-    """Register a patient (see `user_create_patient`) and sign this device in, recording
-    the terms version they accepted in the app, if it sent one (else /me/ asks for it)."""
-    with transaction.atomic():
-        user = user_create_patient(
-            email=email,
-            password=password,
-            display_name=display_name,
-            time_zone=time_zone,
-            country=country,
-        )
-        if accepted_terms_version is not None:
-            terms_accept(user=user, version=accepted_terms_version, field="accepted_terms_version")
-        issued = device_token_create(user=user, device_name=device_name)
-    user_logged_in.send(sender=User, request=request, user=user)
-    return issued
-
-
 def device_token_revoke(*, device: DeviceToken) -> None:
-    """Revoke one token: the next request with it answers 401."""
-    device.delete()
+    """Revoke one token: the next request with it answers 401, and its device's push
+    registration is retired."""
+    device_tokens_end(user=device.user, tokens=DeviceToken.objects.filter(pk=device.pk))
 
 
 def device_token_revoke_by_key(*, user: User, token_key: str) -> None:
@@ -349,7 +404,7 @@ def device_token_revoke_by_key(*, user: User, token_key: str) -> None:
     # parameter (a 500): neither reaches the query.
     if len(token_key) != CONSTANTS.TOKEN_KEY_LENGTH or "\x00" in token_key:
         raise NotFound()
-    deleted, _ = user.auth_token_set.filter(token_key=token_key).delete()
+    deleted = device_tokens_end(user=user, tokens=user.auth_token_set.filter(token_key=token_key))
     if not deleted:
         raise NotFound()
 
@@ -436,7 +491,7 @@ def _enrolment_code_usable(*, email: str, code: str) -> EnrolmentCode:
         EnrolmentCode.objects.select_for_update(of=("self",))
         .select_related("user")
         .filter(
-            user__email=_email_normalized(email),
+            user__email=email_normalized(email),
             user__role=Role.THERAPIST,
             code_hash=_enrolment_code_hash(code),
             used_at__isnull=True,
@@ -463,8 +518,9 @@ def therapist_enrol(*, email: str, code: str, password: str) -> TOTPDevice:
         return totp_device_create(user=user, confirmed=False)
 
 
-def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> User:
-    """Confirm the authenticator app with a current code; the enrolment code is spent."""
+def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> Enrolled:
+    """Confirm the authenticator app with a current code; the enrolment code is spent and
+    a set of recovery codes is made (the previous set, if any, ends)."""
     with transaction.atomic():
         enrolment = _enrolment_code_usable(email=email, code=code)
         user = enrolment.user
@@ -489,13 +545,14 @@ def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> User:
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             enrolment.used_at = timezone.now()
             enrolment.save(update_fields=["used_at"])
+            recovery_codes = recovery_codes_create(user=user)
     if not is_verified:
         raise ProblemError(
             400,
             "invalid_otp",
             "The code from the authenticator app is not correct. Check the phone's clock.",
         )
-    return user
+    return Enrolled(user=user, recovery_codes=recovery_codes)
 
 
 def user_erase(*, user: User, password: str) -> User:
@@ -513,6 +570,7 @@ def user_erase(*, user: User, password: str) -> User:
         for path in settings.ACCOUNT_ERASURE_HOOKS:
             import_string(path)(user=user)
         TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
         user.email = f"erased-{user.pk}@erased.invalid"
         user.display_name = ""
         user.set_unusable_password()

@@ -1,4 +1,5 @@
-"""Accounts API: registration, sign-in, devices and tokens, therapist enrolment, /me/."""
+"""Accounts API: sign-in, devices and tokens, therapist enrolment, /me/ (registration is in
+registration_views.py, passwords in password_views.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated
@@ -20,8 +20,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import selectors, services, terms
-from backend.accounts.countries import country_for_time_zone
-from backend.accounts.models import DeviceToken, Role, User
+from backend.accounts.models import DeviceToken, User
+from backend.accounts.serializers import (
+    DeviceSerializer,
+    SignInSerializer,
+    TermsStateSerializer,
+    UserSerializer,
+    device_name_field,
+    password_field,
+    sign_in_data,
+)
 from backend.serializers import CountryField, StrictSerializer, TimeZoneField
 from backend.throttling import ScopedRateThrottleFailingOpen
 
@@ -45,171 +53,6 @@ def _current_token(request: Request) -> DeviceToken | None:
     return request.auth if isinstance(request.auth, DeviceToken) else None
 
 
-class TermsStateSerializer(serializers.Serializer[terms.TermsState]):
-    current_version = serializers.CharField(help_text="The terms and privacy notice in force.")
-    accepted_version = serializers.CharField(
-        allow_null=True, help_text="The version you accepted last; null if none."
-    )
-    accepted_at = serializers.DateTimeField(allow_null=True)
-    acceptance_required = serializers.BooleanField(
-        help_text="True when the current version is not the one you accepted: show it and "
-        "accept it with POST /api/v1/me/terms/."
-    )
-
-    class Meta:
-        ref_name = "TermsState"
-
-
-class UserSerializer(serializers.Serializer[User]):
-    id = serializers.UUIDField()
-    email = serializers.EmailField()
-    display_name = serializers.CharField()
-    time_zone = serializers.CharField(help_text="IANA time zone name, e.g. Europe/Berlin.")
-    country = serializers.SerializerMethodField(
-        help_text="Where you live (ISO 3166-1 alpha-2), for the crisis lines you are shown; "
-        "null until you set it."
-    )
-    suggested_country = serializers.SerializerMethodField(
-        help_text="The country your time zone suggests (null if none): offer it, but let "
-        "the person choose."
-    )
-    role = serializers.ChoiceField(choices=Role.choices)
-    created_at = serializers.DateTimeField()
-    terms = serializers.SerializerMethodField()
-
-    class Meta:
-        ref_name = "User"
-
-    def get_country(self, user: User) -> str | None:
-        return user.country or None
-
-    def get_suggested_country(self, user: User) -> str | None:
-        return country_for_time_zone(user.time_zone)
-
-    @extend_schema_field(TermsStateSerializer)
-    def get_terms(self, user: User) -> dict[str, Any]:
-        return dict(TermsStateSerializer(terms.terms_state_for_user(user=user)).data)
-
-
-class DeviceSerializer(serializers.Serializer[Any]):
-    id = serializers.CharField(source="token_key", help_text="The token's public prefix.")
-    name = serializers.CharField(source="device_name")
-    created = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    expiry = serializers.DateTimeField(allow_null=True)
-    is_current = serializers.SerializerMethodField()
-
-    class Meta:
-        ref_name = "Device"
-
-    def get_is_current(self, device: DeviceToken) -> bool:
-        current = self.context.get("current_digest")
-        return current is not None and device.digest == current
-
-
-class SignInSerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(
-        help_text="Send as 'Authorization: Token <token>'. Shown once; store it securely."
-    )
-    expiry = serializers.DateTimeField(
-        allow_null=True, help_text="Extended on use, up to a fixed maximum age."
-    )
-    device = DeviceSerializer()
-    user = UserSerializer()
-
-    class Meta:
-        ref_name = "SignIn"
-
-
-def _sign_in_data(issued: services.IssuedToken) -> dict[str, Any]:
-    return SignInSerializer(
-        {
-            "token": issued.token,
-            "expiry": issued.device.expiry,
-            "device": issued.device,
-            "user": issued.user,
-        },
-        context={"current_digest": issued.device.digest},
-    ).data
-
-
-def _password_field() -> serializers.CharField:
-    # Passwords are taken exactly as typed: no trimming.
-    return serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
-
-
-def _device_name_field() -> serializers.CharField:
-    return serializers.CharField(
-        max_length=100, required=False, allow_blank=True, help_text="e.g. 'Anna's iPhone'."
-    )
-
-
-class RegisterView(APIView):
-    """Patients register themselves; therapists are created by an operator."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottleFailingOpen]
-    throttle_scope = "register"
-
-    class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
-        password = _password_field()
-        display_name = serializers.CharField(max_length=100)
-        time_zone = TimeZoneField(required=False, default="UTC")
-        country = CountryField(
-            required=False,
-            default="",
-            allow_blank=True,
-            help_text="Where you live (ISO 3166-1 alpha-2): the crisis lines shown follow it.",
-        )
-        accepted_terms_version = serializers.CharField(
-            max_length=32,
-            required=False,
-            help_text="The version of the terms and privacy notice the person accepted in "
-            "the app; it must be the current one. Without it, /me/ asks for acceptance.",
-        )
-        device_name = _device_name_field()
-
-        class Meta:
-            ref_name = "Register"
-
-    @extend_schema(
-        tags=["auth"],
-        summary="Register as a patient and sign this device in",
-        description=(
-            "Creates a patient account and returns a token for this device. An address "
-            "that cannot be used (for example, one already registered) answers 400 on "
-            "`email`."
-        ),
-        request=InputSerializer,
-        responses={
-            201: OpenApiResponse(SignInSerializer, description="Registered and signed in."),
-        },
-        examples=[
-            OpenApiExample(
-                "New patient",
-                value={
-                    "email": "anna@example.org",
-                    "password": "correct horse battery staple",
-                    "display_name": "Anna",
-                    "time_zone": "Europe/Berlin",
-                    "country": "DE",
-                    "accepted_terms_version": "1",
-                    "device_name": "Anna's iPhone",
-                },
-                request_only=True,
-            )
-        ],
-        extensions={"x-throttled": True},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = services.user_register(request=request._request, **serializer.validated_data)
-        return Response(_sign_in_data(issued), status=status.HTTP_201_CREATED)
-
-
 class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -218,18 +61,19 @@ class LoginView(APIView):
 
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
-        password = _password_field()
+        password = password_field()
         otp = serializers.CharField(
-            max_length=10,
+            max_length=20,
             required=False,
             allow_blank=True,
             write_only=True,
             help_text=(
-                "Therapists: the current code from the authenticator app (always required; "
-                "without it the answer is `invalid_credentials`)."
+                "Therapists: the current code from the authenticator app, or one of the "
+                "recovery codes (always required; without it the answer is "
+                "`invalid_credentials`). A recovery code works once."
             ),
         )
-        device_name = _device_name_field()
+        device_name = device_name_field()
 
         class Meta:
             ref_name = "Login"
@@ -281,7 +125,7 @@ class LoginView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         issued = services.user_sign_in(request=request._request, **serializer.validated_data)
-        return Response(_sign_in_data(issued))
+        return Response(sign_in_data(issued))
 
 
 class LogoutView(APIView):
@@ -324,12 +168,23 @@ class DeviceListView(APIView):
     @extend_schema(
         tags=["auth"],
         summary="List the devices signed in to this account",
+        description=(
+            "Each sign-in with its push registration (`push`, or null). A sign-in and the "
+            "push registration made under it are one device: signing it out, revoking it, "
+            "signing out everywhere, a new password and deactivation stop its pushes too."
+        ),
         responses={200: OpenApiResponse(DeviceSerializer(many=True), description="Live tokens.")},
     )
     def get(self, request: Request) -> Response:
-        devices = selectors.device_token_list_for_user(user=_signed_in_user(request))
+        user = _signed_in_user(request)
+        devices = list(selectors.device_token_list_for_user(user=user))
         token = _current_token(request)
-        context = {"current_digest": token.digest if token is not None else None}
+        context = {
+            "current_digest": token.digest if token is not None else None,
+            "push_states": selectors.device_push_states(
+                user=user, token_digests=[device.digest for device in devices]
+            ),
+        }
         return Response(DeviceSerializer(devices, many=True, context=context).data)
 
 
@@ -352,6 +207,13 @@ class DeviceRevokeView(APIView):
     def delete(self, request: Request, token_key: str) -> Response:
         services.device_token_revoke_by_key(user=_signed_in_user(request), token_key=token_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EraseInputSerializer(StrictSerializer):
+    password = password_field()
+
+    class Meta:
+        ref_name = "AccountErase"
 
 
 class MeView(APIView):
@@ -398,23 +260,15 @@ class MeView(APIView):
         user = services.user_update(user=_signed_in_user(request), **serializer.validated_data)
         return Response(UserSerializer(user).data)
 
-    class EraseInputSerializer(StrictSerializer):
-        password = _password_field()
-
-        class Meta:
-            ref_name = "AccountErase"
-
     @extend_schema(
         tags=["me"],
-        summary="Erase your account and everything you wrote",
+        summary="Erase your account (use POST /api/v1/me/erase/)",
         description=(
-            "Re-enter the password. In one transaction the service destroys your data keys "
-            "(nothing you wrote can be decrypted again by anyone), revokes every token and "
-            "marks the account erased. Database backups taken earlier still hold the wrapped "
-            "keys until they expire: see docs/architecture.md, 'Erasure'. This cannot be "
-            "undone: export first (GET /api/v1/me/export/)."
+            "The same as POST /api/v1/me/erase/, for clients that send a body with DELETE. "
+            "Most generated clients send none with DELETE, so they use the POST."
         ),
         request=EraseInputSerializer,
+        deprecated=True,
         responses={
             204: OpenApiResponse(description="Erased. Every token now answers 401."),
             (400, PROBLEM): _problem("`validation`: the password is missing or not correct."),
@@ -424,12 +278,50 @@ class MeView(APIView):
         ],
     )
     def delete(self, request: Request) -> Response:
-        serializer = self.EraseInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.user_erase(
-            user=_signed_in_user(request), password=serializer.validated_data["password"]
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return account_erase(request)
+
+
+ERASE_DESCRIPTION = (
+    "Re-enter the password. In one transaction the service destroys your data keys "
+    "(nothing you wrote can be decrypted again by anyone), deletes your measures and push "
+    "registrations, revokes every token and session and marks the account erased. Database "
+    "backups taken earlier still hold the wrapped keys until they expire: see "
+    "docs/architecture.md, 'Erasure'. This cannot be undone: export first "
+    "(GET /api/v1/me/export/)."
+)
+
+
+def account_erase(request: Request) -> Response:
+    """Both erase operations: the password re-entered, then `user_erase`."""
+    serializer = EraseInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    services.user_erase(
+        user=_signed_in_user(request), password=serializer.validated_data["password"]
+    )
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EraseView(APIView):
+    throttle_classes = [ScopedRateThrottleFailingOpen]
+    throttle_scope = "password"
+
+    @extend_schema(
+        tags=["me"],
+        operation_id="me_erase",
+        summary="Erase your account and everything you wrote",
+        description=ERASE_DESCRIPTION,
+        request=EraseInputSerializer,
+        responses={
+            204: OpenApiResponse(description="Erased. Every token now answers 401."),
+            (400, PROBLEM): _problem("`validation`: the password is missing or not correct."),
+        },
+        examples=[
+            OpenApiExample("Erase", value={"password": "my long passphrase"}, request_only=True)
+        ],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        return account_erase(request)
 
 
 class EnrolView(APIView):
@@ -443,7 +335,7 @@ class EnrolView(APIView):
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
         code = serializers.CharField(max_length=64, write_only=True)
-        password = _password_field()
+        password = password_field()
 
         class Meta:
             ref_name = "Enrol"
@@ -509,6 +401,13 @@ class EnrolConfirmView(APIView):
 
     class OutputSerializer(serializers.Serializer[Any]):
         user = UserSerializer()
+        recovery_codes = serializers.ListField(
+            child=serializers.CharField(),
+            help_text=(
+                "Ten single-use codes that sign in in place of the app's code (lost phone). "
+                "Shown once: keep them somewhere safe."
+            ),
+        )
 
         class Meta:
             ref_name = "Enrolled"
@@ -517,8 +416,9 @@ class EnrolConfirmView(APIView):
         tags=["auth"],
         summary="Therapists: confirm the authenticator app and finish enrolment",
         description=(
-            "Send a current code from the app. The enrolment code is then spent; sign in at "
-            "/api/v1/auth/login/ with the password and a code."
+            "Send a current code from the app. The enrolment code is then spent, and ten "
+            "recovery codes are returned, once; sign in at /api/v1/auth/login/ with the "
+            "password and a code from the app (or a recovery code)."
         ),
         request=InputSerializer,
         responses={
@@ -541,8 +441,8 @@ class EnrolConfirmView(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.therapist_enrol_confirm(**serializer.validated_data)
-        return Response(self.OutputSerializer({"user": user}).data)
+        enrolled = services.therapist_enrol_confirm(**serializer.validated_data)
+        return Response(self.OutputSerializer(enrolled).data)
 
 
 class TermsView(APIView):

@@ -1,4 +1,5 @@
-"""The dashboard's one form: sign-in with email, password and the authenticator code.
+"""The dashboard's forms: sign-in with email, password and the authenticator code (or a
+recovery code); a forgotten password, a new one, new recovery codes.
 
 Like Django's own AuthenticationForm, the form authenticates in `clean()`: the password
 goes through `django.contrib.auth.authenticate`, so django-axes counts failures per
@@ -18,10 +19,11 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.core.validators import RegexValidator
 from django.http import HttpRequest, QueryDict
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.models import Device
 
 from backend.accounts import selectors as account_selectors
 from backend.accounts.models import User
+from backend.accounts.recovery import recovery_code_normalized
 from backend.accounts.services import INVALID_CREDENTIALS_DETAIL
 
 CODE_LENGTH = 6
@@ -53,15 +55,22 @@ class SignInForm(forms.Form):
     )
     code = forms.CharField(
         label="Code from your authenticator app",
-        help_text=f"The {CODE_LENGTH} digits your authenticator app shows now.",
+        help_text=(
+            f"The {CODE_LENGTH} digits your authenticator app shows now, or one of your "
+            "recovery codes."
+        ),
         # One rule, one message (no separate length messages).
-        validators=[RegexValidator(r"^[0-9]{6}$", message=f"Enter the {CODE_LENGTH} digits.")],
+        validators=[
+            RegexValidator(
+                r"^([0-9]{6}|[A-Za-z0-9 -]{8,20})$",
+                message=f"Enter the {CODE_LENGTH} digits, or a recovery code.",
+            )
+        ],
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "one-time-code",
-                "inputmode": "numeric",
-                "maxlength": CODE_LENGTH,
-                "size": CODE_LENGTH,
+                "maxlength": 20,
+                "size": 12,
             }
         ),
     )
@@ -69,7 +78,8 @@ class SignInForm(forms.Form):
     def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         self.request = request
         self.user: User | None = None
-        self.device: TOTPDevice | None = None
+        self.device: Device | None = None
+        self.used_recovery_code = False
         super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
@@ -96,15 +106,22 @@ class SignInForm(forms.Form):
         self.user, self.device = authenticated, device
         return cleaned
 
-    def _verified_device(self, user: object, code: str) -> TOTPDevice | None:
+    def _verified_device(self, user: object, code: str) -> Device | None:
         if not may_use_dashboard(user):
             return None
-        device = account_selectors.totp_device_confirmed_for_user(user=user)
+        device: Device | None
+        if len(code) == CODE_LENGTH and code.isdigit():
+            device = account_selectors.totp_device_confirmed_for_user(user=user)
+        else:
+            # A recovery code: spent by the check (and counted by its own throttle).
+            code = recovery_code_normalized(code)
+            device = account_selectors.recovery_device_for_user(user=user)
+            self.used_recovery_code = True
         if device is None:
             return None
         # django_otp.verify_token locks the device row, so its replay protection and
         # failure throttle hold when two sign-ins race.
-        verified: TOTPDevice | None = django_otp.verify_token(user, device.persistent_id, code)
+        verified: Device | None = django_otp.verify_token(user, device.persistent_id, code)
         return verified
 
     def _refusal(self) -> forms.ValidationError:
@@ -124,3 +141,74 @@ class SignInForm(forms.Form):
         return any(
             error.code == LOCKED_OUT_CODE for error in self.errors.as_data().get("__all__", [])
         )
+
+
+def _password_input(autocomplete: str) -> forms.PasswordInput:
+    return forms.PasswordInput(attrs={"autocomplete": autocomplete})
+
+
+class NewPasswordForm(forms.Form):
+    """A new password, typed twice. The rules are the service's (the API's wording)."""
+
+    new_password = forms.CharField(
+        label="New password",
+        max_length=1024,
+        strip=False,
+        help_text="At least 10 characters; not a common password, nor only digits.",
+        widget=_password_input("new-password"),
+    )
+    new_password_again = forms.CharField(
+        label="New password, again",
+        max_length=1024,
+        strip=False,
+        widget=_password_input("new-password"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        first, second = cleaned.get("new_password"), cleaned.get("new_password_again")
+        if first and second and first != second:
+            self.add_error("new_password_again", "The two passwords are not the same.")
+        return cleaned
+
+
+class ForgotPasswordForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
+    )
+
+
+class ResetPasswordForm(NewPasswordForm):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
+    )
+    code = forms.CharField(
+        label="Code from the e-mail",
+        max_length=32,
+        help_text="8 digits; the space does not matter.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+    field_order = ["email", "code", "new_password", "new_password_again"]
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = forms.CharField(
+        label="Current password",
+        max_length=1024,
+        strip=False,
+        widget=_password_input("current-password"),
+    )
+    field_order = ["current_password", "new_password", "new_password_again"]
+
+
+class ConfirmPasswordForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        max_length=1024,
+        strip=False,
+        widget=_password_input("current-password"),
+    )

@@ -1,5 +1,6 @@
-"""The therapists' dashboard pages. Read-only: the only POSTs sign in, sign out and
-acknowledge a safety alert (the therapist's own flag: it writes no patient data).
+"""The therapists' dashboard pages. Read-only for patient data: the only POSTs sign in, sign
+out, acknowledge a safety alert (the therapist's own flag: it writes no patient data) and
+look after the therapist's own account (a forgotten password, a new one, recovery codes).
 
 Every page that shows patient data calls one of the therapist selectors in
 `integration.therapist.selectors`, which run the access check (`integration.care.access`)
@@ -15,9 +16,10 @@ from functools import wraps
 from typing import Any
 
 import django_otp
+from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import TextChoices
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,12 +31,25 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser
+from rest_framework.request import Request
 
+from backend.accounts import passwords, recovery
 from backend.accounts.models import User
+from backend.accounts.uniform import uniform_duration
+from backend.errors import ProblemError
+from backend.throttling import AddressRateThrottle, ScopedRateThrottleFailingOpen
 from integration.care import access, alerts
 from integration.care import selectors as care_selectors
 from integration.dashboard import charts
-from integration.dashboard.forms import SignInForm, may_use_dashboard
+from integration.dashboard.forms import (
+    ChangePasswordForm,
+    ConfirmPasswordForm,
+    ForgotPasswordForm,
+    ResetPasswordForm,
+    SignInForm,
+    may_use_dashboard,
+)
 from integration.dashboard.middleware import dashboard_session_start, is_dashboard_session
 from integration.models import PromptStatus
 from integration.therapist import measures, selectors
@@ -122,6 +137,13 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         login(request, form.user)
         django_otp.login(request, form.device)
         dashboard_session_start(request)
+        if form.used_recovery_code:
+            left = recovery.recovery_codes_remaining(user=form.user)
+            messages.warning(
+                request,
+                f"You signed in with a recovery code; {left} left. If your phone is lost, "
+                "make a new set under Account.",
+            )
         return HttpResponseRedirect(_next_page(request))
     status = 429 if form.is_locked_out else 200
     return _page(request, "login.html", {"form": form, "next": _next_page(request)}, status=status)
@@ -305,3 +327,149 @@ def share_measures(request: HttpRequest, therapist: User, share_id: str) -> Http
         "alerts": _patient_alerts(request, therapist, content.patient_id),
     }
     return _page(request, "share_measures.html", context)
+
+
+# The therapist's own account: a forgotten password, a new one, recovery codes --------
+
+
+def _throttled(request: HttpRequest, scope: str, address_scope: str | None = None) -> bool:
+    """The API's rate limits, for a form: per network address, and per e-mail address
+    when the form names one."""
+
+    class Limits:
+        throttle_scope = scope
+        address_throttle_scope = address_scope
+
+    form_request = Request(request, parsers=[FormParser()])
+    # DRF's request would otherwise authenticate (with no authenticators: anonymous) and
+    # write that back onto the Django request's user.
+    form_request.user = request.user
+    throttles: list[ScopedRateThrottleFailingOpen] = [ScopedRateThrottleFailingOpen()]
+    if address_scope is not None:
+        throttles.append(AddressRateThrottle())
+    return not all(throttle.allow_request(form_request, Limits()) for throttle in throttles)
+
+
+def _refusal_shown(form: forms.Form, error: ProblemError) -> None:
+    """A service's refusal on the form, in the API's words: field messages on their
+    fields, the problem's detail above the form."""
+    for field, field_messages in error.extra.get("errors", {}).items():
+        name = field if field in form.fields else None
+        for message in field_messages:
+            form.add_error(name, message)
+    if not error.extra.get("errors"):
+        form.add_error(None, error.problem_detail)
+
+
+TOO_MANY = "Too many requests. Try again later."
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def password_forgot(request: HttpRequest) -> HttpResponse:
+    """The same page after the request for every address, in the same time."""
+    form = ForgotPasswordForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if _throttled(request, "account_email", "account_email_address"):
+            form.is_valid()
+            form.add_error(None, TOO_MANY)
+            return _page(request, "password_forgot.html", {"form": form}, status=429)
+        with uniform_duration():
+            if form.is_valid():
+                passwords.password_reset_request(email=form.cleaned_data["email"])
+        if form.is_valid():
+            return _page(request, "password_forgot_sent.html")
+    return _page(request, "password_forgot.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("code", "new_password", "new_password_again")
+@never_cache
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """The page the reset e-mail links to (the code in the link fills its field)."""
+    if request.method == "POST":
+        form = ResetPasswordForm(request.POST)
+    else:
+        form = ResetPasswordForm(initial={"code": request.GET.get("code", "")[:32]})
+    if request.method == "POST":
+        if _throttled(request, "account_code", "account_code_address"):
+            form.is_valid()
+            form.add_error(None, TOO_MANY)
+            return _page(request, "password_reset.html", {"form": form}, status=429)
+        if form.is_valid():
+            try:
+                with uniform_duration():
+                    passwords.password_reset_confirm(
+                        email=form.cleaned_data["email"],
+                        code=form.cleaned_data["code"],
+                        new_password=form.cleaned_data["new_password"],
+                    )
+            except ProblemError as error:
+                _refusal_shown(form, error)
+            else:
+                messages.success(
+                    request,
+                    "Your new password is set, and every device was signed out. Sign in "
+                    "with it and your authenticator app.",
+                )
+                return HttpResponseRedirect(reverse("dashboard:login"))
+    return _page(request, "password_reset.html", {"form": form})
+
+
+@require_GET
+@therapist_required
+def account(request: HttpRequest, therapist: User) -> HttpResponse:
+    remaining = recovery.recovery_codes_remaining(user=therapist)
+    return _page(request, "account.html", {"remaining": remaining}, nav="account")
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("current_password", "new_password", "new_password_again")
+@therapist_required
+def password_change(request: HttpRequest, therapist: User) -> HttpResponse:
+    form = ChangePasswordForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if _throttled(request, "password"):
+            form.is_valid()
+            form.add_error(None, TOO_MANY)
+            return _page(request, "password_change.html", {"form": form}, status=429)
+        if form.is_valid():
+            try:
+                passwords.user_change_password(
+                    user=therapist,
+                    current_password=form.cleaned_data["current_password"],
+                    new_password=form.cleaned_data["new_password"],
+                )
+            except ProblemError as error:
+                _refusal_shown(form, error)
+            else:
+                # This session stays signed in; every other one has ended.
+                update_session_auth_hash(request, therapist)
+                messages.success(
+                    request, "Your password is changed. Every other device was signed out."
+                )
+                return HttpResponseRedirect(reverse("dashboard:account"))
+    return _page(request, "password_change.html", {"form": form}, nav="account")
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("password")
+@therapist_required
+def recovery_codes(request: HttpRequest, therapist: User) -> HttpResponse:
+    """A new set, shown once on this answer (never stored in the page's cache)."""
+    form = ConfirmPasswordForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if _throttled(request, "password"):
+            form.is_valid()
+            form.add_error(None, TOO_MANY)
+            return _page(request, "recovery_codes.html", {"form": form}, status=429)
+        if form.is_valid():
+            try:
+                codes = recovery.recovery_codes_regenerate(
+                    user=therapist, password=form.cleaned_data["password"]
+                )
+            except ProblemError as error:
+                _refusal_shown(form, error)
+            else:
+                return _page(request, "recovery_codes_new.html", {"codes": codes}, nav="account")
+    return _page(request, "recovery_codes.html", {"form": form}, nav="account")

@@ -11,17 +11,18 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from backend.accounts.models import User
+from backend.accounts.models import DeviceToken, User
 from backend.errors import invalid_fields
 from integration.models import (
     Device,
@@ -139,9 +140,13 @@ def _retire(queryset: Any, reason: str, now: dt.datetime) -> int:
     return updated
 
 
-def device_register(*, patient: User, platform: str, token: Any) -> Registered:
-    """Register a push destination. The same token again answers the existing device; a
-    token another account registered (a shared or handed-on phone) moves to this one."""
+def device_register(
+    *, patient: User, platform: str, token: Any, sign_in: DeviceToken | None = None
+) -> Registered:
+    """Register a push destination under a sign-in (`sign_in`, the device token of the
+    request): the two are one device, and signing it out retires this registration. The
+    same token again answers the existing device (bound to this sign-in now); a token
+    another account registered (a shared or handed-on phone) moves to this one."""
     canonical = _canonical_token(platform, token)
     digest = token_hash(canonical)
     now = timezone.now()
@@ -149,6 +154,9 @@ def device_register(*, patient: User, platform: str, token: Any) -> Registered:
         current = Device.objects.select_for_update().filter(token_hash=digest, is_active=True)
         device = current.first()
         if device is not None and device.user_id == patient.pk and device.platform == platform:
+            if sign_in is not None and device.sign_in_id != sign_in.pk:
+                device.sign_in = sign_in
+                device.save(update_fields=["sign_in"])
             return Registered(device, is_new=False)
         if device is not None:
             _retire(Device.objects.filter(pk=device.pk), "reassigned", now)
@@ -157,7 +165,12 @@ def device_register(*, patient: User, platform: str, token: Any) -> Registered:
         if surplus:
             _retire(Device.objects.filter(pk__in=surplus), "replaced", now)
         device = Device(
-            user=patient, platform=platform, token=canonical, token_hash=digest, created_at=now
+            user=patient,
+            platform=platform,
+            token=canonical,
+            token_hash=digest,
+            created_at=now,
+            sign_in=sign_in,
         )
         try:
             with transaction.atomic():
@@ -181,3 +194,25 @@ def device_retire(*, patient: User, device_id: uuid.UUID, reason: str = "user") 
     _retire(Device.objects.filter(pk=device.pk), reason, timezone.now())
     device.refresh_from_db()
     return device
+
+
+def devices_retire_for_sign_out(
+    *, user: User, token_digests: Sequence[str], every_sign_in: bool
+) -> int:
+    """ACCOUNT_SIGN_OUT_HOOKS: the sign-ins named by `token_digests` end (signed out,
+    revoked, replaced by a new sign-in, expired), so their push registrations are retired
+    in the same transaction: a signed-out phone receives nothing more. When every sign-in
+    of the account ends (sign out everywhere, a password reset, deactivation, erasure),
+    registrations bound to no sign-in (made before sign-ins and pushes were one device)
+    are retired too. Returns how many were retired."""
+    bound = Q(sign_in_id__in=list(token_digests))
+    if every_sign_in:
+        bound |= Q(sign_in__isnull=True)
+    return _retire(Device.objects.filter(user=user).filter(bound), "signed_out", timezone.now())
+
+
+def devices_erase(*, user: User) -> int:
+    """ACCOUNT_ERASURE_HOOKS: delete the account's push registrations, retired ones
+    included (a push token is personal data); their delivery log keeps no link to them."""
+    deleted, _ = Device.objects.filter(user=user).delete()
+    return deleted

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db.models import QuerySet
 
 from backend.accounts.models import User
@@ -13,3 +16,19 @@ from integration.models import (
 def device_list_for_patient(*, patient: User) -> QuerySet[Device]:
     """The patient's active push devices, oldest first."""
     return Device.objects.filter(user=patient, is_active=True).order_by("created_at", "id")
+
+
+def push_state_for_sign_ins(*, user: User, token_digests: Sequence[str]) -> dict[str, Any]:
+    """ACCOUNT_DEVICE_PUSH_HOOKS: the live push registration of each of these sign-ins,
+    for the account's devices list: {token digest: {"id", "platform", "registered_at"}}."""
+    devices = Device.objects.filter(
+        user=user, is_active=True, sign_in_id__in=list(token_digests)
+    ).order_by("created_at")
+    return {
+        str(device.sign_in_id): {
+            "id": device.pk,
+            "platform": device.platform,
+            "registered_at": device.created_at,
+        }
+        for device in devices
+    }

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.models import DeviceToken
 from backend.accounts.permissions import (
     IsPatient,
 )
@@ -58,7 +59,9 @@ class DeviceListView(APIView):
         summary="Receive prompts on this device",
         description=(
             "Registering the same token again answers the existing device (200). A "
-            "notification carries no health detail, only a prompt id to open."
+            "notification carries no health detail, only a prompt id to open. The "
+            "registration belongs to the sign-in (token) that made it: signing that device "
+            "out (logout, revoking it, sign out everywhere, a new password) stops it."
         ),
         request=InputSerializer,
         responses={
@@ -101,6 +104,7 @@ class DeviceListView(APIView):
             patient=patient,
             platform=serializer.validated_data["platform"],
             token=serializer.validated_data["token"],
+            sign_in=request.auth if isinstance(request.auth, DeviceToken) else None,
         )
         return Response(
             device_data(registered.device),

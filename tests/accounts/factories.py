@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 import factory
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from factory.declarations import Sequence, SubFactory
+from factory.declarations import LazyFunction, Sequence, SubFactory
 
+from backend.accounts.lifetimes import token_lifetime
 from backend.accounts.models import DeviceToken, Role, User
 
 PASSWORD = "violet-harbour-lantern-27"
@@ -24,6 +26,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     time_zone = "Europe/Berlin"
     role = Role.PATIENT
     password = factory.django.Password(PASSWORD)
+    email_verified_at = LazyFunction(timezone.now)
 
 
 class PatientFactory(UserFactory):
@@ -48,7 +51,10 @@ def issue_token(user: User, *, second_factor: bool = False, name: str = "test ph
     """A device token issued directly, as a sign-in would; returns the secret string."""
     token: str
     _, token = DeviceToken.objects.create(
-        user=user, device_name=name, is_second_factor_verified=second_factor
+        user=user,
+        device_name=name,
+        is_second_factor_verified=second_factor,
+        expiry=token_lifetime(user).idle,
     )
     return token
 

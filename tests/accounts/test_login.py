@@ -64,10 +64,13 @@ def test_wrong_password_and_unknown_email_answer_the_same(api_client, patient):
     assert DeviceToken.objects.count() == 0
 
 
-def test_inactive_user_cannot_sign_in(api_client):
+def test_inactive_user_cannot_sign_in_and_only_the_password_holder_is_told_why(api_client):
     PatientFactory(email="gone@example.org", is_active=False)
 
-    assert_problem(login(api_client, "gone@example.org"), 401, "invalid_credentials")
+    assert_problem(login(api_client, "gone@example.org"), 403, "account_inactive")
+    assert_problem(
+        login(api_client, "gone@example.org", "not-the-password-1"), 401, "invalid_credentials"
+    )
     assert DeviceToken.objects.count() == 0
 
 

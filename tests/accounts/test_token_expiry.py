@@ -1,6 +1,7 @@
-"""Token lifetime (TOKEN_TTL without use, sliding on use, never past
-AUTO_REFRESH_MAX_TTL) and the token check itself, each through the hand-written lookup
-(`fast`, backend.sql) and the ORM's (`general`, as on SQLite)."""
+"""Token lifetime (backend/accounts/lifetimes.py: patients stay signed in while they use the
+app, therapists' tokens are short and end at a maximum age) and the token check itself,
+each through the hand-written lookup (`fast`, backend.sql) and the ORM's (`general`, as on
+SQLite)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
-from knox.settings import knox_settings
 
 from backend import sql
+from backend.accounts import services
 from backend.accounts.models import DeviceToken
 from tests.accounts.factories import issue_token
 from tests.accounts.helpers import assert_problem, authorized
@@ -26,29 +27,35 @@ def lookup(request, monkeypatch) -> str:
     return str(request.param)
 
 
-TTL: timedelta = knox_settings.TOKEN_TTL
-MAX_TTL: timedelta = knox_settings.AUTO_REFRESH_MAX_TTL
 MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
 
 
 def _me(token):
     return authorized(token).get("/api/v1/me/")
 
 
-def test_unused_token_works_until_the_ttl(patient):
+def _signed_in(user) -> str:
+    """A token as sign-in issues it (with the user's lifetime)."""
+    return services.device_token_create(user=user, device_name="phone").token
+
+
+def test_a_patients_unused_token_works_until_the_idle_time(patient, settings):
+    idle = timedelta(days=settings.PATIENT_TOKEN_IDLE_DAYS)
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        token = issue_token(patient)
-        clock.shift(TTL - MINUTE)
+        token = _signed_in(patient)
+        clock.shift(idle - MINUTE)
 
         response = _me(token)
 
     assert response.status_code == 200
 
 
-def test_unused_token_expires_after_the_ttl(patient):
+def test_a_patients_unused_token_expires_after_the_idle_time(patient, settings):
+    idle = timedelta(days=settings.PATIENT_TOKEN_IDLE_DAYS)
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        token = issue_token(patient)
-        clock.shift(TTL + MINUTE)
+        token = _signed_in(patient)
+        clock.shift(idle + MINUTE)
 
         response = _me(token)
 
@@ -56,30 +63,63 @@ def test_unused_token_expires_after_the_ttl(patient):
     assert not DeviceToken.objects.exists()
 
 
-def test_use_slides_the_expiry_but_not_past_the_maximum_age(patient):
+def test_a_patient_who_uses_the_app_stays_signed_in_with_no_fixed_end(patient, settings):
+    """A year of use, a request every three weeks (and a week offline here and there):
+    the token never dies, where it used to die at 30 days whatever happened."""
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        token = issue_token(patient)
-        created = DeviceToken.objects.get().created
-        step = TTL - timedelta(days=1)
+        token = _signed_in(patient)
+        for _ in range(18):
+            clock.shift(timedelta(days=21))
+            assert _me(token).status_code == 200
 
-        # Given the token used a little before each expiry, past the first TTL
+        # and once it is left unused for the idle time, it ends
+        clock.shift(timedelta(days=settings.PATIENT_TOKEN_IDLE_DAYS) + MINUTE)
+        assert_problem(_me(token), 401, "authentication_failed")
+
+
+def test_a_therapists_token_slides_briefly_and_ends_at_the_maximum_age(therapist, settings):
+    idle = timedelta(hours=settings.THERAPIST_TOKEN_IDLE_HOURS)
+    max_age = timedelta(days=settings.THERAPIST_TOKEN_MAX_DAYS)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        token = services.device_token_create(user=therapist, is_second_factor_verified=True).token
+        created = DeviceToken.objects.get().created
+
+        # Given the token used a little before each expiry, past the first idle time
         elapsed = timedelta(0)
-        while elapsed + step < MAX_TTL:
+        step = idle - timedelta(hours=1)
+        while elapsed + step < max_age:
             clock.shift(step)
             elapsed += step
             assert _me(token).status_code == 200, elapsed
-        assert elapsed > TTL
+        assert elapsed > idle
 
         # then the expiry stops at the maximum age
-        assert DeviceToken.objects.get().expiry == created + MAX_TTL
-
-        clock.move_to(created + MAX_TTL - MINUTE)
-        assert _me(token).status_code == 200
-
-        clock.move_to(created + MAX_TTL + MINUTE)
+        assert DeviceToken.objects.get().expiry == created + max_age
+        clock.move_to(created + max_age + MINUTE)
         response = _me(token)
 
     assert_problem(response, 401, "authentication_failed")
+
+
+def test_a_therapists_unused_token_ends_after_the_short_idle_time(therapist, settings):
+    idle = timedelta(hours=settings.THERAPIST_TOKEN_IDLE_HOURS)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        token = services.device_token_create(user=therapist, is_second_factor_verified=True).token
+        clock.shift(idle + MINUTE)
+
+        response = _me(token)
+
+    assert_problem(response, 401, "authentication_failed")
+
+
+def test_renewal_writes_at_most_once_a_minute(patient, django_assert_num_queries):
+    token = _signed_in(patient)
+    client = authorized(token)
+    client.get("/api/v1/me/")  # renews and records the last use
+
+    # The token lookup, and /me/'s read of the terms accepted: no write.
+    with django_assert_num_queries(2):
+        assert client.get("/api/v1/me/").status_code == 200
 
 
 def test_last_use_is_recorded(patient):
@@ -105,11 +145,11 @@ def test_a_request_looks_up_only_the_token_it_presents(patient, django_assert_nu
     assert "accounts_termsacceptance" in queries.captured_queries[1]["sql"]
 
 
-def test_an_expired_token_is_deleted_when_presented(patient):
+def test_an_expired_token_is_deleted_when_presented(patient, settings):
     with time_machine.travel(timezone.now(), tick=False) as clock:
         token = issue_token(patient)
         other = issue_token(patient)
-        clock.shift(TTL + MINUTE)
+        clock.shift(timedelta(days=settings.PATIENT_TOKEN_IDLE_DAYS) + MINUTE)
         assert_problem(_me(token), 401, "authentication_failed")
         # The presented one is gone; the other expired one goes at the next sign-in.
         assert DeviceToken.objects.filter(user=patient).count() == 1

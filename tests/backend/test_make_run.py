@@ -6,17 +6,22 @@ newcomer would, and checks /healthz and the docs page answer.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# A code as the e-mail sets it out, on a line of its own (tests/smtp.py reads the same).
+CODE_LINE = re.compile(r"^ {4}(\d{4} \d{4})$", re.MULTILINE)
 # Variables the test settings put in this process's environment; `make run` must not see them.
 STRIPPED = {
     "DATABASE_URL",
@@ -38,6 +43,58 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def call(url: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
+    """A JSON request; the status and the JSON answer (an empty one for 204)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            text = response.read().decode()
+            return response.status, json.loads(text) if text else {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read().decode() or "{}")
+
+
+def code_in_terminal(log: Path, seen: int) -> str:
+    """The next code the worker prints (the console e-mail backend), after `seen` codes."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        codes = CODE_LINE.findall(log.read_text(errors="replace"))
+        if len(codes) > seen:
+            return str(codes[seen]).replace(" ", "")
+        time.sleep(0.5)
+    raise AssertionError(log.read_text()[-3000:])
+
+
+def newcomer_registers_writes_and_resets_the_password(base: str, log: Path) -> None:
+    """The README's path: register, confirm with the code from the terminal, write an
+    entry, reset the password with a code from the terminal; the old token answers 401,
+    the new password signs in, the entry reads back unchanged."""
+    api, email = f"{base}/api/v1", "newcomer@example.org"
+    registered = {"email": email, "password": "a long passphrase 1", "display_name": "Sam"}
+    assert call(f"{api}/auth/register/", registered)[0] == 202
+    status, signed_in = call(
+        f"{api}/auth/register/confirm/",
+        {"email": email, "code": code_in_terminal(log, 0), "password": "a long passphrase 1"},
+    )
+    assert status == 201, signed_in
+    token = signed_in["token"]
+    entry = {"kind": "note", "title": "First", "body": "Words that must survive a reset."}
+    status, written = call(f"{api}/entries/", entry, token)
+    assert status == 201, written
+    assert call(f"{api}/auth/password/reset/", {"email": email})[0] == 202
+    reset = {"email": email, "code": code_in_terminal(log, 1), "new_password": "a newer one 2"}
+    assert call(f"{api}/auth/password/reset/confirm/", reset)[0] == 204
+    assert call(f"{api}/me/", token=token)[0] == 401
+    status, again = call(f"{api}/auth/login/", {"email": email, "password": "a newer one 2"})
+    assert status == 200, again
+    status, read = call(f"{api}/entries/{written['id']}/", token=again["token"])
+    assert (status, read["title"], read["body"]) == (200, entry["title"], entry["body"])
 
 
 def get(url: str) -> tuple[int, str]:
@@ -86,6 +143,7 @@ def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: 
         output = Path(log.name).read_text()
         assert f"{base}/api/docs/" in output
         assert "patient@demo.afterglow.test" in output
+        newcomer_registers_writes_and_resets_the_password(base, Path(log.name))
         assert (tmp_path / "local" / "afterglow.sqlite3").exists()
         # The file broker keeps every folder under the local directory, none in the checkout.
         assert (tmp_path / "local" / "broker" / "control").is_dir()

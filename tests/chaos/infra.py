@@ -418,9 +418,10 @@ def service_env(*, database_url: str, redis_url: str, local_dir: Path) -> dict[s
         "ALLOW_INSECURE_COOKIES": "true",
         "AFTERGLOW_LOCAL_DIR": str(local_dir),
         "LOG_LEVEL": "INFO",
-        # Each writer registers once; the default (5 a minute from one address) is for
-        # the internet, not for one test client.
+        # Each writer signs in once; the defaults (a few a minute from one address) are
+        # for the internet, not for one test client.
         "THROTTLE_REGISTER": "1000/min",
+        "THROTTLE_LOGIN": "1000/min",
     }
 
 

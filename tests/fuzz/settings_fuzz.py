@@ -11,11 +11,9 @@ _hooks = cast(list[str], SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])
 
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {
-        "login": "100000/min",
-        "register": "100000/min",
-        "otp": "100000/min",
-    },
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(
+        cast(dict[str, str], REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]), "100000/min"
+    ),
 }
 if LINKS_HOOK not in _hooks:
     SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "POSTPROCESSING_HOOKS": [*_hooks, LINKS_HOOK]}

@@ -26,6 +26,7 @@ import httpx
 from django_otp.oath import TOTP
 
 from tests.leakscan.canaries import Registry
+from tests.smtp import CODE_PATTERN
 
 PASSWORD = "leakscan " + secrets.token_urlsafe(12)  # one run's accounts only
 
@@ -119,6 +120,9 @@ class Journey:
     dispatch: Callable[[], None]  # sends the beat's dispatch task to the worker
     reseal_done: Callable[[str], bool]  # whether every row of a patient is under the active key
     tamper: Callable[[str, str], None]  # copies one entry's sealed body onto another
+    # The text of the next e-mail to an address whose subject holds the given words (the
+    # worker sends it through the scan's SMTP server).
+    await_mail: Callable[[str, str], str]
     notes: list[str] = field(default_factory=list)
 
     patient_token: str = ""
@@ -193,20 +197,34 @@ class Journey:
         self.dashboard()
         self.failed_sign_ins()
         self.unreadable_row()
+        self.account_recovery()
 
     def accounts(self) -> None:
-        registered = self.http.call(
+        self.http.call(
             self.anonymous,
             "register patient",
             "POST",
             "/api/v1/auth/register/",
             audience=ANONYMOUS,
-            expect=(201,),
+            expect=(202,),
             json={
                 "email": self.patient_email,
                 "password": PASSWORD,
                 "display_name": "Leak Scan Patient",
                 "time_zone": "UTC",
+            },
+        )
+        registered = self.http.call(
+            self.anonymous,
+            "register confirm (code from the e-mail)",
+            "POST",
+            "/api/v1/auth/register/confirm/",
+            audience=ANONYMOUS,
+            expect=(201,),
+            json={
+                "email": self.patient_email,
+                "code": self.read_code(self.patient_email, "confirm your address"),
+                "password": PASSWORD,
                 "device_name": "leakscan phone",
             },
         ).json()
@@ -845,6 +863,72 @@ class Journey:
             f"/api/v1/entries/{self.ids['offline']}/",
             expect=(500,),
         )
+
+    def account_recovery(self) -> None:
+        """Passwords and e-mail, last (a reset ends the patient's token): a change, a
+        registration with a taken address, a reset with a code from the e-mail, then the
+        journal read back. Each new password is a canary: only its hash may be kept."""
+        changed = self.c("secret.new password (change)")
+        self.p(
+            "password change",
+            "POST",
+            "/api/v1/auth/password/change/",
+            expect=(204,),
+            json={"current_password": PASSWORD, "new_password": changed},
+        )
+        self.await_mail(self.patient_email, "password was changed")
+        self.http.call(
+            self.anonymous,
+            "register with a taken address",
+            "POST",
+            "/api/v1/auth/register/",
+            audience=ANONYMOUS,
+            expect=(202,),
+            json={"email": self.patient_email, "password": PASSWORD, "display_name": "Again"},
+        )
+        self.await_mail(self.patient_email, "tried to register")
+        self.http.call(
+            self.anonymous,
+            "password reset request",
+            "POST",
+            "/api/v1/auth/password/reset/",
+            audience=ANONYMOUS,
+            expect=(202,),
+            json={"email": self.patient_email},
+        )
+        reset = self.c("secret.new password (reset)")
+        self.http.call(
+            self.anonymous,
+            "password reset confirm (code from the e-mail)",
+            "POST",
+            "/api/v1/auth/password/reset/confirm/",
+            audience=ANONYMOUS,
+            expect=(204,),
+            json={
+                "email": self.patient_email,
+                "code": self.read_code(self.patient_email, "password reset code"),
+                "new_password": reset,
+            },
+        )
+        self.p("old token after the reset", "GET", "/api/v1/me/", expect=(401,))
+        signed_in = self.http.call(
+            self.anonymous,
+            "sign-in with the reset password",
+            "POST",
+            "/api/v1/auth/login/",
+            audience=ANONYMOUS,
+            json={"email": self.patient_email, "password": reset, "device_name": "again"},
+        ).json()
+        self.patient_token = signed_in["token"]
+        # The journal reads back unchanged after a reset (a positive control too).
+        self.p("read after the reset", "GET", f"/api/v1/entries/{self.ids['reflection']}/")
+
+    def read_code(self, address: str, subject: str) -> str:
+        text = self.await_mail(address, subject)
+        match = CODE_PATTERN.search(text)
+        if match is None:
+            raise FlowError(f"no code in the e-mail '{subject}': {text[:400]}")
+        return match.group(1) + match.group(2)
 
 
 _CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

@@ -13,6 +13,8 @@ and errors provoked on purpose), then searches every place text could end up:
   for this database;
 - Redis: every key and value left, and every command run while the service ran (MONITOR:
   broker messages already consumed, cache writes already expired);
+- every e-mail the service sent (codes and notices, through an SMTP server of the scan's
+  own, aiosmtpd on a free loopback port; the journey reads the codes from it);
 - the API's and the worker's logs, the push payloads (the console provider's lines), the
   Django admin's pages (signed in with a password and a TOTP code, as the admin
   requires), the error answers, the management commands' output;
@@ -56,6 +58,7 @@ from celery import Celery
 from tests.leakscan import flows
 from tests.leakscan.canaries import Finder, Registry, unescape_monitor
 from tests.leakscan.capture import RedisMonitor, Service, WireRecorder, free_port, wait_for
+from tests.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "leakscan"
@@ -375,6 +378,24 @@ def _split_monitor(path: Path) -> dict[str, list[bytes]]:
 _LOG_RECORD_START = re.compile(rb"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.MULTILINE)
 
 
+def _mail_env(smtp: SmtpServer) -> dict[str, str]:
+    """The service sends its e-mail to the scan's own SMTP server (aiosmtpd)."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+        "DEFAULT_FROM_EMAIL": "Afterglow <no-reply@leakscan.example.org>",
+    }
+
+
+def _mail_place(registry: Registry, smtp: SmtpServer) -> Place:
+    """Every message the service sent (codes and notices): no journal text, no password."""
+    messages = smtp.messages()
+    data = "\n".join(message.raw for message in messages)
+    scanned = f"{_size(len(data))}, {len(messages)} messages"
+    return Place("e-mail: every message sent", scanned, registry.finder().count(data))
+
+
 def _scan(
     registry: Registry,
     http: flows.Http,
@@ -532,8 +553,11 @@ def _scan(
     for exchange in http.exchanges:
         if exchange.audience == flows.PATIENT and exchange.status < 400:
             own += finder.count(exchange.body)
+    # Errors and secrets (new passwords: only their hashes are kept) are never read back.
     stored = [
-        c.label for c in registry.canaries if not c.is_control and not c.label.startswith("error.")
+        c.label
+        for c in registry.canaries
+        if not c.is_control and not c.label.startswith(("error.", "secret."))
     ]
     missing = [label for label in stored if not own[label]]
     controls.append(
@@ -650,10 +674,13 @@ def run() -> Report:
         wire = stack.enter_context(
             WireRecorder(upstream=(PG_HOST, PG_PORT), directory=ARTIFACTS / "wire")
         )
-        env = _service_env(wire.port, local_dir)
-        direct_env = _service_env(PG_PORT, local_dir) | {
-            key: env[key] for key in ("SECRET_KEY", "JOURNAL_KEKS")
-        }
+        smtp = stack.enter_context(SmtpServer(ARTIFACTS))
+        env = _service_env(wire.port, local_dir) | _mail_env(smtp)
+        direct_env = (
+            _service_env(PG_PORT, local_dir)
+            | _mail_env(smtp)
+            | {key: env[key] for key in ("SECRET_KEY", "JOURNAL_KEKS")}
+        )
         direct_env["DATABASE_URL"] = env["DATABASE_URL"].replace(f":{wire.port}/", f":{PG_PORT}/")
         commands_log = ARTIFACTS / "commands.log"
         commands_log.touch()
@@ -763,6 +790,20 @@ def run() -> Report:
                 )
 
         http = flows.Http(base_url)
+        already_read: set[str] = set()
+
+        def await_mail(address: str, subject: str) -> str:
+            """The text of a message to `address`, whose subject holds `subject`, not read
+            before (this journey waits for each before it causes the next of its kind)."""
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                for message in smtp.messages_to(address):
+                    if subject in message.subject and message.raw not in already_read:
+                        already_read.add(message.raw)
+                        return message.text
+                time.sleep(0.2)
+            raise flows.FlowError(f"no e-mail '{subject}' within 60 s:\n{worker.text()[-2000:]}")
+
         journey = flows.Journey(
             http=http,
             canaries=registry,
@@ -771,6 +812,7 @@ def run() -> Report:
             dispatch=dispatch,
             reseal_done=reseal_done,
             tamper=tamper,
+            await_mail=await_mail,
         )
         try:
             journey.run()
@@ -819,6 +861,10 @@ def run() -> Report:
             admin_pages=admin_pages,
             control_key=planted.label,
             addresses=_account_addresses(journey, staff_email),
+        )
+        report.places.append(_mail_place(registry, smtp))
+        report.controls.append(
+            Control("e-mails received (codes, notices)", len(smtp.messages()), "SMTP server")
         )
         report.notes += journey.notes
         report.notes.append(

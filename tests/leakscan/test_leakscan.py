@@ -37,4 +37,7 @@ def test_no_canary_leaks_out_of_the_sealed_columns() -> None:
     # The positive control: the patient reads every stored text back, decrypted, so the
     # search would have found a canary anywhere else too.
     assert controls["patient's own answers (decrypted)"] > 0, output
+    # The e-mail the service sent (codes, notices) was scanned too.
+    assert controls["e-mails received (codes, notices)"] > 0, output
+    assert "e-mail: every message sent" in {place["name"] for place in report["places"]}
     assert all(value > 0 for value in controls.values()), output

@@ -311,3 +311,79 @@ def test_a_therapist_reads_the_scores_charts_and_acknowledges_an_alert_in_the_br
     page.emulate_media(media="screen")
 
     assert console == []  # no CSP violation, no failed load, no script error
+
+
+NEW_PASSWORD = "amber-meadow-quiet-river-84"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_therapist_resets_the_password_and_uses_a_recovery_code_in_the_browser(
+    live_server, settings, therapist, therapist_device, mail, browser_page
+):
+    page, console = browser_page
+    authenticator = Authenticator(therapist_device)
+    dashboard = f"{live_server.url}/dashboard/"
+    settings.DASHBOARD_PUBLIC_URL = dashboard
+
+    # Forgot the password: from the sign-in page, an address, then the same page for any.
+    page.goto(dashboard)
+    page.get_by_role("link", name="Forgot your password?").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Forgot your password"
+    page.get_by_label("Email address").fill(therapist.email)
+    page.get_by_role("button", name="Send a code").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Check your e-mail"
+    screenshot(page, "password-forgot-sent")
+
+    # The link in the e-mail opens the reset page with the code filled in.
+    (message,) = mail.messages()
+    link = re.search(r"https?://\S+/dashboard/password/reset/\?code=\d+", message.text)
+    assert link is not None, message.text
+    page.goto(link.group(0))
+    assert page.get_by_label("Code from the e-mail").input_value() == message.code
+    page.get_by_label("Email address").fill(therapist.email)
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("New password, again").fill(NEW_PASSWORD)
+    screenshot(page, "password-reset")
+    page.get_by_role("button", name="Set the new password").click()
+    page.wait_for_url(re.compile(r"/dashboard/sign-in/$"))
+    assert "Your new password is set" in page.get_by_role("status").inner_text()
+
+    # Sign in with the new password and the app; then new recovery codes, from Account.
+    page.get_by_label("Email address").fill(therapist.email)
+    page.get_by_label("Password").fill(NEW_PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(authenticator.code())
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(dashboard)
+    page.get_by_role("link", name="Account").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Account"
+    screenshot(page, "account")
+    page.get_by_role("link", name="Make a new set").click()
+    page.get_by_label("Your password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Make new codes").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Your recovery codes"
+    codes = page.locator("ul.recovery-codes code").all_inner_texts()
+    assert len(codes) == 10
+    screenshot(page, "recovery-codes")
+
+    # Sign out, and in again with a recovery code in place of the app's code.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/dashboard/sign-in/$"))
+    page.get_by_label("Email address").fill(therapist.email)
+    page.get_by_label("Password").fill(NEW_PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(codes[0])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(dashboard)
+    assert "You signed in with a recovery code; 9 left." in page.get_by_role("status").inner_text()
+
+    # Change the password from Account: this session stays signed in.
+    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Change your password").click()
+    page.get_by_label("Current password").fill(NEW_PASSWORD)
+    page.get_by_label("New password", exact=True).fill(PASSWORD)
+    page.get_by_label("New password, again").fill(PASSWORD)
+    page.get_by_role("button", name="Change the password").click()
+    page.wait_for_url(f"{dashboard}account/")
+    assert "Your password is changed" in page.get_by_role("status").inner_text()
+    screenshot(page, "password-changed")
+    assert console == []

@@ -151,7 +151,7 @@ class TestSignIn:
         response = sign_in(Client(), therapist_device, code="12ab")
 
         html = assert_sign_in_page(response)
-        assert "Enter the 6 digits." in html
+        assert "Enter the 6 digits, or a recovery code." in html
         assert GENERIC_FAILURE not in html
         assert not AccessAttempt.objects.exists()
 
@@ -686,7 +686,8 @@ def test_the_sign_in_form_helps_password_managers_and_screen_readers():
     assert 'autocomplete="username"' in html
     assert 'autocomplete="current-password"' in html
     assert 'autocomplete="one-time-code"' in html
-    assert 'inputmode="numeric"' in html
+    # No numeric keypad: the field takes a recovery code (letters) as well.
+    assert 'inputmode="numeric"' not in html
     assert 'aria-describedby="id_code_helptext"' in html
 
 

@@ -1,0 +1,275 @@
+"""Accounts API: registration with a code by e-mail, and a change of address."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts import registration
+from backend.accounts.password_views import (
+    CODE_REFUSED_TEXT,
+    CodeSentSerializer,
+    code_field,
+)
+from backend.accounts.serializers import (
+    SignInSerializer,
+    UserSerializer,
+    device_name_field,
+    password_field,
+    sign_in_data,
+)
+from backend.accounts.uniform import answers_in_uniform_time
+from backend.api import PROBLEM, problem_openapi, request_user
+from backend.serializers import CountryField, StrictSerializer, TimeZoneField
+from backend.throttling import AddressRateThrottle, ScopedRateThrottleFailingOpen
+
+REGISTERED_DETAIL = (
+    "If this address can be used, a code is on its way to it: confirm it at "
+    "/api/v1/auth/register/confirm/ with your password to sign this device in."
+)
+CHANGE_DETAIL = (
+    "If the new address can be used, a code is on its way to it: confirm it at "
+    "/api/v1/me/email/confirm/. Until then the account keeps its current address."
+)
+
+
+class AnonymousEmailView(APIView):
+    """No sign-in; limited per network address and per e-mail address."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottleFailingOpen, AddressRateThrottle]
+    throttle_scope = "account_email"
+    address_throttle_scope = "account_email_address"
+
+
+class RegisterView(AnonymousEmailView):
+    """Patients register themselves; therapists are created by an operator."""
+
+    throttle_scope = "register"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=254)
+        password = password_field()
+        display_name = serializers.CharField(max_length=100)
+        time_zone = TimeZoneField(required=False, default="UTC")
+        country = CountryField(
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="Where you live (ISO 3166-1 alpha-2): the crisis lines shown follow it.",
+        )
+        accepted_terms_version = serializers.CharField(
+            max_length=32,
+            required=False,
+            help_text="The version of the terms and privacy notice the person accepted in "
+            "the app; it must be the current one. Without it, /me/ asks for acceptance.",
+        )
+
+        class Meta:
+            ref_name = "Register"
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Register as a patient: a code goes to the address",
+        description=(
+            "Once the input is valid, answers 202 with the same body, in about the same "
+            "time, for a new and for a taken address: nothing here tells whether an "
+            "address has an account. A new address gets a code by e-mail; confirm it with "
+            "the password at /api/v1/auth/register/confirm/, which signs this device in. "
+            "The owner of a taken address gets an e-mail saying someone tried, and how to "
+            "reset the password. Limited per address and per network address."
+        ),
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(CodeSentSerializer, description="Same for every address."),
+            (400, PROBLEM): problem_openapi(
+                "`validation`: a field is missing or invalid; `password_too_weak`: the "
+                "password breaks a rule (see `errors`)."
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "New patient",
+                value={
+                    "email": "anna@example.org",
+                    "password": "correct horse battery staple",
+                    "display_name": "Anna",
+                    "time_zone": "Europe/Berlin",
+                },
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    @answers_in_uniform_time
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration.user_register(**serializer.validated_data)
+        return Response({"detail": REGISTERED_DETAIL}, status=status.HTTP_202_ACCEPTED)
+
+
+class RegisterResendView(AnonymousEmailView):
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=254)
+
+        class Meta:
+            ref_name = "RegisterResend"
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_register_resend",
+        summary="A new code for a registration not yet confirmed",
+        description=(
+            "Answers 202 with the same body for every address. A registration not yet "
+            "confirmed gets a new code (the previous one ends); any other address nothing."
+        ),
+        request=InputSerializer,
+        responses={202: OpenApiResponse(CodeSentSerializer, description="Same for every address.")},
+        examples=[OpenApiExample("Resend", value={"email": "anna@example.org"}, request_only=True)],
+        extensions={"x-throttled": True},
+    )
+    @answers_in_uniform_time
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration.registration_code_resend(email=serializer.validated_data["email"])
+        return Response({"detail": REGISTERED_DETAIL}, status=status.HTTP_202_ACCEPTED)
+
+
+class RegisterConfirmView(AnonymousEmailView):
+    throttle_scope = "account_code"
+    address_throttle_scope = "account_code_address"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=254)
+        code = code_field()
+        password = password_field()
+        device_name = device_name_field()
+
+        class Meta:
+            ref_name = "RegisterConfirm"
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_register_confirm",
+        summary="Confirm your address with the code and sign this device in",
+        description=(
+            "The code from the e-mail and the password chosen at registration. The address "
+            "is then verified and a token for this device is returned. Until this is done "
+            "the account cannot sign in (403 `email_not_verified` at /api/v1/auth/login/)."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OpenApiResponse(SignInSerializer, description="Confirmed and signed in."),
+            (400, PROBLEM): problem_openapi(CODE_REFUSED_TEXT),
+            (401, PROBLEM): problem_openapi(
+                "`invalid_credentials`: the code was right, the password is not."
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Confirm",
+                value={
+                    "email": "anna@example.org",
+                    "code": "1234 5678",
+                    "password": "correct horse battery staple",
+                    "device_name": "Anna's iPhone",
+                },
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    @answers_in_uniform_time
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = registration.user_register_confirm(
+            request=request._request, **serializer.validated_data
+        )
+        return Response(sign_in_data(issued), status=status.HTTP_201_CREATED)
+
+
+class EmailChangeView(APIView):
+    throttle_classes = [ScopedRateThrottleFailingOpen, AddressRateThrottle]
+    throttle_scope = "password"
+    address_throttle_scope = "account_email_address"
+    address_throttle_field = "new_email"
+
+    class InputSerializer(StrictSerializer):
+        password = password_field()
+        new_email = serializers.EmailField(max_length=254)
+
+        class Meta:
+            ref_name = "EmailChange"
+
+    @extend_schema(
+        tags=["me"],
+        operation_id="me_email_change",
+        summary="Change your address: a code goes to the new one",
+        description=(
+            "Needs the password. A code goes to the new address and a notice to the "
+            "current one; the change takes effect only when the code is confirmed at "
+            "/api/v1/me/email/confirm/. A new address that cannot be used gets no code, "
+            "and the answer is the same."
+        ),
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(CodeSentSerializer, description="Same for every address."),
+            (400, PROBLEM): problem_openapi("`invalid_password`: the password is not correct."),
+        },
+        examples=[
+            OpenApiExample(
+                "New address",
+                value={"password": "correct horse battery staple", "new_email": "a@example.net"},
+                request_only=True,
+            )
+        ],
+        extensions={"x-throttled": True},
+    )
+    @answers_in_uniform_time
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration.email_change_request(user=request_user(request), **serializer.validated_data)
+        return Response({"detail": CHANGE_DETAIL}, status=status.HTTP_202_ACCEPTED)
+
+
+class EmailChangeConfirmView(APIView):
+    throttle_classes = [ScopedRateThrottleFailingOpen]
+    throttle_scope = "account_code"
+
+    class InputSerializer(StrictSerializer):
+        code = code_field()
+
+        class Meta:
+            ref_name = "EmailChangeConfirm"
+
+    @extend_schema(
+        tags=["me"],
+        operation_id="me_email_change_confirm",
+        summary="Confirm the new address with the code sent to it",
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(UserSerializer, description="The account, at its new address."),
+            (400, PROBLEM): problem_openapi(CODE_REFUSED_TEXT),
+            (409, PROBLEM): problem_openapi(
+                "`email_unavailable`: another account took the address in the meantime."
+            ),
+        },
+        examples=[OpenApiExample("Confirm", value={"code": "1234 5678"}, request_only=True)],
+        extensions={"x-throttled": True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = registration.email_change_confirm(
+            user=request_user(request), code=serializer.validated_data["code"]
+        )
+        return Response(UserSerializer(user).data)

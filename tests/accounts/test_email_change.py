@@ -1,0 +1,100 @@
+"""A change of address: the password, a code to the new address, a notice to the old one;
+it takes effect only when the code is typed in."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.accounts.models import User
+from tests.accounts.factories import PASSWORD, PatientFactory, issue_token
+from tests.accounts.helpers import assert_problem, authorized, login, without_request_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/api/v1/me/email/"
+CONFIRM = "/api/v1/me/email/confirm/"
+
+
+def _ask(client, new_email="anna@example.net", password=PASSWORD):
+    return client.post(URL, {"password": password, "new_email": new_email})
+
+
+def test_it_moves_the_account_once_the_code_is_typed_in(api_client, patient, mail):
+    phone = authorized(issue_token(patient))
+
+    assert _ask(phone).status_code == 202
+
+    # then the old address is told, the new one gets the code, nothing has moved yet
+    (notice,) = mail.messages_to("anna@example.org")
+    assert notice.subject == "A new address was asked for your Afterglow account"
+    assert "anna@example.net" not in notice.text
+    assert "Not you?" in notice.text
+    (message,) = mail.messages_to("anna@example.net")
+    assert User.objects.get(pk=patient.pk).email == "anna@example.org"
+
+    # when the code is typed in, the account has the new address and signs in with it
+    confirmed = phone.post(CONFIRM, {"code": message.code})
+    assert confirmed.status_code == 200, confirmed.content
+    assert confirmed.json()["email"] == "anna@example.net"
+    assert login(api_client, "anna@example.net").status_code == 200
+    assert_problem(login(api_client, "anna@example.org"), 401, "invalid_credentials")
+    assert phone.get("/api/v1/me/").status_code == 200
+
+
+def test_it_needs_the_password(patient, mail):
+    phone = authorized(issue_token(patient))
+
+    response = _ask(phone, password="not-the-password-1")
+
+    assert_problem(response, 400, "invalid_password")
+    assert mail.messages() == []
+
+
+def test_an_address_another_account_has_gets_no_code_and_the_same_answer(patient, mail):
+    PatientFactory.create(email="ben@example.org")
+    phone = authorized(issue_token(patient))
+
+    free = _ask(phone, "free@example.org")
+    mail.clear()
+    taken = _ask(phone, "ben@example.org")
+
+    assert free.status_code == taken.status_code == 202
+    assert without_request_id(free.json()) == without_request_id(taken.json())
+    assert mail.messages_to("ben@example.org") == []
+    assert [m.subject for m in mail.messages_to("anna@example.org")] == [
+        "A new address was asked for your Afterglow account"
+    ]
+
+
+def test_a_wrong_code_changes_nothing(patient, mail):
+    phone = authorized(issue_token(patient))
+    _ask(phone)
+    (message,) = mail.messages_to("anna@example.net")
+    wrong = f"{(int(message.code) + 1) % 10**8:08d}"
+
+    assert_problem(phone.post(CONFIRM, {"code": wrong}), 400, "invalid_code")
+    assert User.objects.get(pk=patient.pk).email == "anna@example.org"
+
+
+def test_an_address_taken_in_the_meantime_answers_409(patient, mail):
+    phone = authorized(issue_token(patient))
+    _ask(phone)
+    (message,) = mail.messages_to("anna@example.net")
+    PatientFactory.create(email="anna@example.net")
+
+    response = phone.post(CONFIRM, {"code": message.code})
+
+    assert_problem(response, 409, "email_unavailable")
+    assert User.objects.get(pk=patient.pk).email == "anna@example.org"
+
+
+def test_a_new_password_cancels_a_pending_change(patient, mail):
+    phone = authorized(issue_token(patient))
+    _ask(phone)
+    (message,) = mail.messages_to("anna@example.net")
+    phone.post(
+        "/api/v1/auth/password/change/",
+        {"current_password": PASSWORD, "new_password": "amber-meadow-quiet-river-84"},
+    )
+
+    assert_problem(phone.post(CONFIRM, {"code": message.code}), 400, "invalid_code")
