@@ -46,7 +46,7 @@ def naive_deliver_one(prompt_id: str) -> None:
     from django.utils import timezone
 
     from integration.models import DeliveryAttempt, Device, Prompt
-    from integration.providers.base import PushMessage, provider_for
+    from integration.providers.base import PushMessage, provider_for, send_now
 
     if not Prompt.objects.filter(pk=prompt_id, status="scheduled").update(status="sending"):
         return
@@ -54,7 +54,7 @@ def naive_deliver_one(prompt_id: str) -> None:
     attempts = []
     for device in Device.objects.filter(user_id=prompt.patient_id, is_active=True):
         provider = provider_for(device.platform)
-        result = provider.send(device, PushMessage(prompt_id=prompt_id))
+        result = send_now(provider, device, PushMessage(prompt_id=prompt_id))
         attempts.append(
             DeliveryAttempt(
                 prompt_id=prompt.pk, device=device, provider=provider.name, outcome="delivered"

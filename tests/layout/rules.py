@@ -71,7 +71,7 @@ def foreign_views_imports(root: Path) -> list[str]:
 
 def private_name_imports(root: Path) -> list[str]:
     """No module imports a `_private` name of another module of ours."""
-    found = []
+    found: list[str] = []
     for path in python_files(root):
         for line, module, names in _imports(ast.parse(path.read_text())):
             if not _is_ours(module):
