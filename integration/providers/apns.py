@@ -22,15 +22,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from integration.providers.base import Outcome, PushMessage, SendResult
 from integration.providers.http import (
+    TRANSPORT_ERRORS,
     CachedToken,
     Lane,
+    PushResponse,
     PushTransport,
     json_object,
     log_outcome,
@@ -128,10 +129,8 @@ class ApnsProvider:
                 self._provider_token.invalidate(provider_token)
                 response = await self._post(device_token, body, headers, self._provider_token.get())
                 reason = _reason(response)
-        except httpx.TransportError as transport_error:
+        except TRANSPORT_ERRORS as transport_error:
             return SendResult(Outcome.TRANSIENT), transport_error.__class__.__name__
-        except httpx.HTTPError as http_error:
-            return SendResult(Outcome.FAILED), http_error.__class__.__name__
         return _result(response, reason), reason
 
     async def _post(
@@ -140,7 +139,7 @@ class ApnsProvider:
         body: dict[str, Any],
         headers: dict[str, str],
         provider_token: str,
-    ) -> httpx.Response:
+    ) -> PushResponse:
         return await self._transport.post(
             self._device_url + device_token,
             headers={
@@ -162,13 +161,13 @@ class ApnsProvider:
         return token, now + PROVIDER_TOKEN_LIFETIME_SECONDS
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: PushResponse) -> str:
     if response.status_code == 200:
         return ""
     return str(json_object(response).get("reason", ""))
 
 
-def _result(response: httpx.Response, reason: str) -> SendResult:
+def _result(response: PushResponse, reason: str) -> SendResult:
     """Apple's documented responses ("Handling notification responses from APNs")."""
     status = response.status_code
     if status == 200:

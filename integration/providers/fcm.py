@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import httpx
 import jwt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from integration.providers.base import Outcome, PushMessage, SendResult
 from integration.providers.http import (
+    TRANSPORT_ERRORS,
     AsyncCachedToken,
     Lane,
+    PushResponse,
     PushTransport,
     json_object,
     log_outcome,
@@ -100,7 +101,7 @@ class FcmError:
     token_is_invalid: bool = False
 
     @classmethod
-    def of(cls, response: httpx.Response) -> FcmError:
+    def of(cls, response: PushResponse) -> FcmError:
         error = json_object(response).get("error")
         if not isinstance(error, dict):
             return cls()
@@ -189,13 +190,11 @@ class FcmProvider:
                 error = FcmError.of(response)
         except _AccessTokenError as token_error:
             return token_error.result, token_error.reason
-        except httpx.TransportError as transport_error:
+        except TRANSPORT_ERRORS as transport_error:
             return SendResult(Outcome.TRANSIENT), transport_error.__class__.__name__
-        except httpx.HTTPError as http_error:
-            return SendResult(Outcome.FAILED), http_error.__class__.__name__
         return _result(response, error), error.reason
 
-    async def _post(self, body: dict[str, Any], access_token: str) -> httpx.Response:
+    async def _post(self, body: dict[str, Any], access_token: str) -> PushResponse:
         return await self._transport.post(
             self._send_url,
             headers={
@@ -242,7 +241,7 @@ class FcmProvider:
         return access_token, now + float(expires_in)
 
 
-def _result(response: httpx.Response, error: FcmError) -> SendResult:
+def _result(response: PushResponse, error: FcmError) -> SendResult:
     """FCM's documented errors (firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode)."""
     status = response.status_code
     if status == 200:

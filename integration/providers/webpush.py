@@ -1,7 +1,7 @@
 """Web Push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload (RFC 8291).
 
 pywebpush encrypts the payload for the subscription and py_vapid signs the VAPID JWT; the
-request itself goes through the shared httpx client, with the shared timeout.
+request itself goes through the shared connection pool, with the shared timeout.
 
 A subscription's endpoint is a URL the browser chose and the patient's device sent us, so
 only the push services listed in WEBPUSH_ALLOWED_HOSTS are ever called: anything else
@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from py_vapid import Vapid
@@ -31,8 +30,10 @@ from pywebpush import WebPusher, WebPushException
 
 from integration.providers.base import Outcome, PushMessage, SendResult
 from integration.providers.http import (
+    TRANSPORT_ERRORS,
     CachedToken,
     Lane,
+    PushResponse,
     PushTransport,
     log_outcome,
     max_in_flight,
@@ -189,10 +190,8 @@ class WebPushProvider:
                         "topic": _topic(message.prompt_id),
                     },
                 )
-        except httpx.TransportError as transport_error:
+        except TRANSPORT_ERRORS as transport_error:
             return SendResult(Outcome.TRANSIENT), transport_error.__class__.__name__
-        except httpx.HTTPError as http_error:
-            return SendResult(Outcome.FAILED), http_error.__class__.__name__
         result = _result(response)
         if result.status_code == 429 or (result.status_code == 503 and result.retry_after):
             lane.pause(result.retry_after or THROTTLE_PAUSE_SECONDS)
@@ -222,7 +221,7 @@ def _topic(prompt_id: str) -> str:
     return hashlib.sha256(prompt_id.encode()).hexdigest()[:32]
 
 
-def _result(response: httpx.Response) -> SendResult:
+def _result(response: PushResponse) -> SendResult:
     """RFC 8030 section 5 and the push services' documented answers."""
     status = response.status_code
     if status in _DELIVERED_STATUSES:

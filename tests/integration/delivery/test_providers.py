@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import jwt
 import pytest
 import time_machine
@@ -35,7 +34,7 @@ from integration.providers.base import (
 )
 from integration.providers.console import ConsoleProvider
 from integration.providers.fcm import FcmProvider
-from integration.providers.http import PushTransport
+from integration.providers.http import PushResponse, PushTransport
 from integration.providers.loop import push_loop
 from integration.providers.noop import NoopProvider
 from integration.providers.webpush import WebPushProvider
@@ -685,11 +684,11 @@ def test_webpush_calls_only_known_push_services_over_tls(
     # network, so a broken check fails the test without sending anything anywhere.
     requested: list[str] = []
 
-    def record(request: httpx.Request) -> httpx.Response:
-        requested.append(str(request.url))
-        return httpx.Response(201)
+    async def record(self, url: str, **kwargs) -> PushResponse:
+        requested.append(url)
+        return PushResponse(201, {}, b"")
 
-    monkeypatch.setattr(PushTransport, "_make", lambda self: httpx.MockTransport(record))
+    monkeypatch.setattr(PushTransport, "post", record)
     settings.WEBPUSH_ALLOWED_HOSTS = ["fcm.googleapis.com"]
     provider = WebPushProvider()
     subscription = json.loads(push_service.subscribe())
