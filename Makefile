@@ -128,6 +128,7 @@ clean: ## Remove .venv, .local and caches
 bench: $(VENV)/.installed-dev services ## Benchmarks against twins measured in the same run
 	$(PY) -m tests.bench.journal_bench
 	$(PY) -m tests.bench.dispatch_bench
+	$(PY) -m tests.bench.push_bench
 
 .PHONY: load
 load: $(VENV)/.installed-load services ## Load test: the production processes under locust, ours vs a stock twin

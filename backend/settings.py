@@ -508,6 +508,11 @@ PUSH_PROVIDERS: dict[str, str] = {"default": _push_default} | {
 }
 PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
 PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=24 * 60 * 60)
+# Pushes in flight per worker process, and per provider (Web Push: per push service).
+PUSH_MAX_IN_FLIGHT = env.int("PUSH_MAX_IN_FLIGHT", default=200)
+FCM_MAX_IN_FLIGHT = env.int("FCM_MAX_IN_FLIGHT", default=100)
+APNS_MAX_IN_FLIGHT = env.int("APNS_MAX_IN_FLIGHT", default=100)
+WEBPUSH_MAX_IN_FLIGHT_PER_HOST = env.int("WEBPUSH_MAX_IN_FLIGHT_PER_HOST", default=8)
 FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
 FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")  # empty: project_id from the file
 FCM_BASE_URL = env.str("FCM_BASE_URL", default="https://fcm.googleapis.com")
@@ -521,10 +526,8 @@ VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="")
 WEBPUSH_ALLOWED_HOSTS: list[str] = env.list(
     "WEBPUSH_ALLOWED_HOSTS",
     default=[
-        "fcm.googleapis.com",
-        "updates.push.services.mozilla.com",
-        "web.push.apple.com",
-        "*.notify.windows.com",
+        *("fcm.googleapis.com", "updates.push.services.mozilla.com"),
+        *("web.push.apple.com", "*.notify.windows.com"),
     ],
 )
 
@@ -570,6 +573,8 @@ PROMPT_LEASE_SECONDS = env.int("PROMPT_LEASE_SECONDS", default=120)
 PROMPT_MAX_ATTEMPTS = env.int("PROMPT_MAX_ATTEMPTS", default=5)
 PROMPT_RETRY_BASE_SECONDS = env.int("PROMPT_RETRY_BASE_SECONDS", default=60)
 PROMPT_RETRY_CAP_SECONDS = env.int("PROMPT_RETRY_CAP_SECONDS", default=1800)
+# A batch's outcomes are written when it has answered, or this long after the first one.
+PROMPT_RECORD_INTERVAL_SECONDS = env.float("PROMPT_RECORD_INTERVAL_SECONDS", default=0.25)
 CELERY_BEAT_SCHEDULE = {
     "prompts-dispatch": {
         "task": "afterglow.integration.dispatch",

@@ -133,6 +133,14 @@ class PromptStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class PromptDelivery(models.TextChoices):
+    """How a sent prompt reached its patient. Kept apart from `status`, which goes on to
+    `opened` and `completed`: how the prompt arrived stays readable after that."""
+
+    PUSH = "push", "Push notification"
+    INBOX = "inbox", "Inbox only (no device took a push)"
+
+
 # A prompt no longer moves with its session once it has left `scheduled`.
 MOVABLE_STATUSES = (PromptStatus.SCHEDULED,)
 FINAL_STATUSES = (
@@ -172,6 +180,12 @@ class Prompt(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=64, blank=True)
+    # Set with `sent`: "push" when a device took the push, "inbox" when none could (no
+    # device, dead tokens, permanent errors, retries used up); empty before.
+    # (A database default too: rows inserted by hand, as the benchmarks do, need none.)
+    delivered_via = models.CharField(
+        max_length=8, choices=PromptDelivery.choices, blank=True, db_default=""
+    )
     entry = models.ForeignKey(
         Entry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -27,6 +27,7 @@ from journal.crypto import (
     KeyRing,
     SealContext,
     SealedValueError,
+    SealingKey,
     new_data_key,
     open_sealed,
     seal,
@@ -186,6 +187,10 @@ class Sealer:
     # built from the row just written, and need not decrypt what it has just encrypted.
     # Bounded, so a sealer kept for a batch holds no more than a few plaintexts.
     _just_sealed: dict[tuple[SealContext, str], str] = field(default_factory=dict, repr=False)
+    # The keys this sealer has used, so that opening a page of rows looks each up once in
+    # the process cache rather than once a field (the cache takes a lock and keeps order),
+    # and makes each key's AES-GCM instance once.
+    _keys: dict[int, SealingKey] = field(default_factory=dict, repr=False)
 
     def _load_keys(self) -> None:
         """One query: every data key of the patient into the process cache."""
@@ -229,14 +234,18 @@ class Sealer:
             raise UnreadableRecordError()
         return self._active_version
 
-    def _key(self, version: int) -> bytes:
+    def _key(self, version: int) -> SealingKey:
+        key = self._keys.get(version)
+        if key is not None:
+            return key
         raw = _cache.get((self.patient_id, version))
         if raw is None:
             self._load_keys()
             raw = _cache.get((self.patient_id, version))
         if raw is None:
             raise SealedValueError("no data key of this version")
-        return raw
+        key = self._keys[version] = SealingKey(raw)
+        return key
 
     def seal(self, instance: models.Model, field: str, text: str) -> str:
         """Seal `text` for `instance.field` under the active key, and record the key's
@@ -259,7 +268,9 @@ class Sealer:
         if not token and getattr(instance, "deleted_at", None) is not None:
             return ""  # a tombstone keeps no text
         context = self._context(instance, field)
-        just_sealed = self._just_sealed.get((context, token))
+        # Only after a write has this sealer sealed anything (a page read skips the look-up,
+        # which hashes the whole token).
+        just_sealed = self._just_sealed.get((context, token)) if self._just_sealed else None
         if just_sealed is not None:
             return just_sealed
         try:

@@ -12,15 +12,19 @@ How a prompt travels:
    keeps task arguments in Redis in the clear) go to `afterglow.integration.deliver_prompts`,
    addressed by its stable name so that this module never imports `worker`.
 3. The task calls `prompts_deliver`: it takes the claim over (a new claim id and a fresh
-   lease, compare-and-swap on the claim id it was given), pushes each prompt to the
-   patient's active devices, and commits that prompt's attempts together with its move
-   `sending -> sent`, a compare-and-swap on (status, claim id), before the next prompt.
-   Each compare-and-swap locks the row by primary key and compares in Python (`_lock`
-   says why). After a transient provider error the prompt stays `sending`, released, with
-   a lease that lapses after an exponential backoff, so a later dispatch claims it again,
-   up to PROMPT_MAX_ATTEMPTS claims; a dead token retires the device; a patient without
-   devices finds the prompt in the app's inbox; a prompt past its expiry is expired
-   rather than pushed.
+   lease, compare-and-swap on the claim id it was given) and sends the whole batch's
+   pushes at once on the process's push loop (`sending.py`: many streams over one
+   HTTP/2 connection per provider, bounded in flight). As each prompt's last push answers
+   its outcome is decided (`outcomes.py`), and outcomes are written together: when the
+   batch has answered, or PROMPT_RECORD_INTERVAL_SECONDS after the first outcome not yet
+   written, each write a fixed number of statements, a compare-and-swap on (status,
+   claim id) that locks the rows by primary key and compares in Python
+   (`outcomes.prompts_lock` says why). After a transient provider error the prompt stays
+   `sending`, released, with a lease that lapses after an exponential backoff (or after
+   the provider's Retry-After), so a later dispatch claims it again, up to
+   PROMPT_MAX_ATTEMPTS claims; a dead token retires the device; a patient without a device
+   that took the push finds the prompt in the app's inbox (`delivered_via` "inbox"); a
+   prompt past its expiry is expired rather than pushed.
 
 Exactly once, and the one place where it is only at least once:
 
@@ -35,15 +39,19 @@ Exactly once, and the one place where it is only at least once:
   again under a new claim id, and a late run of the old message is a no-op. A live worker
   renews its lease whenever a third of it has passed, so a slow batch is not taken from
   under it.
-- The window that remains lies between a provider accepting a push and the commit of that
-  prompt's compare-and-swap (a few milliseconds: one small transaction). A worker killed
-  exactly there has pushed without recording it, and the prompt is pushed again once the
-  lease passes. It is kept small by committing each prompt right after its own sends,
-  never at the end of the batch; closing it needs an idempotency key at the provider,
-  which FCM and APNs do not offer. A provider that sets the prompt id as its collapse key
-  (APNs `apns-collapse-id`, an FCM notification `tag`, a Web Push `Topic`) makes such a
-  repeat replace the first notification on the device instead of showing twice. The inbox
-  never depends on the push at all.
+- The window that remains lies between a provider accepting a push and the commit that
+  records it. A worker killed there has pushed without recording, and those prompts are
+  pushed again once the lease passes: at most the batch in hand (its pushes in flight,
+  whose fate nobody can know, and its answers not yet written, at most
+  PROMPT_RECORD_INTERVAL_SECONDS' worth). Closing it needs an idempotency key at the
+  provider, which FCM and APNs do not offer. Every provider sets the prompt id as its
+  collapse key (APNs `apns-collapse-id`, an FCM notification `tag`, a Web Push `Topic`),
+  so such a repeat replaces the first notification on the device instead of showing
+  twice. The inbox never depends on the push at all.
+- A provider's back-pressure (429 with Retry-After, FCM's QUOTA_EXCEEDED), a GOAWAY or a
+  reset stream costs only the pushes it touched: their prompts retry later, the rest of
+  the batch goes on. A push a provider turned away without a request (it had asked the
+  process to wait) is not an attempt.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -64,8 +72,17 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integration.models import DeliveryAttempt, DeliveryOutcome, Device, Prompt, PromptStatus
-from integration.providers.base import Outcome, Provider, PushMessage, SendResult, provider_for
+from integration.delivery.outcomes import (
+    Finished,
+    outcomes_write,
+    prompt_expired,
+    prompt_given_up,
+    prompt_outcome,
+    prompts_lock,
+)
+from integration.delivery.sending import Answer, Push, Sending
+from integration.models import Device, Prompt, PromptStatus
+from integration.providers.base import PushMessage, provider_for
 
 logger = logging.getLogger("integration.delivery")  # named before the split: log filters use it
 
@@ -76,16 +93,10 @@ DEFAULT_BATCH_SIZE = 200
 DEFAULT_MAX_BATCHES = 50
 DEFAULT_LEASE_SECONDS = 120
 DEFAULT_MAX_ATTEMPTS = 5
-# A transient failure waits base * 2**(attempt - 1), at most the cap, and at least what
-# the provider asked for in Retry-After (itself bounded, so a bad header cannot park a
-# prompt for a year). Settings PROMPT_RETRY_BASE_SECONDS and PROMPT_RETRY_CAP_SECONDS.
-DEFAULT_RETRY_BASE_SECONDS = 60
-DEFAULT_RETRY_CAP_SECONDS = 30 * 60
-RETRY_AFTER_CAP = timedelta(hours=6)
-
-NO_DEVICE_PROVIDER = "inbox"
-ERROR_TRANSIENT = "push_transient"
-ERROR_FAILED = "push_failed"
+# Outcomes wait at most this long for the rest of their batch before they are written: the
+# longer, the fewer writes for a slow batch; the shorter, the fewer pushes a worker killed
+# mid-batch repeats.
+DEFAULT_RECORD_INTERVAL_SECONDS = 0.25
 
 Claim = tuple[uuid.UUID, uuid.UUID]
 
@@ -206,27 +217,103 @@ def _hand_off(claims: list[list[str]]) -> None:
 
 
 def prompts_deliver(*, claims: Sequence[Sequence[str]]) -> None:
-    """Push the prompts still held under the given claims, one by one; skip the others
+    """Push the prompts still held under the given claims, all at once; skip the others
     (already sent, or claimed again by someone else). Safe to run twice with one message.
     """
     wanted = {uuid.UUID(str(prompt_id)): uuid.UUID(str(claim_id)) for prompt_id, claim_id in claims}
     if not wanted:
         return
     lease = _seconds("PROMPT_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
-    max_attempts = _setting("PROMPT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
     token = uuid.uuid4()
     prompts = _claims_take(wanted, token=token, lease=lease)
-    if not prompts:
-        return
-    devices = _active_devices(prompt.patient_id for prompt in prompts)
-    held = {prompt.id for prompt in prompts}
-    renewed_at = time.monotonic()
-    for index, prompt in enumerate(prompts):
-        if time.monotonic() - renewed_at > lease.total_seconds() / 3:
-            held = _claims_renew([p.id for p in prompts[index:]], token=token, lease=lease)
-            renewed_at = time.monotonic()
-        if prompt.id in held:
-            _prompt_push(prompt, devices[prompt.patient_id], token=token, max_attempts=max_attempts)
+    if prompts:
+        _Batch(prompts, token=token, lease=lease).deliver()
+
+
+class _Batch:
+    """One batch on its way: its pushes in flight on the push loop, its outcomes decided as
+    each prompt's last push answers and written together, its claims renewed meanwhile."""
+
+    def __init__(self, prompts: list[Prompt], *, token: uuid.UUID, lease: timedelta) -> None:
+        self.prompts = {prompt.id: prompt for prompt in prompts}
+        self.token = token
+        self.lease = lease
+        self.max_attempts = _setting("PROMPT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
+        self.record_interval = float(
+            getattr(settings, "PROMPT_RECORD_INTERVAL_SECONDS", DEFAULT_RECORD_INTERVAL_SECONDS)
+        )
+        self.waiting: dict[uuid.UUID, list[Answer]] = {}  # prompt id -> answers so far
+        self.pushes: Counter[uuid.UUID] = Counter()  # prompt id -> pushes sent
+        self.ready: list[Finished] = []
+        self.ready_since = 0.0
+        self.unwritten = set(self.prompts)
+
+    def deliver(self) -> None:
+        sending = Sending(self._pushes(timezone.now()))
+        try:
+            self._follow(sending)
+        except SoftTimeLimitExceeded:
+            # What has been pushed is recorded, so that it is not pushed again.
+            self._write()
+            raise
+        finally:
+            sending.cancel()
+
+    def _pushes(self, now: datetime) -> list[Push]:
+        devices = _active_devices(prompt.patient_id for prompt in self.prompts.values())
+        pushes = []
+        for prompt in self.prompts.values():
+            if prompt.expires_at <= now:
+                self._decided(prompt_expired(prompt, now=now))
+            elif prompt.attempts > self.max_attempts:
+                self._decided(prompt_given_up(prompt, now=now))
+            elif not devices[prompt.patient_id]:
+                self._decided(prompt_outcome(prompt, [], max_attempts=self.max_attempts, now=now))
+            else:
+                message = PushMessage(prompt_id=str(prompt.id))
+                self.waiting[prompt.id] = []
+                for device in devices[prompt.patient_id]:
+                    provider = provider_for(device.platform)
+                    pushes.append(Push(prompt.id, device, provider, message))
+                    self.pushes[prompt.id] += 1
+        return pushes
+
+    def _follow(self, sending: Sending) -> None:
+        renew_every = self.lease.total_seconds() / 3
+        renewed_at = time.monotonic()
+        while self.waiting or self.ready:
+            now = time.monotonic()
+            if self.ready and (not self.waiting or now - self.ready_since >= self.record_interval):
+                self._write()
+                continue
+            if now - renewed_at >= renew_every:
+                # A live batch keeps its claims whatever its length.
+                _claims_renew(list(self.unwritten), token=self.token, lease=self.lease)
+                renewed_at = now
+            timeout = renewed_at + renew_every - now
+            if self.ready:
+                timeout = min(timeout, self.ready_since + self.record_interval - now)
+            for answer in sending.answers(timeout=timeout):
+                answers = self.waiting[answer.push.prompt_id]
+                answers.append(answer)
+                if len(answers) == self.pushes[answer.push.prompt_id]:
+                    del self.waiting[answer.push.prompt_id]
+                    prompt = self.prompts[answer.push.prompt_id]
+                    self._decided(
+                        prompt_outcome(
+                            prompt, answers, max_attempts=self.max_attempts, now=timezone.now()
+                        )
+                    )
+
+    def _decided(self, finished: Finished) -> None:
+        if not self.ready:
+            self.ready_since = time.monotonic()
+        self.ready.append(finished)
+
+    def _write(self) -> None:
+        outcomes_write(self.ready, token=self.token, now=timezone.now())
+        self.unwritten.difference_update(item.prompt.id for item in self.ready)
+        self.ready = []
 
 
 def _claims_take(
@@ -255,28 +342,11 @@ def _claims_renew(
     with transaction.atomic():
         held = [
             prompt_id
-            for prompt_id, (status, claim_id) in _lock(prompt_ids).items()
+            for prompt_id, (status, claim_id) in prompts_lock(prompt_ids).items()
             if status == PromptStatus.SENDING and claim_id == token
         ]
         Prompt.objects.filter(pk__in=held).update(lease_expires_at=timezone.now() + lease)
     return set(held)
-
-
-def _lock(prompt_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, uuid.UUID | None]]:
-    """Lock prompts by primary key and read their status and claim, inside a transaction.
-
-    The compare-and-swaps of delivery lock by primary key and compare in Python, rather than
-    `filter(pk=..., status="sending", claim_id=...).update(...)`: given a status condition,
-    PostgreSQL may prefer the partial index on `sending` rows, which statistics gathered in a
-    quiet moment call nearly empty but which holds every claimed row during a backlog, and
-    scan all of it for each prompt (seen in the benchmark: 4x slower at 100,000 prompts).
-    """
-    return {
-        prompt_id: (status, claim_id)
-        for prompt_id, status, claim_id in Prompt.objects.select_for_update()
-        .filter(pk__in=prompt_ids)
-        .values_list("id", "status", "claim_id")
-    }
 
 
 def _active_devices(patient_ids: Iterable[uuid.UUID]) -> defaultdict[uuid.UUID, list[Device]]:
@@ -287,142 +357,3 @@ def _active_devices(patient_ids: Iterable[uuid.UUID]) -> defaultdict[uuid.UUID, 
     ):
         devices[device.user_id].append(device)
     return devices
-
-
-def retry_delay(*, attempts: int, retry_after: float | None = None) -> timedelta:
-    """How long a prompt waits after its `attempts`-th claim ended in a transient failure."""
-    base = _seconds("PROMPT_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS)
-    cap = _seconds("PROMPT_RETRY_CAP_SECONDS", DEFAULT_RETRY_CAP_SECONDS)
-    backoff = min(cap, base * (1 << min(max(attempts - 1, 0), 16)))
-    asked = min(RETRY_AFTER_CAP, timedelta(seconds=max(retry_after or 0.0, 0.0)))
-    return max(backoff, asked)
-
-
-def _send(provider: Provider, device: Device, message: PushMessage) -> SendResult:
-    try:
-        return provider.send(device, message)
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception:
-        # A provider bug must not strand the rest of the batch; the prompt is retried.
-        logger.exception("push provider %s raised; counted as transient", provider.name)
-        return SendResult(Outcome.TRANSIENT)
-
-
-def _prompt_push(
-    prompt: Prompt, devices: list[Device], *, token: uuid.UUID, max_attempts: int
-) -> None:
-    """Push one prompt to its patient's devices, then record it all in one transaction."""
-    started = timezone.now()
-    if prompt.expires_at <= started:
-        # Too late to matter: it expires instead of arriving out of context.
-        _prompt_finish(
-            prompt,
-            token=token,
-            changes={
-                "status": PromptStatus.EXPIRED,
-                "expired_at": started,
-                "lease_expires_at": None,
-            },
-            attempts=[],
-            retired=[],
-        )
-        return
-    attempts: list[DeliveryAttempt] = []
-    retired: list[Device] = []
-    results: list[SendResult] = []
-    if prompt.attempts <= max_attempts:
-        message = PushMessage(prompt_id=str(prompt.id))
-        for device in devices:
-            if not device.is_active:  # retired earlier in this batch
-                continue
-            provider = provider_for(device.platform)
-            result = _send(provider, device, message)
-            results.append(result)
-            attempts.append(
-                DeliveryAttempt(
-                    prompt_id=prompt.id,
-                    device=device,
-                    provider=provider.name[:16],
-                    outcome=DeliveryOutcome(result.outcome.value),
-                    status_code=result.status_code,
-                    attempted_at=timezone.now(),
-                )
-            )
-            if result.outcome is Outcome.UNREGISTERED:
-                device.is_active = False
-                retired.append(device)
-    # else: claimed again and again after its lease (its workers keep dying): give up.
-    finished = timezone.now()
-    sent: dict[str, Any] = {
-        "status": PromptStatus.SENT,
-        "sent_at": finished,
-        "lease_expires_at": None,
-        "last_error": "",
-    }
-    outcomes = {result.outcome for result in results}
-    if prompt.attempts > max_attempts:
-        changes = {**sent, "last_error": ERROR_FAILED}
-    elif not results:
-        # No device: the prompt waits in the app's inbox, which is the delivery.
-        attempts.append(
-            DeliveryAttempt(
-                prompt_id=prompt.id,
-                provider=NO_DEVICE_PROVIDER,
-                outcome=DeliveryOutcome.NO_DEVICE,
-                attempted_at=finished,
-            )
-        )
-        changes = sent
-    elif Outcome.DELIVERED in outcomes:
-        changes = sent
-    elif Outcome.TRANSIENT in outcomes and prompt.attempts < max_attempts:
-        # Released, but left `sending` with a lease that lapses when the retry is due: the
-        # dispatcher takes lapsed leases back, so the retry needs no ETA task, and the
-        # prompt keeps its due time and its place in the inbox meanwhile.
-        retry_after = max((result.retry_after or 0.0) for result in results)
-        delay = retry_delay(attempts=prompt.attempts, retry_after=retry_after)
-        changes = {
-            "claim_id": None,
-            "lease_expires_at": finished + delay,
-            "last_error": ERROR_TRANSIENT,
-        }
-    else:
-        # Dead tokens, permanent errors, or transient ones past the last attempt: the
-        # inbox still has it.
-        changes = {**sent, "last_error": ERROR_FAILED}
-    _prompt_finish(prompt, token=token, changes=changes, attempts=attempts, retired=retired)
-
-
-def _prompt_finish(
-    prompt: Prompt,
-    *,
-    token: uuid.UUID,
-    changes: dict[str, Any],
-    attempts: list[DeliveryAttempt],
-    retired: list[Device],
-) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        status, claim_id = _lock([prompt.id]).get(prompt.id, ("", None))
-        if status == PromptStatus.SENDING and claim_id == token:
-            Prompt.objects.filter(pk=prompt.id).update(**changes)
-        # The attempts happened whether or not the claim still held: log them either way,
-        # unless the prompt is gone (an erased account takes its prompts along).
-        if status:
-            DeliveryAttempt.objects.bulk_create(attempts)
-        if retired:
-            Device.objects.filter(pk__in=[device.pk for device in retired], is_active=True).update(
-                is_active=False, retired_at=now, retired_reason="unregistered"
-            )
-    if status != PromptStatus.SENDING:
-        # The patient opened, answered, skipped or snoozed it in the app meanwhile (or their
-        # account was erased): theirs to decide.
-        logger.info("prompt %s became %r during delivery; left so", prompt.id, status)
-    elif claim_id != token:
-        logger.warning(
-            "prompt %s: claim taken back during delivery (lease passed); may arrive twice",
-            prompt.id,
-        )
-    else:
-        logger.debug("prompt %s: %s", prompt.id, changes)

@@ -16,6 +16,7 @@ from integration.models import (
     AnswerKind,
     Exercise,
     Prompt,
+    PromptDelivery,
     PromptStatus,
 )
 from journal import instruments
@@ -152,6 +153,15 @@ class PromptSerializer(serializers.Serializer[Any]):
     exercise = ExerciseSerializer()
     session = serializers.UUIDField(help_text="The dosing session it belongs to.")
     status = EnumField(PromptStatus)
+    delivered_via = EnumField(
+        PromptDelivery,
+        allow_null=True,
+        help_text=(
+            "How it reached the patient once sent: `push` (a device took the notification) "
+            "or `inbox` (no device could: it is in the inbox only). Null before it is sent. "
+            "It stays after the prompt is opened or completed."
+        ),
+    )
     due_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(help_text="Unanswered by then, it expires.")
     snoozed_until = serializers.DateTimeField(allow_null=True)
@@ -184,6 +194,7 @@ def prompt_data(prompt: Prompt) -> dict[str, Any]:
         "exercise": _exercise_values(prompt.exercise),
         "session": prompt.session_id,
         "status": prompt.status,
+        "delivered_via": prompt.delivered_via or None,
         "due_at": prompt.due_at,
         "expires_at": prompt.expires_at,
         "snoozed_until": prompt.snoozed_until,

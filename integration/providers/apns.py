@@ -3,27 +3,39 @@
 Apple's "Establishing a token-based connection to APNs": the provider token is an ES256 JWT
 with the key id as `kid` and the team id as `iss`, renewed no more often than every 20
 minutes and no less often than every 60.
+
+Sends run on the push loop: at most APNS_MAX_IN_FLIGHT at once per process, as streams of
+one HTTP/2 connection (Apple: "keep your connections with APNs open across multiple
+notifications"). Back-pressure: APNs' 429 TooManyRequests is about one device token ("too
+many requests were made consecutively to the same device token"), so only that push's
+prompt retries later (after Retry-After when given); the rest of the batch goes on. A
+GOAWAY or a reset stream fails only the pushes still in flight on it, as transient; the
+transport opens a new connection for the others (streams the server never took are sent
+again there at once).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from integration.providers.base import Outcome, PushMessage, SendResult
 from integration.providers.http import (
+    TRANSPORT_ERRORS,
     CachedToken,
-    ProcessClient,
+    Lane,
+    PushResponse,
+    PushTransport,
     json_object,
     log_outcome,
-    make_client,
+    max_in_flight,
     push_ttl,
     transient_http_result,
 )
@@ -71,13 +83,14 @@ class ApnsProvider:
             ) from None
         base_url = str(getattr(settings, "APNS_BASE_URL", DEFAULT_BASE_URL)).rstrip("/")
         self._device_url = f"{base_url}/3/device/"
-        self._client = ProcessClient(lambda: make_client(http2_only=True))
+        self.lane = Lane(max_in_flight("APNS_MAX_IN_FLIGHT"))
+        self._transport = PushTransport(http2_only=True)
         self._provider_token = CachedToken(self._sign_provider_token, margin=0)
 
     def __repr__(self) -> str:
         return f"ApnsProvider(topic={self._topic!r})"
 
-    def send(self, device: Device, message: PushMessage) -> SendResult:
+    async def send(self, device: Device, message: PushMessage) -> SendResult:
         if not _DEVICE_TOKEN.fullmatch(device.token):
             result = SendResult(Outcome.UNREGISTERED)
             log_outcome(self.name, device.id, message.prompt_id, result, reason="malformed token")
@@ -89,14 +102,15 @@ class ApnsProvider:
             },
             "prompt_id": message.prompt_id,
         }
-        result, reason = self._deliver(device.token, body, message.prompt_id)
+        async with self.lane.slot():
+            result, reason = await self._deliver(device.token, body, message.prompt_id)
         log_outcome(self.name, device.id, message.prompt_id, result, reason=reason)
         return result
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
-    def _deliver(
+    async def _deliver(
         self, device_token: str, body: dict[str, Any], prompt_id: str
     ) -> tuple[SendResult, str]:
         headers = {
@@ -109,29 +123,31 @@ class ApnsProvider:
         }
         try:
             provider_token = self._provider_token.get()
-            response = self._post(device_token, body, headers, provider_token)
+            response = await self._post(device_token, body, headers, provider_token)
             reason = _reason(response)
             if response.status_code == 403 and reason == "ExpiredProviderToken":
                 self._provider_token.invalidate(provider_token)
-                response = self._post(device_token, body, headers, self._provider_token.get())
+                response = await self._post(device_token, body, headers, self._provider_token.get())
                 reason = _reason(response)
-        except httpx.TransportError as transport_error:
+        except TRANSPORT_ERRORS as transport_error:
             return SendResult(Outcome.TRANSIENT), transport_error.__class__.__name__
-        except httpx.HTTPError as http_error:
-            return SendResult(Outcome.FAILED), http_error.__class__.__name__
         return _result(response, reason), reason
 
-    def _post(
+    async def _post(
         self,
         device_token: str,
         body: dict[str, Any],
         headers: dict[str, str],
         provider_token: str,
-    ) -> httpx.Response:
-        return self._client.get().post(
+    ) -> PushResponse:
+        return await self._transport.post(
             self._device_url + device_token,
-            json=body,
-            headers={**headers, "authorization": f"bearer {provider_token}"},
+            headers={
+                **headers,
+                "authorization": f"bearer {provider_token}",
+                "content-type": "application/json",
+            },
+            content=json.dumps(body, separators=(",", ":")).encode(),
         )
 
     def _sign_provider_token(self) -> tuple[str, float]:
@@ -145,13 +161,13 @@ class ApnsProvider:
         return token, now + PROVIDER_TOKEN_LIFETIME_SECONDS
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: PushResponse) -> str:
     if response.status_code == 200:
         return ""
     return str(json_object(response).get("reason", ""))
 
 
-def _result(response: httpx.Response, reason: str) -> SendResult:
+def _result(response: PushResponse, reason: str) -> SendResult:
     """Apple's documented responses ("Handling notification responses from APNs")."""
     status = response.status_code
     if status == 200:

@@ -2,6 +2,10 @@
 
 A message carries no health detail: a generic title and body and the prompt id, which the
 app uses to open the prompt from its inbox after signing in.
+
+`Provider.send` is a coroutine: a delivery task runs a batch's sends at once on the
+process's push loop (integration/providers/loop.py), many streams over one connection per
+provider. `send_now` runs one send from synchronous code.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
+
+from integration.providers.loop import push_loop
 
 if TYPE_CHECKING:
     from integration.models import Device
@@ -41,12 +47,20 @@ class SendResult:
     outcome: Outcome
     status_code: int | None = None
     retry_after: float | None = None  # seconds, when the provider said
+    # False: no request went out (the provider had asked this process to wait); the push
+    # counts as neither an attempt nor a failure.
+    was_sent: bool = True
 
 
 class Provider(Protocol):
     name: str
 
-    def send(self, device: Device, message: PushMessage) -> SendResult: ...
+    async def send(self, device: Device, message: PushMessage) -> SendResult: ...
+
+
+def send_now(provider: Provider, device: Device, message: PushMessage) -> SendResult:
+    """Send one push from synchronous code, on this process's push loop, and wait."""
+    return push_loop().run(provider.send(device, message))
 
 
 @cache

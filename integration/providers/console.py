@@ -16,7 +16,7 @@ logger = logging.getLogger("afterglow.push")
 class ConsoleProvider:
     name = "console"
 
-    def send(self, device: Device, message: PushMessage) -> SendResult:
+    async def send(self, device: Device, message: PushMessage) -> SendResult:
         logger.info(
             "push to console",
             extra={

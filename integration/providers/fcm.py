@@ -3,6 +3,13 @@
 The access token comes from the OAuth 2.0 JWT bearer grant (RFC 7523) that Google documents
 for service accounts: a JWT signed RS256 with the account's key is exchanged at its
 `token_uri` for a bearer token that lives about an hour.
+
+Sends run on the push loop: at most FCM_MAX_IN_FLIGHT at once per process, as streams of
+one HTTP/2 connection. Back-pressure: a 429 (QUOTA_EXCEEDED: the project's send rate; a
+single device's rate, 240 a minute, is far beyond what a patient receives) or a 503 with
+Retry-After pauses this process's FCM lane until then; the pushes it turns away meanwhile
+make no request and their prompts retry when the pause ends. Google's guidance: honour
+Retry-After, else back off exponentially (firebase.google.com/docs/cloud-messaging/scale-fcm).
 """
 
 from __future__ import annotations
@@ -12,19 +19,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-import httpx
 import jwt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from integration.providers.base import Outcome, PushMessage, SendResult
 from integration.providers.http import (
-    CachedToken,
-    ProcessClient,
+    TRANSPORT_ERRORS,
+    AsyncCachedToken,
+    Lane,
+    PushResponse,
+    PushTransport,
     json_object,
     log_outcome,
-    make_client,
+    max_in_flight,
     transient_http_result,
 )
 
@@ -41,6 +51,9 @@ TOKEN_REFRESH_MARGIN_SECONDS = 300
 # sender, or FCM's own credentials for APNs/Web Push are wrong.
 _NOT_CURED_BY_REFRESH = frozenset({"SENDER_ID_MISMATCH", "THIRD_PARTY_AUTH_ERROR"})
 _FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+# Without Retry-After, a quota answer pauses the lane this long (Google: "at least" 60 s
+# before retrying after QUOTA_EXCEEDED).
+QUOTA_PAUSE_SECONDS = 60.0
 _BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 
 
@@ -88,7 +101,7 @@ class FcmError:
     token_is_invalid: bool = False
 
     @classmethod
-    def of(cls, response: httpx.Response) -> FcmError:
+    def of(cls, response: PushResponse) -> FcmError:
         error = json_object(response).get("error")
         if not isinstance(error, dict):
             return cls()
@@ -133,12 +146,14 @@ class FcmProvider:
             raise ImproperlyConfigured("FCM_PROJECT_ID is not set (nor project_id in the file)")
         base_url = str(getattr(settings, "FCM_BASE_URL", DEFAULT_BASE_URL)).rstrip("/")
         self._send_url = f"{base_url}/v1/projects/{project_id}/messages:send"
-        self._client = ProcessClient(make_client)
-        self._access_token = CachedToken(
+        self.lane = Lane(max_in_flight("FCM_MAX_IN_FLIGHT"))
+        # Google's endpoints speak HTTP/2: every push in flight is a stream of one connection.
+        self._transport = PushTransport(http2_only=True)
+        self._access_token = AsyncCachedToken(
             self._fetch_access_token, margin=TOKEN_REFRESH_MARGIN_SECONDS
         )
 
-    def send(self, device: Device, message: PushMessage) -> SendResult:
+    async def send(self, device: Device, message: PushMessage) -> SendResult:
         body = {
             "message": {
                 "token": device.token,
@@ -149,37 +164,47 @@ class FcmProvider:
                 "android": {"priority": "high", "notification": {"tag": message.prompt_id}},
             }
         }
-        result, reason = self._deliver(body)
+        if self.lane.wait_left():
+            return self.lane.turned_away()
+        async with self.lane.slot():
+            if self.lane.wait_left():  # paused while this push waited for its slot
+                return self.lane.turned_away()
+            result, reason = await self._deliver(body)
+        if result.status_code == 429 or (result.status_code == 503 and result.retry_after):
+            self.lane.pause(result.retry_after or QUOTA_PAUSE_SECONDS)
         log_outcome(self.name, device.id, message.prompt_id, result, reason=reason)
         return result
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
-    def _deliver(self, body: dict[str, Any]) -> tuple[SendResult, str]:
+    async def _deliver(self, body: dict[str, Any]) -> tuple[SendResult, str]:
         try:
-            access_token = self._access_token.get()
-            response = self._post(body, access_token)
+            access_token = await self._access_token.get()
+            response = await self._post(body, access_token)
             error = FcmError.of(response)
             if response.status_code in (401, 403) and error.code not in _NOT_CURED_BY_REFRESH:
                 # Revoked or expired early: one fresh token, once.
                 self._access_token.invalidate(access_token)
-                response = self._post(body, self._access_token.get())
+                response = await self._post(body, await self._access_token.get())
                 error = FcmError.of(response)
         except _AccessTokenError as token_error:
             return token_error.result, token_error.reason
-        except httpx.TransportError as transport_error:
+        except TRANSPORT_ERRORS as transport_error:
             return SendResult(Outcome.TRANSIENT), transport_error.__class__.__name__
-        except httpx.HTTPError as http_error:
-            return SendResult(Outcome.FAILED), http_error.__class__.__name__
         return _result(response, error), error.reason
 
-    def _post(self, body: dict[str, Any], access_token: str) -> httpx.Response:
-        return self._client.get().post(
-            self._send_url, json=body, headers={"authorization": f"Bearer {access_token}"}
+    async def _post(self, body: dict[str, Any], access_token: str) -> PushResponse:
+        return await self._transport.post(
+            self._send_url,
+            headers={
+                "authorization": f"Bearer {access_token}",
+                "content-type": "application/json",
+            },
+            content=json.dumps(body, separators=(",", ":")).encode(),
         )
 
-    def _fetch_access_token(self) -> tuple[str, float]:
+    async def _fetch_access_token(self) -> tuple[str, float]:
         now = int(time.time())
         account = self._account
         assertion = jwt.encode(
@@ -194,8 +219,10 @@ class FcmProvider:
             algorithm="RS256",
             headers={"kid": account.private_key_id} if account.private_key_id else None,
         )
-        response = self._client.get().post(
-            account.token_uri, data={"grant_type": JWT_BEARER_GRANT, "assertion": assertion}
+        response = await self._transport.post(
+            account.token_uri,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            content=urlencode({"grant_type": JWT_BEARER_GRANT, "assertion": assertion}).encode(),
         )
         payload = json_object(response)
         if response.status_code == 429 or response.status_code >= 500:
@@ -214,7 +241,7 @@ class FcmProvider:
         return access_token, now + float(expires_in)
 
 
-def _result(response: httpx.Response, error: FcmError) -> SendResult:
+def _result(response: PushResponse, error: FcmError) -> SendResult:
     """FCM's documented errors (firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode)."""
     status = response.status_code
     if status == 200:

@@ -15,5 +15,5 @@ _DELIVERED = SendResult(Outcome.DELIVERED)
 class NoopProvider:
     name = "noop"
 
-    def send(self, device: Device, message: PushMessage) -> SendResult:
+    async def send(self, device: Device, message: PushMessage) -> SendResult:
         return _DELIVERED

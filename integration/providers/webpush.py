@@ -1,11 +1,15 @@
 """Web Push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload (RFC 8291).
 
 pywebpush encrypts the payload for the subscription and py_vapid signs the VAPID JWT; the
-request itself goes through the shared httpx client, with the shared timeout.
+request itself goes through the shared connection pool, with the shared timeout.
 
 A subscription's endpoint is a URL the browser chose and the patient's device sent us, so
 only the push services listed in WEBPUSH_ALLOWED_HOSTS are ever called: anything else
 would let an account make the server send requests to any address.
+
+Push services are many hosts, reached over HTTP/1.1: each one (each origin) has its own
+lane, at most WEBPUSH_MAX_IN_FLIGHT_PER_HOST pushes (and so connections) at once per
+process, and a 429 or a 503 with Retry-After from one pauses that one's lane only.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from py_vapid import Vapid
@@ -27,10 +30,13 @@ from pywebpush import WebPusher, WebPushException
 
 from integration.providers.base import Outcome, PushMessage, SendResult
 from integration.providers.http import (
+    TRANSPORT_ERRORS,
     CachedToken,
-    ProcessClient,
+    Lane,
+    PushResponse,
+    PushTransport,
     log_outcome,
-    make_client,
+    max_in_flight,
     push_ttl,
     transient_http_result,
 )
@@ -52,6 +58,11 @@ VAPID_REFRESH_MARGIN_SECONDS = 60 * 60
 _DELIVERED_STATUSES = frozenset({200, 201, 202})
 _GONE_STATUSES = frozenset({404, 410})
 _LOOPBACK_NAMES = frozenset({"localhost"})
+# A push service's 429 without Retry-After pauses its lane this long.
+THROTTLE_PAUSE_SECONDS = 60.0
+DEFAULT_MAX_IN_FLIGHT_PER_HOST = 8
+# Connections kept open across all push services (each host's lane bounds its own share).
+MAX_CONNECTIONS = 64
 
 
 def _vapid_key(value: str) -> Vapid:
@@ -110,19 +121,32 @@ class WebPushProvider:
         self._allowed_hosts = tuple(
             getattr(settings, "WEBPUSH_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
         )
-        self._client = ProcessClient(make_client)
+        self._transport = PushTransport(http2_only=False, max_connections=MAX_CONNECTIONS)
+        self._per_host = max_in_flight(
+            "WEBPUSH_MAX_IN_FLIGHT_PER_HOST", DEFAULT_MAX_IN_FLIGHT_PER_HOST
+        )
+        # One lane per push service origin; a handful at most (they are allow-listed).
+        self.lanes: dict[str, Lane] = {}
         # One VAPID JWT per push service origin (its `aud`); a handful at most.
         self._authorizations: dict[str, CachedToken] = {}
 
-    def send(self, device: Device, message: PushMessage) -> SendResult:
-        result, reason = self._deliver(device.token, message)
+    async def send(self, device: Device, message: PushMessage) -> SendResult:
+        result, reason = await self._deliver(device.token, message)
         log_outcome(self.name, device.id, message.prompt_id, result, reason=reason)
         return result
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
-    def _deliver(self, subscription_json: str, message: PushMessage) -> tuple[SendResult, str]:
+    def lane(self, origin: str) -> Lane:
+        lane = self.lanes.get(origin)
+        if lane is None:
+            lane = self.lanes[origin] = Lane(self._per_host)
+        return lane
+
+    async def _deliver(
+        self, subscription_json: str, message: PushMessage
+    ) -> tuple[SendResult, str]:
         try:
             subscription = json.loads(subscription_json)
             endpoint = subscription["endpoint"]
@@ -147,24 +171,31 @@ class WebPushProvider:
         except (WebPushException, ValueError, TypeError, KeyError):
             # Keys missing or not a P-256 point: this subscription can never receive.
             return SendResult(Outcome.UNREGISTERED), "malformed subscription keys"
+        lane = self.lane(origin)
+        if lane.wait_left():
+            return lane.turned_away(), "push service asked to wait"
         try:
-            response = self._client.get().post(
-                endpoint,
-                content=encrypted,
-                headers={
-                    "authorization": self._authorization(origin),
-                    "content-encoding": "aes128gcm",
-                    "content-type": "application/octet-stream",
-                    "ttl": str(push_ttl()),
-                    "urgency": "high",
-                    "topic": _topic(message.prompt_id),
-                },
-            )
-        except httpx.TransportError as transport_error:
+            async with lane.slot():
+                if lane.wait_left():
+                    return lane.turned_away(), "push service asked to wait"
+                response = await self._transport.post(
+                    endpoint,
+                    content=encrypted,
+                    headers={
+                        "authorization": self._authorization(origin),
+                        "content-encoding": "aes128gcm",
+                        "content-type": "application/octet-stream",
+                        "ttl": str(push_ttl()),
+                        "urgency": "high",
+                        "topic": _topic(message.prompt_id),
+                    },
+                )
+        except TRANSPORT_ERRORS as transport_error:
             return SendResult(Outcome.TRANSIENT), transport_error.__class__.__name__
-        except httpx.HTTPError as http_error:
-            return SendResult(Outcome.FAILED), http_error.__class__.__name__
-        return _result(response), ""
+        result = _result(response)
+        if result.status_code == 429 or (result.status_code == 503 and result.retry_after):
+            lane.pause(result.retry_after or THROTTLE_PAUSE_SECONDS)
+        return result, ""
 
     def _authorization(self, audience: str) -> str:
         cached = self._authorizations.get(audience)
@@ -190,7 +221,7 @@ def _topic(prompt_id: str) -> str:
     return hashlib.sha256(prompt_id.encode()).hexdigest()[:32]
 
 
-def _result(response: httpx.Response) -> SendResult:
+def _result(response: PushResponse) -> SendResult:
     """RFC 8030 section 5 and the push services' documented answers."""
     status = response.status_code
     if status in _DELIVERED_STATUSES:

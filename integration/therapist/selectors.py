@@ -279,6 +279,7 @@ class SharedPromptView:
     due_at: dt.datetime
     status: str
     completed_at: dt.datetime | None
+    delivered_via: str | None = None
 
 
 @dataclass(frozen=True)
@@ -399,6 +400,7 @@ def share_content_for_therapist(
                 due_at=prompt.due_at,
                 status=prompt.status,
                 completed_at=prompt.completed_at,
+                delivered_via=prompt.delivered_via or None,
             )
             for prompt in prompts
         ],

@@ -10,6 +10,7 @@ from backend.serializers import EnumField
 from integration.care.serializers import SessionRefSerializer, ShareStateField
 from integration.models import (
     CareInvitation,
+    PromptDelivery,
     PromptStatus,
 )
 from journal.instruments import Band, Instrument
@@ -145,6 +146,11 @@ class SharedPromptSerializer(serializers.Serializer[Any]):
     due_at = serializers.DateTimeField()
     status = EnumField(PromptStatus)
     completed_at = serializers.DateTimeField(allow_null=True)
+    delivered_via = EnumField(
+        PromptDelivery,
+        allow_null=True,
+        help_text="`push` or `inbox` (no device of the patient took the notification).",
+    )
 
     class Meta:
         ref_name = "TherapistSharedPrompt"

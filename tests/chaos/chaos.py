@@ -20,9 +20,10 @@ of `make test`, tests/chaos/test_chaos.py):
 
 After each fault, every due prompt must be delivered exactly once (the one allowed
 exception, a push repeated because its worker died between the provider's answer and the
-commit, is counted apart) and every acknowledged write present; /readyz must have answered
-503 during the outage and 200 after. Prints one table; exits 1 if anything was lost or
-duplicated, an answer was wrong, /readyz did not report, or a fault stranded nothing.
+write recording it, at most the batch in hand, is counted apart) and every acknowledged
+write present; /readyz must have answered 503 during the outage and 200 after. Prints one
+table; exits 1 if anything was lost or duplicated, an answer was wrong, /readyz did not
+report, or a fault stranded nothing.
 
 The delivery scenarios use a database of this run on the shared PostgreSQL (127.0.0.1:5432),
 dropped at the end; everything else (Redis servers, a PostgreSQL cluster, gunicorn, workers,

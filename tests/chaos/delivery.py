@@ -237,9 +237,10 @@ def count(ids: set[str], pushes: list[Push], *, dead_children: frozenset[int]) -
         or rows[prompt_id][0] != PromptStatus.SENT
         or rows[prompt_id][2]
     }
-    # The one repeat the design allows: a pool child killed after the provider's answer
-    # and before that prompt's commit pushed without recording it; the prompt goes out
-    # again after its lease. One prompt per dead child at most, first pushed by it.
+    # The one repeat the design allows: a pool child killed after the provider's answers
+    # and before the write that records them pushed without recording; those prompts go
+    # out again after their lease. A child's batch goes out together, so that is at most
+    # its batch in hand (BATCH_SIZE prompts), each first pushed by it, pushed twice.
     window: set[str] = set()
     duplicated: set[str] = set()
     first_push: dict[str, Push] = {}
@@ -255,7 +256,7 @@ def count(ids: set[str], pushes: list[Push], *, dead_children: frozenset[int]) -
                 pushed[prompt_id] == 2
                 and recorded[prompt_id] == 1
                 and child in dead_children
-                and not windows_per_child[child]
+                and windows_per_child[child] < BATCH_SIZE
             ):
                 windows_per_child[child] += 1
                 window.add(prompt_id)

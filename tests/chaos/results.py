@@ -19,7 +19,8 @@ class Repeat:
     recovered   prompts the fault stranded (claimed again after their lease) and then
                 delivered; writes refused during the outage and acknowledged on retry
     window      prompts pushed twice because the worker was killed between the
-                provider's answer and that prompt's commit (docs: "What once means")
+                provider's answers and the write that records them: at most the
+                batch in hand per killed pool child (docs: "What once means")
     bad         answers during the outage other than a 503 problem with Retry-After
     crashes     service processes that exited on their own after the fault, and why; the
                 rig starts them again, as compose's `restart: unless-stopped` does
@@ -153,7 +154,8 @@ def render(scenarios: list[Scenario]) -> str:
         "items: prompts due (delivery) / writes acknowledged (journal). lost and duplicated",
         "must be 0. recovered: stranded by the fault, then delivered or acknowledged.",
         "window: pushed twice because the worker died between the provider's OK and the",
-        "prompt's commit (recorded once; the collapse key replaces the first notification).",
+        "write recording it, at most its batch (recorded once; the collapse key replaces",
+        "the first notification).",
         "bad: an answer during the outage other than 503 problem+json with Retry-After.",
         "crashed: service processes that exited on their own after the fault; started again",
         "(as compose's restart policy does), their prompts recovered like a killed worker's.",

@@ -14,12 +14,14 @@ A device's token says how the provider answers:
   "transient:N"                503 for the first N sends to this device, then delivered
   "retry-after:S"              429 with Retry-After S seconds
   "raise"                      the provider raises
+  "slow:S"                     delivered, S seconds later than the others
+  "turned-away:S"              not sent: the provider asked to wait S seconds (no request)
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +66,12 @@ def delivered_counts(path: Path) -> Counter[str]:
 class CountingProvider:
     name = "counting"
 
-    def send(self, device: Device, message: PushMessage) -> SendResult:
+    async def send(self, device: Device, message: PushMessage) -> SendResult:
         delay = float(os.environ.get(DELAY_VARIABLE, "0") or 0)
+        if device.token.startswith("slow:"):
+            delay += float(device.token.partition(":")[2])
         if delay:
-            time.sleep(delay)
+            await asyncio.sleep(delay)
         MESSAGES.append(message)
         result = self._answer(device)
         line = (
@@ -88,6 +92,8 @@ class CountingProvider:
             return SendResult(Outcome.FAILED, 400)
         if kind == "raise":
             raise ConnectionError("provider exploded")
+        if kind == "turned-away":
+            return SendResult(Outcome.TRANSIENT, retry_after=float(argument), was_sent=False)
         if kind == "retry-after":
             return SendResult(Outcome.TRANSIENT, 429, retry_after=float(argument))
         if kind == "transient":

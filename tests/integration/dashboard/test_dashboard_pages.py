@@ -24,7 +24,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 
 from integration.care import links, shares
 from integration.dashboard import middleware
-from integration.models import AccessEvent
+from integration.models import AccessEvent, Prompt
 from journal.entries import services
 from tests.accounts.factories import PatientFactory, TherapistFactory, TOTPDeviceFactory, totp_code
 from tests.integration.dashboard.conftest import (
@@ -454,6 +454,17 @@ class TestPreparationView:
         assert '<th scope="row">Anxiety</th><td class="severity-severe">Severe</td>' in html
         assert html.count('<span class="badge badge-shared">Shared</span>') == 4
         assert "Edited since shared" not in html
+
+    def test_tells_a_prompt_that_reached_only_the_inbox(self, therapist_client, course):
+        prompts = Prompt.objects.filter(session=course.dosing).order_by("due_at")
+        assert prompts.count() >= 2
+        first, second = prompts[0], prompts[1]
+        Prompt.objects.filter(pk=first.pk).update(status="sent", delivered_via="push")
+        Prompt.objects.filter(pk=second.pk).update(status="sent", delivered_via="inbox")
+
+        html = html_of(therapist_client.get(share_url(course.share.pk)))
+
+        assert html.count("inbox only: no notification reached a device") == 1
 
     def test_never_shows_what_was_not_shared(self, therapist_client, course):
         html = html_of(therapist_client.get(share_url(course.share.pk)))

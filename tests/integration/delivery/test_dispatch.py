@@ -5,6 +5,7 @@ test_worker_delivery.py."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -21,8 +22,8 @@ from integration.delivery.dispatch import (
     prompts_claim_due,
     prompts_deliver,
     prompts_dispatch,
-    retry_delay,
 )
+from integration.delivery.outcomes import outcomes_write, retry_delay
 from integration.models import DeliveryAttempt, Device, Prompt, PromptStatus
 from integration.providers.base import GENERIC_BODY, GENERIC_TITLE
 from tests.integration import counting_provider
@@ -288,6 +289,7 @@ def test_deliver_pushes_a_generic_message_to_every_active_device_and_marks_sent(
 
     prompt.refresh_from_db()
     assert prompt.status == PromptStatus.SENT
+    assert prompt.delivered_via == "push"
     assert prompt.sent_at is not None
     assert prompt.lease_expires_at is None
     assert prompt.last_error == ""
@@ -314,6 +316,67 @@ def test_deliver_loads_the_batchs_devices_in_one_query(push_log):
     ]
     assert len(device_reads) == 1
     assert sum(delivered_counts(push_log).values()) == 40
+
+
+def mixed_batch(size: int) -> None:
+    """`size` prompts of every kind of outcome: delivered, retried, dead token, no device,
+    expired."""
+    make_prompts(size - 4 * (size // 5), patients=5, tokens=("ok", "ok-2"))
+    make_prompts(size // 5, patients=2, tokens=("transient",))
+    make_prompts(size // 5, patients=2, tokens=("unregistered", "failed"))
+    make_prompts(size // 5, patients=2, tokens=())
+    make_prompts(size // 5, patients=2, expires_in=timedelta(seconds=30))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", [10, 200])
+def test_deliver_writes_a_batch_in_the_same_statements_whatever_its_size(push_log, settings, size):
+    settings.PROMPT_RECORD_INTERVAL_SECONDS = 60  # one write, when the batch has answered
+    mixed_batch(size)
+    claims = claim(batch_size=size)
+    assert len(claims) == size
+
+    with CaptureQueriesContext(connection) as queries:
+        prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
+
+    statements = [q["sql"].split()[0] for q in queries]
+    # Take the claims (lock, update), read the devices, then one write: lock, update the
+    # prompts, log the attempts, retire the dead devices; and the savepoints around both.
+    assert Counter(statements) == {
+        "SAVEPOINT": 2,
+        "RELEASE": 2,
+        "SELECT": 3,
+        "UPDATE": 3,
+        "INSERT": 1,
+    }
+    statuses = Counter(Prompt.objects.values_list("status", "delivered_via"))
+    assert statuses == {
+        (PromptStatus.SENT, "push"): size - 4 * (size // 5),
+        (PromptStatus.SENDING, ""): size // 5,
+        (PromptStatus.SENT, "inbox"): 2 * (size // 5),
+        (PromptStatus.EXPIRED, ""): size // 5,
+    }
+
+
+@pytest.mark.django_db
+def test_a_slow_push_does_not_hold_back_the_record_of_the_rest(push_log, settings):
+    settings.PROMPT_RECORD_INTERVAL_SECONDS = 0.1
+    quick = make_prompts(6, patients=3)
+    slow = make_prompts(1, patients=1, tokens=("slow:1",))[0]
+    written: list[set[uuid.UUID]] = []
+    write = outcomes_write
+
+    def write_and_note(finished, **kwargs):
+        written.append({item.prompt.id for item in finished})
+        return write(finished, **kwargs)
+
+    with mock.patch.object(dispatch, "outcomes_write", write_and_note):
+        deliver_claimed()
+
+    # The quick ones are recorded a record interval after they answered, long before the
+    # slow one answers; it is written on its own.
+    assert written == [{p.id for p in quick}, {slow.id}]
+    assert set(Prompt.objects.values_list("status", flat=True)) == {PromptStatus.SENT}
 
 
 @pytest.mark.django_db
@@ -352,7 +415,11 @@ def test_deliver_without_a_device_leaves_the_prompt_in_the_inbox(push_log):
     deliver_claimed()
 
     prompt.refresh_from_db()
-    assert prompt.status == PromptStatus.SENT
+    assert (prompt.status, prompt.delivered_via, prompt.last_error) == (
+        PromptStatus.SENT,
+        "inbox",
+        "",
+    )
     assert read_log(push_log) == []
     attempt = DeliveryAttempt.objects.get(prompt=prompt)
     assert (attempt.outcome, attempt.device, attempt.provider) == ("no_device", None, "inbox")
@@ -369,12 +436,18 @@ def test_deliver_retires_a_device_reported_unregistered(push_log):
     assert dead.is_active is False
     assert dead.retired_at is not None
     assert dead.retired_reason == "unregistered"
-    # Pushed once (first prompt), then no more in the same batch.
-    assert [push.outcome for push in read_log(push_log) if push.device_id == str(dead.pk)] == [
-        "unregistered"
-    ]
-    assert {p.status for p in Prompt.objects.all()} == {PromptStatus.SENT}
+    # The batch's pushes go out together: once for each prompt, and never again.
+    dead_pushes = [push.outcome for push in read_log(push_log) if push.device_id == str(dead.pk)]
+    assert dead_pushes == ["unregistered", "unregistered"]
+    assert {(p.status, p.delivered_via) for p in Prompt.objects.all()} == {
+        (PromptStatus.SENT, "push")
+    }
     assert delivered_counts(push_log) == {str(p.pk): 1 for p in prompts}
+
+    later = make_prompts(1, patients=1, tokens=())[0]
+    Prompt.objects.filter(pk=later.pk).update(patient=dead.user)
+    deliver_claimed()
+    assert len([push for push in read_log(push_log) if push.device_id == str(dead.pk)]) == 2
 
 
 @pytest.mark.django_db
@@ -384,7 +457,11 @@ def test_deliver_to_only_dead_devices_marks_sent_with_push_failed(push_log):
     deliver_claimed()
 
     prompt.refresh_from_db()
-    assert (prompt.status, prompt.last_error) == (PromptStatus.SENT, "push_failed")
+    assert (prompt.status, prompt.last_error, prompt.delivered_via) == (
+        PromptStatus.SENT,
+        "push_failed",
+        "inbox",
+    )
 
 
 @pytest.mark.django_db
@@ -427,6 +504,35 @@ def test_deliver_waits_at_least_what_retry_after_asks(push_log):
     deliver_claimed()
 
     assert timedelta(seconds=600) <= lease_end(prompt) - before < timedelta(seconds=602)
+
+
+@pytest.mark.django_db
+def test_a_push_turned_away_by_a_paused_provider_waits_its_time_and_is_no_attempt(push_log):
+    prompt = make_prompts(1, tokens=("turned-away:30",))[0]
+
+    before = timezone.now()
+    deliver_claimed()
+
+    prompt.refresh_from_db()
+    assert (prompt.status, prompt.attempts, prompt.last_error) == (
+        PromptStatus.SENDING,
+        0,
+        "push_transient",
+    )
+    assert timedelta(seconds=30) <= lease_end(prompt) - before < timedelta(seconds=32)
+    assert not DeliveryAttempt.objects.filter(prompt=prompt).exists()
+
+
+@pytest.mark.django_db
+def test_a_push_turned_away_never_uses_up_the_attempts(push_log, settings):
+    settings.PROMPT_MAX_ATTEMPTS = 2
+    prompt = make_prompts(1, tokens=("turned-away:1",))[0]
+
+    for _ in range(4):
+        deliver_claimed(now=timezone.now() + timedelta(hours=1))
+
+    prompt.refresh_from_db()
+    assert (prompt.status, prompt.attempts) == (PromptStatus.SENDING, 0)
 
 
 @pytest.mark.django_db
@@ -480,7 +586,11 @@ def test_deliver_stops_pushing_a_prompt_whose_workers_keep_dying(push_log, setti
     prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
 
     prompt.refresh_from_db()
-    assert (prompt.status, prompt.last_error) == (PromptStatus.SENT, "push_failed")
+    assert (prompt.status, prompt.last_error, prompt.delivered_via) == (
+        PromptStatus.SENT,
+        "push_failed",
+        "inbox",
+    )
     assert read_log(push_log) == []
 
 
@@ -566,28 +676,62 @@ def test_two_runs_of_one_message_at_the_same_time_push_each_prompt_once(push_log
     assert DeliveryAttempt.objects.count() == 20
 
 
-@pytest.mark.django_db
-def test_a_long_batch_renews_its_lease_and_skips_prompts_taken_back_meanwhile(
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_in_flight_renews_its_claims_so_no_dispatch_takes_them(
     push_log, settings, monkeypatch
 ):
-    # A lease so short that the run renews it before every prompt.
-    settings.PROMPT_LEASE_SECONDS = 0.001
-    make_prompts(5, patients=1)
+    # Pushes take longer than the whole lease; a dispatch looks for lapsed leases meanwhile.
+    settings.PROMPT_LEASE_SECONDS = 0.3
+    monkeypatch.setenv(counting_provider.DELAY_VARIABLE, "0.8")
+    prompts = make_prompts(5, patients=1)
     claims = [(str(p), str(c)) for p, c in claim()]
-    push = dispatch._prompt_push
+    taken: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+    def dispatch_meanwhile() -> None:
+        try:
+            time.sleep(0.5)
+            taken.extend(claim(now=timezone.now()))
+        finally:
+            connections.close_all()
+
+    dispatcher = threading.Thread(target=dispatch_meanwhile)
+    dispatcher.start()
+    prompts_deliver(claims=claims)
+    dispatcher.join()
+
+    assert taken == []
+    assert delivered_counts(push_log) == {str(p.pk): 1 for p in prompts}
+    assert set(Prompt.objects.values_list("status", flat=True)) == {PromptStatus.SENT}
+
+
+@pytest.mark.django_db
+def test_a_batch_leaves_prompts_taken_back_meanwhile_to_their_new_claim(
+    push_log, settings, monkeypatch, caplog
+):
+    settings.PROMPT_LEASE_SECONDS = 0.001  # renewed at once, and lapsed by then
+    monkeypatch.setenv(counting_provider.DELAY_VARIABLE, "0.05")
+    prompts = make_prompts(5, patients=1)
+    claims = [(str(p), str(c)) for p, c in claim()]
+    renew = dispatch._claims_renew
     taken_back: list[tuple[uuid.UUID, uuid.UUID]] = []
 
-    def push_then_lose_the_rest(prompt, devices, **kwargs):
-        push(prompt, devices, **kwargs)
-        if not taken_back:  # meanwhile a dispatch takes back whatever it finds lapsed
+    def lose_them_first(*args, **kwargs):
+        if not taken_back:  # a dispatch takes back whatever it finds lapsed
             taken_back.extend(claim(now=timezone.now() + timedelta(seconds=1)))
+        return renew(*args, **kwargs)
 
-    monkeypatch.setattr(dispatch, "_prompt_push", push_then_lose_the_rest)
+    monkeypatch.setattr(dispatch, "_claims_renew", lose_them_first)
     prompts_deliver(claims=claims)
 
-    assert len(read_log(push_log)) == 1
-    assert len(taken_back) == 4
-    assert Prompt.objects.filter(status=PromptStatus.SENDING).count() == 4
+    assert len(taken_back) == 5
+    new_claim = taken_back[0][1]
+    # Pushed (they were in flight), logged, but the prompts belong to the new claim.
+    assert len(read_log(push_log)) == 5
+    assert DeliveryAttempt.objects.count() == 5
+    assert {
+        (p.status, p.claim_id) for p in Prompt.objects.filter(pk__in=[p.pk for p in prompts])
+    } == {(PromptStatus.SENDING, new_claim)}
+    assert "claim taken back during delivery" in caplog.text
 
 
 @pytest.mark.django_db
@@ -605,13 +749,13 @@ def test_a_renewed_lease_keeps_the_batch(push_log, settings):
 def test_a_prompt_the_patient_opened_meanwhile_stays_opened(push_log, monkeypatch):
     # The inbox lets a patient open a prompt that is still `sending`.
     prompt = make_prompts(1)[0]
-    send = counting_provider.CountingProvider.send
+    write = outcomes_write
 
-    def send_while_the_patient_opens_it(self, device, message):
+    def open_it_before_the_write(*args, **kwargs):
         Prompt.objects.filter(pk=prompt.pk).update(status=PromptStatus.OPENED)
-        return send(self, device, message)
+        return write(*args, **kwargs)
 
-    monkeypatch.setattr(counting_provider.CountingProvider, "send", send_while_the_patient_opens_it)
+    monkeypatch.setattr(dispatch, "outcomes_write", open_it_before_the_write)
     deliver_claimed()
 
     prompt.refresh_from_db()
@@ -622,14 +766,13 @@ def test_a_prompt_the_patient_opened_meanwhile_stays_opened(push_log, monkeypatc
 @pytest.mark.django_db
 def test_a_prompt_deleted_during_delivery_is_left_alone(push_log, monkeypatch):
     prompts = make_prompts(2, patients=1)
-    send = counting_provider.CountingProvider.send
+    write = outcomes_write
 
-    def send_then_erase(self, device, message):
-        result = send(self, device, message)
-        Prompt.objects.filter(pk=message.prompt_id).delete()
-        return result
+    def erase_before_the_write(*args, **kwargs):
+        Prompt.objects.filter(pk__in=[p.pk for p in prompts]).delete()
+        return write(*args, **kwargs)
 
-    monkeypatch.setattr(counting_provider.CountingProvider, "send", send_then_erase)
+    monkeypatch.setattr(dispatch, "outcomes_write", erase_before_the_write)
     deliver_claimed()
 
     assert not Prompt.objects.filter(pk__in=[p.pk for p in prompts]).exists()

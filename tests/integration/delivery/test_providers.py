@@ -6,39 +6,41 @@ records what it got, so the tests can check the exact payload: generic text and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import jwt
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
 
 from integration.models import Device, Platform
-from integration.providers import webpush as webpush_module
 from integration.providers.apns import ApnsProvider
 from integration.providers.base import (
     GENERIC_BODY,
     GENERIC_TITLE,
     Outcome,
     PushMessage,
+    SendResult,
     provider_for,
+    send_now,
 )
 from integration.providers.console import ConsoleProvider
 from integration.providers.fcm import FcmProvider
+from integration.providers.http import PushResponse, PushTransport
+from integration.providers.loop import push_loop
 from integration.providers.noop import NoopProvider
 from integration.providers.webpush import WebPushProvider
 from tests.integration.fakes.apns import FakeApns
 from tests.integration.fakes.fcm import FakeFcm
+from tests.integration.fakes.h2server import Faults, H2Server
 from tests.integration.fakes.keys import KeyPair, p256_key, p256_private_raw, rsa_key
 from tests.integration.fakes.server import LocalServer, Request, Response
 from tests.integration.fakes.webpush import FakePushService
@@ -139,7 +141,7 @@ def test_fcm_delivers_only_the_generic_text_and_the_prompt_id(fcm, fcm_provider)
     device = a_device(Platform.ANDROID, "fcm-token-" + secrets.token_urlsafe(40))
     message = a_message()
 
-    result = fcm_provider.send(device, message)
+    result = send_now(fcm_provider, device, message)
 
     assert result.outcome is Outcome.DELIVERED
     assert result.status_code == 200
@@ -156,7 +158,7 @@ def test_fcm_delivers_only_the_generic_text_and_the_prompt_id(fcm, fcm_provider)
 
 def test_fcm_uses_one_access_token_for_many_sends(fcm, fcm_provider):
     for number in range(5):
-        fcm_provider.send(a_device(Platform.ANDROID, f"token-{number}"), a_message())
+        send_now(fcm_provider, a_device(Platform.ANDROID, f"token-{number}"), a_message())
 
     assert len(fcm.assertions) == 1
     assert len({access_token for access_token, _ in fcm.sends}) == 1
@@ -166,30 +168,31 @@ def test_fcm_uses_one_access_token_for_many_sends(fcm, fcm_provider):
     assert claims["scope"] == "https://www.googleapis.com/auth/firebase.messaging"
 
 
-def test_fcm_threads_sending_at_once_share_one_access_token(fcm, fcm_provider):
-    start = threading.Barrier(8)
+def test_fcm_pushes_in_flight_at_once_share_one_access_token(fcm, fcm_provider):
+    async def together() -> list[SendResult]:
+        return await asyncio.gather(
+            *(
+                fcm_provider.send(a_device(Platform.ANDROID, f"token-{number}"), a_message())
+                for number in range(8)
+            )
+        )
 
-    def send(number: int) -> Outcome:
-        start.wait()
-        return fcm_provider.send(a_device(Platform.ANDROID, f"token-{number}"), a_message()).outcome
+    results = push_loop().run(together())
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(send, range(8)))
-
-    assert outcomes == [Outcome.DELIVERED] * 8
+    assert [result.outcome for result in results] == [Outcome.DELIVERED] * 8
     assert len(fcm.assertions) == 1
 
 
 def test_fcm_fetches_a_new_access_token_shortly_before_it_expires(fcm, fcm_provider):
     device = a_device(Platform.ANDROID, "token")
     with time_machine.travel(time.time(), tick=True) as traveller:
-        fcm_provider.send(device, a_message())
+        send_now(fcm_provider, device, a_message())
         traveller.shift(fcm.expires_in - 600)
-        fcm_provider.send(device, a_message())
+        send_now(fcm_provider, device, a_message())
         assert len(fcm.assertions) == 1
 
         traveller.shift(400)
-        result = fcm_provider.send(device, a_message())
+        result = send_now(fcm_provider, device, a_message())
 
     assert result.outcome is Outcome.DELIVERED
     assert len(fcm.assertions) == 2
@@ -197,10 +200,10 @@ def test_fcm_fetches_a_new_access_token_shortly_before_it_expires(fcm, fcm_provi
 
 def test_fcm_replaces_a_rejected_access_token_once(fcm, fcm_provider):
     device = a_device(Platform.ANDROID, "token")
-    fcm_provider.send(device, a_message())
+    send_now(fcm_provider, device, a_message())
     fcm.revoke_access_tokens()
 
-    result = fcm_provider.send(device, a_message())
+    result = send_now(fcm_provider, device, a_message())
 
     assert result.outcome is Outcome.DELIVERED
     assert len(fcm.assertions) == 2
@@ -208,10 +211,10 @@ def test_fcm_replaces_a_rejected_access_token_once(fcm, fcm_provider):
 
 def test_fcm_fails_when_a_fresh_access_token_is_rejected_too(fcm, fcm_provider):
     device = a_device(Platform.ANDROID, "token")
-    fcm_provider.send(device, a_message())
+    send_now(fcm_provider, device, a_message())
     fcm.accepts_access_tokens = False
 
-    result = fcm_provider.send(device, a_message())
+    result = send_now(fcm_provider, device, a_message())
 
     assert result.outcome is Outcome.FAILED
     assert result.status_code == 401
@@ -227,7 +230,7 @@ def test_fcm_overload_is_transient_with_the_retry_after(
 ):
     fcm.answers["token"] = answer
 
-    result = fcm_provider.send(a_device(Platform.ANDROID, "token"), a_message())
+    result = send_now(fcm_provider, a_device(Platform.ANDROID, "token"), a_message())
 
     assert result.outcome is Outcome.TRANSIENT
     assert result.status_code == status_code
@@ -245,9 +248,69 @@ def test_fcm_overload_is_transient_with_the_retry_after(
 def test_fcm_retires_only_dead_tokens(fcm, fcm_provider, answer, outcome):
     fcm.answers["token"] = answer
 
-    result = fcm_provider.send(a_device(Platform.ANDROID, "token"), a_message())
+    result = send_now(fcm_provider, a_device(Platform.ANDROID, "token"), a_message())
 
     assert result.outcome is outcome
+
+
+def test_fcm_quota_exceeded_pauses_this_process_until_retry_after(fcm, fcm_provider):
+    fcm.answers["busy"] = "quota_briefly"  # 429 QUOTA_EXCEEDED, Retry-After: 1
+    first = send_now(fcm_provider, a_device(Platform.ANDROID, "busy"), a_message())
+    sent_so_far = len(fcm.sends)
+
+    turned_away = send_now(fcm_provider, a_device(Platform.ANDROID, "other"), a_message())
+
+    assert (first.outcome, first.status_code, first.retry_after) == (Outcome.TRANSIENT, 429, 1)
+    assert (turned_away.outcome, turned_away.was_sent) == (Outcome.TRANSIENT, False)
+    assert 0 < (turned_away.retry_after or 0) <= 1
+    assert len(fcm.sends) == sent_so_far  # no request while paused
+    time.sleep(1.05)
+    later = send_now(fcm_provider, a_device(Platform.ANDROID, "other"), a_message())
+    assert (later.outcome, later.was_sent) == (Outcome.DELIVERED, True)
+
+
+def test_apns_too_many_requests_holds_back_only_that_device(apns, apns_provider):
+    busy, other = an_apns_token(), an_apns_token()
+    apns.answers[busy] = "throttled"  # 429 TooManyRequests: about one device token
+
+    first = send_now(apns_provider, a_device(Platform.IOS, busy), a_message())
+    second = send_now(apns_provider, a_device(Platform.IOS, other), a_message())
+
+    assert (first.outcome, first.status_code) == (Outcome.TRANSIENT, 429)
+    assert (second.outcome, second.was_sent) == (Outcome.DELIVERED, True)
+
+
+def test_fcm_sends_at_once_over_one_connection_within_its_bound(
+    settings, tmp_path, service_account_key
+):
+    settings.FCM_MAX_IN_FLIGHT = 4
+    fake = FakeFcm(base_url="", project_id=PROJECT_ID, client_email=CLIENT_EMAIL, public_pem="")
+    server = H2Server(fake.handle, faults=Faults(latency=0.2))
+    fake.base_url, fake.public_pem = server.url, service_account_key.public_pem
+    server.start()
+    settings.FCM_CREDENTIALS_FILE = write_service_account(
+        tmp_path / "service-account.json", service_account_key, fake.token_uri
+    )
+    settings.FCM_BASE_URL = server.url
+    provider = FcmProvider()
+
+    async def together() -> list[SendResult]:
+        sends = [provider.send(a_device(Platform.ANDROID, f"t{n}"), a_message()) for n in range(12)]
+        return await asyncio.gather(*sends)
+
+    started = time.monotonic()
+    try:
+        results = push_loop().run(together())
+    finally:
+        provider.close()
+        server.stop()
+    elapsed = time.monotonic() - started
+
+    assert {result.outcome for result in results} == {Outcome.DELIVERED}
+    assert server.connections == 1  # every push a stream of one HTTP/2 connection
+    assert server.most_in_flight == 4
+    # The token, then twelve pushes four at a time: four rounds of 0.2 s, not thirteen.
+    assert 0.8 <= elapsed < 2.0
 
 
 def test_fcm_fails_when_google_rejects_the_service_account_signature(fcm, settings, tmp_path):
@@ -256,7 +319,7 @@ def test_fcm_fails_when_google_rejects_the_service_account_signature(fcm, settin
     )
     provider = FcmProvider()
 
-    result = provider.send(a_device(Platform.ANDROID, "token"), a_message())
+    result = send_now(provider, a_device(Platform.ANDROID, "token"), a_message())
     provider.close()
 
     assert result.outcome is Outcome.FAILED
@@ -268,7 +331,7 @@ def test_fcm_unreachable_is_transient(fcm, settings, refused_url):
     settings.FCM_BASE_URL = refused_url
     provider = FcmProvider()
 
-    result = provider.send(a_device(Platform.ANDROID, "token"), a_message())
+    result = send_now(provider, a_device(Platform.ANDROID, "token"), a_message())
     provider.close()
 
     assert result.outcome is Outcome.TRANSIENT
@@ -319,7 +382,7 @@ def test_apns_delivers_only_the_generic_text_and_the_prompt_id(apns, apns_provid
     device = a_device(Platform.IOS, an_apns_token())
     message = a_message()
 
-    result = apns_provider.send(device, message)
+    result = send_now(apns_provider, device, message)
 
     assert result.outcome is Outcome.DELIVERED
     assert result.status_code == 200
@@ -340,11 +403,11 @@ def test_apns_delivers_only_the_generic_text_and_the_prompt_id(apns, apns_provid
 def test_apns_reuses_the_provider_token_and_renews_it_after_50_minutes(apns, apns_provider):
     device = a_device(Platform.IOS, an_apns_token())
     with time_machine.travel(time.time(), tick=True) as traveller:
-        apns_provider.send(device, a_message())
+        send_now(apns_provider, device, a_message())
         traveller.shift(49 * 60)
-        apns_provider.send(device, a_message())
+        send_now(apns_provider, device, a_message())
         traveller.shift(2 * 60)
-        result = apns_provider.send(device, a_message())
+        result = send_now(apns_provider, device, a_message())
 
     assert result.outcome is Outcome.DELIVERED
     first, second, third = (r.headers["authorization"] for r in apns.requests)
@@ -358,10 +421,10 @@ def test_apns_reuses_the_provider_token_and_renews_it_after_50_minutes(apns, apn
 
 def test_apns_renews_an_expired_provider_token_once(apns, apns_provider):
     device = a_device(Platform.IOS, an_apns_token())
-    apns_provider.send(device, a_message())
+    send_now(apns_provider, device, a_message())
     apns.expire_provider_tokens()
 
-    result = apns_provider.send(device, a_message())
+    result = send_now(apns_provider, device, a_message())
 
     assert result.outcome is Outcome.DELIVERED
     assert apns.rejected == ["ExpiredProviderToken"]
@@ -384,7 +447,7 @@ def test_apns_maps_apples_answers(apns, apns_provider, answer, outcome, status_c
     device = a_device(Platform.IOS, an_apns_token())
     apns.answers[device.token] = answer
 
-    result = apns_provider.send(device, a_message())
+    result = send_now(apns_provider, device, a_message())
 
     assert (result.outcome, result.status_code) == (outcome, status_code)
 
@@ -393,7 +456,7 @@ def test_apns_wrong_topic_fails_without_retiring_the_device(apns, settings):
     settings.APNS_TOPIC = "org.example.other"
     provider = ApnsProvider()
 
-    result = provider.send(a_device(Platform.IOS, an_apns_token()), a_message())
+    result = send_now(provider, a_device(Platform.IOS, an_apns_token()), a_message())
     provider.close()
 
     assert result.outcome is Outcome.FAILED
@@ -401,7 +464,7 @@ def test_apns_wrong_topic_fails_without_retiring_the_device(apns, settings):
 
 
 def test_apns_refuses_a_token_that_is_not_hex_without_a_request(apns, apns_provider):
-    result = apns_provider.send(a_device(Platform.IOS, "../../../x" + "0" * 64), a_message())
+    result = send_now(apns_provider, a_device(Platform.IOS, "../../../x" + "0" * 64), a_message())
 
     assert result.outcome is Outcome.UNREGISTERED
     assert apns.requests == []
@@ -414,7 +477,7 @@ def test_apns_timeout_is_transient(apns, settings, silent_url):
     provider = ApnsProvider()
 
     started = time.monotonic()
-    result = provider.send(a_device(Platform.IOS, an_apns_token()), a_message())
+    result = send_now(provider, a_device(Platform.IOS, an_apns_token()), a_message())
     provider.close()
 
     assert result.outcome is Outcome.TRANSIENT
@@ -454,7 +517,7 @@ def test_webpush_delivers_only_the_generic_text_and_the_prompt_id_encrypted(
 ):
     message = a_message()
 
-    result = webpush_provider.send(a_device(Platform.WEB, push_service.subscribe()), message)
+    result = send_now(webpush_provider, a_device(Platform.WEB, push_service.subscribe()), message)
 
     assert result.outcome is Outcome.DELIVERED
     assert result.status_code == 201
@@ -481,15 +544,52 @@ def test_webpush_reads_the_vapid_key_as_pem_or_raw_base64url(
     )
     provider = WebPushProvider()
 
-    result = provider.send(a_device(Platform.WEB, push_service.subscribe()), a_message())
+    result = send_now(provider, a_device(Platform.WEB, push_service.subscribe()), a_message())
     provider.close()
 
     assert result.outcome is Outcome.DELIVERED
 
 
+def test_webpush_keeps_to_its_bound_at_each_push_service_and_serves_them_together(
+    settings, tmp_path, vapid_key
+):
+    settings.WEBPUSH_MAX_IN_FLIGHT_PER_HOST = 3
+    services = []
+    for _ in range(2):
+        server = LocalServer(latency=0.2)
+        fake = FakePushService(base_url=server.url, vapid_public_key=vapid_key.public_raw)
+        server.start(fake.handle)
+        services.append((server, fake))
+    key_file = tmp_path / "vapid_private.pem"
+    key_file.write_text(vapid_key.private_pem)
+    settings.VAPID_PRIVATE_KEY = str(key_file)
+    settings.VAPID_SUBJECT = "mailto:push@afterglow.example"
+    settings.WEBPUSH_ALLOWED_HOSTS = ["127.0.0.1"]
+    provider = WebPushProvider()
+    devices = [a_device(Platform.WEB, fake.subscribe()) for _, fake in services for _ in range(9)]
+
+    async def all_at_once() -> list[SendResult]:
+        return await asyncio.gather(*(provider.send(device, a_message()) for device in devices))
+
+    started = time.monotonic()
+    try:
+        results = push_loop().run(all_at_once())
+    finally:
+        provider.close()
+        for server, _ in services:
+            server.stop()
+    elapsed = time.monotonic() - started
+
+    assert {result.outcome for result in results} == {Outcome.DELIVERED}
+    assert [server.most_in_flight for server, _ in services] == [3, 3]
+    # Nine pushes three at a time take three rounds of 0.2 s at each service, the two
+    # services at once: not six rounds.
+    assert 0.6 <= elapsed < 1.1
+
+
 def test_webpush_signs_one_vapid_token_per_push_service(push_service, webpush_provider):
     for _ in range(3):
-        webpush_provider.send(a_device(Platform.WEB, push_service.subscribe()), a_message())
+        send_now(webpush_provider, a_device(Platform.WEB, push_service.subscribe()), a_message())
 
     assert len({d.headers["authorization"] for d in push_service.deliveries}) == 1
 
@@ -509,7 +609,7 @@ def test_webpush_maps_the_push_services_answers(
 ):
     device = a_device(Platform.WEB, push_service.subscribe(answer))
 
-    result = webpush_provider.send(device, a_message())
+    result = send_now(webpush_provider, device, a_message())
 
     assert (result.outcome, result.status_code, result.retry_after) == (
         outcome,
@@ -532,7 +632,9 @@ def test_webpush_never_calls_a_host_that_is_not_a_known_push_service(
     subscription = json.loads(push_service.subscribe())
     subscription["endpoint"] = elsewhere.url.replace("127.0.0.1", "localhost") + "/push/x"
 
-    result = webpush_provider.send(a_device(Platform.WEB, json.dumps(subscription)), a_message())
+    result = send_now(
+        webpush_provider, a_device(Platform.WEB, json.dumps(subscription)), a_message()
+    )
 
     assert result.outcome is Outcome.FAILED
     assert calls == []
@@ -549,7 +651,7 @@ def test_webpush_never_calls_a_host_that_is_not_a_known_push_service(
     ],
 )
 def test_webpush_retires_a_malformed_subscription(webpush_provider, token):
-    result = webpush_provider.send(a_device(Platform.WEB, token), a_message())
+    result = send_now(webpush_provider, a_device(Platform.WEB, token), a_message())
 
     assert result.outcome is Outcome.UNREGISTERED
 
@@ -560,7 +662,7 @@ def test_webpush_timeout_is_transient(push_service, settings, silent_url):
     subscription = json.loads(push_service.subscribe())
     subscription["endpoint"] = f"{silent_url}/push/x"
 
-    result = provider.send(a_device(Platform.WEB, json.dumps(subscription)), a_message())
+    result = send_now(provider, a_device(Platform.WEB, json.dumps(subscription)), a_message())
     provider.close()
 
     assert result.outcome is Outcome.TRANSIENT
@@ -582,23 +684,24 @@ def test_webpush_calls_only_known_push_services_over_tls(
     # network, so a broken check fails the test without sending anything anywhere.
     requested: list[str] = []
 
-    def record(request: httpx.Request) -> httpx.Response:
-        requested.append(str(request.url))
-        return httpx.Response(201)
+    async def record(self, url: str, **kwargs) -> PushResponse:
+        requested.append(url)
+        return PushResponse(201, {}, b"")
 
-    monkeypatch.setattr(
-        webpush_module, "make_client", lambda: httpx.Client(transport=httpx.MockTransport(record))
-    )
+    monkeypatch.setattr(PushTransport, "post", record)
     settings.WEBPUSH_ALLOWED_HOSTS = ["fcm.googleapis.com"]
     provider = WebPushProvider()
     subscription = json.loads(push_service.subscribe())
     subscription["endpoint"] = endpoint
 
-    result = provider.send(a_device(Platform.WEB, json.dumps(subscription)), a_message())
-    provider.close()
+    result = send_now(provider, a_device(Platform.WEB, json.dumps(subscription)), a_message())
 
     assert result.outcome is Outcome.FAILED
     assert requested == []
+    # The stand-in does record what is allowed.
+    subscription["endpoint"] = "https://fcm.googleapis.com/fcm/send/x"
+    send_now(provider, a_device(Platform.WEB, json.dumps(subscription)), a_message())
+    assert requested == ["https://fcm.googleapis.com/fcm/send/x"]
 
 
 def test_webpush_refuses_to_start_with_a_key_that_is_not_a_key(settings):
@@ -617,7 +720,7 @@ def test_console_prints_the_prompt_and_never_the_token(capsys, caplog):
     device = a_device(Platform.ANDROID, "secret-fcm-token")
     message = a_message()
 
-    result = ConsoleProvider().send(device, message)
+    result = send_now(ConsoleProvider(), device, message)
 
     assert result.outcome is Outcome.DELIVERED
     printed = capsys.readouterr().out
@@ -633,7 +736,7 @@ def test_console_prints_the_prompt_and_never_the_token(capsys, caplog):
 def test_noop_delivers_without_a_word(capsys, caplog):
     caplog.set_level(logging.DEBUG)
 
-    result = NoopProvider().send(a_device(Platform.WEB, "token"), a_message())
+    result = send_now(NoopProvider(), a_device(Platform.WEB, "token"), a_message())
 
     assert result.outcome is Outcome.DELIVERED
     assert capsys.readouterr().out == ""
@@ -664,11 +767,11 @@ def test_no_token_or_credential_reaches_the_logs(
     subscriptions = [push_service.subscribe(a) for a in ("ok", "gone", "error")]
 
     for token in fcm_tokens:
-        fcm_provider.send(a_device(Platform.ANDROID, token), a_message())
+        send_now(fcm_provider, a_device(Platform.ANDROID, token), a_message())
     for token in apns_tokens:
-        apns_provider.send(a_device(Platform.IOS, token), a_message())
+        send_now(apns_provider, a_device(Platform.IOS, token), a_message())
     for subscription in subscriptions:
-        webpush_provider.send(a_device(Platform.WEB, subscription), a_message())
+        send_now(webpush_provider, a_device(Platform.WEB, subscription), a_message())
 
     secrets_sent = [
         *fcm_tokens,

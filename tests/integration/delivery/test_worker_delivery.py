@@ -58,17 +58,18 @@ def test_two_workers_racing_over_the_same_due_prompts_push_each_exactly_once(tmp
     assert set(by_worker) == {first.process.pid, second.process.pid}
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_an_unrecorded_push(
+def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_its_unrecorded_batch(
     tmp_path, settings
 ):
     """SIGKILL a worker mid-batch, then let a fresh worker and the next dispatches finish.
 
-    The kill comes right after a push is logged, so it often lands in the one window the
-    design leaves open (between the provider's answer and that prompt's commit). The test
-    counts pushes outside the database (the provider's log survives the kill) and asserts
-    the exact guarantee: nothing lost; one recorded delivery per prompt; and a prompt pushed
-    twice only when the killed worker had pushed it without committing, at most one prompt
-    per pool child.
+    The kill comes right after pushes are logged, so it often lands in the one window the
+    design leaves open (between the provider's answers and the write that records them). A
+    batch's pushes go out together and answer together, so what a killed pool child can
+    leave unrecorded is its batch in hand. The test counts pushes outside the database (the
+    provider's log survives the kill) and asserts the exact guarantee: nothing lost; one
+    recorded delivery per prompt; and a prompt pushed twice only when the killed worker had
+    pushed it without recording it, at most one batch per pool child.
     """
     settings.PROMPT_LEASE_SECONDS = 3
     settings.PROMPT_DISPATCH_BATCH_SIZE = 20
@@ -103,20 +104,21 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_an_unrecorded_
     assert unsent() == 0
     # The service's own record is exactly once.
     assert recorded == dict.fromkeys(everything, 1)
-    # Pushed without a record: only by the killed worker's two pool children, at most one
-    # prompt each; exactly those prompts were pushed a second time, every other one once.
+    # Pushed without a record: only by the killed worker's two pool children, at most a
+    # batch each; exactly those prompts were pushed a second time, every other one once.
     victim_children = {push.pid for push in pushes if push.parent == victim.process.pid}
     unrecorded = {prompt_id for prompt_id in everything if pushed[prompt_id] > recorded[prompt_id]}
-    assert len(unrecorded) <= 2
-    for prompt_id in unrecorded:
-        first_push = next(push for push in pushes if push.prompt_id == prompt_id)
-        assert first_push.pid in victim_children
+    first_pushers = Counter(
+        next(push for push in pushes if push.prompt_id == prompt_id).pid for prompt_id in unrecorded
+    )
+    assert set(first_pushers) <= victim_children
+    assert max(first_pushers.values(), default=0) <= settings.PROMPT_DISPATCH_BATCH_SIZE
     assert {p for p, n in pushed.items() if n > 1} == unrecorded
     assert max(pushed.values()) <= 2
     print(
         f"\nkilled after {pushed_before_kill} of 300 pushes; all sent "
         f"{recovered_after:.1f} s after the kill; pushed twice (killed between push and "
-        f"commit): {len(unrecorded)}"
+        f"record): {len(unrecorded)}"
     )
 
 

@@ -40,6 +40,10 @@ class FakeApns:
     topic: str
     public_pem: str
     answers: dict[str, str] = field(default_factory=dict)
+    # Device token -> a key of ANSWERS for its first request only; "ok" after that.
+    first_answers: dict[str, str] = field(default_factory=dict)
+    # The prompt id of every push answered 200: what reached a phone.
+    delivered: list[str] = field(default_factory=list)
     # Every accepted request: device token, headers, JSON body, HTTP version.
     requests: list[Request] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # the reasons of refused requests
@@ -60,8 +64,10 @@ class FakeApns:
             self.rejected.append(json.loads(refusal.body)["reason"])
             return refusal
         self.requests.append(request)
-        answer = self.answers.get(request.path.removeprefix("/3/device/"), "ok")
+        device_token = request.path.removeprefix("/3/device/")
+        answer = self.first_answers.pop(device_token, None) or self.answers.get(device_token, "ok")
         if answer == "ok":
+            self.delivered.append(str(request.json().get("prompt_id", "")))
             return Response(200, headers={"apns-id": str(uuid.uuid4())})
         return ANSWERS[answer]()
 

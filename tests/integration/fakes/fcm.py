@@ -77,6 +77,17 @@ ANSWERS: dict[str, Response] = {
         fcm_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED"),
         {"retry-after": "30"},
     ),
+    # The same, asking for a short wait (fault tests with a real worker).
+    "unavailable_briefly": Response.json(
+        503,
+        fcm_error(503, "UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE"),
+        {"retry-after": "1"},
+    ),
+    "quota_briefly": Response.json(
+        429,
+        fcm_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED"),
+        {"retry-after": "1"},
+    ),
     "unregistered": Response.json(404, UNREGISTERED_BODY),
     "invalid_token": Response.json(400, INVALID_TOKEN_BODY),
     "invalid_payload": Response.json(400, INVALID_PAYLOAD_BODY),
@@ -91,12 +102,16 @@ class FakeFcm:
     public_pem: str
     # Device token -> a key of ANSWERS.
     answers: dict[str, str] = field(default_factory=dict)
+    # Device token -> a key of ANSWERS for its first send only; "ok" after that.
+    first_answers: dict[str, str] = field(default_factory=dict)
     expires_in: int = 3599
     # False: every access token is refused, as if the service account lost its role.
     accepts_access_tokens: bool = True
     # The claims of every accepted assertion, and every send's bearer token and JSON body.
     assertions: list[dict[str, object]] = field(default_factory=list)
     sends: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    # The prompt id of every push answered 200: what reached a phone.
+    delivered: list[str] = field(default_factory=list)
     rejected_assertions: int = 0
     _issued: set[str] = field(default_factory=set)
     _numbers: itertools.count[int] = field(default_factory=itertools.count)
@@ -158,8 +173,9 @@ class FakeFcm:
         device_token = body.get("message", {}).get("token")
         if not device_token:
             return Response.json(400, INVALID_PAYLOAD_BODY)
-        answer = self.answers.get(device_token, "ok")
+        answer = self.first_answers.pop(device_token, None) or self.answers.get(device_token, "ok")
         if answer == "ok":
+            self.delivered.append(str(body["message"].get("data", {}).get("prompt_id", "")))
             return Response.json(
                 200, {"name": f"projects/{self.project_id}/messages/{next(self._numbers)}"}
             )

@@ -50,10 +50,14 @@ Handler = Callable[[Request], Response]
 
 
 class LocalServer:
-    def __init__(self) -> None:
+    def __init__(self, *, latency: float = 0.0) -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         self.errors: list[BaseException] = []
+        # Each request waits this long before its answer; how many waited at once, at most.
+        self.latency = latency
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -98,6 +102,13 @@ class LocalServer:
                 message = await receive()
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+            finally:
+                self.in_flight -= 1
             request = Request(
                 method=scope["method"],
                 path=scope["path"],

@@ -186,6 +186,28 @@ def test_opening_a_sent_prompt(patient, patient_client, upcoming) -> None:
     assert action(patient_client, prompt, "open").json() == response.json()
 
 
+def test_a_prompt_says_it_reached_only_the_inbox_even_once_opened(
+    patient, patient_client, upcoming
+) -> None:
+    pushed = make_prompt(patient, upcoming, exercise_slug="set-intention", due_at=NOW - H)
+    inbox_only = make_prompt(patient, upcoming, exercise_slug="body-scan", due_at=NOW - H)
+    Prompt.objects.filter(pk=pushed.pk).update(delivered_via="push")
+    Prompt.objects.filter(pk=inbox_only.pk).update(delivered_via="inbox")
+    waiting = make_prompt(
+        patient, upcoming, exercise_slug="carry-forward", status="scheduled", due_at=NOW - H
+    )
+
+    listed = {row["id"]: row for row in patient_client.get(INBOX).json()["results"]}
+    opened = action(patient_client, inbox_only, "open").json()
+
+    assert [listed[str(p.pk)]["delivered_via"] for p in (pushed, inbox_only, waiting)] == [
+        "push",
+        "inbox",
+        None,
+    ]
+    assert (opened["status"], opened["delivered_via"]) == ("opened", "inbox")
+
+
 def test_a_due_prompt_can_be_opened_before_its_notification(
     patient, patient_client, upcoming
 ) -> None:

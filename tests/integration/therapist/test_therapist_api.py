@@ -205,6 +205,8 @@ def test_share_content_is_the_dosing_session_its_entries_and_prompts(
     Prompt.objects.filter(session=dosing).exclude(pk=prompt.pk).update(
         status=PromptStatus.CANCELLED
     )
+    # Sent while the patient had no device that could take a push.
+    Prompt.objects.filter(pk=prompt.pk).update(status=PromptStatus.SENT, delivered_via="inbox")
 
     body = therapist_api.get(f"/api/v1/therapist/shares/{share.id}/").json()
 
@@ -240,8 +242,9 @@ def test_share_content_is_the_dosing_session_its_entries_and_prompts(
         {
             "exercise_title": prompt.exercise.title,
             "due_at": _iso(prompt.due_at),
-            "status": prompt.status,
+            "status": "sent",
             "completed_at": None,
+            "delivered_via": "inbox",
         }
     ]
     event = AccessEvent.objects.get()
