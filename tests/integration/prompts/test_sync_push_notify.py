@@ -83,7 +83,7 @@ def test_without_the_cache_every_change_still_asks(
         session = make_session(patient, MONDAY)
     sent_tasks.clear()
 
-    with mock.patch.object(notify.cache, "add", side_effect=ConnectionError("cache down")):
+    with mock.patch("django.core.cache.cache.add", side_effect=ConnectionError("cache down")):
         for days in (1, 2):
             with django_capture_on_commit_callbacks(execute=True):
                 move(patient, session, MONDAY + dt.timedelta(days=days))
