@@ -141,6 +141,17 @@ class PromptDelivery(models.TextChoices):
     INBOX = "inbox", "Inbox only (no device took a push)"
 
 
+# What a patient can act on from the inbox: sent or on its way, opened (and, by
+# `answerable`, scheduled prompts already due: the inbox shows them before their push).
+ANSWERABLE_STATUSES = (PromptStatus.SENDING, PromptStatus.SENT, PromptStatus.OPENED)
+
+
+def answerable(now: dt.datetime) -> Q:
+    """Prompts the patient can see and act on now: the inbox, and the count on the app's
+    badge."""
+    return Q(status__in=ANSWERABLE_STATUSES) | Q(status=PromptStatus.SCHEDULED, due_at__lte=now)
+
+
 # A prompt no longer moves with its session once it has left `scheduled`.
 MOVABLE_STATUSES = (PromptStatus.SCHEDULED,)
 FINAL_STATUSES = (

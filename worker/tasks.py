@@ -15,6 +15,7 @@ from django.utils import timezone
 from backend.accounts import emails, registration
 from integration.care import alerts
 from integration.delivery.dispatch import prompts_deliver, prompts_dispatch
+from integration.delivery.sync import patient_sync_push
 from integration.prompts.planning import prompts_expire_overdue
 from journal.keys import patient_old_keys_wait, patient_reseal_batch
 
@@ -89,6 +90,13 @@ def deliver_prompts(claims: list[list[str]]) -> None:
     """Push one claimed batch: `claims` is a list of [prompt id, claim id]. Idempotent: a
     second run of the same message finds the claims taken over and pushes nothing."""
     prompts_deliver(claims=claims)
+
+
+@shared_task(name="afterglow.integration.push_sync", **RETRY_OPTIONS)
+def push_sync(patient_id: str) -> int:
+    """Tell a patient's phones, silently, that their prompts changed. Sent after the commit
+    of a change (integration/prompts/notify.py); a lost one costs nothing."""
+    return patient_sync_push(patient_id=patient_id)
 
 
 @shared_task(name="afterglow.integration.expire_prompts", **RETRY_OPTIONS)

@@ -97,6 +97,11 @@ class LoginView(APIView):
                 "`invalid_credentials`: the address, password or (therapists) code is wrong "
                 "or missing."
             ),
+            (403, PROBLEM): _problem(
+                "Said only to someone who gave the right password: `email_not_verified` "
+                "(confirm the address with the code sent at registration) or "
+                "`account_inactive` (the account was deactivated)."
+            ),
         },
         examples=[
             OpenApiExample(

@@ -69,7 +69,7 @@ from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from integration.delivery.outcomes import (
@@ -81,7 +81,7 @@ from integration.delivery.outcomes import (
     prompts_lock,
 )
 from integration.delivery.sending import Answer, Push, Sending
-from integration.models import Device, Prompt, PromptStatus
+from integration.models import Device, Prompt, PromptStatus, answerable
 from integration.providers.base import PushMessage, provider_for
 
 logger = logging.getLogger("integration.delivery")  # named before the split: log filters use it
@@ -260,7 +260,9 @@ class _Batch:
             sending.cancel()
 
     def _pushes(self, now: datetime) -> list[Push]:
-        devices = _active_devices(prompt.patient_id for prompt in self.prompts.values())
+        patients = {prompt.patient_id for prompt in self.prompts.values()}
+        devices = _active_devices(patients)
+        badges = inbox_counts(patients, now=now)
         pushes = []
         for prompt in self.prompts.values():
             if prompt.expires_at <= now:
@@ -270,7 +272,9 @@ class _Batch:
             elif not devices[prompt.patient_id]:
                 self._decided(prompt_outcome(prompt, [], max_attempts=self.max_attempts, now=now))
             else:
-                message = PushMessage(prompt_id=str(prompt.id))
+                message = PushMessage(
+                    prompt_id=str(prompt.id), badge=badges.get(prompt.patient_id, 0)
+                )
                 self.waiting[prompt.id] = []
                 for device in devices[prompt.patient_id]:
                     provider = provider_for(device.platform)
@@ -347,6 +351,18 @@ def _claims_renew(
         ]
         Prompt.objects.filter(pk__in=held).update(lease_expires_at=timezone.now() + lease)
     return set(held)
+
+
+def inbox_counts(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uuid.UUID, int]:
+    """Each patient's inbox count (the app's badge), in one query for the batch. The
+    batch's own prompts count: they are on their way."""
+    rows = (
+        Prompt.objects.filter(answerable(now), patient_id__in=set(patient_ids))
+        .values_list("patient_id")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
 
 
 def _active_devices(patient_ids: Iterable[uuid.UUID]) -> defaultdict[uuid.UUID, list[Device]]:

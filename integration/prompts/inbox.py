@@ -18,9 +18,11 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
 from integration.models import (
+    ANSWERABLE_STATUSES,
     AnswerKind,
     Prompt,
     PromptStatus,
+    answerable,
 )
 from journal import instruments
 from journal.entries import services
@@ -31,9 +33,6 @@ from journal.models import (
     Entry,
     Measure,
 )
-
-# Statuses a patient can act on from the inbox (a scheduled prompt only once it is due).
-ANSWERABLE_STATUSES = (PromptStatus.SENDING, PromptStatus.SENT, PromptStatus.OPENED)
 
 
 class PromptConflictError(ProblemError):
@@ -73,7 +72,7 @@ def _prompt_for_patient(patient: User, prompt_id: uuid.UUID) -> Prompt:
 def _answerable(now: dt.datetime) -> Q:
     """Prompts the patient can see and act on: sent or on its way, opened, or scheduled
     and due (the inbox shows a due prompt before its notification arrives)."""
-    return Q(status__in=ANSWERABLE_STATUSES) | Q(status=PromptStatus.SCHEDULED, due_at__lte=now)
+    return answerable(now)
 
 
 def _is_answerable(prompt: Prompt, now: dt.datetime) -> bool:

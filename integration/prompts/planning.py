@@ -72,6 +72,7 @@ from integration.models import (
     PromptStatus,
 )
 from integration.prompts import scheduling
+from integration.prompts.notify import prompts_changed_notify
 from journal.models import (
     SessionKind,
     SessionStatus,
@@ -367,11 +368,13 @@ def _write(
     placements: Sequence[tuple[_Wanted, dt.datetime, dt.datetime]],
     kept: set[uuid.UUID],
     now: dt.datetime,
-) -> None:
+) -> bool:
     """Create, move, revive and cancel rows. Every change to an existing row is a
-    compare-and-swap on its status: a prompt the dispatcher claimed meanwhile is its."""
+    compare-and-swap on its status: a prompt the dispatcher claimed meanwhile is its.
+    Returns whether anything changed."""
     to_create: list[Prompt] = []
     standing = set(kept)
+    changed = 0
     for item, due, expires in placements:
         values: dict[str, Any] = {
             "exercise_id": item.step.exercise_id,
@@ -394,18 +397,19 @@ def _write(
             values["snoozed_until"] = None
         elif all(getattr(prompt, name) == value for name, value in values.items()):
             continue
-        Prompt.objects.filter(pk=prompt.pk, status=prompt.status).update(**values)
+        changed += Prompt.objects.filter(pk=prompt.pk, status=prompt.status).update(**values)
     stale = [
         prompt.pk
         for prompt in prompts
         if prompt.status == PromptStatus.SCHEDULED and prompt.pk not in standing
     ]
     if stale:
-        Prompt.objects.filter(pk__in=stale, status=PromptStatus.SCHEDULED).update(
+        changed += Prompt.objects.filter(pk__in=stale, status=PromptStatus.SCHEDULED).update(
             status=PromptStatus.CANCELLED, cancelled_at=now
         )
     if to_create:
         Prompt.objects.bulk_create(to_create)
+    return bool(changed or to_create)
 
 
 def sync_patient_locked(
@@ -474,7 +478,8 @@ def sync_patient_locked(
         or (item.existing.status == PromptStatus.SCHEDULED and item.existing.pk not in kept)
     ]
     placements = _place(candidates, _standing(prompts, kept), rules, now)
-    _write(patient, prompts, placements, kept, now)
+    if _write(patient, prompts, placements, kept, now):
+        prompts_changed_notify(patient_id=str(patient.pk))
 
 
 def prompts_sync_for_session(*, session: TreatmentSession, now: dt.datetime | None = None) -> None:

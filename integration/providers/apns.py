@@ -95,31 +95,24 @@ class ApnsProvider:
             result = SendResult(Outcome.UNREGISTERED)
             log_outcome(self.name, device.id, message.prompt_id, result, reason="malformed token")
             return result
-        body = {
-            "aps": {
-                "alert": {"title": message.title, "body": message.body},
-                "sound": "default",
-            },
-            "prompt_id": message.prompt_id,
-        }
         async with self.lane.slot():
-            result, reason = await self._deliver(device.token, body, message.prompt_id)
+            result, reason = await self._deliver(device.token, message)
         log_outcome(self.name, device.id, message.prompt_id, result, reason=reason)
         return result
 
     def close(self) -> None:
         self._transport.close()
 
-    async def _deliver(
-        self, device_token: str, body: dict[str, Any], prompt_id: str
-    ) -> tuple[SendResult, str]:
+    async def _deliver(self, device_token: str, message: PushMessage) -> tuple[SendResult, str]:
+        body = _payload(message)
         headers = {
             "apns-topic": self._topic,
-            "apns-push-type": "alert",
-            "apns-priority": "10",
+            # Apple: a background push is of type `background` with priority 5.
+            "apns-push-type": "background" if message.is_silent else "alert",
+            "apns-priority": "5" if message.is_silent else "10",
             "apns-expiration": str(int(time.time()) + push_ttl()),
             # A repeated push of one prompt replaces the first on the device (at most 64 bytes).
-            "apns-collapse-id": prompt_id[:64],
+            "apns-collapse-id": message.collapse_key[:64],
         }
         try:
             provider_token = self._provider_token.get()
@@ -159,6 +152,28 @@ class ApnsProvider:
             headers={"kid": self._key_id},
         )
         return token, now + PROVIDER_TOKEN_LIFETIME_SECONDS
+
+
+def _payload(message: PushMessage) -> dict[str, Any]:
+    """The APNs payload (docs/push-payloads.md)."""
+    if message.is_silent:
+        # "content-available" alone wakes the app in the background to fetch; nothing is
+        # shown (Apple, "Pushing background updates to your App").
+        return {"aps": {"content-available": 1}, "type": message.kind.value}
+    aps: dict[str, Any] = {
+        "alert": {"title": message.title, "body": message.body},
+        "sound": "default",
+        "category": message.route.category,
+        "thread-id": message.route.thread,
+    }
+    if message.badge is not None:
+        aps["badge"] = message.badge
+    return {
+        "aps": aps,
+        "type": message.kind.value,
+        "prompt_id": message.prompt_id,
+        "link": message.link,
+    }
 
 
 def _reason(response: PushResponse) -> str:

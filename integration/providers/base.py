@@ -1,7 +1,10 @@
 """What every push provider is: send one generic message to one device, say how it went.
 
-A message carries no health detail: a generic title and body and the prompt id, which the
-app uses to open the prompt from its inbox after signing in.
+A message carries no health detail, ever: a generic title and body, and what the app needs
+to route it: its kind, the prompt id and a deep link path, the inbox count as a badge, and
+per kind an APNs category and thread and an Android channel (`ROUTES`). A silent kind
+(`sync`) shows nothing and tells the app to fetch its prompts. docs/push-payloads.md shows
+each platform's payload.
 
 `Provider.send` is a coroutine: a delivery task runs a batch's sends at once on the
 process's push loop (integration/providers/loop.py), many streams over one connection per
@@ -28,11 +31,58 @@ GENERIC_TITLE = "Afterglow"
 GENERIC_BODY = "You have something new in your journal."
 
 
+class PushKind(enum.StrEnum):
+    """What a push is about, so that the app can tell them apart (a safety or share
+    notification would be a kind of its own)."""
+
+    PROMPT = "prompt"  # a prompt is due: shown, opens the prompt
+    SYNC = "sync"  # silent: the patient's prompts changed, the app fetches them
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a kind of notification goes on the phone. The app registers the category's
+    actions (for a prompt: "Answer now", "Later") and the channel."""
+
+    category: str  # APNs `category`
+    thread: str  # APNs `thread-id`: notifications of one thread are grouped
+    channel: str  # Android notification channel id
+
+
+ROUTES = {PushKind.PROMPT: Route(category="PROMPT", thread="prompts", channel="prompts")}
+
+
 @dataclass(frozen=True)
 class PushMessage:
-    prompt_id: str
+    prompt_id: str = ""
+    kind: PushKind = PushKind.PROMPT
+    # The patient's inbox count (what they can act on now), shown as the app's badge.
+    badge: int | None = None
     title: str = GENERIC_TITLE
     body: str = GENERIC_BODY
+
+    @classmethod
+    def sync(cls) -> PushMessage:
+        return cls(kind=PushKind.SYNC, title="", body="")
+
+    @property
+    def is_silent(self) -> bool:
+        return self.kind is PushKind.SYNC
+
+    @property
+    def route(self) -> Route:
+        return ROUTES[self.kind]
+
+    @property
+    def link(self) -> str:
+        """The deep link path the app opens (the inbox for a kind without a prompt)."""
+        return f"/prompts/{self.prompt_id}" if self.prompt_id else "/prompts"
+
+    @property
+    def collapse_key(self) -> str:
+        """A repeated push of one prompt replaces the first on the device; sync pushes
+        replace each other."""
+        return self.prompt_id or self.kind.value
 
 
 class Outcome(enum.Enum):

@@ -27,9 +27,12 @@ class ConsoleProvider:
                 "outcome": Outcome.DELIVERED.value,
             },
         )
-        print(
-            f'push -> {device.platform} device {device.id}: "{message.title}" '
-            f"prompt {message.prompt_id}",
-            flush=True,
-        )
+        if message.is_silent:
+            print(f"push -> {device.platform} device {device.id}: {message.kind}", flush=True)
+        else:
+            print(
+                f'push -> {device.platform} device {device.id}: "{message.title}" '
+                f"prompt {message.prompt_id} ({message.kind}, badge {message.badge})",
+                flush=True,
+            )
         return SendResult(Outcome.DELIVERED)

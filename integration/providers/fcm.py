@@ -154,16 +154,7 @@ class FcmProvider:
         )
 
     async def send(self, device: Device, message: PushMessage) -> SendResult:
-        body = {
-            "message": {
-                "token": device.token,
-                "notification": {"title": message.title, "body": message.body},
-                "data": {"prompt_id": message.prompt_id},
-                # The tag makes a repeated push of one prompt replace the first in the
-                # notification drawer.
-                "android": {"priority": "high", "notification": {"tag": message.prompt_id}},
-            }
-        }
+        body = {"message": {"token": device.token, **_payload(message)}}
         if self.lane.wait_left():
             return self.lane.turned_away()
         async with self.lane.slot():
@@ -239,6 +230,32 @@ class FcmProvider:
         if not isinstance(expires_in, int | float):
             expires_in = ASSERTION_LIFETIME_SECONDS
         return access_token, now + float(expires_in)
+
+
+def _payload(message: PushMessage) -> dict[str, Any]:
+    """The message's FCM fields (docs/push-payloads.md). Data values are strings, as FCM
+    requires."""
+    if message.is_silent:
+        # Data only: nothing is shown; the app's messaging service syncs. Normal priority:
+        # it may wait for the device to wake, which a sync can.
+        return {
+            "data": {"type": message.kind.value},
+            "android": {"priority": "normal", "collapse_key": message.collapse_key},
+        }
+    data = {"type": message.kind.value, "prompt_id": message.prompt_id, "link": message.link}
+    notification: dict[str, Any] = {
+        # The tag makes a repeated push of one prompt replace the first in the drawer.
+        "tag": message.collapse_key,
+        "channel_id": message.route.channel,
+    }
+    if message.badge is not None:
+        data["badge"] = str(message.badge)
+        notification["notification_count"] = message.badge
+    return {
+        "notification": {"title": message.title, "body": message.body},
+        "data": data,
+        "android": {"priority": "high", "notification": notification},
+    }
 
 
 def _result(response: PushResponse, error: FcmError) -> SendResult:

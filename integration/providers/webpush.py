@@ -163,8 +163,19 @@ class WebPushProvider:
             or not (url.scheme == "https" or (url.scheme == "http" and _is_loopback(host)))
         ):
             return SendResult(Outcome.FAILED), f"push service not allowed: {host}"
+        if message.is_silent:
+            # Browsers show every push (userVisibleOnly): a silent one is not for them.
+            return SendResult(Outcome.FAILED, was_sent=False), "silent push to a browser"
         payload = json.dumps(
-            {"title": message.title, "body": message.body, "prompt_id": message.prompt_id}
+            {
+                "type": message.kind.value,
+                "title": message.title,
+                "body": message.body,
+                "prompt_id": message.prompt_id,
+                "link": message.link,
+                "tag": message.collapse_key,
+                "badge": message.badge,
+            }
         ).encode()
         try:
             encrypted = WebPusher(subscription).encode(payload, "aes128gcm")["body"]
@@ -187,7 +198,7 @@ class WebPushProvider:
                         "content-type": "application/octet-stream",
                         "ttl": str(push_ttl()),
                         "urgency": "high",
-                        "topic": _topic(message.prompt_id),
+                        "topic": _topic(message.collapse_key),
                     },
                 )
         except TRANSPORT_ERRORS as transport_error:
@@ -214,11 +225,11 @@ class WebPushProvider:
         return str(headers["Authorization"]), float(expires_at)
 
 
-def _topic(prompt_id: str) -> str:
+def _topic(collapse_key: str) -> str:
     """RFC 8030 section 5.4: a repeated push of one prompt replaces the pending one. A topic
     is at most 32 base64url characters and the push service reads it in clear, so it is a
     digest of the prompt id rather than the id."""
-    return hashlib.sha256(prompt_id.encode()).hexdigest()[:32]
+    return hashlib.sha256(collapse_key.encode()).hexdigest()[:32]
 
 
 def _result(response: PushResponse) -> SendResult:

@@ -1,6 +1,7 @@
 """A push provider for delivery tests that counts pushes across processes.
 
-Each send appends one line, `<prompt id> <device id> <outcome> <pid> <parent pid>`, to
+Each send appends one line, `<prompt id> <device id> <outcome> <pid> <parent pid>` (for a
+sync push, `sync` in place of the prompt id), to
 the file named by AFTERGLOW_TEST_PUSH_LOG (O_APPEND: lines from concurrent worker processes
 never mix). The line is written after the simulated network time
 (AFTERGLOW_TEST_PUSH_DELAY seconds), at the moment a real provider would have answered
@@ -74,8 +75,10 @@ class CountingProvider:
             await asyncio.sleep(delay)
         MESSAGES.append(message)
         result = self._answer(device)
+        # A sync push has no prompt: its kind stands in the prompt's place.
         line = (
-            f"{message.prompt_id} {device.id} {result.outcome.value} {os.getpid()} {os.getppid()}\n"
+            f"{message.collapse_key} {device.id} {result.outcome.value} {os.getpid()} "
+            f"{os.getppid()}\n"
         )
         descriptor = os.open(os.environ[LOG_VARIABLE], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:

@@ -23,9 +23,10 @@ def put_legacy_token(row: models.Model, field: str, text: str) -> str:
     """Seal `text` for `row.field` as the journal did before the upgrade, and store it."""
     sealer = keys.sealer_for(row.patient)  # type: ignore[attr-defined]
     version = sealer.active_version()
-    token = legacy_seal(
-        sealer._key(version), text, context=sealer._context(row, field), key_version=version
-    )
+    sealer._key(version)  # loads the data key into the process's cache
+    data_key = keys._cache.get((sealer.patient_id, version))
+    assert data_key is not None
+    token = legacy_seal(data_key, text, context=sealer._context(row, field), key_version=version)
     type(row)._default_manager.filter(pk=row.pk).update(**{field: token})
     return token
 

@@ -25,6 +25,7 @@ from integration.delivery.dispatch import (
 )
 from integration.delivery.outcomes import outcomes_write, retry_delay
 from integration.models import DeliveryAttempt, Device, Prompt, PromptStatus
+from integration.prompts import notify
 from integration.providers.base import GENERIC_BODY, GENERIC_TITLE
 from tests.integration import counting_provider
 from tests.integration.counting_provider import delivered_counts, read_log
@@ -304,6 +305,25 @@ def test_deliver_pushes_a_generic_message_to_every_active_device_and_marks_sent(
 
 
 @pytest.mark.django_db
+def test_a_push_carries_the_patients_inbox_count_as_its_badge(push_log):
+    first, second = make_prompts(2, patients=1)
+    later = make_prompts(1, patients=1, due_at=timezone.now() + timedelta(hours=2))[0]
+    Prompt.objects.filter(pk=later.pk).update(patient=first.patient)  # not due: not counted
+    opened = make_prompts(1, patients=1, tokens=())[0]
+    Prompt.objects.filter(pk=opened.pk).update(patient=first.patient, status=PromptStatus.OPENED)
+    done = make_prompts(1, patients=1, tokens=())[0]
+    Prompt.objects.filter(pk=done.pk).update(patient=first.patient, status=PromptStatus.COMPLETED)
+
+    deliver_claimed()
+
+    # The two being pushed and the opened one.
+    assert {(m.prompt_id, m.badge, m.kind) for m in counting_provider.MESSAGES} == {
+        (str(first.pk), 3, "prompt"),
+        (str(second.pk), 3, "prompt"),
+    }
+
+
+@pytest.mark.django_db
 def test_deliver_loads_the_batchs_devices_in_one_query(push_log):
     make_prompts(20, patients=10, tokens=("ok", "ok-2"))
     claims = claim()
@@ -340,12 +360,13 @@ def test_deliver_writes_a_batch_in_the_same_statements_whatever_its_size(push_lo
         prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
 
     statements = [q["sql"].split()[0] for q in queries]
-    # Take the claims (lock, update), read the devices, then one write: lock, update the
-    # prompts, log the attempts, retire the dead devices; and the savepoints around both.
+    # Take the claims (lock, update), read the devices and the inbox counts (the badges),
+    # then one write: lock, update the prompts, log the attempts, retire the dead devices;
+    # and the savepoints around both.
     assert Counter(statements) == {
         "SAVEPOINT": 2,
         "RELEASE": 2,
-        "SELECT": 3,
+        "SELECT": 4,
         "UPDATE": 3,
         "INSERT": 1,
     }
@@ -648,6 +669,7 @@ def test_tasks_keep_their_stable_names():
     assert tasks.deliver_prompts.name == "afterglow.integration.deliver_prompts"
     assert tasks.expire_prompts.name == "afterglow.integration.expire_prompts"
     assert tasks.deliver_prompts.name == dispatch.DELIVER_TASK
+    assert tasks.push_sync.name == "afterglow.integration.push_sync" == notify.PUSH_SYNC_TASK
 
 
 @pytest.mark.django_db(transaction=True)

@@ -56,8 +56,8 @@ def a_device(platform: str, token: str) -> Device:
     return Device(id=uuid.uuid4(), platform=platform, token=token)
 
 
-def a_message() -> PushMessage:
-    return PushMessage(prompt_id=str(uuid.uuid4()))
+def a_message(badge: int | None = None) -> PushMessage:
+    return PushMessage(prompt_id=str(uuid.uuid4()), badge=badge)
 
 
 @pytest.fixture
@@ -137,9 +137,9 @@ def fcm_provider(fcm) -> Iterator[FcmProvider]:
     provider.close()
 
 
-def test_fcm_delivers_only_the_generic_text_and_the_prompt_id(fcm, fcm_provider):
+def test_fcm_delivers_only_the_generic_text_and_what_the_app_routes_by(fcm, fcm_provider):
     device = a_device(Platform.ANDROID, "fcm-token-" + secrets.token_urlsafe(40))
-    message = a_message()
+    message = a_message(badge=3)
 
     result = send_now(fcm_provider, device, message)
 
@@ -150,8 +150,36 @@ def test_fcm_delivers_only_the_generic_text_and_the_prompt_id(fcm, fcm_provider)
         "message": {
             "token": device.token,
             "notification": {"title": GENERIC_TITLE, "body": GENERIC_BODY},
-            "data": {"prompt_id": message.prompt_id},
-            "android": {"priority": "high", "notification": {"tag": message.prompt_id}},
+            "data": {
+                "type": "prompt",
+                "prompt_id": message.prompt_id,
+                "link": f"/prompts/{message.prompt_id}",
+                "badge": "3",
+            },
+            "android": {
+                "priority": "high",
+                "notification": {
+                    "tag": message.prompt_id,
+                    "channel_id": "prompts",
+                    "notification_count": 3,
+                },
+            },
+        }
+    }
+
+
+def test_fcm_sync_push_is_data_only(fcm, fcm_provider):
+    device = a_device(Platform.ANDROID, "fcm-token-" + secrets.token_urlsafe(40))
+
+    result = send_now(fcm_provider, device, PushMessage.sync())
+
+    assert result.outcome is Outcome.DELIVERED
+    [(_, body)] = fcm.sends
+    assert body == {
+        "message": {
+            "token": device.token,
+            "data": {"type": "sync"},
+            "android": {"priority": "normal", "collapse_key": "sync"},
         }
     }
 
@@ -378,9 +406,9 @@ def an_apns_token() -> str:
     return secrets.token_hex(32)
 
 
-def test_apns_delivers_only_the_generic_text_and_the_prompt_id(apns, apns_provider):
+def test_apns_delivers_only_the_generic_text_and_what_the_app_routes_by(apns, apns_provider):
     device = a_device(Platform.IOS, an_apns_token())
-    message = a_message()
+    message = a_message(badge=2)
 
     result = send_now(apns_provider, device, message)
 
@@ -390,14 +418,35 @@ def test_apns_delivers_only_the_generic_text_and_the_prompt_id(apns, apns_provid
     assert request.http_version == "2"
     assert request.path == f"/3/device/{device.token}"
     assert request.json() == {
-        "aps": {"alert": {"title": GENERIC_TITLE, "body": GENERIC_BODY}, "sound": "default"},
+        "aps": {
+            "alert": {"title": GENERIC_TITLE, "body": GENERIC_BODY},
+            "sound": "default",
+            "badge": 2,
+            "category": "PROMPT",
+            "thread-id": "prompts",
+        },
+        "type": "prompt",
         "prompt_id": message.prompt_id,
+        "link": f"/prompts/{message.prompt_id}",
     }
     assert request.headers["apns-topic"] == TOPIC
     assert request.headers["apns-push-type"] == "alert"
     assert request.headers["apns-priority"] == "10"
     assert int(request.headers["apns-expiration"]) > time.time()
     assert request.headers["apns-collapse-id"] == message.prompt_id
+
+
+def test_apns_sync_push_is_a_background_push_with_nothing_to_show(apns, apns_provider):
+    device = a_device(Platform.IOS, an_apns_token())
+
+    result = send_now(apns_provider, device, PushMessage.sync())
+
+    assert result.outcome is Outcome.DELIVERED
+    [request] = apns.requests
+    assert request.json() == {"aps": {"content-available": 1}, "type": "sync"}
+    assert request.headers["apns-push-type"] == "background"
+    assert request.headers["apns-priority"] == "5"
+    assert request.headers["apns-collapse-id"] == "sync"
 
 
 def test_apns_reuses_the_provider_token_and_renews_it_after_50_minutes(apns, apns_provider):
@@ -515,7 +564,7 @@ def webpush_provider(push_service) -> Iterator[WebPushProvider]:
 def test_webpush_delivers_only_the_generic_text_and_the_prompt_id_encrypted(
     push_service, webpush_provider
 ):
-    message = a_message()
+    message = a_message(badge=1)
 
     result = send_now(webpush_provider, a_device(Platform.WEB, push_service.subscribe()), message)
 
@@ -523,9 +572,13 @@ def test_webpush_delivers_only_the_generic_text_and_the_prompt_id_encrypted(
     assert result.status_code == 201
     [delivery] = push_service.deliveries
     assert delivery.payload == {
+        "type": "prompt",
         "title": GENERIC_TITLE,
         "body": GENERIC_BODY,
         "prompt_id": message.prompt_id,
+        "link": f"/prompts/{message.prompt_id}",
+        "tag": message.prompt_id,
+        "badge": 1,
     }
     assert message.prompt_id.encode() not in delivery.encrypted
     assert delivery.headers["content-encoding"] == "aes128gcm"
@@ -585,6 +638,15 @@ def test_webpush_keeps_to_its_bound_at_each_push_service_and_serves_them_togethe
     # Nine pushes three at a time take three rounds of 0.2 s at each service, the two
     # services at once: not six rounds.
     assert 0.6 <= elapsed < 1.1
+
+
+def test_webpush_sends_no_silent_push_to_a_browser(push_service, webpush_provider):
+    result = send_now(
+        webpush_provider, a_device(Platform.WEB, push_service.subscribe()), PushMessage.sync()
+    )
+
+    assert (result.outcome, result.was_sent) == (Outcome.FAILED, False)
+    assert push_service.deliveries == []
 
 
 def test_webpush_signs_one_vapid_token_per_push_service(push_service, webpush_provider):
@@ -718,14 +780,15 @@ def test_webpush_refuses_to_start_with_a_key_that_is_not_a_key(settings):
 def test_console_prints_the_prompt_and_never_the_token(capsys, caplog):
     caplog.set_level(logging.INFO, logger="afterglow.push")
     device = a_device(Platform.ANDROID, "secret-fcm-token")
-    message = a_message()
+    message = a_message(badge=4)
 
     result = send_now(ConsoleProvider(), device, message)
 
     assert result.outcome is Outcome.DELIVERED
     printed = capsys.readouterr().out
     assert printed == (
-        f'push -> android device {device.id}: "{GENERIC_TITLE}" prompt {message.prompt_id}\n'
+        f'push -> android device {device.id}: "{GENERIC_TITLE}" prompt {message.prompt_id} '
+        "(prompt, badge 4)\n"
     )
     [record] = caplog.records
     assert record.name == "afterglow.push"

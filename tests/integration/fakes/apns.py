@@ -96,8 +96,11 @@ class FakeApns:
             return _reason(400, "MissingTopic")
         if request.headers["apns-topic"] != self.topic:
             return _reason(400, "TopicDisallowed")
-        if request.headers.get("apns-push-type") != "alert":
+        push_type = request.headers.get("apns-push-type")
+        if push_type not in ("alert", "background"):
             return _reason(400, "InvalidPushType")
+        if push_type == "background" and request.headers.get("apns-priority") != "5":
+            return _reason(400, "BadPriority")  # Apple: a background push has priority 5
         if request.headers.get("apns-priority", "10") not in ("5", "10"):
             return _reason(400, "BadPriority")
         if not request.headers.get("apns-expiration", "0").isdigit():
