@@ -131,5 +131,6 @@ bench: $(VENV)/.installed-dev services ## Benchmarks against twins measured in t
 	$(PY) -m tests.bench.push_bench
 
 .PHONY: load
-load: $(VENV)/.installed-load services ## Load test: the production processes under locust, ours vs a stock twin
+load: $(VENV)/.installed-load services ## Load test: the production processes under locust, ours vs a stock twin, then capacity
 	$(PY) -m tests.load.run_load
+	$(PY) -m tests.load.capacity

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "afterglow_load"
+DATABASE = os.environ.get("AFTERGLOW_LOAD_DATABASE", "afterglow_load")
 SETTINGS = "tests.load.settings_load"
 GOAL_RATIO = 1.3
 COMPARED = ("create", "list", "retrieve")

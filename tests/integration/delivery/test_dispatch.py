@@ -380,6 +380,35 @@ def test_deliver_writes_a_batch_in_the_same_statements_whatever_its_size(push_lo
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("by_hand", [True, False], ids=["hand-written", "orm"])
+def test_both_ways_of_writing_outcomes_write_the_same(push_log, monkeypatch, by_hand):
+    # The ORM's row-by-row path is what SQLite (make run) takes.
+    monkeypatch.setattr("integration.delivery.outcomes.sql.is_available", lambda: by_hand)
+    mixed_batch(10)
+    snoozed_before = make_prompts(1, tokens=("transient",))[0]
+    sent_earlier = timezone.now() - timedelta(days=1)
+    Prompt.objects.filter(pk=snoozed_before.pk).update(sent_at=sent_earlier)
+
+    deliver_claimed()
+
+    rows = Counter(
+        Prompt.objects.exclude(pk=snoozed_before.pk).values_list(
+            "status", "delivered_via", "last_error", "attempts", "claim_id"
+        )
+    )
+    assert rows == {
+        (PromptStatus.SENT, "push", "", 1, None): 2,
+        (PromptStatus.SENDING, "", "push_transient", 1, None): 2,
+        (PromptStatus.SENT, "inbox", "push_failed", 1, None): 2,
+        (PromptStatus.SENT, "inbox", "", 1, None): 2,
+        (PromptStatus.EXPIRED, "", "", 1, None): 2,
+    }
+    # A retry keeps what the prompt had (a snoozed prompt was sent once before).
+    snoozed_before.refresh_from_db()
+    assert (snoozed_before.status, snoozed_before.sent_at) == (PromptStatus.SENDING, sent_earlier)
+
+
+@pytest.mark.django_db
 def test_a_slow_push_does_not_hold_back_the_record_of_the_rest(push_log, settings):
     settings.PROMPT_RECORD_INTERVAL_SECONDS = 0.1
     quick = make_prompts(6, patients=3)
