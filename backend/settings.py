@@ -493,43 +493,8 @@ ACCOUNT_ERASURE_HOOKS = [
 ACCOUNT_SIGN_OUT_HOOKS = ["integration.delivery.devices.devices_retire_for_sign_out"]
 ACCOUNT_DEVICE_PUSH_HOOKS = ["integration.delivery.selectors.push_state_for_sign_ins"]
 
-# Push delivery. A platform without its own provider uses the default (the console).
-_push_default = env.str(
-    "PUSH_PROVIDER_DEFAULT", default="integration.providers.console.ConsoleProvider"
-)
-PUSH_PROVIDERS: dict[str, str] = {"default": _push_default} | {
-    platform: path
-    for platform, path in (
-        ("android", env.str("PUSH_PROVIDER_ANDROID", default="")),
-        ("ios", env.str("PUSH_PROVIDER_IOS", default="")),
-        ("web", env.str("PUSH_PROVIDER_WEB", default="")),
-    )
-    if path
-}
-PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
-PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=24 * 60 * 60)
-# Pushes in flight per worker process, and per provider (Web Push: per push service).
-PUSH_MAX_IN_FLIGHT = env.int("PUSH_MAX_IN_FLIGHT", default=200)
-FCM_MAX_IN_FLIGHT = env.int("FCM_MAX_IN_FLIGHT", default=100)
-APNS_MAX_IN_FLIGHT = env.int("APNS_MAX_IN_FLIGHT", default=100)
-WEBPUSH_MAX_IN_FLIGHT_PER_HOST = env.int("WEBPUSH_MAX_IN_FLIGHT_PER_HOST", default=8)
-FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
-FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")  # empty: project_id from the file
-FCM_BASE_URL = env.str("FCM_BASE_URL", default="https://fcm.googleapis.com")
-APNS_KEY_FILE = env.str("APNS_KEY_FILE", default="")
-APNS_KEY_ID = env.str("APNS_KEY_ID", default="")
-APNS_TEAM_ID = env.str("APNS_TEAM_ID", default="")
-APNS_TOPIC = env.str("APNS_TOPIC", default="")
-APNS_BASE_URL = env.str("APNS_BASE_URL", default="https://api.push.apple.com")
-VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")  # file path, PEM, or base64url
-VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="")
-WEBPUSH_ALLOWED_HOSTS: list[str] = env.list(
-    "WEBPUSH_ALLOWED_HOSTS",
-    default=[
-        *("fcm.googleapis.com", "updates.push.services.mozilla.com"),
-        *("web.push.apple.com", "*.notify.windows.com"),
-    ],
-)
+# Push delivery: providers, credentials, in-flight limits.
+from backend.settings_push import *  # noqa: E402, F403
 
 # knox's own token table is swapped out for accounts.DeviceToken (KNOX_TOKEN_MODEL); its
 # migrations would still create the unused table, so they are switched off.
