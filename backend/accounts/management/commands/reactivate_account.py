@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rest_framework.exceptions import APIException
-
-from backend.accounts import operations, selectors
+from backend.accounts import operations
+from backend.accounts.management.account_command import AccountCommand
+from backend.accounts.models import User
 
 
-class Command(BaseCommand):
+class Command(AccountCommand):
     help = "Reactivate a deactivated account: it may sign in again with its password."
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--email", required=True)
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        user = selectors.user_get_by_email(email=options["email"])
-        if user is None:
-            raise CommandError("No account has this address.")
-        try:
-            operations.account_reactivate(user=user)
-        except APIException as error:
-            raise CommandError(str(error.detail)) from error
+    def handle_account(self, user: User) -> None:
+        operations.account_reactivate(user=user)
         self.stdout.write(f"Reactivated account {user.pk} ({user.role}): it may sign in again.")

@@ -3,33 +3,21 @@ enrolment code."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rest_framework.exceptions import APIException
-
-from backend.accounts import operations, selectors
+from backend.accounts import operations
+from backend.accounts.management.account_command import AccountCommand
+from backend.accounts.models import User
 from backend.accounts.services import ENROLMENT_CODE_TTL
 
 
-class Command(BaseCommand):
+class Command(AccountCommand):
     help = (
         "Reset a therapist's second factor: the authenticator app and the recovery codes "
         "end, every sign-in ends, and a new one-time enrolment code is printed. Hand it to "
         "the therapist over a channel you trust; they set a password and enrol again."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--email", required=True)
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        user = selectors.user_get_by_email(email=options["email"])
-        if user is None:
-            raise CommandError("No account has this address.")
-        try:
-            new = operations.therapist_second_factor_reset(user=user)
-        except APIException as error:
-            raise CommandError(str(error.detail)) from error
+    def handle_account(self, user: User) -> None:
+        new = operations.therapist_second_factor_reset(user=user)
         hours = int(ENROLMENT_CODE_TTL.total_seconds() // 3600)
         self.stdout.write(
             f"Second factor reset for therapist {user.pk}: authenticator app and recovery "
