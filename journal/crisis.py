@@ -196,7 +196,10 @@ def load_crisis_file(path: Path) -> dict[str, tuple[CrisisLine, ...]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise CrisisDataError(f"{path.name} cannot be read: {type(error).__name__}") from None
-    return parse_crisis_data(data)
+    # A line cannot have been checked after the file was written: a clock set back (a test's
+    # frozen one, a host's wrong one) must not make today's file unusable.
+    written = dt.date.fromtimestamp(path.stat().st_mtime)
+    return parse_crisis_data(data, today=max(dt.date.today(), written))
 
 
 @cache
