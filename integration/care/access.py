@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from backend.accounts.models import Role, User
 from backend.errors import ProblemError
 from backend.logging import current_request_id
+from backend.problem_codes import ProblemCode
 from integration.models import AccessEvent, CareLink, SafetyAlert, Share, SharedEntry
 from journal.models import Entry
 
@@ -301,7 +302,7 @@ def audit_unavailable() -> ProblemError:
     (503, nothing of it is sent), since a read that leaves no trace must not happen."""
     return ProblemError(
         503,
-        "audit_unavailable",
+        ProblemCode.AUDIT_UNAVAILABLE,
         "This record cannot be shown right now because its access could not be logged. "
         "Try again later.",
         headers={"Retry-After": "30"},

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
+from backend.problem_codes import ProblemCode
 from integration.models import (
     IntegrationPlan,
     PatientTimeline,
@@ -34,7 +35,7 @@ MAX_QUIET_HOURS = dt.timedelta(hours=20)
 def _no_default_plan() -> ProblemError:
     # Only before the catalog migration has run (integration 0002_catalog ships one).
     return ProblemError(
-        503, "no_default_plan", "No integration plan is set up yet. Try again later."
+        503, ProblemCode.NO_DEFAULT_PLAN, "No integration plan is set up yet. Try again later."
     )
 
 
