@@ -138,13 +138,11 @@ def test_every_code_says_what_it_means() -> None:
 
 
 def test_the_renderer_refuses_an_unregistered_code_under_the_tests_settings() -> None:
-    with pytest.raises(ValueError, match="not in backend.problem_codes"):
+    with pytest.raises(ValueError, match=r"not in backend\.problem_codes"):
         problem(400, code="made_up")
 
 
-def test_elsewhere_an_unregistered_code_is_logged_and_answered_as_error(
-    settings, caplog
-) -> None:
+def test_elsewhere_an_unregistered_code_is_logged_and_answered_as_error(settings, caplog) -> None:
     settings.PROBLEM_CODES_STRICT = False
 
     with caplog.at_level(logging.ERROR, logger="backend.errors"):
@@ -161,9 +159,7 @@ def test_the_schema_enum_is_the_registry(tmp_path, django_db_blocker) -> None:
         call_command("spectacular", "--file", str(path))
     schemas = yaml.safe_load(path.read_text())["components"]["schemas"]
 
-    assert schemas["Problem"]["properties"]["code"] == {
-        "$ref": "#/components/schemas/ProblemCode"
-    }
+    assert schemas["Problem"]["properties"]["code"] == {"$ref": "#/components/schemas/ProblemCode"}
     assert schemas["ProblemCode"]["enum"] == [code.value for code in ProblemCode]
     assert {"type", "title", "status", "detail", "instance", "code", "errors"} <= set(
         schemas["Problem"]["properties"]
