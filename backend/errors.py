@@ -2,7 +2,9 @@
 
     {"type": "urn:afterglow:problem:validation", "title": "Bad Request", "status": 400,
      "detail": "...", "code": "validation", "errors": {"field": ["message"]},
-     "request_id": "..."}
+     "instance": "urn:afterglow:request:<request id>", "request_id": "<request id>"}
+
+`code` is always a member of `backend.problem_codes.ProblemCode`.
 
 Messages never echo what the client sent: a journal's words must not come back in an
 error, be logged with it, or land in a proxy's error log. Field messages that contain a
@@ -18,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -27,28 +30,30 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from backend.logging import current_request_id
+from backend.problem_codes import ProblemCode, problem_code
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:afterglow:problem:"
+INSTANCE_PREFIX = "urn:afterglow:request:"
 
 # Codes for statuses that DRF or Django raise without one of ours.
-_DEFAULT_CODES: dict[int, str] = {
-    400: "bad_request",
-    401: "not_authenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    412: "precondition_failed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    428: "precondition_required",
-    429: "throttled",
-    500: "server_error",
-    503: "unavailable",
+_DEFAULT_CODES: dict[int, ProblemCode] = {
+    400: ProblemCode.BAD_REQUEST,
+    401: ProblemCode.NOT_AUTHENTICATED,
+    403: ProblemCode.PERMISSION_DENIED,
+    404: ProblemCode.NOT_FOUND,
+    405: ProblemCode.METHOD_NOT_ALLOWED,
+    406: ProblemCode.NOT_ACCEPTABLE,
+    409: ProblemCode.CONFLICT,
+    412: ProblemCode.PRECONDITION_FAILED,
+    413: ProblemCode.PAYLOAD_TOO_LARGE,
+    415: ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+    428: ProblemCode.PRECONDITION_REQUIRED,
+    429: ProblemCode.THROTTLED,
+    500: ProblemCode.SERVER_ERROR,
+    503: ProblemCode.UNAVAILABLE,
 }
 
 # The database is away for a moment (a restart, a failover, too many connections) or
@@ -58,40 +63,55 @@ _DEFAULT_CODES: dict[int, str] = {
 DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 DATABASE_RETRY_AFTER_SECONDS = 5
 
-_GENERIC_DETAIL: dict[str, str] = {
-    "parse_error": "The request body is not valid JSON in UTF-8.",
-    "not_found": "Nothing was found at this address.",
-    "method_not_allowed": "This method is not allowed here.",
-    "unsupported_media_type": "Send the request body as application/json.",
-    "not_authenticated": "Sign in: send 'Authorization: Token <token>'.",
-    "authentication_failed": "The token is invalid or expired.",
-    "throttled": "Too many requests. Try again later.",
-    "server_error": "Something went wrong on our side. It has been logged.",
-    "payload_too_large": "The request body is too large.",
-    "bad_request": "The request could not be understood.",
-    "permission_denied": "You do not have permission to do this.",
-    "database_unavailable": "The service cannot reach its database just now. Try again shortly.",
+_GENERIC_DETAIL: dict[ProblemCode, str] = {
+    ProblemCode.PARSE_ERROR: "The request body is not valid JSON in UTF-8.",
+    ProblemCode.NOT_FOUND: "Nothing was found at this address.",
+    ProblemCode.METHOD_NOT_ALLOWED: "This method is not allowed here.",
+    ProblemCode.UNSUPPORTED_MEDIA_TYPE: "Send the request body as application/json.",
+    ProblemCode.NOT_AUTHENTICATED: "Sign in: send 'Authorization: Token <token>'.",
+    ProblemCode.AUTHENTICATION_FAILED: "The token is invalid or expired.",
+    ProblemCode.THROTTLED: "Too many requests. Try again later.",
+    ProblemCode.SERVER_ERROR: "Something went wrong on our side. It has been logged.",
+    ProblemCode.PAYLOAD_TOO_LARGE: "The request body is too large.",
+    ProblemCode.BAD_REQUEST: "The request could not be understood.",
+    ProblemCode.PERMISSION_DENIED: "You do not have permission to do this.",
+    ProblemCode.DATABASE_UNAVAILABLE: (
+        "The service cannot reach its database just now. Try again shortly."
+    ),
 }
 
 INVALID_VALUE_MESSAGE = "This value is invalid."
 
 
+def registered_code(code: str) -> ProblemCode:
+    """`code` as a member of the registry. A code that is not one (a library's own, or a
+    raise site that bypassed the registry) fails under the tests' settings; elsewhere it
+    is logged and answered as `error`, so a client never meets a code outside the enum."""
+    known = problem_code(code)
+    if known is not None:
+        return known
+    if settings.PROBLEM_CODES_STRICT:
+        raise ValueError(f"problem code {code!r} is not in backend.problem_codes")
+    logger.error("unregistered problem code", extra={"problem_code": code})
+    return ProblemCode.ERROR
+
+
 def problem(
     status: int,
     *,
-    code: str | None = None,
+    code: ProblemCode | str | None = None,
     detail: str | None = None,
     errors: Mapping[str, list[str]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The problem document for a status; `code` names the kind of problem."""
-    code = code or _DEFAULT_CODES.get(status, "error")
+    known = registered_code(code) if code else _DEFAULT_CODES.get(status, ProblemCode.ERROR)
     body: dict[str, Any] = {
-        "type": TYPE_PREFIX + code,
+        "type": TYPE_PREFIX + known.value,
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail or _GENERIC_DETAIL.get(code) or HTTPStatus(status).description,
-        "code": code,
+        "detail": detail or _GENERIC_DETAIL.get(known) or HTTPStatus(status).description,
+        "code": known.value,
     }
     if errors:
         body["errors"] = dict(errors)
@@ -99,6 +119,10 @@ def problem(
         body.update(extra)
     request_id = current_request_id()
     if request_id:
+        # RFC 9457's `instance`: this occurrence, named by the request id (the same one as
+        # in the X-Request-ID header and the logs), never by the path, which can hold
+        # what the client sent.
+        body["instance"] = INSTANCE_PREFIX + request_id
         body["request_id"] = request_id
     return body
 
@@ -121,7 +145,7 @@ class ProblemError(exceptions.APIException):
     def __init__(
         self,
         status: int,
-        code: str,
+        code: ProblemCode,
         detail: str,
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -143,7 +167,10 @@ def invalid_fields(errors: Mapping[str, list[str]]) -> ProblemError:
     whenever the client sent `"status": "completed"`.)
     """
     return ProblemError(
-        400, "validation", "Some fields are invalid: see 'errors'.", extra={"errors": dict(errors)}
+        400,
+        ProblemCode.VALIDATION,
+        "Some fields are invalid: see 'errors'.",
+        extra={"errors": dict(errors)},
     )
 
 
@@ -156,7 +183,7 @@ def database_unavailable(exception: BaseException) -> tuple[dict[str, Any], dict
     )
     body = problem(
         503,
-        code="database_unavailable",
+        code=ProblemCode.DATABASE_UNAVAILABLE,
         extra={"retry_after_seconds": DATABASE_RETRY_AFTER_SECONDS},
     )
     return body, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
@@ -261,14 +288,14 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
             submitted = set()
         body = problem(
             400,
-            code="validation",
+            code=ProblemCode.VALIDATION,
             detail="Some fields are invalid: see 'errors'.",
             errors=field_errors(exc.detail, submitted),
         )
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
-        code = codes if isinstance(codes, str) else _DEFAULT_CODES.get(status)
-        detail = _GENERIC_DETAIL.get(code or "")
+        code = registered_code(codes) if isinstance(codes, str) else _DEFAULT_CODES.get(status)
+        detail = _GENERIC_DETAIL.get(code) if code else None
         if detail is None and isinstance(exc, exceptions.APIException):
             detail = str(exc.detail) if isinstance(exc.detail, str) else None
         extra: dict[str, Any] = {}
@@ -281,7 +308,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     return response
 
 
-def _handler(status: int, code: str | None = None) -> Any:
+def _handler(status: int, code: ProblemCode | None = None) -> Any:
     def view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         return problem_response(status, code=code)
 
@@ -303,4 +330,4 @@ def handler500(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return problem_response(403, code="csrf_failed", detail="CSRF verification failed.")
+    return problem_response(403, code=ProblemCode.CSRF_FAILED, detail="CSRF verification failed.")

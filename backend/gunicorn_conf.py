@@ -8,6 +8,8 @@ from typing import Any
 from gunicorn import glogging  # type: ignore[import-untyped]
 from gunicorn import util as gunicorn_util
 
+from backend.problem_codes import ProblemCode
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "1"))
@@ -64,18 +66,18 @@ logger_class = Logger
 # keep it in its error log). Send the API's problem document instead (backend/errors.py:
 # every 4xx and 5xx is one), with the status and reason only.
 _PROBLEMS = {
-    400: ("bad_request", "The request could not be understood."),
-    403: ("permission_denied", "The request was refused."),
-    414: ("uri_too_long", "The URL is too long."),
-    417: ("expectation_failed", "The Expect header cannot be met."),
-    431: ("headers_too_large", "The request headers are too large."),
-    500: ("server_error", "Something went wrong on our side."),
-    501: ("not_implemented", "This method or transfer encoding is not supported."),
+    400: (ProblemCode.BAD_REQUEST, "The request could not be understood."),
+    403: (ProblemCode.PERMISSION_DENIED, "The request was refused."),
+    414: (ProblemCode.URI_TOO_LONG, "The URL is too long."),
+    417: (ProblemCode.EXPECTATION_FAILED, "The Expect header cannot be met."),
+    431: (ProblemCode.HEADERS_TOO_LARGE, "The request headers are too large."),
+    500: (ProblemCode.SERVER_ERROR, "Something went wrong on our side."),
+    501: (ProblemCode.NOT_IMPLEMENTED, "This method or transfer encoding is not supported."),
 }
 
 
 def _write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
-    code, detail = _PROBLEMS.get(status_int, ("error", reason))
+    code, detail = _PROBLEMS.get(status_int, (ProblemCode.ERROR, reason))
     body = json.dumps(
         {
             "type": f"urn:afterglow:problem:{code}",

@@ -21,7 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.errors import PROBLEM_CONTENT_TYPE, problem
+from backend.errors import PROBLEM_CONTENT_TYPE, problem, registered_code
+from backend.problem_codes import ProblemCode
 
 BROKER_TIMEOUT_SECONDS = 2.0
 
@@ -94,7 +95,7 @@ class ReadyView(APIView):
         # A configuration that cannot work needs an operator, not a retry: its code names
         # it (`key_ring_unusable`); a dependency that is away answers `unavailable`.
         unusable = [name for name in down if name in configured]
-        code = f"{unusable[0]}_unusable" if unusable else "unavailable"
+        code = registered_code(f"{unusable[0]}_unusable") if unusable else ProblemCode.UNAVAILABLE
         reasons = [f"{name} {'unusable' if name in configured else 'unreachable'}" for name in down]
         return Response(
             problem(

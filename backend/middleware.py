@@ -25,6 +25,7 @@ from backend.errors import (
     problem_response,
 )
 from backend.logging import reset_request_id, set_request_id
+from backend.problem_codes import ProblemCode
 
 access_logger = logging.getLogger("afterglow.access")
 
@@ -138,7 +139,7 @@ class AllowedHostMiddleware:
             )
             return problem_response(
                 400,
-                code="disallowed_host",
+                code=ProblemCode.DISALLOWED_HOST,
                 detail="This service does not answer for the host named in this request.",
             )
         return self.get_response(request)

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.problem_codes import ProblemCode
+
 # settings.SPECTACULAR_SETTINGS (drf-spectacular's), kept here with the hooks it names.
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details, the shape of every error.",
     "properties": {
-        "type": {"type": "string", "example": "urn:afterglow:problem:validation"},
+        "type": {
+            "type": "string",
+            "description": "A URN naming the kind of problem: `urn:afterglow:problem:` + `code`.",
+            "pattern": "^urn:afterglow:problem:[a-z0-9_]+$",
+            "example": "urn:afterglow:problem:validation",
+        },
         "title": {"type": "string", "example": "Bad Request"},
         "status": {"type": "integer", "example": 400},
         "detail": {"type": "string", "example": "Some fields are invalid: see 'errors'."},
-        "code": {"type": "string", "example": "validation"},
+        "instance": {
+            "type": "string",
+            "description": "This occurrence, named by its request id (the X-Request-ID header).",
+            "pattern": "^urn:afterglow:request:",
+            "example": "urn:afterglow:request:5f0c2a7e9b1d4c3a8e6f0b2d4a6c8e0f",
+        },
+        "code": {"$ref": "#/components/schemas/ProblemCode"},
         "errors": {
             "type": "object",
+            "description": "For `validation` (and some others): each invalid field, "
+            "by its path (`items.0.text`), with its messages.",
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
             "example": {"email": ["Enter a valid email address."]},
         },
@@ -24,6 +39,19 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "required": ["type", "title", "status", "detail", "code"],
     "additionalProperties": True,
 }
+
+
+def problem_code_schema() -> dict[str, Any]:
+    """The enum of every `code` (backend/problem_codes.py), each with its meaning."""
+    return {
+        "type": "string",
+        "description": "What kind of problem it is. One of:\n\n"
+        + "\n".join(f"- `{code.value}`: {code.meaning}" for code in ProblemCode),
+        "enum": [code.value for code in ProblemCode],
+        "x-enum-descriptions": [code.meaning for code in ProblemCode],
+        "example": ProblemCode.VALIDATION.value,
+    }
+
 
 _DESCRIPTIONS = {
     "400": "Invalid request: see `errors` for the fields.",
@@ -62,7 +90,9 @@ def _parameters_in(operation: dict[str, Any], *locations: str) -> bool:
 
 def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular post-processing hook: every operation documents its errors."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["ProblemCode"] = problem_code_schema()
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method not in {"get", "post", "put", "patch", "delete"}:

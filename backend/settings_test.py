@@ -31,3 +31,5 @@ REST_FRAMEWORK = {
 }
 # Anonymous account answers wait for this floor; the timing tests set the real one.
 ACCOUNT_UNIFORM_RESPONSE_SECONDS = 0.0
+# A problem `code` outside backend.problem_codes fails the test that answers it.
+PROBLEM_CODES_STRICT = True

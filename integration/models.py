@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from backend.public_ids import PublicIdModel
 from journal.instruments import Instrument
 from journal.models import Entry, EntryKind, Measure, TreatmentSession
 
@@ -78,7 +79,7 @@ class IntegrationPlan(models.Model):
         return self.slug
 
 
-class PlanStep(models.Model):
+class PlanStep(PublicIdModel):
     """An exercise at an offset from a dosing session's start (negative: before it)."""
 
     id = models.BigAutoField(primary_key=True)
@@ -318,7 +319,7 @@ class DeliveryAttempt(models.Model):
 # Care links, shares and the access log ---------------------------------------------------
 
 
-class CareInvitation(models.Model):
+class CareInvitation(PublicIdModel):
     """A therapist's single-use invitation: a short code the patient types in. Only a hash
     of the code is stored."""
 
@@ -479,7 +480,7 @@ class AccessEventQuerySet(models.QuerySet["AccessEvent"]):
         raise PermissionError("Access events cannot be deleted.")
 
 
-class AccessEvent(models.Model):
+class AccessEvent(PublicIdModel):
     """One read of patient data by someone other than the patient. Append-only: the
     application cannot change or delete one, and on PostgreSQL a trigger refuses UPDATE
     and DELETE on the table."""

@@ -26,6 +26,7 @@ from backend.accounts.models import User
 from backend.api import problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
 from backend.middleware import log_unhandled_exception
+from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField
 from journal import records
 from journal.keys import Sealer, sealer_for
@@ -149,7 +150,7 @@ def expected_versions(
         if is_required:
             raise ProblemError(
                 428,
-                "precondition_required",
+                ProblemCode.PRECONDITION_REQUIRED,
                 'Send the version you are changing: the header If-Match: "<version>" '
                 "(the ETag you read) or a `version` field.",
             )
@@ -173,7 +174,7 @@ def versioned_write(
         current = conflict.current
         raise ProblemError(
             412,
-            "version_conflict",
+            ProblemCode.VERSION_CONFLICT,
             "The record changed since the version you sent. `current` is the record as it "
             "is now (its ETag too): apply your change to it and send again.",
             extra={"current": render(current)},

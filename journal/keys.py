@@ -21,6 +21,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 from journal.crypto import (
     LEGACY_TOKEN_PREFIX,
     DataKeyCache,
@@ -148,7 +149,7 @@ class UnreadableRecordError(ProblemError):
     def __init__(self) -> None:
         super().__init__(
             500,
-            "sealed_value_unreadable",
+            ProblemCode.SEALED_VALUE_UNREADABLE,
             "A stored record could not be decrypted. It has been reported; nothing of it is shown.",
         )
 

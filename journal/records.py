@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 from journal.models import (
     Entry,
     Measure,
@@ -59,7 +60,7 @@ def id_conflict() -> ProblemError:
     # one to probe with, and this answer says nothing about whose it is.
     return ProblemError(
         409,
-        "id_conflict",
+        ProblemCode.ID_CONFLICT,
         "This id is already used by a different record. Send the same content to repeat "
         "a create, or choose a new random UUID.",
     )

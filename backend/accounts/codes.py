@@ -28,6 +28,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from backend.accounts.models import AccountCode, CodePurpose, User
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 
 CODE_DIGITS = 8
 _SALT = "afterglow.accounts.codes.code"
@@ -40,11 +41,16 @@ class Verdict(enum.Enum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"
 
 
-_DETAILS = {
-    Verdict.INVALID: "The code is not correct. Check the e-mail, or ask for a new code.",
-    Verdict.EXPIRED: "The code has expired. Ask for a new code.",
+# A refused code's problem: its `code` and what to do about it.
+_REFUSALS: dict[Verdict, tuple[ProblemCode, str]] = {
+    Verdict.INVALID: (
+        ProblemCode.INVALID_CODE,
+        "The code is not correct. Check the e-mail, or ask for a new code.",
+    ),
+    Verdict.EXPIRED: (ProblemCode.CODE_EXPIRED, "The code has expired. Ask for a new code."),
     Verdict.TOO_MANY_ATTEMPTS: (
-        "The code was tried too often and no longer works. Ask for a new code."
+        ProblemCode.TOO_MANY_ATTEMPTS,
+        "The code was tried too often and no longer works. Ask for a new code.",
     ),
 }
 
@@ -142,4 +148,5 @@ def account_code_check(
 
 def code_refused(verdict: Verdict) -> ProblemError:
     """The 400 problem for a refused code; its `code` is the verdict's."""
-    return ProblemError(400, verdict.value, _DETAILS[verdict])
+    code, detail = _REFUSALS[verdict]
+    return ProblemError(400, code, detail)

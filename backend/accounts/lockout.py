@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 
 from backend.errors import problem_response
 from backend.logging import address_digest
+from backend.problem_codes import ProblemCode
 
 # The fields that name the account, in order: our forms and the API send `email`,
 # Django's authentication forms (the admin's) send `username`.
@@ -72,7 +73,7 @@ def lockout_response(
     seconds = lockout_retry_after_seconds(request)
     return problem_response(
         429,
-        code="locked_out",
+        code=ProblemCode.LOCKED_OUT,
         detail=LOCKED_OUT_DETAIL,
         extra={"retry_after_seconds": seconds},
         headers={"Retry-After": str(seconds)},

@@ -12,6 +12,7 @@ from backend.accounts import recovery, services
 from backend.accounts.lockout import lockout_clear
 from backend.accounts.models import User
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def account_deactivate(*, user: User) -> Ended:
 def account_reactivate(*, user: User) -> User:
     """The account may sign in again (with its password; no token comes back)."""
     if user.erased_at is not None:
-        raise ProblemError(409, "account_erased", "An erased account cannot come back.")
+        raise ProblemError(409, ProblemCode.ACCOUNT_ERASED, "An erased account cannot come back.")
     User.objects.filter(pk=user.pk).update(is_active=True)
     user.refresh_from_db(fields=["is_active"])
     return user
@@ -52,7 +53,9 @@ def therapist_second_factor_reset(*, user: User) -> services.NewTherapist:
     """A therapist lost the authenticator app and the recovery codes: both end, every
     sign-in ends, and a new enrolment code lets them set a password and enrol again."""
     if not user.is_therapist:
-        raise ProblemError(400, "not_a_therapist", "Only a therapist has a second factor here.")
+        raise ProblemError(
+            400, ProblemCode.NOT_A_THERAPIST, "Only a therapist has a second factor here."
+        )
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         recovery.recovery_codes_end(user=user)

@@ -18,6 +18,7 @@ from backend.accounts import codes, emails, services
 from backend.accounts.lockout import lockout_clear
 from backend.accounts.models import CodePurpose, DeviceToken, User
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 
 PASSWORD_TOO_WEAK_DETAIL = "The new password is too weak: see 'errors'."  # noqa: S105
 
@@ -29,7 +30,7 @@ def password_validated(*, password: str, user: User, field: str = "new_password"
     except DjangoValidationError as error:
         raise ProblemError(
             400,
-            "password_too_weak",
+            ProblemCode.PASSWORD_TOO_WEAK,
             PASSWORD_TOO_WEAK_DETAIL,
             extra={"errors": {field: list(error.messages)}},
         ) from error

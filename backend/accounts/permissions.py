@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from backend.accounts.models import DeviceToken, Role
+from backend.problem_codes import ProblemCode
 
 
 def has_second_factor(request: Request) -> bool:
@@ -23,7 +24,7 @@ class IsAuthenticatedWithSecondFactor(BasePermission):
     """Signed in, and for therapists (who read other people's journals) with TOTP."""
 
     message = "Sign in with your authenticator app code to do this."
-    code = "second_factor_required"
+    code = ProblemCode.SECOND_FACTOR_REQUIRED
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user

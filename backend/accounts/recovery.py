@@ -15,6 +15,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from backend.accounts.models import User
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_DEVICE_NAME = "Recovery codes"
@@ -29,7 +30,9 @@ def recovery_codes_create(*, user: User) -> list[str]:
     """A new set of recovery codes for a therapist; the previous set ends. Returns the
     codes, to be shown once."""
     if not user.is_therapist:
-        raise ProblemError(403, "permission_denied", "Only therapists have recovery codes.")
+        raise ProblemError(
+            403, ProblemCode.PERMISSION_DENIED, "Only therapists have recovery codes."
+        )
     with transaction.atomic():
         StaticDevice.objects.filter(user=user).delete()
         device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)

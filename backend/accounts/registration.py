@@ -35,6 +35,7 @@ from django.utils import timezone
 from backend.accounts import codes, emails, passwords, services, terms
 from backend.accounts.models import AccountCode, CodePurpose, Role, User
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 
 EMAIL_UNAVAILABLE_DETAIL = "Another account took this address in the meantime."
 # A registration not confirmed within this many days is deleted: its address is free again.
@@ -174,7 +175,9 @@ def email_change_confirm(*, user: User, code: str) -> User:
                         email=account_code.email, email_verified_at=timezone.now()
                     )
             except IntegrityError:
-                raise ProblemError(409, "email_unavailable", EMAIL_UNAVAILABLE_DETAIL) from None
+                raise ProblemError(
+                    409, ProblemCode.EMAIL_UNAVAILABLE, EMAIL_UNAVAILABLE_DETAIL
+                ) from None
             account_code.delete()
     if verdict is not codes.Verdict.ACCEPTED:
         raise codes.code_refused(verdict)

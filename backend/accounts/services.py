@@ -32,6 +32,7 @@ from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seco
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
 from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 
 ENROLMENT_CODE_TTL = timedelta(hours=72)
 # 20 characters from 30 unambiguous ones: about 98 bits, so an unsalted SHA-256 of the
@@ -98,7 +99,7 @@ def password_confirm(*, user: User, password: str, field: str = "password") -> N
     if not user.check_password(password):
         raise ProblemError(
             400,
-            "invalid_password",
+            ProblemCode.INVALID_PASSWORD,
             INVALID_PASSWORD_DETAIL,
             extra={"errors": {field: [INVALID_PASSWORD_DETAIL]}},
         )
@@ -311,14 +312,14 @@ def raise_if_locked_out(request: HttpRequest) -> None:
     seconds = lockout_retry_after_seconds(request)
     raise ProblemError(
         429,
-        "locked_out",
+        ProblemCode.LOCKED_OUT,
         LOCKED_OUT_DETAIL,
         extra={"retry_after_seconds": seconds},
         headers={"Retry-After": str(seconds)},
     )
 
 
-def unauthorized(code: str, detail: str) -> ProblemError:
+def unauthorized(code: ProblemCode, detail: str) -> ProblemError:
     # A 401 names the scheme that would succeed (RFC 9110, section 15.5.2).
     return ProblemError(
         401, code, detail, headers={"WWW-Authenticate": knox_settings.AUTH_HEADER_PREFIX}
@@ -326,7 +327,7 @@ def unauthorized(code: str, detail: str) -> ProblemError:
 
 
 def invalid_credentials() -> ProblemError:
-    return unauthorized("invalid_credentials", INVALID_CREDENTIALS_DETAIL)
+    return unauthorized(ProblemCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS_DETAIL)
 
 
 def second_factor_verified(*, user: User, otp: str) -> bool:
@@ -369,7 +370,7 @@ def user_sign_in(
         raise_if_locked_out(request)
         if is_marked_inactive(request):
             # The password was right: its holder may know that the account is off.
-            raise ProblemError(403, "account_inactive", ACCOUNT_INACTIVE_DETAIL)
+            raise ProblemError(403, ProblemCode.ACCOUNT_INACTIVE, ACCOUNT_INACTIVE_DETAIL)
         raise invalid_credentials()
     user = authenticated
     is_second_factor_verified = False
@@ -381,7 +382,7 @@ def user_sign_in(
         is_second_factor_verified = True
     if not user.is_email_verified:
         # Only the holder of the password learns this; it is not a failed sign-in.
-        raise ProblemError(403, "email_not_verified", EMAIL_NOT_VERIFIED_DETAIL)
+        raise ProblemError(403, ProblemCode.EMAIL_NOT_VERIFIED, EMAIL_NOT_VERIFIED_DETAIL)
     issued = device_token_create(
         user=user,
         device_name=device_name,
@@ -500,7 +501,7 @@ def _enrolment_code_usable(*, email: str, code: str) -> EnrolmentCode:
         .first()
     )
     if enrolment is None:
-        raise ProblemError(400, "invalid_enrolment_code", INVALID_ENROLMENT_DETAIL)
+        raise ProblemError(400, ProblemCode.INVALID_ENROLMENT_CODE, INVALID_ENROLMENT_DETAIL)
     return enrolment
 
 
@@ -533,7 +534,7 @@ def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> Enrolled:
         if device is None:
             raise ProblemError(
                 409,
-                "enrolment_not_started",
+                ProblemCode.ENROLMENT_NOT_STARTED,
                 "Start enrolment at POST /api/v1/auth/enrol/ first.",
             )
         # Checked without raising inside the transaction, so that django-otp's failure
@@ -549,7 +550,7 @@ def therapist_enrol_confirm(*, email: str, code: str, otp: str) -> Enrolled:
     if not is_verified:
         raise ProblemError(
             400,
-            "invalid_otp",
+            ProblemCode.INVALID_OTP,
             "The code from the authenticator app is not correct. Check the phone's clock.",
         )
     return Enrolled(user=user, recovery_codes=recovery_codes)

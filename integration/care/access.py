@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.db.models import Count, Expression, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -27,10 +27,23 @@ from rest_framework.request import Request
 from backend.accounts.models import Role, User
 from backend.errors import ProblemError
 from backend.logging import current_request_id
+from backend.problem_codes import ProblemCode
 from integration.models import AccessEvent, CareLink, SafetyAlert, Share, SharedEntry
 from journal.models import Entry
 
 VIA_CHANNELS = ("api", "dashboard")
+
+
+class AccessAction(models.TextChoices):
+    """What a therapist read: the `action` of an access event, the words of the patient's
+    access log. A closed set: a read this list does not name cannot be recorded."""
+
+    PATIENTS_LIST = "patients.list", "The list of linked patients (their names)"
+    SHARES_LIST = "shares.list", "The patient's active shares"
+    SHARES_HISTORY = "shares.history", "The patient's shares, past ones included"
+    SHARE_READ = "share.read", "What one share exposes"
+    SHARE_MEASURES = "share.measures", "The patient's PHQ-9 and GAD-7 scores, through a share"
+    SAFETY_ALERTS_LIST = "safety_alerts.list", "Safety alerts about the patient"
 
 
 def _not_found() -> NotFound:
@@ -255,7 +268,7 @@ def _event_fields(
     *,
     actor: User,
     patient: Any,
-    action: str,
+    action: AccessAction,
     via: str,
     request: HttpRequest | Request | None,
     share: Share | None,
@@ -275,7 +288,9 @@ def _event_fields(
     }
 
 
-def _check_call(via: str) -> None:
+def _check_call(action: AccessAction, via: str) -> None:
+    if action not in AccessAction.values:  # the patient's log names every kind of read
+        raise ValueError(f"action must be one of {AccessAction.values}")
     if via not in VIA_CHANNELS:  # the patient's log says how their data was read
         raise ValueError(f"via must be one of {VIA_CHANNELS}")
     if not transaction.get_connection().in_atomic_block:
@@ -287,7 +302,7 @@ def audit_unavailable() -> ProblemError:
     (503, nothing of it is sent), since a read that leaves no trace must not happen."""
     return ProblemError(
         503,
-        "audit_unavailable",
+        ProblemCode.AUDIT_UNAVAILABLE,
         "This record cannot be shown right now because its access could not be logged. "
         "Try again later.",
         headers={"Retry-After": "30"},
@@ -298,7 +313,7 @@ def access_record(
     *,
     actor: User,
     patient: Any,
-    action: str,
+    action: AccessAction,
     via: str,
     request: HttpRequest | Request | None,
     share: Share | None = None,
@@ -308,7 +323,7 @@ def access_record(
     """Write the access event for a read. Call inside the transaction that reads: if the
     event cannot be written, the read fails with it (a database error becomes the 503
     `audit_unavailable`; the transaction, reads included, rolls back)."""
-    _check_call(via)
+    _check_call(action, via)
     fields = _event_fields(
         actor=actor,
         patient=patient,
@@ -337,7 +352,7 @@ class AccessRead:
 def access_record_per_patient(
     *,
     actor: User,
-    action: str,
+    action: AccessAction,
     via: str,
     request: HttpRequest | Request | None,
     object_type: str,
@@ -360,14 +375,14 @@ def access_record_per_patient(
 def access_record_each(
     *,
     actor: User,
-    action: str,
+    action: AccessAction,
     via: str,
     request: HttpRequest | Request | None,
     reads: Iterable[AccessRead],
 ) -> list[AccessEvent]:
     """One access event per patient read, in one INSERT, under the rules of
     `access_record`."""
-    _check_call(via)
+    _check_call(action, via)
     events = [
         AccessEvent(
             **_event_fields(

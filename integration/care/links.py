@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import Role, User
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 from integration.care import access
 from integration.models import (
     CareInvitation,
@@ -78,16 +79,18 @@ def invitation_create(*, therapist: User, now: dt.datetime | None = None) -> New
         except IntegrityError:
             continue  # the same code is open already (30^8 codes: about never)
         return NewInvitation(invitation=invitation, code=code)
-    raise ProblemError(503, "unavailable", "No invitation code could be made. Try again.")
+    raise ProblemError(503, ProblemCode.UNAVAILABLE, "No invitation code could be made. Try again.")
 
 
 def _invalid_invitation() -> ProblemError:
     # One answer for a wrong, used or expired code: a guesser learns nothing.
-    return ProblemError(400, "invalid_invitation_code", INVALID_INVITATION_DETAIL)
+    return ProblemError(400, ProblemCode.INVALID_INVITATION_CODE, INVALID_INVITATION_DETAIL)
 
 
 def _already_linked() -> ProblemError:
-    return ProblemError(409, "already_linked", "You are already linked to this therapist.")
+    return ProblemError(
+        409, ProblemCode.ALREADY_LINKED, "You are already linked to this therapist."
+    )
 
 
 def _usable_invitations(now: dt.datetime) -> QuerySet[CareInvitation]:
@@ -128,7 +131,7 @@ def _consent_version_checked(consent_version: str | None) -> str:
     if consent_version is not None and consent_version != current:
         raise ProblemError(
             409,
-            "consent_version_outdated",
+            ProblemCode.CONSENT_VERSION_OUTDATED,
             "The consent text has changed: show the current one and send its version.",
             extra={"current_consent_version": current},
         )
@@ -236,7 +239,9 @@ def care_link_consent_set(
             raise NotFound()
         if link.ended_at is not None:
             raise ProblemError(
-                409, "care_link_ended", "This care link has ended; its consent cannot change."
+                409,
+                ProblemCode.CARE_LINK_ENDED,
+                "This care link has ended; its consent cannot change.",
             )
         in_force = link.safety_alerts_consent
         unchanged = (

@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.models import User
 from backend.api import api_datetime
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 from integration.care import access
 from integration.models import (
     AccessEvent,
@@ -149,7 +150,7 @@ def share_get_for_patient(*, patient: User, share_id: uuid.UUID) -> ShareExposur
         # keeps it, with its state, as the patient's history.
         raise ProblemError(
             410,
-            "share_revoked",
+            ProblemCode.SHARE_REVOKED,
             "This share was revoked; it stays in your list of shares as a record.",
             extra={"revoked_at": api_datetime(share.revoked_at)},
         )

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from backend.serializers import EnumField
 from integration.care import selectors
+from integration.care.access import AccessAction
 from integration.care.links import current_consent_version
 from integration.models import (
     CareLink,
@@ -223,11 +224,13 @@ class ShareDetailSerializer(ShareSerializer):
 
 
 class AccessEventSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField(source="public_id")
     actor_display_name = serializers.CharField(source="actor.display_name")
-    action = serializers.CharField(
-        help_text="patients.list, shares.list, shares.history, share.read, share.measures or "
-        "safety_alerts.list."
+    action = EnumField(
+        AccessAction,
+        help_text="What was read: "
+        + "; ".join(f"{action.value}: {action.label}" for action in AccessAction)
+        + ".",
     )
     share = serializers.UUIDField(source="share_id", allow_null=True)
     object_type = serializers.CharField(allow_blank=True)

@@ -23,6 +23,7 @@ from backend.accounts.permissions import (
 )
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 from integration.care import links as care_links
@@ -253,7 +254,7 @@ class CareLinkDetailView(APIView):
             # share), yet the patient keeps the record of their decisions.
             raise ProblemError(
                 410,
-                "care_link_ended",
+                ProblemCode.CARE_LINK_ENDED,
                 "This care link has ended; it stays in your list of care links as a record.",
                 extra={
                     "ended_at": data["ended_at"],

@@ -17,6 +17,7 @@ from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
+from backend.problem_codes import ProblemCode
 from integration.models import (
     ANSWERABLE_STATUSES,
     AnswerKind,
@@ -40,7 +41,7 @@ class PromptConflictError(ProblemError):
     (`current`), as a 412 carries the record it refused."""
 
     def __init__(self, prompt: Prompt, detail: str) -> None:
-        super().__init__(409, "invalid_transition", detail)
+        super().__init__(409, ProblemCode.INVALID_TRANSITION, detail)
         self.prompt = prompt
 
 

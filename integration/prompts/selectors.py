@@ -55,7 +55,7 @@ class TimelineView:
     """A patient's timeline settings; the defaults when they never changed them."""
 
     plan: IntegrationPlan
-    disabled_steps: list[int]
+    disabled_steps: list[uuid.UUID]
     quiet_start: dt.time
     quiet_end: dt.time
     max_prompts_per_day: int
@@ -82,7 +82,9 @@ def timeline_for_patient(*, patient: User) -> TimelineView:
         )
     return TimelineView(
         plan=timeline.plan,
-        disabled_steps=sorted(timeline.disabled_steps.values_list("pk", flat=True)),
+        disabled_steps=list(
+            timeline.disabled_steps.order_by("position").values_list("public_id", flat=True)
+        ),
         quiet_start=timeline.quiet_start,
         quiet_end=timeline.quiet_end,
         max_prompts_per_day=timeline.max_prompts_per_day,

@@ -82,7 +82,9 @@ class ExerciseRefSerializer(serializers.Serializer[Any]):
 
 
 class PlanStepSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField(help_text="Send in `disabled_steps` to switch it off.")
+    id = serializers.UUIDField(
+        source="public_id", help_text="Send in `disabled_steps` to switch it off."
+    )
     position = serializers.IntegerField()
     exercise = ExerciseRefSerializer()
     offset_seconds = serializers.SerializerMethodField(
@@ -136,7 +138,7 @@ def time_field(help_text: str, **kwargs: Any) -> serializers.TimeField:
 class TimelineSerializer(serializers.Serializer[Any]):
     plan = serializers.SlugField(source="plan.slug", help_text="The chosen plan's slug.")
     disabled_steps = serializers.ListField(
-        child=serializers.IntegerField(), help_text="Ids of the plan's steps switched off."
+        child=serializers.UUIDField(), help_text="Ids of the plan's steps switched off."
     )
     quiet_start = time_field("Local time (HH:MM) quiet hours start.")
     quiet_end = time_field("Local time (HH:MM) they end; may be earlier (past midnight).")

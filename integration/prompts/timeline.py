@@ -5,6 +5,7 @@ Every change re-plans the patient's prompts in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Collection
 
 from django.db import transaction
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
+from backend.problem_codes import ProblemCode
 from integration.models import (
     IntegrationPlan,
     PatientTimeline,
@@ -33,7 +35,7 @@ MAX_QUIET_HOURS = dt.timedelta(hours=20)
 def _no_default_plan() -> ProblemError:
     # Only before the catalog migration has run (integration 0002_catalog ships one).
     return ProblemError(
-        503, "no_default_plan", "No integration plan is set up yet. Try again later."
+        503, ProblemCode.NO_DEFAULT_PLAN, "No integration plan is set up yet. Try again later."
     )
 
 
@@ -41,7 +43,7 @@ def timeline_update(
     *,
     patient: User,
     plan_slug: str | None = None,
-    disabled_step_ids: Collection[int] | None = None,
+    disabled_step_ids: Collection[uuid.UUID] | None = None,
     quiet_start: dt.time | None = None,
     quiet_end: dt.time | None = None,
     max_prompts_per_day: int | None = None,
@@ -49,7 +51,8 @@ def timeline_update(
 ) -> PatientTimeline:
     """Change how prompts reach the patient (None: unchanged), then re-sync their prompts.
 
-    Choosing another plan without `disabled_step_ids` switches every step of it on.
+    `disabled_step_ids` are the steps' public ids (`PlanStep.public_id`). Choosing another
+    plan without them switches every step of it on.
     """
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
@@ -70,15 +73,17 @@ def timeline_update(
         is_new_plan = plan is not None and plan.pk != timeline.plan_id
         if plan is not None:
             timeline.plan = plan
+        disabled_pks: list[int] = []
         if disabled_step_ids is not None:
             wanted = set(disabled_step_ids)
-            found = set(
-                PlanStep.objects.filter(plan_id=timeline.plan_id, pk__in=wanted).values_list(
-                    "pk", flat=True
+            found = dict(
+                PlanStep.objects.filter(plan_id=timeline.plan_id, public_id__in=wanted).values_list(
+                    "public_id", "pk"
                 )
             )
-            if found != wanted:
+            if set(found) != wanted:
                 raise invalid_fields({"disabled_steps": ["Give ids of steps of the chosen plan."]})
+            disabled_pks = list(found.values())
         if quiet_start is not None:
             timeline.quiet_start = quiet_start
         if quiet_end is not None:
@@ -92,7 +97,7 @@ def timeline_update(
         timeline.updated_at = now
         timeline.save()
         if disabled_step_ids is not None:
-            timeline.disabled_steps.set(disabled_step_ids)
+            timeline.disabled_steps.set(disabled_pks)
         elif is_new_plan:
             timeline.disabled_steps.clear()
         sync_patient_locked(patient=patient, timeline=timeline, now=now)

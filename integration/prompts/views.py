@@ -118,7 +118,7 @@ class TimelineView(APIView):
 
         plan = serializers.SlugField(required=False, help_text="A slug from GET /plans/.")
         disabled_steps = serializers.ListField(
-            child=serializers.IntegerField(),
+            child=serializers.UUIDField(),
             required=False,
             max_length=DISABLED_STEPS_MAX,
             help_text="Ids of steps of the (new) plan to switch off; [] switches all on.",
@@ -165,7 +165,13 @@ class TimelineView(APIView):
             ),
             OpenApiExample(
                 "Switch two steps off, two prompts a day",
-                value={"disabled_steps": [5, 8], "max_prompts_per_day": 2},
+                value={
+                    "disabled_steps": [
+                        "0b7e2c1a-5d4f-4c8e-9a31-6f2d8e4b7c10",
+                        "9f1a3b5c-7d2e-4f60-8a9b-1c3d5e7f9a2b",
+                    ],
+                    "max_prompts_per_day": 2,
+                },
                 request_only=True,
             ),
         ],

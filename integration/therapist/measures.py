@@ -133,7 +133,7 @@ def share_measures_for_therapist(
         access.access_record(
             actor=therapist,
             patient=patient,
-            action="share.measures",
+            action=access.AccessAction.SHARE_MEASURES,
             via=via,
             request=request,
             share=share,

@@ -116,7 +116,7 @@ def linked_patients_for_therapist(
         ]
         access.access_record_each(
             actor=therapist,
-            action="patients.list",
+            action=access.AccessAction.PATIENTS_LIST,
             via=via,
             request=request,
             reads=[
@@ -148,7 +148,7 @@ def readable_shares_for_patient(
         access.access_record(
             actor=therapist,
             patient=link.patient_id,
-            action="shares.list",
+            action=access.AccessAction.SHARES_LIST,
             via=via,
             request=request,
             object_type="share",
@@ -183,7 +183,7 @@ def readable_shares_by_patient(
             by_patient[share.patient_id].append(share)
         access.access_record_per_patient(
             actor=therapist,
-            action="shares.list",
+            action=access.AccessAction.SHARES_LIST,
             via=via,
             request=request,
             object_type="share",
@@ -223,7 +223,7 @@ def share_history_for_therapist(
         access.access_record(
             actor=therapist,
             patient=link.patient_id,
-            action="shares.history",
+            action=access.AccessAction.SHARES_HISTORY,
             via=via,
             request=request,
             object_type="share",
@@ -358,7 +358,7 @@ def share_content_for_therapist(
         access.access_record(
             actor=therapist,
             patient=share.patient,
-            action="share.read",
+            action=access.AccessAction.SHARE_READ,
             via=via,
             request=request,
             share=share,
@@ -458,7 +458,7 @@ def open_safety_alerts_for_therapist(
             )
         access.access_record_per_patient(
             actor=therapist,
-            action="safety_alerts.list",
+            action=access.AccessAction.SAFETY_ALERTS_LIST,
             via=via,
             request=request,
             object_type="safety_alert",

@@ -25,7 +25,7 @@ from journal.sessions.serializers import AfterEffectsSerializer
 
 
 class InvitationSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField()
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
 
@@ -42,7 +42,7 @@ class NewInvitationSerializer(InvitationSerializer):
 
 def invitation_values(invitation: CareInvitation) -> dict[str, Any]:
     return {
-        "id": invitation.id,
+        "id": invitation.public_id,
         "created_at": invitation.created_at,
         "expires_at": invitation.expires_at,
     }

@@ -51,7 +51,8 @@ def assert_problem(response, status: int, code: str) -> dict:
 
 
 def without_request_id(body: dict) -> dict:
-    return {key: value for key, value in body.items() if key != "request_id"}
+    """The body without what names this one request (`request_id`, `instance`)."""
+    return {key: value for key, value in body.items() if key not in {"request_id", "instance"}}
 
 
 def admin_sign_in(

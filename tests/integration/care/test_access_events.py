@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from integration.care import access
+from integration.care.access import AccessAction
 from integration.models import AccessEvent
 from integration.therapist import selectors
 from tests.accounts.helpers import assert_problem
@@ -125,6 +127,20 @@ def test_an_event_is_not_written_without_a_read_channel(share, therapist):
     assert not AccessEvent.objects.exists()
 
 
+def test_an_event_is_not_written_for_an_action_the_log_does_not_name(share, patient, therapist):
+    with pytest.raises(ValueError, match="action"), transaction.atomic():
+        access.access_record(
+            actor=therapist,
+            patient=patient,
+            action="share.export",  # type: ignore[arg-type]
+            via="api",
+            request=None,
+            share=share,
+        )
+
+    assert not AccessEvent.objects.exists()
+
+
 # What is recorded, and the patient's list -----------------------------------------------
 
 
@@ -174,6 +190,10 @@ def test_patient_lists_access_events_newest_first_in_pages(
     }
     assert newest["actor_display_name"] == therapist.display_name
     assert newest["share"] == str(share.id)
+    # The public id, a UUID; the sequence number stays inside the database.
+    read = AccessEvent.objects.get(patient=patient, action=AccessAction.SHARE_READ)
+    assert newest["id"] == str(read.public_id)
+    assert newest["id"] != str(read.pk)
     assert second["next"] is None
 
 

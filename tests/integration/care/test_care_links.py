@@ -38,10 +38,10 @@ def test_invitation_is_an_8_character_code_stored_only_as_its_hash(therapist_api
     assert len(code) == 8
     assert set(code) <= set(links.INVITATION_CODE_ALPHABET)
     assert not set(code) & set("IL1O0")
-    invitation = CareInvitation.objects.get(pk=body["id"])
+    invitation = CareInvitation.objects.get(public_id=body["id"])
     assert invitation.therapist == therapist
     assert invitation.code_hash == hashlib.sha256(code.encode()).hexdigest()
-    assert code not in str(CareInvitation.objects.values().get(pk=body["id"]))
+    assert code not in str(CareInvitation.objects.values().get(public_id=body["id"]))
     lifetime = invitation.expires_at - before
     assert dt.timedelta(hours=72) <= lifetime < dt.timedelta(hours=72, seconds=5)
 

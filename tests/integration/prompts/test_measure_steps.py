@@ -235,11 +235,12 @@ def test_weekly_sessions_get_the_measure_after_each_one(patient) -> None:
 
 def test_a_measure_step_can_be_switched_off(patient, patient_client) -> None:
     dosing(patient, MONDAY)
-    steps = list(
-        PlanStep.objects.filter(plan=plan("kap-default"), exercise__slug="gad7").values_list(
-            "pk", flat=True
-        )
-    )
+    steps = [
+        str(public_id)
+        for public_id in PlanStep.objects.filter(
+            plan=plan("kap-default"), exercise__slug="gad7"
+        ).values_list("public_id", flat=True)
+    ]
 
     response = patient_client.patch("/api/v1/me/plan/", {"disabled_steps": steps}, format="json")
 

@@ -155,12 +155,13 @@ def test_changing_the_plan_resyncs_upcoming_sessions(patient, patient_client) ->
 
 def test_switching_steps_off_and_on(patient, patient_client) -> None:
     make_session(patient, MONDAY_UTC)
-    steps = [step_of("kap-default", slug).pk for slug in ("body-scan", "carry-forward")]
+    # body-scan comes before carry-forward in the plan: the answer lists them in step order.
+    steps = [str(step_of("kap-default", slug).public_id) for slug in ("carry-forward", "body-scan")]
 
     response = patient_client.patch(PLAN, {"disabled_steps": steps}, format="json")
 
     assert response.status_code == 200
-    assert response.json()["disabled_steps"] == sorted(steps)
+    assert response.json()["disabled_steps"] == steps[::-1]
     assert {p.exercise.slug for p in live(patient)} & {"body-scan", "carry-forward"} == set()
     assert len(live(patient)) == 11
 
@@ -170,7 +171,9 @@ def test_switching_steps_off_and_on(patient, patient_client) -> None:
 
 def test_a_new_plan_switches_all_its_steps_on(patient, patient_client) -> None:
     patient_client.patch(
-        PLAN, {"disabled_steps": [step_of("kap-default", "body-scan").pk]}, format="json"
+        PLAN,
+        {"disabled_steps": [str(step_of("kap-default", "body-scan").public_id)]},
+        format="json",
     )
 
     response = patient_client.patch(PLAN, {"plan": "iv-series"}, format="json")
@@ -183,6 +186,7 @@ def test_a_new_plan_switches_all_its_steps_on(patient, patient_client) -> None:
     [
         ({"plan": "no-such-plan"}, "plan"),
         ({"disabled_steps": ["x"]}, "disabled_steps.0"),
+        ({"disabled_steps": [5]}, "disabled_steps"),  # an old integer id: no such step
         ({"max_prompts_per_day": 0}, "max_prompts_per_day"),
         ({"max_prompts_per_day": 11}, "max_prompts_per_day"),
         ({"quiet_start": "9pm"}, "quiet_start"),
@@ -203,7 +207,7 @@ def test_invalid_settings_are_refused_and_nothing_changes(
 
 def test_disabled_steps_must_belong_to_the_chosen_plan(patient, patient_client) -> None:
     patient_client.patch(PLAN, {"max_prompts_per_day": 2}, format="json")
-    foreign = step_of("iv-series", "walk-outside").pk
+    foreign = str(step_of("iv-series", "walk-outside").public_id)
 
     response = patient_client.patch(PLAN, {"disabled_steps": [foreign]}, format="json")
 

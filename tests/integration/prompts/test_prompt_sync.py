@@ -370,7 +370,7 @@ def test_a_step_switched_off_is_cancelled_and_back_on_returns(patient) -> None:
     body_scan = prompts_of(session)["body-scan"]
     step = step_of("kap-default", "body-scan")
 
-    timeline_update(patient=patient, disabled_step_ids=[step.pk])
+    timeline_update(patient=patient, disabled_step_ids=[step.public_id])
     assert Prompt.objects.get(pk=body_scan.pk).status == PromptStatus.CANCELLED
 
     timeline_update(patient=patient, disabled_step_ids=[])
