@@ -518,9 +518,6 @@ class AccessEvent(models.Model):
         raise PermissionError("Access events cannot be deleted.")
 
 
-# Safety alerts ----------------------------------------------------------------------------
-
-
 class SafetyAlertReason(models.TextChoices):
     PHQ9_ITEM9 = "phq9_item9", "PHQ-9 item 9 above 0"
 
@@ -597,3 +594,6 @@ class SafetyAlert(models.Model):
 
     def __str__(self) -> str:
         return f"safety alert {self.id} ({self.status})"
+
+
+from integration.ahead.models import *  # noqa: E402, F403
