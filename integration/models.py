@@ -184,6 +184,8 @@ class Prompt(models.Model):
     # the patient's quiet hours, the post-dosing quiet period and the daily cap moved it.
     nominal_at = models.DateTimeField()
     due_at = models.DateTimeField()
+    # What moved it from `nominal_at` when it was planned (PromptMove values; [] if nothing).
+    moved_by = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField()
     # Delivery claim: set when the dispatcher takes the prompt; a claim whose lease has
     # passed (its worker died) is taken back by the next dispatch.
@@ -313,9 +315,6 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.id} {self.outcome}"
-
-
-# Care links, shares and the access log ---------------------------------------------------
 
 
 class CareInvitation(models.Model):

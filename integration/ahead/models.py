@@ -9,11 +9,24 @@ import datetime as dt
 from django.db import models
 from django.db.models import Q
 
-__all__ = ["REMINDER_OFFSET_LIMIT", "PlanReminder"]
+__all__ = ["REMINDER_OFFSET_LIMIT", "PlanReminder", "PromptMove"]
 
 # Readers widen their search for sessions by this much, so an offset must stay inside it:
 # a week covers every preparation step the shipped plans name (the longest is a day).
 REMINDER_OFFSET_LIMIT = dt.timedelta(days=7)
+
+
+class PromptMove(models.TextChoices):
+    """What moved a prompt from its step's time when it was planned (`Prompt.moved_by`),
+    the reasons the upcoming view gives. Kept here, with what the timeline ahead shows,
+    since `integration/models.py` is at its size limit; `integration.models` exports it."""
+
+    QUIET_HOURS = "quiet_hours", "The patient's quiet hours"
+    POST_DOSING = "post_dosing", "The quiet period after a dosing session"
+    DAILY_CAP = "daily_cap", "The daily limit of prompts"
+    PLANNED_LATE = "planned_late", "Its time had passed when planned: due at once"
+    # Never stored: the upcoming view says it of a prompt the patient snoozed.
+    SNOOZED = "snoozed", "The patient snoozed it"
 
 
 class PlanReminder(models.Model):
