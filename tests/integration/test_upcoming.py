@@ -514,3 +514,43 @@ def test_query_count_does_not_grow_with_the_items(db, django_assert_num_queries)
 
 def test_an_empty_view_reads_little(patient, patient_client) -> None:
     assert _queries_for(patient_client) <= 3
+
+
+# No journal text --------------------------------------------------------------------------
+
+
+def test_no_journal_text_reaches_the_view(patient, patient_client) -> None:
+    """The session's private note, an intention's title, body and tags, and an answer to a
+    prompt are journal text: none of it is in the upcoming view."""
+    esketamine(patient)
+    canary = "canary-7d1f3e-upcoming"
+    session = patient_client.post(
+        "/api/v1/sessions/",
+        {
+            "kind": "dosing",
+            "modality": "esketamine_nasal",
+            "setting": "clinic",
+            "scheduled_start": z(NOW + 3 * D),
+            "note": f"note {canary}",
+        },
+        format="json",
+    ).json()
+    written = patient_client.post(
+        "/api/v1/entries/",
+        {
+            "kind": "intention",
+            "session": session["id"],
+            "title": f"title {canary}",
+            "body": f"body {canary}",
+            "tags": [canary],
+        },
+        format="json",
+    )
+    assert written.status_code == 201, written.json()
+    assert canary in patient_client.get(f"/api/v1/entries/{written.json()['id']}/").content.decode()
+
+    answer = patient_client.get(URL, {"limit": 200})
+
+    assert answer.status_code == 200
+    assert session["id"] in answer.content.decode()
+    assert canary not in answer.content.decode()
