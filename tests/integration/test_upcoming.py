@@ -151,6 +151,27 @@ def test_cursor_pages_give_every_item_once_and_lead_back(patient, patient_client
     assert back["previous"] is None
 
 
+def test_previous_links_walk_back_to_the_first_page(patient, patient_client) -> None:
+    esketamine(patient)
+    for days in (2, 6):
+        make_session(patient, NOW + days * D)
+    everything = every_item(patient_client)
+    url = f"{URL}?limit=5"
+    while url:
+        last = patient_client.get(url).json()
+        url = last["next"]
+
+    walked = list(last["results"])
+    url = last["previous"]
+    while url:
+        page = patient_client.get(url).json()
+        assert len(page["results"]) == 5
+        walked = page["results"] + walked
+        url = page["previous"]
+
+    assert walked == everything
+
+
 def test_links_keep_the_range_of_the_first_page(patient, patient_client) -> None:
     esketamine(patient)
     make_session(patient, NOW + 2 * D)
