@@ -35,6 +35,10 @@ PASSWORD = "leakscan " + secrets.token_urlsafe(12)  # one run's accounts only
 PATIENT, THERAPIST, ADMIN, ANONYMOUS = "patient", "therapist", "admin", "anonymous"
 
 
+# The patient's upcoming view: a patient's answer, and yet one that must hold no journal text.
+UPCOMING_STEP = "upcoming view"
+
+
 class FlowError(RuntimeError):
     """A step of the journey did not answer as expected: the scan cannot vouch for it."""
 
@@ -536,6 +540,9 @@ class Journey:
             ("inbox", "/api/v1/prompts/?limit=100"),
         ):
             self.p(step, "GET", path)
+        # Scanned on its own (UPCOMING_STEP): times and the clinic's reminders, no journal text.
+        since, until = _iso(_now() - dt.timedelta(days=1)), _iso(_now() + dt.timedelta(days=13))
+        self.p(UPCOMING_STEP, "GET", f"/api/v1/me/upcoming/?start={since}&end={until}&limit=200")
 
     def share(self) -> None:
         share = self.p(
