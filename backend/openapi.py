@@ -22,7 +22,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "request_id": {"type": "string"},
     },
     "required": ["type", "title", "status", "detail", "code"],
-    "additionalProperties": True,
+    # Further members are allowed (JSON Schema's default) without `additionalProperties:
+    # true`, which TypeScript generators turn into an index signature of `unknown` that
+    # hides a typed extension such as `current` (tests/clients).
 }
 
 _DESCRIPTIONS = {
