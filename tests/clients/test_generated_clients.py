@@ -100,6 +100,7 @@ def test_the_generated_python_client_drives_the_patient_flow(live_server, mail, 
     login = part("api.auth.auth_login")
     entries_create = part("api.entries.entries_create")
     entries_update = part("api.entries.entries_update")
+    entries_delete = part("api.entries.entries_delete")
     sync = part("api.sync.sync")
     erase = part("api.me.me_erase")
     me = part("api.me.me_retrieve")
@@ -155,11 +156,19 @@ def test_the_generated_python_client_drives_the_patient_flow(live_server, mail, 
     assert isinstance(created.parsed, models.EntryRecord)
     assert (created.parsed.id, created.parsed.written_at) == (entry_id, written_at)
 
+    # A second one, written and deleted offline: sync reports its tombstone.
+    draft_id = uuid.uuid4()
+    draft = models.EntryCreateRequest(id=draft_id, kind=models.EntryKind.NOTE, body="Draft.")
+    assert entries_create.sync_detailed(client=patient, body=draft).status_code == 201
+    deleted = entries_delete.sync_detailed(draft_id, client=patient, if_match='"1"')
+    assert deleted.status_code == 204, deleted.content
+
     page = sync.sync_detailed(client=patient, limit=500).parsed
     assert isinstance(page, models.SyncPage)
-    (change,) = [change for change in page.changes if change.id == entry_id]
-    assert isinstance(change.data, models.Entry)
-    assert (change.data.id, change.data.written_at) == (entry_id, written_at)
+    changes = {change.id: change for change in page.changes}
+    assert isinstance(changes[entry_id].data, models.Entry)
+    assert (changes[entry_id].data.id, changes[entry_id].data.written_at) == (entry_id, written_at)
+    assert (changes[draft_id].deleted, changes[draft_id].data) == (True, None)
 
     # Another device changed it (version 1 -> 2); an edit made against version 1 conflicts.
     changed = entries_update.sync_detailed(
