@@ -71,12 +71,21 @@ async function main(): Promise<void> {
   const repeated = await patient.POST("/api/v1/entries/", { body: entry });
   check(repeated.response.status === 200, `a repeated create answers 200, not ${repeated.response.status}`);
 
+  // A draft written and deleted offline: sync reports its tombstone.
+  const draftId = randomUUID();
+  await patient.POST("/api/v1/entries/", { body: { id: draftId, kind: "note", body: "Draft." } });
+  const deleted = await patient.DELETE("/api/v1/entries/{entry_id}/", {
+    params: { path: { entry_id: draftId }, header: { "If-Match": '"1"' } },
+  });
+  check(deleted.response.status === 204, `delete answers 204, not ${deleted.response.status}`);
+
   const synced = await patient.GET("/api/v1/sync/", { params: { query: { limit: 500 } } });
   if (synced.data === undefined) {
     throw new Error(`sync answers ${synced.response.status}`);
   }
   const change = synced.data.changes.find((item) => item.id === id);
   const record = change?.type === "entry" ? (change.data as Entry | null) : null;
+  const tombstone = synced.data.changes.find((item) => item.id === draftId);
 
   // Another device changes the entry (version 1 -> 2); this one still holds version 1.
   const changed = await patient.PATCH("/api/v1/entries/{entry_id}/", {
@@ -103,6 +112,7 @@ async function main(): Promise<void> {
       written_at: written,
       created: created.data?.written_at ?? null,
       synced: record ? { id: record.id, written_at: record.written_at, type: change?.type } : null,
+      tombstone: tombstone ? { deleted: tombstone.deleted, data: tombstone.data } : null,
       conflict: {
         status: stale.response.status,
         code: stale.error.code,

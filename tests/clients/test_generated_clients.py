@@ -35,8 +35,11 @@ PASSWORD = "correct horse battery staple"
 PACKAGE = "afterglow_client"
 # openapi-python-client's settings: our package name, and no formatter run afterwards (the
 # generated code is imported, never committed).
-PYTHON_CONFIG = f"project_name_override: afterglow-client\npackage_name_override: {PACKAGE}\n"
-PYTHON_CONFIG += "post_hooks: []\n"
+PYTHON_CONFIG = f"""\
+project_name_override: afterglow-client
+package_name_override: {PACKAGE}
+post_hooks: []
+"""
 
 
 @pytest.fixture(scope="module")
@@ -265,6 +268,7 @@ def test_the_generated_typescript_client_drives_the_patient_flow(
         "written_at": result["written_at"],
         "type": "entry",
     }
+    assert result["tombstone"] == {"deleted": True, "data": None}
     assert result["conflict"] == {
         "status": 412,
         "code": "version_conflict",
