@@ -37,7 +37,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "request_id": {"type": "string"},
     },
     "required": ["type", "title", "status", "detail", "code"],
-    "additionalProperties": True,
+    # Further members are allowed (JSON Schema's default) without `additionalProperties:
+    # true`, which TypeScript generators turn into an index signature of `unknown` that
+    # hides a typed extension such as `current` (tests/clients).
 }
 
 
@@ -136,9 +138,14 @@ def _component_type(schemas: dict[str, Any], reference: str) -> str | None:
 
 
 def type_nullable_references(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Give every nullable reference (`allOf: [$ref]` with `nullable: true`) the type of
-    what it names. OpenAPI 3.0 ignores `nullable` without a `type` beside it, so generators
-    read such a field as not nullable, or as anything; with the type they read it right."""
+    """Write every nullable reference (drf-spectacular's `allOf: [$ref]` with
+    `nullable: true`) as `oneOf: [$ref, null]`, the null a typed schema of its own.
+
+    OpenAPI 3.0 ignores `nullable` without a `type` beside it, so some generators read the
+    untyped form as not nullable; with a `type` beside the `allOf`, others (openapi-python-
+    client) pass the reference through and drop the null. Both read a `oneOf` whose second
+    member is `{type, nullable: true, enum: [null]}` as "the record or null"
+    (tests/clients generates clients from it)."""
     schemas: dict[str, Any] = result.get("components", {}).get("schemas", {})
 
     def visit(node: Any) -> None:
@@ -146,14 +153,15 @@ def type_nullable_references(result: dict[str, Any], **kwargs: Any) -> dict[str,
             all_of = node.get("allOf")
             if (
                 node.get("nullable") is True
-                and "type" not in node
                 and isinstance(all_of, list)
                 and len(all_of) == 1
                 and "$ref" in all_of[0]
             ):
-                kind = _component_type(schemas, all_of[0]["$ref"])
+                kind = node.get("type") or _component_type(schemas, all_of[0]["$ref"])
                 if kind is not None:
-                    node["type"] = kind
+                    del node["allOf"], node["nullable"]
+                    node.pop("type", None)
+                    node["oneOf"] = [all_of[0], {"type": kind, "nullable": True, "enum": [None]}]
             for value in node.values():
                 visit(value)
         elif isinstance(node, list):
@@ -161,6 +169,17 @@ def type_nullable_references(result: dict[str, Any], **kwargs: Any) -> dict[str,
                 visit(value)
 
     visit(result)
+    return result
+
+
+def mark_anonymous_operations(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Say "no credentials" as `security: []` rather than drf-spectacular's `[{}]`: both
+    mean it in OpenAPI, but generators (openapi-python-client) read any non-empty list as
+    "needs a token", and would ask for one to register or sign in."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and operation.get("security") == [{}]:
+                operation["security"] = []
     return result
 
 

@@ -38,6 +38,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "backend.openapi.rename_operations",
         "backend.openapi_links.add_links",
         "backend.openapi.type_nullable_references",
+        "backend.openapi.mark_anonymous_operations",
     ],
     # The service that serves the document: generated clients are given their base URL.
     "SERVERS": [{"url": "/", "description": "The service that serves this document"}],
