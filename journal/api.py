@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import User
 from backend.api import problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
+from backend.idempotency import REPLAYED_HEADER, derived_id, idempotency_key
 from backend.middleware import log_unhandled_exception
 from backend.serializers import BoundedDateTimeField
 from journal import records
@@ -230,14 +231,42 @@ RESPONSE_428 = problem_openapi('`precondition_required`: send If-Match: "<versio
 
 RESPONSE_409 = problem_openapi(
     "`id_conflict`: the `id` is taken by a different record (or was deleted). A repeat of "
-    "the same create answers 200 instead."
+    "the same create answers 200 instead. `idempotency_key_reused`: the `Idempotency-Key` "
+    "(sent without an `id`) was used for different content."
 )
 
 
 def created_or_repeated(created: records.Created[Any], data: dict[str, Any]) -> Response:
-    return record_response(
+    response = record_response(
         data, status_code=status.HTTP_201_CREATED if created.is_new else status.HTTP_200_OK
     )
+    if not created.is_new:
+        response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def create_with_key(
+    request: Request, data: dict[str, Any], *, operation: str, create: Callable[[], Response]
+) -> Response:
+    """A create of a record that repeats by client id, taking `Idempotency-Key` as well:
+    without an `id` in the body, the key stands for one (`backend.idempotency.derived_id`),
+    so a repeat answers as a repeated id does (200, the record) and the same key with other
+    content answers 409 `idempotency_key_reused`."""
+    key = idempotency_key(request)
+    if key is None or data.get("id") is not None:
+        return create()
+    data["id"] = derived_id(request, operation=operation, key=key)
+    try:
+        return create()
+    except ProblemError as error:
+        if error.problem_code != "id_conflict":
+            raise
+        raise ProblemError(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different request. Use a new key for a "
+            "new request.",
+        ) from None
 
 
 class SafetyBlockOnErrorView(APIView):

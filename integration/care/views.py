@@ -23,6 +23,12 @@ from backend.accounts.permissions import (
 )
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
 from backend.errors import ProblemError
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    RESPONSE_409_IDEMPOTENCY,
+    RESPONSE_409_IDEMPOTENCY_PROBLEM,
+    idempotent,
+)
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 from integration.care import links as care_links
@@ -70,7 +76,8 @@ RESPONSE_400_CODE = problem_openapi(
 RESPONSE_409_LINKED = problem_openapi("`already_linked`: you are linked to this therapist already.")
 RESPONSE_409_LINKED_OR_CONSENT = problem_openapi(
     "`already_linked`: you are linked to this therapist already; `consent_version_outdated`: "
-    "the consent text shown is not the current one (`current_consent_version` says which)."
+    "the consent text shown is not the current one (`current_consent_version` says which); "
+    + RESPONSE_409_IDEMPOTENCY
 )
 RESPONSE_409_CONSENT = problem_openapi(
     "`consent_version_outdated`: the consent text shown is not the current one "
@@ -171,6 +178,7 @@ class CareLinkCollectionView(_PostThrottled, APIView):
             "your upcoming sessions, nothing more: they read entries only through a share."
         ),
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OpenApiResponse(CareLinkSerializer, description="Linked."),
             (400, PROBLEM): RESPONSE_400_CODE,
@@ -195,6 +203,7 @@ class CareLinkCollectionView(_PostThrottled, APIView):
         ],
         extensions={"x-throttled": True},
     )
+    @idempotent("care_links_create", resource_type="care_link")
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -205,6 +214,12 @@ class CareLinkCollectionView(_PostThrottled, APIView):
             consent_version=serializer.validated_data.get("consent_version"),
         )
         return Response(care_link_data(link), status=status.HTTP_201_CREATED)
+
+    def replay(self, request: Request, resource_id: str, status_code: int) -> Response:
+        link, _ = selectors.care_link_get_for_patient(
+            patient=request_patient(request), link_id=uuid.UUID(resource_id)
+        )
+        return Response(care_link_data(link), status=status_code)
 
 
 class CareLinkDetailView(APIView):
@@ -385,9 +400,11 @@ class ShareCollectionView(APIView):
             "unless you ask. Revoke at any time with DELETE."
         ),
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OpenApiResponse(ShareSerializer, description="Shared."),
             (400, PROBLEM): RESPONSE_400_SHARE,
+            (409, PROBLEM): RESPONSE_409_IDEMPOTENCY_PROBLEM,
         },
         examples=[
             OpenApiExample(
@@ -414,6 +431,7 @@ class ShareCollectionView(APIView):
             ),
         ],
     )
+    @idempotent("shares_create", resource_type="share")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
         serializer = self.InputSerializer(data=request.data)
@@ -428,8 +446,12 @@ class ShareCollectionView(APIView):
             expires_at=data["expires_at"],
             include_measures=data["include_measures"],
         )
-        created = selectors.shares_for_patient(patient=patient).get(pk=share.pk)
-        return Response(ShareSerializer(share_values(created)).data, status=status.HTTP_201_CREATED)
+        return self.replay(request, str(share.pk), status.HTTP_201_CREATED)
+
+    def replay(self, request: Request, resource_id: str, status_code: int) -> Response:
+        patient = request_patient(request)
+        share = selectors.shares_for_patient(patient=patient).get(pk=resource_id)
+        return Response(ShareSerializer(share_values(share)).data, status=status_code)
 
 
 class ShareDetailView(APIView):

@@ -19,6 +19,11 @@ from backend.accounts.permissions import (
     IsPatient,
 )
 from backend.api import PROBLEM, RESPONSE_404, request_patient
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    RESPONSE_409_IDEMPOTENCY_PROBLEM,
+    idempotent,
+)
 from backend.serializers import EnumField, StrictSerializer
 from integration.delivery import devices as delivery_devices
 from integration.delivery import selectors
@@ -64,9 +69,11 @@ class DeviceListView(APIView):
             "out (logout, revoking it, sign out everywhere, a new password) stops it."
         ),
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OpenApiResponse(DeviceSerializer, description="Registered."),
             200: OpenApiResponse(DeviceSerializer, description="Already registered."),
+            (409, PROBLEM): RESPONSE_409_IDEMPOTENCY_PROBLEM,
         },
         examples=[
             OpenApiExample(
@@ -96,6 +103,7 @@ class DeviceListView(APIView):
             ),
         ],
     )
+    @idempotent("push_devices_register", resource_type="push_device")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
         serializer = self.InputSerializer(data=request.data)
@@ -110,6 +118,12 @@ class DeviceListView(APIView):
             device_data(registered.device),
             status=status.HTTP_201_CREATED if registered.is_new else status.HTTP_200_OK,
         )
+
+    def replay(self, request: Request, resource_id: str, status_code: int) -> Response:
+        device = selectors.device_get_for_patient(
+            patient=request_patient(request), device_id=uuid.UUID(resource_id)
+        )
+        return Response(device_data(device), status=status_code)
 
 
 class DeviceDetailView(APIView):

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
+from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER
 from backend.serializers import EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
@@ -28,6 +29,7 @@ from journal.api import (
     RESPONSE_409,
     RESPONSE_412_ENTRY,
     RESPONSE_428,
+    create_with_key,
     created_or_repeated,
     delete_record,
     patch_record,
@@ -157,7 +159,7 @@ class EntryCollectionView(APIView):
             "entry."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OpenApiResponse(EntryRecordSerializer, description="Created."),
             200: OpenApiResponse(EntryRecordSerializer, description="A repeated create."),
@@ -196,10 +198,15 @@ class EntryCollectionView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sealer = sealer_for(patient)
-        created = services.entry_create(
-            patient=patient, sealer=sealer, **service_data(serializer.validated_data)
-        )
-        return created_or_repeated(created, entry_record(created.record, sealer, patient=patient))
+        data = service_data(serializer.validated_data)
+
+        def create() -> Response:
+            created = services.entry_create(patient=patient, sealer=sealer, **data)
+            return created_or_repeated(
+                created, entry_record(created.record, sealer, patient=patient)
+            )
+
+        return create_with_key(request, data, operation="entries_create", create=create)
 
 
 class EntryDetailView(APIView):

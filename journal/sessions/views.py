@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
+from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
@@ -29,6 +30,7 @@ from journal.api import (
     RESPONSE_409,
     RESPONSE_412_SESSION,
     RESPONSE_428,
+    create_with_key,
     created_or_repeated,
     delete_record,
     patch_record,
@@ -142,7 +144,7 @@ class SessionCollectionView(APIView):
             "create answers 200 with the existing session instead of making a second one."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OpenApiResponse(SessionRecordSerializer, description="Created."),
             200: OpenApiResponse(SessionRecordSerializer, description="A repeated create."),
@@ -162,10 +164,15 @@ class SessionCollectionView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sealer = sealer_for(patient)
-        created = services.session_create(
-            patient=patient, sealer=sealer, **serializer.validated_data
-        )
-        return created_or_repeated(created, session_record(created.record, sealer, patient=patient))
+        data = dict(serializer.validated_data)
+
+        def create() -> Response:
+            created = services.session_create(patient=patient, sealer=sealer, **data)
+            return created_or_repeated(
+                created, session_record(created.record, sealer, patient=patient)
+            )
+
+        return create_with_key(request, data, operation="sessions_create", create=create)
 
 
 class SessionDetailView(APIView):
