@@ -226,6 +226,12 @@ RESPONSE_412_SESSION = problem_with_current(VERSION_CONFLICT, "Session")
 RESPONSE_412_ENTRY = problem_with_current(VERSION_CONFLICT, "Entry")
 
 
+RESPONSE_410 = problem_openapi(
+    "`gone`: you deleted this record; `deleted_at` says when, `version` (and the ETag) is "
+    "the tombstone's version, and sync reports it as deleted."
+)
+
+
 RESPONSE_428 = problem_openapi('`precondition_required`: send If-Match: "<version>" or `version`.')
 
 

@@ -217,7 +217,8 @@ def care_link_consent_set(
     (alerts made under an earlier decision are no longer shown or sent). Withdrawing is
     never refused; giving consent needs the current consent text (409 otherwise). A
     request that changes nothing (the same decision under the same text) records nothing.
-    404 for a link that is not theirs; 409 `care_link_ended` for an ended one."""
+    404 for a link that is not theirs; 410 `care_link_ended` for an ended one (gone, as
+    its GET answers)."""
     version = (
         _consent_version_checked(consent_version)
         if safety_alerts_enabled
@@ -236,7 +237,7 @@ def care_link_consent_set(
             raise NotFound()
         if link.ended_at is not None:
             raise ProblemError(
-                409, "care_link_ended", "This care link has ended; its consent cannot change."
+                410, "care_link_ended", "This care link has ended; its consent cannot change."
             )
         in_force = link.safety_alerts_consent
         unchanged = (

@@ -81,8 +81,9 @@ RESPONSE_409_LINKED_OR_CONSENT = problem_openapi(
 )
 RESPONSE_409_CONSENT = problem_openapi(
     "`consent_version_outdated`: the consent text shown is not the current one "
-    "(`current_consent_version` says which); `care_link_ended`: the link has ended."
+    "(`current_consent_version` says which)."
 )
+RESPONSE_410_ENDED = problem_openapi("`care_link_ended`: the link has ended.")
 
 
 class CareLinkPreviewView(_PostThrottled, APIView):
@@ -293,6 +294,7 @@ class CareLinkDetailView(APIView):
             200: OpenApiResponse(CareLinkDetailSerializer, description="The changed link."),
             (404, PROBLEM): RESPONSE_404,
             (409, PROBLEM): RESPONSE_409_CONSENT,
+            (410, PROBLEM): RESPONSE_410_ENDED,
         },
         examples=[
             OpenApiExample(

@@ -27,6 +27,7 @@ from journal.api import (
     IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
+    RESPONSE_410,
     RESPONSE_412_ENTRY,
     RESPONSE_428,
     create_with_key,
@@ -81,7 +82,10 @@ class SessionJournalView(APIView):
             "with the intentions it looks back on), then the other entries linked to the "
             "session; live entries only, oldest first."
         ),
-        responses={200: OpenApiResponse(OutputSerializer, description="The session journal.")},
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="The session journal."),
+            (410, PROBLEM): RESPONSE_410,
+        },
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
         patient = request_patient(request)
@@ -235,7 +239,10 @@ class EntryDetailView(APIView):
         tags=["entries"],
         summary="Get one of your journal entries",
         parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(EntryRecordSerializer, description="The entry.")},
+        responses={
+            200: OpenApiResponse(EntryRecordSerializer, description="The entry."),
+            (410, PROBLEM): RESPONSE_410,
+        },
     )
     def get(self, request: Request, entry_id: uuid.UUID) -> Response:
         patient = request_patient(request)
@@ -250,6 +257,7 @@ class EntryDetailView(APIView):
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
             200: OpenApiResponse(EntryRecordSerializer, description="The changed entry."),
+            (410, PROBLEM): RESPONSE_410,
             (412, PROBLEM): RESPONSE_412_ENTRY,
             (428, PROBLEM): RESPONSE_428,
         },
@@ -274,7 +282,7 @@ class EntryDetailView(APIView):
         tags=["entries"],
         summary="Delete a journal entry",
         description=(
-            "Leaves a tombstone that sync reports as deleted; the entry then answers 404, "
+            "Leaves a tombstone that sync reports as deleted; the entry then answers 410 `gone`, "
             "and a repeated delete answers 204 again."
         ),
         parameters=[IF_MATCH_DELETE],

@@ -28,6 +28,7 @@ from journal.api import (
     IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
+    RESPONSE_410,
     RESPONSE_412_SESSION,
     RESPONSE_428,
     create_with_key,
@@ -204,7 +205,10 @@ class SessionDetailView(APIView):
         tags=["sessions"],
         summary="Get one of your treatment sessions",
         parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(SessionRecordSerializer, description="The session.")},
+        responses={
+            200: OpenApiResponse(SessionRecordSerializer, description="The session."),
+            (410, PROBLEM): RESPONSE_410,
+        },
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
         patient = request_patient(request)
@@ -223,6 +227,7 @@ class SessionDetailView(APIView):
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
             200: OpenApiResponse(SessionRecordSerializer, description="The changed session."),
+            (410, PROBLEM): RESPONSE_410,
             (412, PROBLEM): RESPONSE_412_SESSION,
             (428, PROBLEM): RESPONSE_428,
         },
@@ -261,7 +266,7 @@ class SessionDetailView(APIView):
         tags=["sessions"],
         summary="Delete a treatment session",
         description=(
-            "Leaves a tombstone that sync reports as deleted; the session then answers 404, "
+            "Leaves a tombstone that sync reports as deleted; the session then answers 410 `gone`, "
             "and a repeated delete answers 204 again. Entries linked to it keep the link."
         ),
         parameters=[IF_MATCH_DELETE],
