@@ -160,7 +160,7 @@ def test_keys_expire_after_24_hours_and_the_purge_deletes_only_expired_ones(
 ) -> None:
     post(patient_client, share_body(link, entry))
     post(patient_client, share_body(link, entry), key=str(uuid.uuid4()))
-    record = IdempotencyKey.objects.order_by("created_at", "id").first()
+    record = IdempotencyKey.objects.order_by("created_at", "id")[0]
     assert record.expires_at - record.created_at == dt.timedelta(hours=24)
     IdempotencyKey.objects.filter(pk=record.pk).update(
         expires_at=timezone.now() - dt.timedelta(seconds=1)
