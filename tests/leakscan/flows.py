@@ -409,7 +409,7 @@ class Journey:
         # The same under an Idempotency-Key instead of an id, and its repeat: the key stands
         # for the id; neither the key nor the text is kept beside the sealed entry.
         keyed = {"kind": "note", "body": self.c("entry.body idempotency key create")}
-        key = {"Idempotency-Key": self.c("idempotency key (entry)")}
+        key = {"Idempotency-Key": self.c("secret.idempotency key (entry)")}
         for step, status in (("entry create (key)", 201), ("entry create (key, repeat)", 200)):
             self.p(step, "POST", "/api/v1/entries/", expect=(status,), json=keyed, headers=key)
 
@@ -550,7 +550,7 @@ class Journey:
             "/api/v1/shares/",
             expect=(201,),
             # Only keyed digests of the key and the body are stored.
-            headers={"Idempotency-Key": self.c("idempotency key (share)")},
+            headers={"Idempotency-Key": self.c("secret.idempotency key (share)")},
             json={
                 "care_link": self.ids["link"],
                 "dosing_session": self.ids["dosing"],
