@@ -36,11 +36,11 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from backend.api import problem_openapi, request_user
+from backend.api import problem_with_current, request_user
 from backend.errors import ProblemError, invalid_fields
 from backend.models import IdempotencyKey
 
@@ -71,7 +71,12 @@ RESPONSE_409_IDEMPOTENCY = (
     "(`current`: what it made); `idempotency_key_in_use`: a request with this key is still "
     "running (see `Retry-After`)."
 )
-RESPONSE_409_IDEMPOTENCY_PROBLEM = problem_openapi(RESPONSE_409_IDEMPOTENCY)
+
+
+def response_409_idempotency(component: str, other: str = "") -> OpenApiResponse:
+    """The 409 of a create under a key: `current` typed as the resource it makes (present
+    on `idempotency_key_reused`), with the operation's own 409s (`other`) before it."""
+    return problem_with_current(other + RESPONSE_409_IDEMPOTENCY, component, is_always=False)
 
 
 def idempotency_key(request: Request) -> str | None:

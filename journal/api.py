@@ -9,6 +9,7 @@ other unseen.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -252,12 +254,18 @@ def created_or_repeated(created: records.Created[Any], data: dict[str, Any]) -> 
 
 
 def create_with_key(
-    request: Request, data: dict[str, Any], *, operation: str, create: Callable[[], Response]
+    request: Request,
+    data: dict[str, Any],
+    *,
+    operation: str,
+    create: Callable[[], Response],
+    current: Callable[[uuid.UUID], dict[str, Any]],
 ) -> Response:
     """A create of a record that repeats by client id, taking `Idempotency-Key` as well:
     without an `id` in the body, the key stands for one (`backend.idempotency.derived_id`),
     so a repeat answers as a repeated id does (200, the record) and the same key with other
-    content answers 409 `idempotency_key_reused`."""
+    content answers 409 `idempotency_key_reused`, with the record the key made in
+    `current` (`current(id)` renders it; none when it was deleted since)."""
     key = idempotency_key(request)
     if key is None or data.get("id") is not None:
         return create()
@@ -267,11 +275,17 @@ def create_with_key(
     except ProblemError as error:
         if error.problem_code != "id_conflict":
             raise
+        # The derived id is this patient's (the account is part of it): the record is theirs.
+        try:
+            made: dict[str, Any] | None = current(data["id"])
+        except (ProblemError, NotFound):
+            made = None
         raise ProblemError(
             409,
             "idempotency_key_reused",
             "This Idempotency-Key was used for a different request. Use a new key for a "
-            "new request.",
+            "new request; `current` is what the key made.",
+            extra={"current": made} if made is not None else None,
         ) from None
 
 

@@ -25,9 +25,8 @@ from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient,
 from backend.errors import ProblemError
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
-    RESPONSE_409_IDEMPOTENCY,
-    RESPONSE_409_IDEMPOTENCY_PROBLEM,
     idempotent,
+    response_409_idempotency,
 )
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
@@ -74,10 +73,10 @@ RESPONSE_400_CODE = problem_openapi(
 
 
 RESPONSE_409_LINKED = problem_openapi("`already_linked`: you are linked to this therapist already.")
-RESPONSE_409_LINKED_OR_CONSENT = problem_openapi(
+RESPONSE_409_LINKED_OR_CONSENT = response_409_idempotency(
+    "CareLink",
     "`already_linked`: you are linked to this therapist already; `consent_version_outdated`: "
-    "the consent text shown is not the current one (`current_consent_version` says which); "
-    + RESPONSE_409_IDEMPOTENCY
+    "the consent text shown is not the current one (`current_consent_version` says which); ",
 )
 RESPONSE_409_CONSENT = problem_openapi(
     "`consent_version_outdated`: the consent text shown is not the current one "
@@ -406,7 +405,7 @@ class ShareCollectionView(APIView):
         responses={
             201: OpenApiResponse(ShareSerializer, description="Shared."),
             (400, PROBLEM): RESPONSE_400_SHARE,
-            (409, PROBLEM): RESPONSE_409_IDEMPOTENCY_PROBLEM,
+            (409, PROBLEM): response_409_idempotency("Share"),
         },
         examples=[
             OpenApiExample(

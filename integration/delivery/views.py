@@ -21,8 +21,8 @@ from backend.accounts.permissions import (
 from backend.api import PROBLEM, RESPONSE_404, request_patient
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
-    RESPONSE_409_IDEMPOTENCY_PROBLEM,
     idempotent,
+    response_409_idempotency,
 )
 from backend.serializers import EnumField, StrictSerializer
 from integration.delivery import devices as delivery_devices
@@ -73,7 +73,7 @@ class DeviceListView(APIView):
         responses={
             201: OpenApiResponse(DeviceSerializer, description="Registered."),
             200: OpenApiResponse(DeviceSerializer, description="Already registered."),
-            (409, PROBLEM): RESPONSE_409_IDEMPOTENCY_PROBLEM,
+            (409, PROBLEM): response_409_idempotency("PushDevice"),
         },
         examples=[
             OpenApiExample(

@@ -23,8 +23,8 @@ from backend.accounts.permissions import (
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_therapist
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
-    RESPONSE_409_IDEMPOTENCY_PROBLEM,
     idempotent,
+    response_409_idempotency,
 )
 from integration.care import links, selectors
 from integration.care.serializers import session_ref
@@ -87,7 +87,7 @@ class TherapistInvitationView(TherapistView):
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: OpenApiResponse(NewInvitationSerializer, description="Created."),
-            (409, PROBLEM): RESPONSE_409_IDEMPOTENCY_PROBLEM,
+            (409, PROBLEM): response_409_idempotency("NewCareInvitation"),
         },
     )
     @idempotent("therapist_invitations_create", resource_type="care_invitation")

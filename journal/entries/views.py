@@ -210,7 +210,17 @@ class EntryCollectionView(APIView):
                 created, entry_record(created.record, sealer, patient=patient)
             )
 
-        return create_with_key(request, data, operation="entries_create", create=create)
+        return create_with_key(
+            request,
+            data,
+            operation="entries_create",
+            create=create,
+            current=lambda entry_id: entry_record(
+                selectors.entry_get_for_patient(patient=patient, entry_id=entry_id),
+                sealer,
+                patient=patient,
+            ),
+        )
 
 
 class EntryDetailView(APIView):

@@ -160,7 +160,18 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
             )
             return created_or_repeated(created, data)
 
-        return create_with_key(request, values, operation="measures_create", create=create)
+        return create_with_key(
+            request,
+            values,
+            operation="measures_create",
+            create=create,
+            current=lambda measure_id: measure_data(
+                open_measure(
+                    selectors.measure_get_for_patient(patient=patient, measure_id=measure_id),
+                    sealer=sealer_for(patient),
+                )
+            ),
+        )
 
 
 class MeasureDetailView(APIView):

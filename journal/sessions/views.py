@@ -173,7 +173,17 @@ class SessionCollectionView(APIView):
                 created, session_record(created.record, sealer, patient=patient)
             )
 
-        return create_with_key(request, data, operation="sessions_create", create=create)
+        return create_with_key(
+            request,
+            data,
+            operation="sessions_create",
+            create=create,
+            current=lambda session_id: session_record(
+                selectors.session_get_for_patient(patient=patient, session_id=session_id),
+                sealer,
+                patient=patient,
+            ),
+        )
 
 
 class SessionDetailView(APIView):

@@ -205,16 +205,18 @@ def test_the_same_key_and_body_answer_the_first_result_and_make_one(operation) -
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
-def test_the_same_key_with_another_body_answers_409_and_changes_nothing(operation) -> None:
+def test_the_same_key_with_another_body_answers_409_with_what_it_made(operation) -> None:
     user = _account(operation.role)
     request = operation.make(user)
-    _post(user, request)
+    first = _post(user, request)
     after_first = request.count()
 
     other = _post(user, request, body=request.other_body)
 
     assert other.status_code == 409, other.content
     assert other.json()["code"] == "idempotency_key_reused"
+    # What the key made, as it is now (for a prompt action: the prompt).
+    assert other.json()["current"]["id"] == first.json()["id"]
     assert request.count() == after_first
 
 
