@@ -21,7 +21,14 @@ from backend.accounts.models import User
 from backend.idempotency import REPLAYED_HEADER
 from backend.models import IdempotencyKey
 from integration.care import links
-from integration.models import CareInvitation, CareLink, Device, Prompt, PromptStatus
+from integration.models import (
+    CareInvitation,
+    CareLink,
+    Device,
+    PlanStep,
+    Prompt,
+    PromptStatus,
+)
 from journal.models import Entry, Measure, TreatmentSession
 from tests.integration.care_data import signed_in
 from tests.integration.factories import make_patient, make_prompt, make_session, make_therapist
@@ -141,6 +148,29 @@ def _prompt_complete(user: User) -> Request:
     )
 
 
+def _prompt_complete_measure(user: User) -> Request:
+    session = make_session(user, NOW - dt.timedelta(days=1), keep_prompts=False)
+    step = PlanStep.objects.get(
+        plan__slug="kap-default", exercise__slug="gad7", is_course_start_only=False
+    )
+    prompt = Prompt.objects.create(
+        patient=user,
+        session=session,
+        step=step,
+        exercise=step.exercise,
+        status=PromptStatus.SENT,
+        nominal_at=NOW - dt.timedelta(hours=1),
+        due_at=NOW - dt.timedelta(hours=1),
+        expires_at=NOW + dt.timedelta(days=6),
+    )
+    return Request(
+        f"/api/v1/prompts/{prompt.id}/complete/",
+        {"answers": [1, 2, 1, 1, 0, 1, 0]},
+        {"answers": [0, 0, 0, 0, 0, 0, 0]},
+        lambda: Measure.objects.filter(patient=user).count(),
+    )
+
+
 SNOOZE = {"until": "2026-03-02T12:00:00Z"}
 OPERATIONS = [
     Operation("care_links_create", "patient", _care_link),
@@ -159,6 +189,7 @@ OPERATIONS = [
         200,
     ),
     Operation("prompts_complete", "patient", _prompt_complete, 200, 200),
+    Operation("prompts_complete (measure)", "patient", _prompt_complete_measure, 200, 200),
 ]
 
 

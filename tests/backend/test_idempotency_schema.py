@@ -70,3 +70,23 @@ def test_deleted_records_document_410(schema) -> None:  # noqa: F811
         "care_links_retrieve",
         "care_links_update",
     } <= gone
+
+
+def test_a_reused_key_types_current_as_the_resource_made(schema) -> None:  # noqa: F811
+    expected = {
+        "shares_create": "Share",
+        "care_links_create": "CareLink",
+        "push_devices_register": "PushDevice",
+        "therapist_invitations_create": "NewCareInvitation",
+    }
+    found = {
+        operation["operationId"]: operation
+        for _, _, operation in operations(schema)
+        if operation["operationId"] in expected
+    }
+
+    for name, component in expected.items():
+        content = found[name]["responses"]["409"]["content"]["application/problem+json"]
+        parts = content["schema"]["allOf"]
+        assert parts[1]["properties"]["current"] == {"$ref": f"#/components/schemas/{component}"}
+        assert "required" not in parts[1], name
