@@ -349,3 +349,30 @@ def test_racing_repeats_make_one_row(operation) -> None:
     assert sorted(answer.status_code for answer in answers) == [201, 201]
     assert answers[0].json()["id"] == answers[1].json()["id"]
     assert request.count() == 1
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [str(value)] if isinstance(value, str) and len(value) >= 6 else []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_the_database_keeps_neither_the_key_nor_what_was_sent(operation) -> None:
+    """Searched as text over the whole idempotency table: an invitation code, a push token
+    or a date sent in a body is not there, nor is the key."""
+    user = _account(operation.role)
+    request = operation.make(user)
+
+    _post(user, request)
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {IdempotencyKey._meta.db_table}")  # noqa: S608
+        dump = repr(cursor.fetchall())
+    assert KEY not in dump
+    assert KEY.replace("-", "") not in dump
+    for text in _strings(request.body):
+        assert text not in dump
