@@ -66,6 +66,16 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     ),
 )
 
+IDEMPOTENT_REPLAYED_HEADER = OpenApiParameter(
+    REPLAYED_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    enum=["true"],
+    description="Present (`true`) when this answer repeats the first result of the same "
+    "create (the same Idempotency-Key, or the same client id).",
+)
+
 RESPONSE_409_IDEMPOTENCY = (
     "`idempotency_key_reused`: the `Idempotency-Key` was used for a different request "
     "(`current`: what it made); `idempotency_key_in_use`: a request with this key is still "

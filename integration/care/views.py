@@ -25,6 +25,7 @@ from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient,
 from backend.errors import ProblemError
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
     idempotent,
     response_409_idempotency,
 )
@@ -178,7 +179,7 @@ class CareLinkCollectionView(_PostThrottled, APIView):
             "your upcoming sessions, nothing more: they read entries only through a share."
         ),
         request=InputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(CareLinkSerializer, description="Linked."),
             (400, PROBLEM): RESPONSE_400_CODE,
@@ -401,7 +402,7 @@ class ShareCollectionView(APIView):
             "unless you ask. Revoke at any time with DELETE."
         ),
         request=InputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(ShareSerializer, description="Shared."),
             (400, PROBLEM): RESPONSE_400_SHARE,

@@ -21,6 +21,7 @@ from backend.accounts.permissions import (
 from backend.api import PROBLEM, RESPONSE_404, request_patient
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
     idempotent,
     response_409_idempotency,
 )
@@ -69,7 +70,7 @@ class DeviceListView(APIView):
             "out (logout, revoking it, sign out everywhere, a new password) stops it."
         ),
         request=InputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(DeviceSerializer, description="Registered."),
             200: OpenApiResponse(DeviceSerializer, description="Already registered."),

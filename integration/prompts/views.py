@@ -32,6 +32,7 @@ from backend.api import (
 from backend.errors import ProblemError
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
     REPLAYED_HEADER,
     RESPONSE_409_IDEMPOTENCY,
     derived_id,
@@ -294,7 +295,7 @@ class PromptOpenView(PromptConflictMixin, APIView):
         tags=["prompts"],
         operation_id="prompts_open",
         summary="Mark a prompt opened",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description="A sent (or due) prompt becomes opened; opening it again changes nothing.",
         request=None,
         responses={
@@ -316,7 +317,7 @@ class PromptSkipView(PromptConflictMixin, APIView):
         tags=["prompts"],
         operation_id="prompts_skip",
         summary="Skip a prompt",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description="Let this one go: it is not asked again.",
         request=None,
         responses={
@@ -348,7 +349,7 @@ class PromptSnoozeView(PromptConflictMixin, APIView):
         tags=["prompts"],
         operation_id="prompts_snooze",
         summary="Ask again later",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description=(
             "The prompt goes back to scheduled, due at `until`, and is sent again then. "
             "`until` must be in the future and before `expires_at` (400 otherwise)."
@@ -450,7 +451,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
         tags=["prompts"],
         operation_id="prompts_complete",
         summary="Answer a prompt",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description=(
             "An entry prompt: writes your answer as a journal entry of the exercise's kind "
             "(linked to the prompt's session where that is allowed: an intention before it, "

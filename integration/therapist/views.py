@@ -23,6 +23,7 @@ from backend.accounts.permissions import (
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_therapist
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
     idempotent,
     response_409_idempotency,
 )
@@ -84,7 +85,7 @@ class TherapistInvitationView(TherapistView):
             "patient data. The patient redeems the code at POST /api/v1/care-links/."
         ),
         request=None,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(NewInvitationSerializer, description="Created."),
             (409, PROBLEM): response_409_idempotency("NewCareInvitation"),

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
-from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER
+from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
 from backend.serializers import EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
@@ -163,7 +163,7 @@ class EntryCollectionView(APIView):
             "entry."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(EntryRecordSerializer, description="Created."),
             200: OpenApiResponse(EntryRecordSerializer, description="A repeated create."),

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
-from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER
+from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
@@ -145,7 +145,7 @@ class SessionCollectionView(APIView):
             "create answers 200 with the existing session instead of making a second one."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(SessionRecordSerializer, description="Created."),
             200: OpenApiResponse(SessionRecordSerializer, description="A repeated create."),
