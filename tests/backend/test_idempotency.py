@@ -170,6 +170,17 @@ def test_keys_expire_after_24_hours_and_the_purge_deletes_only_expired_ones(
     assert IdempotencyKey.objects.count() == 1
 
 
+def test_the_purge_task_deletes_expired_keys(patient_client, link, entry) -> None:
+    from worker.tasks import purge_idempotency_keys
+
+    post(patient_client, share_body(link, entry))
+    assert purge_idempotency_keys() == 0
+    IdempotencyKey.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+    assert purge_idempotency_keys() == 1
+    assert not IdempotencyKey.objects.exists()
+
+
 def test_the_purge_task_is_on_the_beat_schedule(settings) -> None:
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "afterglow.backend.purge_idempotency_keys" in tasks
