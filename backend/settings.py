@@ -526,6 +526,7 @@ EMAIL_BACKEND = env.str(
 )
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(LOCAL_DIR / "mail"))
 # SMTP, addresses and the codes sent by e-mail.
+from backend.settings_idempotency import *  # noqa: E402, F403
 from backend.settings_mail import *  # noqa: E402, F403
 
 # Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
@@ -560,4 +561,5 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Registrations never confirmed free their address; expired codes go.
     "accounts-purge": {"task": "afterglow.accounts.purge_unconfirmed", "schedule": 3600.0},
+    "idempotency-purge": {"task": "afterglow.backend.purge_idempotency_keys", "schedule": 3600.0},
 }

@@ -9,6 +9,7 @@ other unseen.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +27,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import User
 from backend.api import problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
+from backend.idempotency import REPLAYED_HEADER, derived_id, idempotency_key
 from backend.middleware import log_unhandled_exception
 from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField
@@ -226,19 +229,65 @@ RESPONSE_412_SESSION = problem_with_current(VERSION_CONFLICT, "Session")
 RESPONSE_412_ENTRY = problem_with_current(VERSION_CONFLICT, "Entry")
 
 
+RESPONSE_410 = problem_openapi(
+    "`gone`: you deleted this record; `deleted_at` says when, `version` (and the ETag) is "
+    "the tombstone's version, and sync reports it as deleted."
+)
+
+
 RESPONSE_428 = problem_openapi('`precondition_required`: send If-Match: "<version>" or `version`.')
 
 
 RESPONSE_409 = problem_openapi(
     "`id_conflict`: the `id` is taken by a different record (or was deleted). A repeat of "
-    "the same create answers 200 instead."
+    "the same create answers 200 instead. `idempotency_key_reused`: the `Idempotency-Key` "
+    "(sent without an `id`) was used for different content."
 )
 
 
 def created_or_repeated(created: records.Created[Any], data: dict[str, Any]) -> Response:
-    return record_response(
+    response = record_response(
         data, status_code=status.HTTP_201_CREATED if created.is_new else status.HTTP_200_OK
     )
+    if not created.is_new:
+        response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def create_with_key(
+    request: Request,
+    data: dict[str, Any],
+    *,
+    operation: str,
+    create: Callable[[], Response],
+    current: Callable[[uuid.UUID], dict[str, Any]],
+) -> Response:
+    """A create of a record that repeats by client id, taking `Idempotency-Key` as well:
+    without an `id` in the body, the key stands for one (`backend.idempotency.derived_id`),
+    so a repeat answers as a repeated id does (200, the record) and the same key with other
+    content answers 409 `idempotency_key_reused`, with the record the key made in
+    `current` (`current(id)` renders it; none when it was deleted since)."""
+    key = idempotency_key(request)
+    if key is None or data.get("id") is not None:
+        return create()
+    data["id"] = derived_id(request, operation=operation, key=key)
+    try:
+        return create()
+    except ProblemError as error:
+        if error.problem_code != "id_conflict":
+            raise
+        # The derived id is this patient's (the account is part of it): the record is theirs.
+        try:
+            made: dict[str, Any] | None = current(data["id"])
+        except (ProblemError, NotFound):
+            made = None
+        raise ProblemError(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different request. Use a new key for a "
+            "new request; `current` is what the key made.",
+            extra={"current": made} if made is not None else None,
+        ) from None
 
 
 class SafetyBlockOnErrorView(APIView):

@@ -13,6 +13,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from backend.accounts import emails, registration
+from backend.idempotency import idempotency_keys_purge
 from integration.care import alerts
 from integration.delivery.dispatch import prompts_deliver, prompts_dispatch
 from integration.delivery.sync import patient_sync_push
@@ -62,6 +63,12 @@ def send_account_email(kind: str, user_id: str, code_id: str | None = None) -> b
 def purge_unconfirmed_registrations() -> int:
     """Beat, hourly: registrations never confirmed free their address; old codes go."""
     return registration.registrations_unconfirmed_purge(now=timezone.now())
+
+
+@shared_task(name="afterglow.backend.purge_idempotency_keys", **RETRY_OPTIONS)
+def purge_idempotency_keys() -> int:
+    """Beat, hourly: Idempotency-Keys past their 24 hours go."""
+    return idempotency_keys_purge(now=timezone.now())
 
 
 @shared_task(name="afterglow.journal.reseal_patient", bind=True, max_retries=None)

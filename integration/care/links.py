@@ -220,7 +220,8 @@ def care_link_consent_set(
     (alerts made under an earlier decision are no longer shown or sent). Withdrawing is
     never refused; giving consent needs the current consent text (409 otherwise). A
     request that changes nothing (the same decision under the same text) records nothing.
-    404 for a link that is not theirs; 409 `care_link_ended` for an ended one."""
+    404 for a link that is not theirs; 410 `care_link_ended` for an ended one (gone, as
+    its GET answers)."""
     version = (
         _consent_version_checked(consent_version)
         if safety_alerts_enabled
@@ -239,7 +240,7 @@ def care_link_consent_set(
             raise NotFound()
         if link.ended_at is not None:
             raise ProblemError(
-                409,
+                410,
                 ProblemCode.CARE_LINK_ENDED,
                 "This care link has ended; its consent cannot change.",
             )

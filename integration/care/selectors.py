@@ -89,6 +89,15 @@ def invitations_for_therapist(
     ).order_by("-created_at", "-id")
 
 
+def invitation_get_for_therapist(*, therapist: User, invitation_id: Any) -> CareInvitation:
+    """One of the therapist's invitations, whatever its state; NotFound alike for missing
+    and not theirs."""
+    invitation = CareInvitation.objects.filter(therapist=therapist, pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound()
+    return invitation
+
+
 def shares_for_patient(*, patient: User) -> QuerySet[Share]:
     """The patient's shares, whatever their state, newest first, with the number of
     entries each exposes now."""

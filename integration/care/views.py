@@ -24,6 +24,12 @@ from backend.accounts.permissions import (
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
 from backend.errors import ProblemError
 from backend.problem_codes import ProblemCode
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
+    idempotent,
+    response_409_idempotency,
+)
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 from integration.care import links as care_links
@@ -69,14 +75,16 @@ RESPONSE_400_CODE = problem_openapi(
 
 
 RESPONSE_409_LINKED = problem_openapi("`already_linked`: you are linked to this therapist already.")
-RESPONSE_409_LINKED_OR_CONSENT = problem_openapi(
+RESPONSE_409_LINKED_OR_CONSENT = response_409_idempotency(
+    "CareLink",
     "`already_linked`: you are linked to this therapist already; `consent_version_outdated`: "
-    "the consent text shown is not the current one (`current_consent_version` says which)."
+    "the consent text shown is not the current one (`current_consent_version` says which); ",
 )
 RESPONSE_409_CONSENT = problem_openapi(
     "`consent_version_outdated`: the consent text shown is not the current one "
-    "(`current_consent_version` says which); `care_link_ended`: the link has ended."
+    "(`current_consent_version` says which)."
 )
+RESPONSE_410_ENDED = problem_openapi("`care_link_ended`: the link has ended.")
 
 
 class CareLinkPreviewView(_PostThrottled, APIView):
@@ -172,6 +180,7 @@ class CareLinkCollectionView(_PostThrottled, APIView):
             "your upcoming sessions, nothing more: they read entries only through a share."
         ),
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(CareLinkSerializer, description="Linked."),
             (400, PROBLEM): RESPONSE_400_CODE,
@@ -196,6 +205,7 @@ class CareLinkCollectionView(_PostThrottled, APIView):
         ],
         extensions={"x-throttled": True},
     )
+    @idempotent("care_links_create", resource_type="care_link")
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -206,6 +216,12 @@ class CareLinkCollectionView(_PostThrottled, APIView):
             consent_version=serializer.validated_data.get("consent_version"),
         )
         return Response(care_link_data(link), status=status.HTTP_201_CREATED)
+
+    def replay(self, request: Request, resource_id: str, status_code: int) -> Response:
+        link, _ = selectors.care_link_get_for_patient(
+            patient=request_patient(request), link_id=uuid.UUID(resource_id)
+        )
+        return Response(care_link_data(link), status=status_code)
 
 
 class CareLinkDetailView(APIView):
@@ -279,6 +295,7 @@ class CareLinkDetailView(APIView):
             200: OpenApiResponse(CareLinkDetailSerializer, description="The changed link."),
             (404, PROBLEM): RESPONSE_404,
             (409, PROBLEM): RESPONSE_409_CONSENT,
+            (410, PROBLEM): RESPONSE_410_ENDED,
         },
         examples=[
             OpenApiExample(
@@ -386,9 +403,11 @@ class ShareCollectionView(APIView):
             "unless you ask. Revoke at any time with DELETE."
         ),
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(ShareSerializer, description="Shared."),
             (400, PROBLEM): RESPONSE_400_SHARE,
+            (409, PROBLEM): response_409_idempotency("Share"),
         },
         examples=[
             OpenApiExample(
@@ -415,6 +434,7 @@ class ShareCollectionView(APIView):
             ),
         ],
     )
+    @idempotent("shares_create", resource_type="share")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
         serializer = self.InputSerializer(data=request.data)
@@ -429,8 +449,12 @@ class ShareCollectionView(APIView):
             expires_at=data["expires_at"],
             include_measures=data["include_measures"],
         )
-        created = selectors.shares_for_patient(patient=patient).get(pk=share.pk)
-        return Response(ShareSerializer(share_values(created)).data, status=status.HTTP_201_CREATED)
+        return self.replay(request, str(share.pk), status.HTTP_201_CREATED)
+
+    def replay(self, request: Request, resource_id: str, status_code: int) -> Response:
+        patient = request_patient(request)
+        share = selectors.shares_for_patient(patient=patient).get(pk=resource_id)
+        return Response(ShareSerializer(share_values(share)).data, status=status_code)
 
 
 class ShareDetailView(APIView):

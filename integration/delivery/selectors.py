@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from integration.models import (
@@ -16,6 +18,15 @@ from integration.models import (
 def device_list_for_patient(*, patient: User) -> QuerySet[Device]:
     """The patient's active push devices, oldest first."""
     return Device.objects.filter(user=patient, is_active=True).order_by("created_at", "id")
+
+
+def device_get_for_patient(*, patient: User, device_id: uuid.UUID) -> Device:
+    """One of the patient's push devices, retired ones too; NotFound alike for missing and
+    not theirs."""
+    device = Device.objects.filter(user=patient, pk=device_id).first()
+    if device is None:
+        raise NotFound()
+    return device
 
 
 def push_state_for_sign_ins(*, user: User, token_digests: Sequence[str]) -> dict[str, Any]:

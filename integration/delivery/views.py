@@ -19,6 +19,12 @@ from backend.accounts.permissions import (
     IsPatient,
 )
 from backend.api import PROBLEM, RESPONSE_404, request_patient
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
+    idempotent,
+    response_409_idempotency,
+)
 from backend.serializers import EnumField, StrictSerializer
 from integration.delivery import devices as delivery_devices
 from integration.delivery import selectors
@@ -64,9 +70,11 @@ class DeviceListView(APIView):
             "out (logout, revoking it, sign out everywhere, a new password) stops it."
         ),
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(DeviceSerializer, description="Registered."),
             200: OpenApiResponse(DeviceSerializer, description="Already registered."),
+            (409, PROBLEM): response_409_idempotency("PushDevice"),
         },
         examples=[
             OpenApiExample(
@@ -96,6 +104,7 @@ class DeviceListView(APIView):
             ),
         ],
     )
+    @idempotent("push_devices_register", resource_type="push_device")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
         serializer = self.InputSerializer(data=request.data)
@@ -110,6 +119,12 @@ class DeviceListView(APIView):
             device_data(registered.device),
             status=status.HTTP_201_CREATED if registered.is_new else status.HTTP_200_OK,
         )
+
+    def replay(self, request: Request, resource_id: str, status_code: int) -> Response:
+        device = selectors.device_get_for_patient(
+            patient=request_patient(request), device_id=uuid.UUID(resource_id)
+        )
+        return Response(device_data(device), status=status_code)
 
 
 class DeviceDetailView(APIView):

@@ -165,6 +165,7 @@ class EntryAnswer:
     prompt: Prompt
     entry: Entry
     is_late: bool
+    is_repeat: bool = False  # the entry's id was already this answer's (a retry)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class MeasureAnswer:
     prompt: Prompt
     measure: Measure
     is_late: bool = False
+    is_repeat: bool = False  # the measure's id was already this answer's (a retry)
 
 
 def _not_yet_due(prompt: Prompt, written: dt.datetime, now: dt.datetime) -> bool:
@@ -247,7 +249,9 @@ def prompt_complete(
     is_late = not is_completed and not (
         prompt.status == PromptStatus.COMPLETED and prompt.entry_id == created.record.pk
     )
-    return EntryAnswer(prompt=prompt, entry=created.record, is_late=is_late)
+    return EntryAnswer(
+        prompt=prompt, entry=created.record, is_late=is_late, is_repeat=not created.is_new
+    )
 
 
 def prompt_complete_measure(
@@ -302,4 +306,6 @@ def prompt_complete_measure(
     is_late = not is_completed and not (
         prompt.status == PromptStatus.COMPLETED and prompt.measure_id == measure.pk
     )
-    return MeasureAnswer(prompt=prompt, measure=measure, is_late=is_late)
+    return MeasureAnswer(
+        prompt=prompt, measure=measure, is_late=is_late, is_repeat=not created.is_new
+    )

@@ -29,6 +29,16 @@ from backend.api import (
     problem_with_current,
     request_patient,
 )
+from backend.errors import ProblemError
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
+    REPLAYED_HEADER,
+    RESPONSE_409_IDEMPOTENCY,
+    derived_id,
+    idempotency_key,
+    idempotent,
+)
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from integration.models import (
     PromptStatus,
@@ -66,19 +76,31 @@ from journal.safety import SafetyReason, not_monitored_notice, safety_block
 RESPONSE_409_TRANSITION = problem_with_current(
     "`invalid_transition`: the prompt is not in a state that allows this (for example it "
     "was already completed, skipped or has expired); `current` holds it as it is now. "
-    "An answer's own `id_conflict` (its entry or measure id taken) carries no `current`.",
+    "An answer's own `id_conflict` (its entry or measure id taken) carries no `current`. "
+    + RESPONSE_409_IDEMPOTENCY,
     "Prompt",
     is_always=False,
 )
 
 
 class PromptConflictMixin:
-    """A 409 about a prompt carries the prompt as it is now (`current`)."""
+    """A 409 about a prompt carries the prompt as it is now (`current`); an action taken
+    under an Idempotency-Key answers the prompt as it is now when repeated."""
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, inbox.PromptConflictError):
             exc.extra["current"] = prompt_data(exc.prompt)
         return super().handle_exception(exc)  # type: ignore[misc, no-any-return]
+
+    def replay(
+        self, request: Request, resource_id: str, status_code: int, prompt_id: uuid.UUID
+    ) -> Response:
+        prompt = selectors.prompt_get_for_patient(
+            patient=request_patient(request), prompt_id=uuid.UUID(resource_id)
+        )
+        response = prompt_response(prompt)
+        response.status_code = status_code
+        return response
 
 
 class ExerciseListView(APIView):
@@ -279,6 +301,7 @@ class PromptOpenView(PromptConflictMixin, APIView):
         tags=["prompts"],
         operation_id="prompts_open",
         summary="Mark a prompt opened",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description="A sent (or due) prompt becomes opened; opening it again changes nothing.",
         request=None,
         responses={
@@ -287,6 +310,7 @@ class PromptOpenView(PromptConflictMixin, APIView):
             (409, PROBLEM): RESPONSE_409_TRANSITION,
         },
     )
+    @idempotent("prompts_open", resource_type="prompt")
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
         prompt = inbox.prompt_open(patient=request_patient(request), prompt_id=prompt_id)
         return prompt_response(prompt)
@@ -299,6 +323,7 @@ class PromptSkipView(PromptConflictMixin, APIView):
         tags=["prompts"],
         operation_id="prompts_skip",
         summary="Skip a prompt",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description="Let this one go: it is not asked again.",
         request=None,
         responses={
@@ -307,6 +332,7 @@ class PromptSkipView(PromptConflictMixin, APIView):
             (409, PROBLEM): RESPONSE_409_TRANSITION,
         },
     )
+    @idempotent("prompts_skip", resource_type="prompt")
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
         prompt = inbox.prompt_skip(patient=request_patient(request), prompt_id=prompt_id)
         return prompt_response(prompt)
@@ -329,6 +355,7 @@ class PromptSnoozeView(PromptConflictMixin, APIView):
         tags=["prompts"],
         operation_id="prompts_snooze",
         summary="Ask again later",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description=(
             "The prompt goes back to scheduled, due at `until`, and is sent again then. "
             "`until` must be in the future and before `expires_at` (400 otherwise)."
@@ -345,6 +372,7 @@ class PromptSnoozeView(PromptConflictMixin, APIView):
             )
         ],
     )
+    @idempotent("prompts_snooze", resource_type="prompt")
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -429,6 +457,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
         tags=["prompts"],
         operation_id="prompts_complete",
         summary="Answer a prompt",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         description=(
             "An entry prompt: writes your answer as a journal entry of the exercise's kind "
             "(linked to the prompt's session where that is allowed: an intention before it, "
@@ -478,7 +507,30 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
         self.submitted_safety = submitted_safety(request.data, country=patient.country)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = dict(serializer.validated_data)
+        # An Idempotency-Key here stands for the answer's own client id (`entry_id` or
+        # `measure_id`, when not sent): the repeat is then found by opening the stored
+        # answer, and no digest of the patient's words is kept anywhere.
+        key = idempotency_key(request)
+        id_name = "measure_id" if "answers" in data else "entry_id"
+        if key is None or data.get(id_name) is not None:
+            return self.answer(patient, prompt_id, data)
+        data[id_name] = derived_id(request, operation="prompts_complete", key=key, purpose=id_name)
+        try:
+            return self.answer(patient, prompt_id, data)
+        except ProblemError as error:
+            if error.problem_code != "id_conflict":
+                raise
+            current = selectors.prompt_get_for_patient(patient=patient, prompt_id=prompt_id)
+            raise ProblemError(
+                409,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different answer. Use a new key for a "
+                "new request; `current` is the prompt as it is now.",
+                extra={"current": prompt_data(current)},
+            ) from None
+
+    def answer(self, patient: Any, prompt_id: uuid.UUID, data: dict[str, Any]) -> Response:
         values: dict[str, Any] = {
             "measure_result": None,
             "safety": None,
@@ -493,7 +545,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
                 measure_id=data.get("measure_id"),
                 written_at=data.get("written_at"),
             )
-            prompt, measure = answered.prompt, answered.measure
+            prompt, measure, is_repeat = answered.prompt, answered.measure, answered.is_repeat
             values |= {"measure_result": measure, "late": answered.is_late, "answer": measure.pk}
             if instruments.needs_safety_response(measure.instrument, measure.answers):
                 values["safety"] = safety_block(SafetyReason.PHQ9_ITEM9, country=patient.country)
@@ -508,6 +560,9 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
                 entry_id=data.get("entry_id"),
                 written_at=data.get("written_at"),
             )
-            prompt = written.prompt
+            prompt, is_repeat = written.prompt, written.is_repeat
             values |= {"late": written.is_late, "answer": written.entry.pk}
-        return Response(PromptCompletedSerializer(prompt_data(prompt) | values).data)
+        response = Response(PromptCompletedSerializer(prompt_data(prompt) | values).data)
+        if is_repeat:
+            response[REPLAYED_HEADER] = "true"
+        return response

@@ -34,7 +34,12 @@ class InvitationSerializer(serializers.Serializer[Any]):
 
 
 class NewInvitationSerializer(InvitationSerializer):
-    code = serializers.CharField(help_text="Shown this once: give it to the patient.")
+    code = serializers.CharField(
+        allow_null=True,
+        help_text="Shown this once: give it to the patient. Null on a repeat under the same "
+        "Idempotency-Key: the code is not kept, so it cannot be shown again (create another "
+        "invitation if it was lost).",
+    )
 
     class Meta:
         ref_name = "NewCareInvitation"

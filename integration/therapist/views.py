@@ -21,6 +21,12 @@ from backend.accounts.permissions import (
     IsTherapist,
 )
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_therapist
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
+    idempotent,
+    response_409_idempotency,
+)
 from integration.care import links, selectors
 from integration.care.serializers import session_ref
 from integration.therapist import measures as therapist_measures
@@ -79,12 +85,25 @@ class TherapistInvitationView(TherapistView):
             "patient data. The patient redeems the code at POST /api/v1/care-links/."
         ),
         request=None,
-        responses={201: OpenApiResponse(NewInvitationSerializer, description="Created.")},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
+        responses={
+            201: OpenApiResponse(NewInvitationSerializer, description="Created."),
+            (409, PROBLEM): response_409_idempotency("NewCareInvitation"),
+        },
     )
+    @idempotent("therapist_invitations_create", resource_type="care_invitation")
     def post(self, request: Request) -> Response:
         created = links.invitation_create(therapist=request_therapist(request))
         values = invitation_values(created.invitation) | {"code": created.code}
         return Response(NewInvitationSerializer(values).data, status=status.HTTP_201_CREATED)
+
+    def replay(self, request: Request, resource_id: str, status_code: int) -> Response:
+        # The code was shown once and is kept only as a hash: a repeat answers without it.
+        invitation = selectors.invitation_get_for_therapist(
+            therapist=request_therapist(request), invitation_id=resource_id
+        )
+        values = invitation_values(invitation) | {"code": None}
+        return Response(NewInvitationSerializer(values).data, status=status_code)
 
 
 class TherapistPatientListView(TherapistView):

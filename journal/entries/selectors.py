@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
-from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from journal import sql
-from journal.access import entry_queryset_for_patient
+from journal.access import entry_queryset_for_patient, missing_or_gone
 from journal.keys import Sealer, UnreadableRecordError
 from journal.models import (
     Entry,
@@ -72,8 +71,9 @@ def entry_list_for_patient(
 
 
 def entry_get_for_patient(*, patient: User, entry_id: uuid.UUID) -> Entry:
-    """The patient's live entry with its intention ids; NotFound alike for missing,
-    deleted and not theirs. One statement where journal.sql has it, else two."""
+    """The patient's live entry with its intention ids; NotFound alike for missing and
+    not theirs, 410 `gone` for their deleted one. One statement where journal.sql has it,
+    else two."""
     if sql.is_available():
         entry = sql.live_entry_with_intention_ids(patient_id=patient.pk, entry_id=entry_id)
     else:
@@ -81,7 +81,7 @@ def entry_get_for_patient(*, patient: User, entry_id: uuid.UUID) -> Entry:
         if entry is not None:
             entry = entry_with_links(entry)
     if entry is None:
-        raise NotFound()
+        raise missing_or_gone(Entry, patient=patient, record_id=entry_id)
     return entry
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
@@ -293,7 +292,7 @@ def _locked_entry(patient: User, entry_id: uuid.UUID) -> Entry:
         .first()
     )
     if entry is None:
-        raise NotFound()
+        raise access.missing_or_gone(Entry, patient=patient, record_id=entry_id)
     return selectors.entry_with_links(entry)
 
 

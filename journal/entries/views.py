@@ -20,14 +20,17 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
+from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
 from backend.serializers import EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
     IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
+    RESPONSE_410,
     RESPONSE_412_ENTRY,
     RESPONSE_428,
+    create_with_key,
     created_or_repeated,
     delete_record,
     patch_record,
@@ -79,7 +82,10 @@ class SessionJournalView(APIView):
             "with the intentions it looks back on), then the other entries linked to the "
             "session; live entries only, oldest first."
         ),
-        responses={200: OpenApiResponse(OutputSerializer, description="The session journal.")},
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="The session journal."),
+            (410, PROBLEM): RESPONSE_410,
+        },
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
         patient = request_patient(request)
@@ -157,7 +163,7 @@ class EntryCollectionView(APIView):
             "entry."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(EntryRecordSerializer, description="Created."),
             200: OpenApiResponse(EntryRecordSerializer, description="A repeated create."),
@@ -196,10 +202,25 @@ class EntryCollectionView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sealer = sealer_for(patient)
-        created = services.entry_create(
-            patient=patient, sealer=sealer, **service_data(serializer.validated_data)
+        data = service_data(serializer.validated_data)
+
+        def create() -> Response:
+            created = services.entry_create(patient=patient, sealer=sealer, **data)
+            return created_or_repeated(
+                created, entry_record(created.record, sealer, patient=patient)
+            )
+
+        return create_with_key(
+            request,
+            data,
+            operation="entries_create",
+            create=create,
+            current=lambda entry_id: entry_record(
+                selectors.entry_get_for_patient(patient=patient, entry_id=entry_id),
+                sealer,
+                patient=patient,
+            ),
         )
-        return created_or_repeated(created, entry_record(created.record, sealer, patient=patient))
 
 
 class EntryDetailView(APIView):
@@ -228,7 +249,10 @@ class EntryDetailView(APIView):
         tags=["entries"],
         summary="Get one of your journal entries",
         parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(EntryRecordSerializer, description="The entry.")},
+        responses={
+            200: OpenApiResponse(EntryRecordSerializer, description="The entry."),
+            (410, PROBLEM): RESPONSE_410,
+        },
     )
     def get(self, request: Request, entry_id: uuid.UUID) -> Response:
         patient = request_patient(request)
@@ -243,6 +267,7 @@ class EntryDetailView(APIView):
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
             200: OpenApiResponse(EntryRecordSerializer, description="The changed entry."),
+            (410, PROBLEM): RESPONSE_410,
             (412, PROBLEM): RESPONSE_412_ENTRY,
             (428, PROBLEM): RESPONSE_428,
         },
@@ -267,7 +292,7 @@ class EntryDetailView(APIView):
         tags=["entries"],
         summary="Delete a journal entry",
         description=(
-            "Leaves a tombstone that sync reports as deleted; the entry then answers 404, "
+            "Leaves a tombstone that sync reports as deleted; the entry then answers 410 `gone`, "
             "and a repeated delete answers 204 again."
         ),
         parameters=[IF_MATCH_DELETE],

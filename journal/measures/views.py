@@ -17,12 +17,14 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
+from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
 from journal.api import (
     ETAG_HEADER,
     RESPONSE_409,
     SafetyBlockOnErrorView,
+    create_with_key,
     created_or_repeated,
     record_response,
     service_data,
@@ -125,7 +127,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
             "when working offline: repeating the same create answers 200."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(MeasureCreatedSerializer, description="Created."),
             200: OpenApiResponse(MeasureCreatedSerializer, description="A repeated create."),
@@ -145,17 +147,31 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         self.submitted_safety = submitted_safety(request.data, country=patient.country)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = services.measure_create(
-            patient=patient, **service_data(serializer.validated_data)
+        values = service_data(serializer.validated_data)
+
+        def create() -> Response:
+            created = services.measure_create(patient=patient, **values)
+            measure = created.record
+            data = measure_data(measure)
+            data["safety"] = (
+                safety_block(SafetyReason.PHQ9_ITEM9, country=patient.country)
+                if measures_instruments.needs_safety_response(measure.instrument, measure.answers)
+                else None
+            )
+            return created_or_repeated(created, data)
+
+        return create_with_key(
+            request,
+            values,
+            operation="measures_create",
+            create=create,
+            current=lambda measure_id: measure_data(
+                open_measure(
+                    selectors.measure_get_for_patient(patient=patient, measure_id=measure_id),
+                    sealer=sealer_for(patient),
+                )
+            ),
         )
-        measure = created.record
-        data = measure_data(measure)
-        data["safety"] = (
-            safety_block(SafetyReason.PHQ9_ITEM9, country=patient.country)
-            if measures_instruments.needs_safety_response(measure.instrument, measure.answers)
-            else None
-        )
-        return created_or_repeated(created, data)
 
 
 class MeasureDetailView(APIView):

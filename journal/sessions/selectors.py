@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
-from journal.access import session_queryset_for_patient
+from journal.access import missing_or_gone, session_queryset_for_patient
 from journal.keys import Sealer
 from journal.models import (
     TreatmentSession,
@@ -37,10 +36,11 @@ def session_list_for_patient(
 
 
 def session_get_for_patient(*, patient: User, session_id: uuid.UUID) -> TreatmentSession:
-    """The patient's live session; NotFound alike for missing, deleted and not theirs."""
+    """The patient's live session; NotFound alike for missing and not theirs, 410 `gone`
+    for their deleted one."""
     session = session_queryset_for_patient(patient=patient).filter(pk=session_id).first()
     if session is None:
-        raise NotFound()
+        raise missing_or_gone(TreatmentSession, patient=patient, record_id=session_id)
     return session
 
 

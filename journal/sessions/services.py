@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
-from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
@@ -205,7 +204,7 @@ def _locked_session(patient: User, session_id: uuid.UUID) -> TreatmentSession:
         .first()
     )
     if session is None:
-        raise NotFound()
+        raise access.missing_or_gone(TreatmentSession, patient=patient, record_id=session_id)
     return session
 
 

@@ -21,14 +21,17 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
+from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
     IF_MATCH_DELETE,
     IF_MATCH_REQUIRED,
     RESPONSE_409,
+    RESPONSE_410,
     RESPONSE_412_SESSION,
     RESPONSE_428,
+    create_with_key,
     created_or_repeated,
     delete_record,
     patch_record,
@@ -142,7 +145,7 @@ class SessionCollectionView(APIView):
             "create answers 200 with the existing session instead of making a second one."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(SessionRecordSerializer, description="Created."),
             200: OpenApiResponse(SessionRecordSerializer, description="A repeated create."),
@@ -162,10 +165,25 @@ class SessionCollectionView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sealer = sealer_for(patient)
-        created = services.session_create(
-            patient=patient, sealer=sealer, **serializer.validated_data
+        data = dict(serializer.validated_data)
+
+        def create() -> Response:
+            created = services.session_create(patient=patient, sealer=sealer, **data)
+            return created_or_repeated(
+                created, session_record(created.record, sealer, patient=patient)
+            )
+
+        return create_with_key(
+            request,
+            data,
+            operation="sessions_create",
+            create=create,
+            current=lambda session_id: session_record(
+                selectors.session_get_for_patient(patient=patient, session_id=session_id),
+                sealer,
+                patient=patient,
+            ),
         )
-        return created_or_repeated(created, session_record(created.record, sealer, patient=patient))
 
 
 class SessionDetailView(APIView):
@@ -197,7 +215,10 @@ class SessionDetailView(APIView):
         tags=["sessions"],
         summary="Get one of your treatment sessions",
         parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(SessionRecordSerializer, description="The session.")},
+        responses={
+            200: OpenApiResponse(SessionRecordSerializer, description="The session."),
+            (410, PROBLEM): RESPONSE_410,
+        },
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
         patient = request_patient(request)
@@ -216,6 +237,7 @@ class SessionDetailView(APIView):
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
             200: OpenApiResponse(SessionRecordSerializer, description="The changed session."),
+            (410, PROBLEM): RESPONSE_410,
             (412, PROBLEM): RESPONSE_412_SESSION,
             (428, PROBLEM): RESPONSE_428,
         },
@@ -254,7 +276,7 @@ class SessionDetailView(APIView):
         tags=["sessions"],
         summary="Delete a treatment session",
         description=(
-            "Leaves a tombstone that sync reports as deleted; the session then answers 404, "
+            "Leaves a tombstone that sync reports as deleted; the session then answers 410 `gone`, "
             "and a repeated delete answers 204 again. Entries linked to it keep the link."
         ),
         parameters=[IF_MATCH_DELETE],

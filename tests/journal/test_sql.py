@@ -71,9 +71,13 @@ def test_a_read_answers_not_found_alike(patient, path) -> None:
     theirs = make_entry(other)
     deleted = make_entry(patient)
     services.entry_delete(patient=patient, entry_id=deleted.id, expected_versions=None)
-    for entry_id in (theirs.id, deleted.id, uuid.uuid4()):
+    for entry_id in (theirs.id, uuid.uuid4()):
         with pytest.raises(NotFound):
             selectors.entry_get_for_patient(patient=patient, entry_id=entry_id)
+    # Their own deleted entry is gone (410), on both paths.
+    with pytest.raises(ProblemError) as gone:
+        selectors.entry_get_for_patient(patient=patient, entry_id=deleted.id)
+    assert (gone.value.status_code, gone.value.problem_code) == (410, "gone")
 
 
 def test_a_create_stores_what_the_general_path_stores(patient, path) -> None:

@@ -410,6 +410,12 @@ class Journey:
         self.p("entry create (offline id)", "POST", "/api/v1/entries/", expect=(201,), json=offline)
         self.p("entry create (repeat)", "POST", "/api/v1/entries/", expect=(200,), json=offline)
         self.ids["offline"] = offline_id
+        # The same under an Idempotency-Key instead of an id, and its repeat: the key stands
+        # for the id; neither the key nor the text is kept beside the sealed entry.
+        keyed = {"kind": "note", "body": self.c("entry.body idempotency key create")}
+        key = {"Idempotency-Key": self.c("secret.idempotency key (entry)")}
+        for step, status in (("entry create (key)", 201), ("entry create (key, repeat)", 200)):
+            self.p(step, "POST", "/api/v1/entries/", expect=(status,), json=keyed, headers=key)
 
     def prompts_before_session(self) -> None:
         prompt = self._wait_for_prompt("set-intention")
@@ -550,6 +556,8 @@ class Journey:
             "POST",
             "/api/v1/shares/",
             expect=(201,),
+            # Only keyed digests of the key and the body are stored.
+            headers={"Idempotency-Key": self.c("secret.idempotency key (share)")},
             json={
                 "care_link": self.ids["link"],
                 "dosing_session": self.ids["dosing"],

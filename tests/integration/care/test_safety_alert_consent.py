@@ -211,7 +211,7 @@ def test_an_ended_link_keeps_its_last_decision(patient, link) -> None:
 
     response = consent(client, link, False)
 
-    assert response.status_code == 409
+    assert response.status_code == 410
     assert response.json()["code"] == "care_link_ended"
     assert SafetyAlertConsent.objects.filter(care_link=link).count() == 1
 

@@ -446,8 +446,11 @@ def test_delete_leaves_a_tombstone_and_a_repeat_answers_the_same(patient_client,
     assert tombstone.version == 2
     assert tombstone.change > before.change
     assert not tombstone.intentions.exists()
-    assert patient_client.get(detail(entry.id)).status_code == 404
-    assert patient_client.patch(detail(entry.id), {"version": 2}).status_code == 404
+    gone = patient_client.get(detail(entry.id))
+    assert (gone.status_code, gone.json()["code"]) == (410, "gone")
+    assert gone.json()["version"] == 2
+    assert gone["ETag"] == response["ETag"]
+    assert patient_client.patch(detail(entry.id), {"version": 2}).status_code == 410
     repeat = patient_client.delete(detail(entry.id), HTTP_IF_MATCH='"1"')
     assert (repeat.status_code, repeat["ETag"]) == (204, response["ETag"])
     assert Entry.objects.get(pk=entry.pk).version == 2  # the repeat changed nothing

@@ -66,11 +66,13 @@ def test_journal_of_a_session_without_entries_is_empty(patient_client, patient) 
     assert (body["intentions"], body["reflections"], body["other_entries"]) == ([], [], [])
 
 
-def test_journal_of_a_deleted_session_is_404(patient_client, patient) -> None:
+def test_journal_of_a_deleted_session_is_410_gone(patient_client, patient) -> None:
     session = make_session(patient)
     patient_client.delete(f"/api/v1/sessions/{session.id}/", HTTP_IF_MATCH="*")
 
-    assert patient_client.get(journal_url(session.id)).status_code == 404
+    response = patient_client.get(journal_url(session.id))
+
+    assert (response.status_code, response.json()["code"]) == (410, "gone")
 
 
 def test_journal_of_another_patients_session_is_404(other_client, patient) -> None:

@@ -408,9 +408,12 @@ def test_delete_leaves_a_tombstone_and_a_repeat_answers_the_same(patient_client,
     assert tombstone.note_sealed == ""
     assert tombstone.version == before.version + 1
     assert tombstone.change > before.change
-    assert patient_client.get(detail(session.id)).status_code == 404
+    gone = patient_client.get(detail(session.id))
+    assert (gone.status_code, gone.json()["code"]) == (410, "gone")
+    assert gone.json()["deleted_at"].endswith("Z")
+    assert gone["ETag"] == response["ETag"]
     again = patient_client.patch(detail(session.id), {"note": "x", "version": 2}, format="json")
-    assert again.status_code == 404
+    assert (again.status_code, again.json()["code"]) == (410, "gone")
     repeat = patient_client.delete(detail(session.id), HTTP_IF_MATCH=f'"{before.version}"')
     assert (repeat.status_code, repeat["ETag"]) == (204, response["ETag"])
     assert patient_client.get(URL).json()["results"] == []
