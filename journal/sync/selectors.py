@@ -7,6 +7,7 @@ from typing import Literal
 
 from backend.accounts.models import User
 from journal.entries.selectors import intention_ids_prefetch
+from journal.sync.sources import SourceChange, sync_sources
 from journal.models import (
     Entry,
     Measure,
@@ -31,14 +32,15 @@ class SyncChange:
 
 @dataclass(frozen=True)
 class SyncPage:
-    changes: list[SyncChange]
+    changes: list[SyncChange | SourceChange]
     last_change: int
     has_more: bool
 
 
 def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPage:
-    """The patient's sessions, entries and measures (tombstones included) changed after
-    `since`, in change order, at most `limit` of them.
+    """The patient's sessions, entries and measures (tombstones included), and the records
+    of the configured sync sources (`journal.sync.sources`: prompts), changed after `since`,
+    in change order, at most `limit` of them.
 
     Only changes up to the counter's committed value are read. A change number is taken
     (and the counter row locked) at the start of a write and committed with it, and the
@@ -59,10 +61,18 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
         .order_by("change")[: limit + 1]
     )
     measure_rows = list(Measure.objects.filter(**window).order_by("change")[: limit + 1])
-    changes = sorted(
+    others: list[SourceChange] = [
+        change
+        for source in sync_sources()
+        for change in source.changes(
+            patient=patient, since=since, until=committed, limit=limit + 1
+        )
+    ]
+    changes: list[SyncChange | SourceChange] = sorted(
         [SyncChange("session", session) for session in sessions]
         + [SyncChange("entry", entry) for entry in entries]
-        + [SyncChange("measure", measure) for measure in measure_rows],
+        + [SyncChange("measure", measure) for measure in measure_rows]
+        + others,
         key=lambda item: item.change,
     )
     page = changes[:limit]

@@ -27,7 +27,8 @@ from journal.models import (
 from journal.sessions.serializers import session_data
 from journal.sync import selectors
 from journal.sync.cursor import decode_sync_cursor, encode_sync_cursor
-from journal.sync.serializers import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SyncPageSerializer
+from journal.sync.serializers import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, sync_page_serializer
+from journal.sync.sources import SourceChange, push_capable
 
 
 class SyncView(APIView):
@@ -51,14 +52,19 @@ class SyncView(APIView):
         tags=["sync"],
         summary="Everything that changed since your last sync",
         description=(
-            "Your sessions, entries and measures, deletions included, in the order they "
-            "changed. "
+            "Your sessions, entries, measures and prompts, deletions included, in the order "
+            "they changed (each change's `type` says which kind of record it holds). A "
+            "prompt is reported when it is made, moved, snoozed, opened, sent, completed "
+            "(or answered late), skipped, expired or cancelled; never for its delivery "
+            "bookkeeping. "
             "Store `cursor` and send it as `since` next time; while `has_more` is true, "
             "ask again at once. A change that is still being saved is never passed over: "
             "changes are reported only once every earlier one has been saved."
         ),
         parameters=[QuerySerializer],
-        responses={200: OpenApiResponse(SyncPageSerializer, description="A page of changes.")},
+        responses={
+            200: OpenApiResponse(sync_page_serializer(), description="A page of changes.")
+        },
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
@@ -73,6 +79,17 @@ class SyncView(APIView):
         sealer = sealer_for(patient)
         changes: list[dict[str, Any]] = []
         for item in page.changes:
+            if isinstance(item, SourceChange):
+                changes.append(
+                    {
+                        "type": item.type,
+                        "id": item.id,
+                        "change": item.change,
+                        "deleted": item.deleted,
+                        "data": item.data,
+                    }
+                )
+                continue
             data: dict[str, Any] | None
             if item.is_deleted:
                 data = None
@@ -95,5 +112,6 @@ class SyncView(APIView):
             "changes": changes,
             "cursor": encode_sync_cursor(page.last_change),
             "has_more": page.has_more,
+            "local_notifications": not push_capable(patient),
         }
-        return Response(SyncPageSerializer(body).data)
+        return Response(sync_page_serializer()(body).data)
