@@ -23,11 +23,14 @@ from django.db.models import BigIntegerField, Case, Value, When
 from journal.records import changes_take
 
 
-def prompt_changes_take(rows: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, int]:
+def prompt_changes_take(
+    rows: Iterable[tuple[uuid.UUID, uuid.UUID]], *, locked: Mapping[uuid.UUID, int] | None = None
+) -> dict[uuid.UUID, int]:
     """A change number for each prompt of (prompt id, patient id): one counter update per
-    patient, in patient order. Call inside `transaction.atomic()`, before the writes."""
+    patient, in patient order. Call inside `transaction.atomic()`, before the writes
+    (`locked`: see `journal.records.changes_take`)."""
     rows = list(rows)
-    numbers = changes_take(Counter(patient_id for _, patient_id in rows))
+    numbers = changes_take(Counter(patient_id for _, patient_id in rows), locked=locked)
     return {prompt_id: next(numbers[patient_id]) for prompt_id, patient_id in rows}
 
 

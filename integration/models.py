@@ -208,7 +208,7 @@ class Prompt(models.Model):
     # An answer that arrived after the prompt closed (expired, cancelled, skipped, or
     # answered on another device): the text is kept and linked here, the status stays.
     answered_late_at = models.DateTimeField(null=True, blank=True)
-    change = models.BigIntegerField(default=0)
+    change = models.BigIntegerField(db_default=0)
 
     class Meta:
         ordering = ["due_at", "id"]

@@ -129,7 +129,9 @@ def changes_lock(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
     return found
 
 
-def changes_take(counts: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, Iterator[int]]:
+def changes_take(
+    counts: Mapping[uuid.UUID, int], *, locked: Mapping[uuid.UUID, int] | None = None
+) -> dict[uuid.UUID, Iterator[int]]:
     """Take `count` consecutive change numbers for each patient, with one counter update
     per patient however many rows the numbers are for; returns each patient's numbers in
     order. Call inside `transaction.atomic()`, before the rows are locked or written.
@@ -138,22 +140,21 @@ def changes_take(counts: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, Iterator[in
     prompts): a write of many rows takes its numbers in one go, then gives each row its
     own. A number left unused (the row changed meanwhile and was left alone) is a gap,
     which sync does not mind. Numbers are taken under the counter's lock, held until
-    commit, so they commit in counter order as `next_change`'s do.
+    commit, so they commit in counter order as `next_change`'s do. `locked`: what
+    `changes_lock` answered earlier in this transaction for these patients (their counters
+    are still locked and unchanged), to save locking them again.
     """
     wanted = {pk: count for pk, count in counts.items() if count > 0}
     if not wanted:
         return {}
-    if len(wanted) == 1:
+    if len(wanted) == 1 and locked is None:
         ((pk, count),) = wanted.items()
         last = _advance(pk, count)
         return {pk: iter(range(last - count + 1, last + 1))}
-    current = changes_lock(wanted)
+    current = locked if locked is not None and set(wanted) <= set(locked) else changes_lock(wanted)
     SyncState.objects.filter(patient_id__in=list(wanted)).update(
         last_change=Case(
-            *(
-                When(patient_id=pk, then=Value(current[pk] + count))
-                for pk, count in wanted.items()
-            ),
+            *(When(patient_id=pk, then=Value(current[pk] + count)) for pk, count in wanted.items()),
             default=F("last_change"),
             output_field=BigIntegerField(),
         )

@@ -5,9 +5,10 @@ A prompt's outcome is decided once every push to its devices has answered
 a fixed number of statements whatever their number: the patients' change counters locked
 and advanced (a sent or expired prompt is a change the apps sync; one counter update per
 patient, all in one statement), the rows locked by primary key, one UPDATE for every
-prompt still held, one INSERT of the delivery log, one UPDATE retiring dead devices. On PostgreSQL the UPDATE is written by hand (`unnest` of one array per
-column): the ORM's `bulk_update` would build a CASE per column and row, which costs more
-to compile than the pushes it records (docs/architecture.md, "Hand-written statements").
+prompt still held, one INSERT of the delivery log, one UPDATE retiring dead devices. On
+PostgreSQL the UPDATE is written by hand (`unnest` of one array per column): the ORM's
+`bulk_update` would build a CASE per column and row, which costs more to compile than the
+pushes it records (docs/architecture.md, "Hand-written statements").
 SQLite (`make run`) updates row by row.
 """
 
@@ -192,16 +193,19 @@ def outcomes_write(finished: Sequence[Finished], *, token: uuid.UUID, now: datet
         # Counters before rows, the order of every writer of a patient: a sent or expired
         # prompt is a change its apps sync; a retry (still `sending`) is not.
         shown = [item for item in finished if item.status != PromptStatus.SENDING]
-        changes_lock(item.prompt.patient_id for item in shown)
+        counters = changes_lock(item.prompt.patient_id for item in shown)
         found = prompts_lock([item.prompt.id for item in finished])
         held = [
             item for item in finished if found.get(item.prompt.id) == (PromptStatus.SENDING, token)
         ]
         if held:
             numbers = prompt_changes_take(
-                (item.prompt.id, item.prompt.patient_id)
-                for item in held
-                if item.status != PromptStatus.SENDING
+                (
+                    (item.prompt.id, item.prompt.patient_id)
+                    for item in held
+                    if item.status != PromptStatus.SENDING
+                ),
+                locked=counters,
             )
             _update(held, numbers)
         attempts = [a for item in finished if item.prompt.id in found for a in item.attempts]

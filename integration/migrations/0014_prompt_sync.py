@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='prompt',
             name='change',
-            field=models.BigIntegerField(default=0),
+            field=models.BigIntegerField(db_default=0),
         ),
         migrations.AddIndex(
             model_name='prompt',

@@ -74,12 +74,12 @@ from integration.models import (
 )
 from integration.prompts import scheduling
 from integration.prompts.notify import prompts_changed_notify
-from journal.records import changes_lock
 from journal.models import (
     SessionKind,
     SessionStatus,
     TreatmentSession,
 )
+from journal.records import changes_lock
 
 # Prompts whose windows ended this long ago no longer matter for overlaps or the daily cap.
 _CONTEXT_LOOKBACK = dt.timedelta(days=2)

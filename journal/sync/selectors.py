@@ -7,13 +7,13 @@ from typing import Literal
 
 from backend.accounts.models import User
 from journal.entries.selectors import intention_ids_prefetch
-from journal.sync.sources import SourceChange, sync_sources
 from journal.models import (
     Entry,
     Measure,
     SyncState,
     TreatmentSession,
 )
+from journal.sync.sources import SourceChange, sync_sources
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,7 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
     others: list[SourceChange] = [
         change
         for source in sync_sources()
-        for change in source.changes(
-            patient=patient, since=since, until=committed, limit=limit + 1
-        )
+        for change in source.changes(patient=patient, since=since, until=committed, limit=limit + 1)
     ]
     changes: list[SyncChange | SourceChange] = sorted(
         [SyncChange("session", session) for session in sessions]

@@ -62,9 +62,7 @@ class SyncView(APIView):
             "changes are reported only once every earlier one has been saved."
         ),
         parameters=[QuerySerializer],
-        responses={
-            200: OpenApiResponse(sync_page_serializer(), description="A page of changes.")
-        },
+        responses={200: OpenApiResponse(sync_page_serializer(), description="A page of changes.")},
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
