@@ -28,6 +28,9 @@ class PromptChangeType(TextChoices):
 
 
 class PromptChangeSerializer(SyncChangeSerializer):
+    """A prompt made, moved, snoozed, opened, sent, completed (or answered late), skipped,
+    expired or cancelled. Never a tombstone: `deleted` is false and `data` the prompt."""
+
     type = EnumField(PromptChangeType)
     data = PromptSerializer(  # type: ignore[assignment]
         help_text=(
@@ -72,7 +75,7 @@ def prompt_sync_changes(
 def prompt_sync_source() -> SyncSource:
     """JOURNAL_SYNC_SOURCES: prompts in the sync feed."""
     return SyncSource(
-        type=PromptChangeType.PROMPT.value,
+        kind=PromptChangeType.PROMPT.value,
         serializer=PromptChangeSerializer,
         changes=prompt_sync_changes,
     )

@@ -61,18 +61,17 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
         .order_by("change")[: limit + 1]
     )
     measure_rows = list(Measure.objects.filter(**window).order_by("change")[: limit + 1])
-    others: list[SourceChange] = [
+    others: list[SyncChange | SourceChange] = [
         change
         for source in sync_sources()
         for change in source.changes(patient=patient, since=since, until=committed, limit=limit + 1)
     ]
-    changes: list[SyncChange | SourceChange] = sorted(
-        [SyncChange("session", session) for session in sessions]
-        + [SyncChange("entry", entry) for entry in entries]
-        + [SyncChange("measure", measure) for measure in measure_rows]
-        + others,
-        key=lambda item: item.change,
-    )
+    ours: list[SyncChange | SourceChange] = [
+        *(SyncChange("session", session) for session in sessions),
+        *(SyncChange("entry", entry) for entry in entries),
+        *(SyncChange("measure", measure) for measure in measure_rows),
+    ]
+    changes = sorted(ours + others, key=lambda item: item.change)
     page = changes[:limit]
     return SyncPage(
         changes=page,

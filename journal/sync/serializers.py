@@ -48,6 +48,8 @@ class MeasureChangeType(TextChoices):
 
 
 class SessionChangeSerializer(SyncChangeSerializer):
+    """A treatment session made, changed or deleted (a tombstone: `data` null)."""
+
     type = EnumField(SessionChangeType)
     # A field named like Serializer.data: DRF takes declared fields off the class.
     data = SessionOutputSerializer(  # type: ignore[assignment]
@@ -59,6 +61,8 @@ class SessionChangeSerializer(SyncChangeSerializer):
 
 
 class EntryChangeSerializer(SyncChangeSerializer):
+    """A journal entry made, changed or deleted (a tombstone: `data` null)."""
+
     type = EnumField(EntryChangeType)
     data = EntryOutputSerializer(  # type: ignore[assignment]
         allow_null=True, help_text="The entry as a list of them shows it; null if deleted."
@@ -69,6 +73,8 @@ class EntryChangeSerializer(SyncChangeSerializer):
 
 
 class MeasureChangeSerializer(SyncChangeSerializer):
+    """A measure (PHQ-9, GAD-7) taken or deleted (a tombstone: `data` null)."""
+
     type = EnumField(MeasureChangeType)
     data = MeasureOutputSerializer(  # type: ignore[assignment]
         allow_null=True, help_text="The measure as a list of them shows it; null if deleted."
@@ -78,13 +84,17 @@ class MeasureChangeSerializer(SyncChangeSerializer):
         ref_name = "MeasureChange"
 
 
-def change_serializers() -> dict[str, type[serializers.Serializer[Any]]]:
+def change_serializers() -> dict[
+    str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]
+]:
     """Each `type` value and its change component: journal's kinds, then the sources'."""
-    return {
+    components: dict[str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]] = {
         SessionChangeType.SESSION.value: SessionChangeSerializer,
         EntryChangeType.ENTRY.value: EntryChangeSerializer,
         MeasureChangeType.MEASURE.value: MeasureChangeSerializer,
-    } | {source.type: source.serializer for source in sync_sources()}
+    }
+    components.update((source.kind, source.serializer) for source in sync_sources())
+    return components
 
 
 class ChangeField(serializers.Field):  # type: ignore[type-arg]

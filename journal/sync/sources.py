@@ -52,7 +52,7 @@ class ChangesReader(Protocol):
 
 @dataclass(frozen=True)
 class SyncSource:
-    type: str  # the discriminator value of its records (`type` of each change)
+    kind: str  # the discriminator value of its records (`type` of each change)
     serializer: type[serializers.Serializer[Any]]  # its change component, for the schema
     changes: ChangesReader
 

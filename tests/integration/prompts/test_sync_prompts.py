@@ -149,7 +149,7 @@ def test_each_transition_of_a_prompt_appears_once(patient, patient_api) -> None:
 
 def test_a_snoozed_prompt_comes_with_its_new_due_time(patient, patient_api) -> None:
     make_session(patient, START)
-    prompt = Prompt.objects.filter(patient=patient).order_by("due_at").first()
+    prompt = Prompt.objects.filter(patient=patient).order_by("due_at")[0]
     _, cursor, _ = sync_all(patient_api)
     now = prompt.due_at + H
 
@@ -214,7 +214,7 @@ def push_log(settings, monkeypatch, tmp_path):
 
 def test_dispatch_bookkeeping_adds_no_change_and_a_send_adds_one(patient, patient_api) -> None:
     make_session(patient, START)
-    prompt = Prompt.objects.filter(patient=patient).order_by("due_at").first()
+    prompt = Prompt.objects.filter(patient=patient).order_by("due_at")[0]
     _, cursor, _ = sync_all(patient_api)
     before = counter(patient)
     now = prompt.due_at + dt.timedelta(minutes=1)
@@ -374,7 +374,7 @@ def test_dispatch_pushes_no_device_that_refused(patient, push_log) -> None:
     refused = make_device(patient, "ok")
     Device.objects.filter(pk=refused.pk).update(push_permission="refused")
     granted = make_device(patient, "ok-2")
-    prompt = Prompt.objects.filter(patient=patient).order_by("due_at").first()
+    prompt = Prompt.objects.filter(patient=patient).order_by("due_at")[0]
     now = prompt.due_at + dt.timedelta(minutes=1)
 
     claims = prompts_claim_due(now=now, batch_size=1, lease=H)
@@ -383,7 +383,7 @@ def test_dispatch_pushes_no_device_that_refused(patient, push_log) -> None:
     pushed = {push.device_id for push in counting_provider.read_log(push_log)}
     assert pushed == {str(granted.pk)}
     Device.objects.filter(pk=granted.pk).update(push_permission="refused")
-    second = Prompt.objects.filter(patient=patient, status="scheduled").order_by("due_at").first()
+    second = Prompt.objects.filter(patient=patient, status="scheduled").order_by("due_at")[0]
     claims = prompts_claim_due(now=second.due_at + H, batch_size=1, lease=H)
     prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
     second.refresh_from_db()
