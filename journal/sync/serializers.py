@@ -8,7 +8,6 @@ null exactly when `deleted` is true (a tombstone). Generators make one typed cla
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from django.db.models import TextChoices
@@ -97,41 +96,33 @@ def change_serializers() -> dict[
     return components
 
 
-class ChangeField(serializers.Field):  # type: ignore[type-arg]
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="SyncChange",
+        # Called when the schema is made: the sync sources are read from the settings then.
+        serializers=change_serializers,
+        resource_type_field_name="type",
+    )
+)
+class SyncChangeField(serializers.Field):  # type: ignore[type-arg]
     """A change as the view built it (its `data` already rendered by its kind)."""
 
     def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
 
 
-@cache
-def sync_page_serializer() -> type[serializers.Serializer[Any]]:
-    """The page's serializer, made once the sync sources can be read (the union names
-    their components)."""
-    union = PolymorphicProxySerializer(
-        component_name="SyncChange",
-        serializers=change_serializers(),
-        resource_type_field_name="type",
+class SyncPageSerializer(serializers.Serializer[Any]):
+    changes = serializers.ListField(child=SyncChangeField())
+    cursor = serializers.CharField(help_text="Send as `since` next time.")
+    has_more = serializers.BooleanField(help_text="True: sync again now with `cursor`.")
+    local_notifications = serializers.BooleanField(
+        help_text=(
+            "True: no device of yours takes push notifications (none registered, or "
+            "notifications refused on each), so schedule a local notification at each "
+            "scheduled prompt's `due_at`. False: pushes remind you; schedule none, so "
+            "nothing reminds twice. Read it on every sync: it follows your devices."
+        )
     )
 
-    @extend_schema_field(union)
-    class UnionField(ChangeField):
-        pass
-
-    class SyncPageSerializer(serializers.Serializer[Any]):
-        changes = serializers.ListField(child=UnionField())
-        cursor = serializers.CharField(help_text="Send as `since` next time.")
-        has_more = serializers.BooleanField(help_text="True: sync again now with `cursor`.")
-        local_notifications = serializers.BooleanField(
-            help_text=(
-                "True: no device of yours takes push notifications (none registered, or "
-                "notifications refused on each), so schedule a local notification at each "
-                "scheduled prompt's `due_at`. False: pushes remind you; schedule none, so "
-                "nothing reminds twice. Read it on every sync: it follows your devices."
-            )
-        )
-
-        class Meta:
-            ref_name = "SyncPage"
-
-    return SyncPageSerializer
+    class Meta:
+        ref_name = "SyncPage"

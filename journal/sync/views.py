@@ -27,7 +27,7 @@ from journal.models import (
 from journal.sessions.serializers import session_data
 from journal.sync import selectors
 from journal.sync.cursor import decode_sync_cursor, encode_sync_cursor
-from journal.sync.serializers import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, sync_page_serializer
+from journal.sync.serializers import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SyncPageSerializer
 from journal.sync.sources import SourceChange, push_capable
 
 
@@ -62,7 +62,7 @@ class SyncView(APIView):
             "changes are reported only once every earlier one has been saved."
         ),
         parameters=[QuerySerializer],
-        responses={200: OpenApiResponse(sync_page_serializer(), description="A page of changes.")},
+        responses={200: OpenApiResponse(SyncPageSerializer, description="A page of changes.")},
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
@@ -112,4 +112,4 @@ class SyncView(APIView):
             "has_more": page.has_more,
             "local_notifications": not push_capable(patient),
         }
-        return Response(sync_page_serializer()(body).data)
+        return Response(SyncPageSerializer(body).data)
