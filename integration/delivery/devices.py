@@ -200,11 +200,13 @@ def device_register(
     return Registered(device, is_new=True)
 
 
-def device_update(*, patient: User, device_id: uuid.UUID, push_permission: str) -> Device:
+def device_update(
+    *, patient: User, device_id: uuid.UUID, push_permission: str | None = None
+) -> Device:
     """Record that the device's notification permission changed (the patient allowed or
-    refused them in the system's settings). From then on dispatch pushes to it or not,
-    and the patient's `local_notifications` in sync follows. A retired device, or one
-    that is not the patient's, is not found."""
+    refused them in the system's settings; None: unchanged). From then on dispatch pushes
+    to it or not, and the patient's `local_notifications` in sync follows. A retired
+    device, or one that is not the patient's, is not found."""
     with transaction.atomic():
         device = (
             Device.objects.select_for_update()
@@ -213,7 +215,7 @@ def device_update(*, patient: User, device_id: uuid.UUID, push_permission: str) 
         )
         if device is None:
             raise NotFound()
-        if device.push_permission != push_permission:
+        if push_permission is not None and device.push_permission != push_permission:
             device.push_permission = push_permission
             device.save(update_fields=["push_permission"])
     return device

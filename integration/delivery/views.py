@@ -132,6 +132,7 @@ class DeviceDetailView(APIView):
 
         push_permission = EnumField(
             PushPermission,
+            required=False,
             help_text="`granted` or `refused` as the system now says; `unknown` if unsure.",
         )
 
@@ -159,7 +160,7 @@ class DeviceDetailView(APIView):
         device = delivery_devices.device_update(
             patient=request_patient(request),
             device_id=device_id,
-            push_permission=serializer.validated_data["push_permission"],
+            push_permission=serializer.validated_data.get("push_permission"),
         )
         return Response(device_data(device))
 

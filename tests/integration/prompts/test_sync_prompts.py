@@ -347,26 +347,32 @@ def test_a_device_of_unknown_permission_takes_pushes(patient, patient_api) -> No
     assert sync_all(patient_api)[2]["local_notifications"] is False
 
 
-def test_a_bad_permission_or_someone_elses_device_is_refused(patient_api, other_patient) -> None:
-    device = make_device(other_patient, "ok")
+def test_a_bad_permission_or_someone_elses_device_is_refused(
+    patient, patient_api, other_patient
+) -> None:
+    mine = make_device(patient, "mine")
+    theirs = make_device(other_patient, "ok")
 
     bad = patient_api.patch(
-        f"/api/v1/devices/{device.pk}/", {"push_permission": "maybe"}, format="json"
-    )
-    theirs = patient_api.patch(
-        f"/api/v1/devices/{device.pk}/", {"push_permission": "refused"}, format="json"
+        f"/api/v1/devices/{mine.pk}/", {"push_permission": "maybe"}, format="json"
     )
     unknown_field = patient_api.patch(
-        f"/api/v1/devices/{device.pk}/", {"push_permission": "refused", "x": 1}, format="json"
+        f"/api/v1/devices/{mine.pk}/", {"push_permission": "refused", "x": 1}, format="json"
     )
+    not_mine = patient_api.patch(
+        f"/api/v1/devices/{theirs.pk}/", {"push_permission": "refused"}, format="json"
+    )
+    nothing = patient_api.patch(f"/api/v1/devices/{mine.pk}/", {}, format="json")
 
     assert bad.status_code == 400
     assert bad["Content-Type"].startswith("application/problem+json")
     assert "push_permission" in bad.json()["errors"]
-    assert theirs.status_code == 404
     assert unknown_field.status_code == 400
-    device.refresh_from_db()
-    assert device.push_permission == "unknown"
+    assert not_mine.status_code == 404
+    assert (nothing.status_code, nothing.json()["push_permission"]) == (200, "unknown")
+    for device in (mine, theirs):
+        device.refresh_from_db()
+        assert device.push_permission == "unknown"
 
 
 def test_dispatch_pushes_no_device_that_refused(patient, push_log) -> None:
