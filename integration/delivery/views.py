@@ -82,7 +82,7 @@ class DeviceListView(APIView):
         examples=[
             OpenApiExample(
                 "iPhone",
-                value={"platform": "ios", "token": "a1" * 32},
+                value={"platform": "ios", "token": "a1" * 32, "push_permission": "granted"},
                 request_only=True,
             ),
             OpenApiExample(
@@ -149,6 +149,14 @@ class DeviceDetailView(APIView):
             "`local_notifications` says whether the app should schedule its own reminders."
         ),
         request=UpdateSerializer,
+        examples=[
+            OpenApiExample(
+                "Notifications turned off", value={"push_permission": "refused"}, request_only=True
+            ),
+            OpenApiExample(
+                "Notifications allowed", value={"push_permission": "granted"}, request_only=True
+            ),
+        ],
         responses={
             200: OpenApiResponse(DeviceSerializer, description="The device as it is now."),
             (404, PROBLEM): RESPONSE_404,
