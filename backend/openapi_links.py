@@ -121,6 +121,13 @@ LINKS: list[Link] = [
         "Retire the device just registered.",
     ),
     Link(
+        "push_devices_register",
+        ("201", "200"),
+        "push_devices_update",
+        {"path.device_id": "$response.body#/id"},
+        "Say whether the device just registered may show notifications.",
+    ),
+    Link(
         "therapist_patients_list",
         ("200",),
         "therapist_patient_shares_list",

@@ -528,6 +528,7 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(LOCAL_DIR / "mail"))
 # SMTP, addresses and the codes sent by e-mail.
 from backend.settings_idempotency import *  # noqa: E402, F403
 from backend.settings_mail import *  # noqa: E402, F403
+from backend.settings_sync import *  # noqa: E402, F403
 
 # Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
 PROMPT_DISPATCH_INTERVAL_SECONDS = env.int("PROMPT_DISPATCH_INTERVAL_SECONDS", default=60)

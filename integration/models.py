@@ -153,22 +153,14 @@ def answerable(now: dt.datetime) -> Q:
     return Q(status__in=ANSWERABLE_STATUSES) | Q(status=PromptStatus.SCHEDULED, due_at__lte=now)
 
 
-# A prompt no longer moves with its session once it has left `scheduled`.
-MOVABLE_STATUSES = (PromptStatus.SCHEDULED,)
-FINAL_STATUSES = (
-    PromptStatus.COMPLETED,
-    PromptStatus.SKIPPED,
-    PromptStatus.EXPIRED,
-    PromptStatus.CANCELLED,
-)
-
-
 class Prompt(models.Model):
     """One plan step made real for one dosing session, with its delivery state.
 
     `status` moves scheduled -> sending -> sent -> opened -> completed (or skipped, expired,
     cancelled); each transition sets its own timestamp. Transitions are compare-and-swap
     updates (`filter(status=old).update(status=new)`), so two workers cannot both win.
+    `change`: the patient's change number of the last change the app syncs
+    (`integration.prompts.sync`; not the dispatcher's claims, leases and attempts).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -219,6 +211,7 @@ class Prompt(models.Model):
     # An answer that arrived after the prompt closed (expired, cancelled, skipped, or
     # answered on another device): the text is kept and linked here, the status stays.
     answered_late_at = models.DateTimeField(null=True, blank=True)
+    change = models.BigIntegerField(db_default=0)
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -239,6 +232,7 @@ class Prompt(models.Model):
                 name="prompt_lease_sending",
             ),
             models.Index(fields=["patient", "due_at"], name="prompt_patient_due"),
+            models.Index(fields=["patient", "change"], name="prompt_patient_change"),
         ]
 
     def __str__(self) -> str:
@@ -249,6 +243,12 @@ class Platform(models.TextChoices):
     IOS = "ios", "iOS (APNs)"
     ANDROID = "android", "Android (FCM)"
     WEB = "web", "Web Push"
+
+
+class PushPermission(models.TextChoices):
+    GRANTED = "granted", "Granted (notifications may be shown)"
+    REFUSED = "refused", "Refused (no push: the app reminds by itself)"
+    UNKNOWN = "unknown", "Not known (not asked yet, or not said)"
 
 
 class Device(models.Model):
@@ -267,6 +267,7 @@ class Device(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
     retired_reason = models.CharField(max_length=64, blank=True)
+    push_permission = models.CharField(max_length=8, choices=PushPermission, default="unknown")
     # The sign-in (device token) this registration was made under: one device. Signing it
     # out retires this registration in the same transaction (ACCOUNT_SIGN_OUT_HOOKS).
     sign_in = models.ForeignKey(

@@ -15,13 +15,13 @@ every field (rotation finds rows under old keys by it).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import BigIntegerField, Case, F, Model, Value, When
 from django.utils import timezone
 
 from backend.accounts.models import User
@@ -73,24 +73,96 @@ def next_change(patient: User) -> int:
     writer for this patient waits here and gets a higher number only after this one has
     committed (or rolled back, giving the number back).
     """
+    return _advance(patient.pk, 1)
+
+
+def _advance(patient_id: uuid.UUID, count: int) -> int:
+    """Add `count` to the patient's counter (locking its row) and return the new value."""
     # One statement that both takes the number and reads it (PostgreSQL, and SQLite since
     # 3.35, have UPDATE ... RETURNING); the ORM's update() returns only a row count.
     owner = SyncState._meta.get_field("patient")
     quote = connection.ops.quote_name
     sql = (
-        f"UPDATE {quote(SyncState._meta.db_table)} SET last_change = last_change + 1 "  # noqa: S608 (names only)
+        f"UPDATE {quote(SyncState._meta.db_table)} SET last_change = last_change + %s "  # noqa: S608 (names only)
         f"WHERE {quote(owner.column)} = %s RETURNING last_change"
     )
     # The id as this database stores it (a UUID on PostgreSQL, hex text on SQLite).
-    patient_id = owner.target_field.get_db_prep_value(patient.pk, connection)
+    stored_id = owner.target_field.get_db_prep_value(patient_id, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [patient_id])
+        cursor.execute(sql, [count, stored_id])
         row = cursor.fetchone()
         if row is None:
-            SyncState.objects.get_or_create(patient=patient)
-            cursor.execute(sql, [patient_id])
+            SyncState.objects.get_or_create(patient_id=patient_id)
+            cursor.execute(sql, [count, stored_id])
             row = cursor.fetchone()
     return int(row[0])
+
+
+def changes_lock(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Lock the change counters of these patients until commit, in patient id order, and
+    return their values. Call inside `transaction.atomic()`, before any row of theirs is
+    locked or written (the order every writer keeps: counter first, then rows).
+
+    The id order is what lets writers that touch many patients at once (the expiry sweep,
+    a batch of deliveries) run beside each other and beside single-patient writes without
+    deadlocking. A missing counter row is made first.
+    """
+    wanted = sorted(set(patient_ids))
+    if not wanted:
+        return {}
+
+    def locked() -> dict[uuid.UUID, int]:
+        rows = (
+            SyncState.objects.select_for_update()
+            .filter(patient_id__in=wanted)
+            .order_by("patient_id")
+            .values_list("patient_id", "last_change")
+        )
+        return dict(rows)
+
+    found = locked()
+    if len(found) < len(wanted):
+        SyncState.objects.bulk_create(
+            [SyncState(patient_id=pk) for pk in wanted if pk not in found],
+            ignore_conflicts=True,
+        )
+        found = locked()
+    return found
+
+
+def changes_take(
+    counts: Mapping[uuid.UUID, int], *, locked: Mapping[uuid.UUID, int] | None = None
+) -> dict[uuid.UUID, Iterator[int]]:
+    """Take `count` consecutive change numbers for each patient, with one counter update
+    per patient however many rows the numbers are for; returns each patient's numbers in
+    order. Call inside `transaction.atomic()`, before the rows are locked or written.
+
+    This is the change-counter service of other apps' synced records (integration's
+    prompts): a write of many rows takes its numbers in one go, then gives each row its
+    own. A number left unused (the row changed meanwhile and was left alone) is a gap,
+    which sync does not mind. Numbers are taken under the counter's lock, held until
+    commit, so they commit in counter order as `next_change`'s do. `locked`: what
+    `changes_lock` answered earlier in this transaction for these patients (their counters
+    are still locked and unchanged), to save locking them again.
+    """
+    wanted = {pk: count for pk, count in counts.items() if count > 0}
+    if not wanted:
+        return {}
+    if len(wanted) == 1 and locked is None:
+        ((pk, count),) = wanted.items()
+        last = _advance(pk, count)
+        return {pk: iter(range(last - count + 1, last + 1))}
+    current = locked if locked is not None and set(wanted) <= set(locked) else changes_lock(wanted)
+    SyncState.objects.filter(patient_id__in=list(wanted)).update(
+        last_change=Case(
+            *(When(patient_id=pk, then=Value(current[pk] + count)) for pk, count in wanted.items()),
+            default=F("last_change"),
+            output_field=BigIntegerField(),
+        )
+    )
+    return {
+        pk: iter(range(current[pk] + 1, current[pk] + count + 1)) for pk, count in wanted.items()
+    }
 
 
 def check_version(row: TreatmentSession | Entry, expected_versions: Collection[int] | None) -> None:

@@ -27,6 +27,7 @@ from backend.errors import invalid_fields
 from integration.models import (
     Device,
     Platform,
+    PushPermission,
 )
 
 # Push devices ---------------------------------------------------------------------------
@@ -141,12 +142,19 @@ def _retire(queryset: Any, reason: str, now: dt.datetime) -> int:
 
 
 def device_register(
-    *, patient: User, platform: str, token: Any, sign_in: DeviceToken | None = None
+    *,
+    patient: User,
+    platform: str,
+    token: Any,
+    sign_in: DeviceToken | None = None,
+    push_permission: str | None = None,
 ) -> Registered:
     """Register a push destination under a sign-in (`sign_in`, the device token of the
     request): the two are one device, and signing it out retires this registration. The
     same token again answers the existing device (bound to this sign-in now); a token
-    another account registered (a shared or handed-on phone) moves to this one."""
+    another account registered (a shared or handed-on phone) moves to this one.
+    `push_permission` (None: unknown, or unchanged on a repeat) is what the phone's system
+    lets the app show; a refused device is sent no push."""
     canonical = _canonical_token(platform, token)
     digest = token_hash(canonical)
     now = timezone.now()
@@ -154,9 +162,15 @@ def device_register(
         current = Device.objects.select_for_update().filter(token_hash=digest, is_active=True)
         device = current.first()
         if device is not None and device.user_id == patient.pk and device.platform == platform:
+            fields = []
             if sign_in is not None and device.sign_in_id != sign_in.pk:
                 device.sign_in = sign_in
-                device.save(update_fields=["sign_in"])
+                fields.append("sign_in")
+            if push_permission is not None and device.push_permission != push_permission:
+                device.push_permission = push_permission
+                fields.append("push_permission")
+            if fields:
+                device.save(update_fields=fields)
             return Registered(device, is_new=False)
         if device is not None:
             _retire(Device.objects.filter(pk=device.pk), "reassigned", now)
@@ -171,6 +185,7 @@ def device_register(
             token_hash=digest,
             created_at=now,
             sign_in=sign_in,
+            push_permission=push_permission or PushPermission.UNKNOWN,
         )
         try:
             with transaction.atomic():
@@ -183,6 +198,27 @@ def device_register(
                 raise
             return Registered(found, is_new=False)
     return Registered(device, is_new=True)
+
+
+def device_update(
+    *, patient: User, device_id: uuid.UUID, push_permission: str | None = None
+) -> Device:
+    """Record that the device's notification permission changed (the patient allowed or
+    refused them in the system's settings; None: unchanged). From then on dispatch pushes
+    to it or not, and the patient's `local_notifications` in sync follows. A retired
+    device, or one that is not the patient's, is not found."""
+    with transaction.atomic():
+        device = (
+            Device.objects.select_for_update()
+            .filter(pk=device_id, user=patient, is_active=True)
+            .first()
+        )
+        if device is None:
+            raise NotFound()
+        if push_permission is not None and device.push_permission != push_permission:
+            device.push_permission = push_permission
+            device.save(update_fields=["push_permission"])
+    return device
 
 
 def device_retire(*, patient: User, device_id: uuid.UUID, reason: str = "user") -> Device:

@@ -81,7 +81,7 @@ from integration.delivery.outcomes import (
     prompts_lock,
 )
 from integration.delivery.sending import Answer, Push, Sending
-from integration.models import Device, Prompt, PromptStatus, answerable
+from integration.models import Device, Prompt, PromptStatus, PushPermission, answerable
 from integration.providers.base import PushMessage, provider_for
 
 logger = logging.getLogger("integration.delivery")  # named before the split: log filters use it
@@ -366,10 +366,14 @@ def inbox_counts(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uui
 
 
 def _active_devices(patient_ids: Iterable[uuid.UUID]) -> defaultdict[uuid.UUID, list[Device]]:
-    """Every active device of the batch's patients, in one query."""
+    """Every active device of the batch's patients that may show a push, in one query. A
+    device whose notifications are refused gets none: its app reminds from the synced due
+    times (a patient with no other device finds the prompt in the inbox, `inbox`)."""
     devices: defaultdict[uuid.UUID, list[Device]] = defaultdict(list)
-    for device in Device.objects.filter(user_id__in=set(patient_ids), is_active=True).order_by(
-        "created_at"
+    for device in (
+        Device.objects.filter(user_id__in=set(patient_ids), is_active=True)
+        .exclude(push_permission=PushPermission.REFUSED)
+        .order_by("created_at")
     ):
         devices[device.user_id].append(device)
     return devices

@@ -2,11 +2,13 @@
 
 A prompt's outcome is decided once every push to its devices has answered
 (`prompt_outcome`); outcomes are written together (`outcomes_write`), in one transaction of
-a fixed number of statements whatever their number: the rows locked by primary key, one
-UPDATE for every prompt still held, one INSERT of the delivery log, one UPDATE retiring
-dead devices. On PostgreSQL the UPDATE is written by hand (`unnest` of one array per
-column): the ORM's `bulk_update` would build a CASE per column and row, which costs more
-to compile than the pushes it records (docs/architecture.md, "Hand-written statements").
+a fixed number of statements whatever their number: the patients' change counters locked
+and advanced (a sent or expired prompt is a change the apps sync; one counter update per
+patient, all in one statement), the rows locked by primary key, one UPDATE for every
+prompt still held, one INSERT of the delivery log, one UPDATE retiring dead devices. On
+PostgreSQL the UPDATE is written by hand (`unnest` of one array per column): the ORM's
+`bulk_update` would build a CASE per column and row, which costs more to compile than the
+pushes it records (docs/architecture.md, "Hand-written statements").
 SQLite (`make run`) updates row by row.
 """
 
@@ -26,6 +28,7 @@ from django.db.models import F
 
 from backend import sql
 from backend.sql import quoted
+from integration.changes import prompt_changes_take
 from integration.delivery.sending import Answer
 from integration.models import (
     DeliveryAttempt,
@@ -36,6 +39,7 @@ from integration.models import (
     PromptStatus,
 )
 from integration.providers.base import Outcome
+from journal.records import changes_lock
 
 logger = logging.getLogger("integration.delivery")
 
@@ -186,12 +190,24 @@ def outcomes_write(finished: Sequence[Finished], *, token: uuid.UUID, now: datet
     if not finished:
         return
     with transaction.atomic():
+        # Counters before rows, the order of every writer of a patient: a sent or expired
+        # prompt is a change its apps sync; a retry (still `sending`) is not.
+        shown = [item for item in finished if item.status != PromptStatus.SENDING]
+        counters = changes_lock(item.prompt.patient_id for item in shown)
         found = prompts_lock([item.prompt.id for item in finished])
         held = [
             item for item in finished if found.get(item.prompt.id) == (PromptStatus.SENDING, token)
         ]
         if held:
-            _update(held)
+            numbers = prompt_changes_take(
+                (
+                    (item.prompt.id, item.prompt.patient_id)
+                    for item in held
+                    if item.status != PromptStatus.SENDING
+                ),
+                locked=counters,
+            )
+            _update(held, numbers)
         attempts = [a for item in finished if item.prompt.id in found for a in item.attempts]
         if attempts:
             DeliveryAttempt.objects.bulk_create(attempts)
@@ -213,7 +229,7 @@ def outcomes_write(finished: Sequence[Finished], *, token: uuid.UUID, now: datet
             )
 
 
-def _update(held: Sequence[Finished]) -> None:
+def _update(held: Sequence[Finished], numbers: dict[uuid.UUID, int]) -> None:
     if sql.is_available():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -227,6 +243,7 @@ def _update(held: Sequence[Finished]) -> None:
                     [item.last_error for item in held],
                     [item.delivered_via for item in held],
                     [item.refund for item in held],
+                    [numbers.get(item.prompt.id) for item in held],
                 ],
             )
         return
@@ -242,6 +259,7 @@ def _update(held: Sequence[Finished]) -> None:
             "sent_at": item.sent_at,
             "expired_at": item.expired_at,
             "delivered_via": item.delivered_via or None,
+            "change": numbers.get(item.prompt.id),
         }
         changes.update({name: value for name, value in optional.items() if value is not None})
         Prompt.objects.filter(pk=item.prompt.id).update(**changes)
@@ -251,7 +269,8 @@ def _update(held: Sequence[Finished]) -> None:
 def _update_statement() -> str:
     """One UPDATE for a whole write: each column's new values as an array, in row order.
     A value left NULL (a retry has no sent_at) keeps the stored one; the claim is released in
-    every case (a sent prompt is done with it, a retry is claimed afresh)."""
+    every case (a sent prompt is done with it, a retry is claimed afresh). A retry keeps
+    its change number: only what the app sees takes a new one."""
     table = connection.ops.quote_name(Prompt._meta.db_table)
 
     def column(name: str) -> str:
@@ -268,11 +287,12 @@ def _update_statement() -> str:
             {column("delivered_via")} = COALESCE(
                 NULLIF(v.delivered_via, ''), p.{column("delivered_via")}
             ),
-            {column("attempts")} = p.{column("attempts")} - v.refund
+            {column("attempts")} = p.{column("attempts")} - v.refund,
+            {column("change")} = COALESCE(v.change, p.{column("change")})
         FROM unnest(
             %s::uuid[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
-            %s::timestamptz[], %s::varchar[], %s::varchar[], %s::int[]
+            %s::timestamptz[], %s::varchar[], %s::varchar[], %s::int[], %s::bigint[]
         ) AS v(id, status, sent_at, expired_at, lease_expires_at, last_error, delivered_via,
-               refund)
+               refund, change)
         WHERE p.{column("id")} = v.id
     """  # noqa: S608 (names from the model, never input)

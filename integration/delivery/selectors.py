@@ -10,9 +10,7 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
-from integration.models import (
-    Device,
-)
+from integration.models import Device, PushPermission
 
 
 def device_list_for_patient(*, patient: User) -> QuerySet[Device]:
@@ -43,3 +41,13 @@ def push_state_for_sign_ins(*, user: User, token_digests: Sequence[str]) -> dict
         }
         for device in devices
     }
+
+
+def patient_is_push_capable(*, patient: User) -> bool:
+    """JOURNAL_PUSH_CAPABLE_HOOKS: whether a device of the patient takes pushes (active, and
+    notifications not refused): then the app schedules no local notifications."""
+    return (
+        Device.objects.filter(user=patient, is_active=True)
+        .exclude(push_permission=PushPermission.REFUSED)
+        .exists()
+    )

@@ -13,6 +13,7 @@ from backend.serializers import EnumField
 from integration.delivery import devices as delivery_devices
 from integration.models import (
     Platform,
+    PushPermission,
 )
 
 TOKEN_MAX_CHARS = 8192
@@ -65,6 +66,13 @@ class DeviceSerializer(serializers.Serializer[Any]):
         help_text="The token's last characters (of the endpoint, for Web Push), to tell "
         "devices apart; the token itself is never sent back."
     )
+    push_permission = EnumField(
+        PushPermission,
+        help_text=(
+            "Whether the phone lets the app show notifications: `refused` devices get no "
+            "push (the app reminds by itself); `unknown` ones are pushed to."
+        ),
+    )
     created_at = serializers.DateTimeField()
 
     class Meta:
@@ -78,6 +86,7 @@ def device_data(device: Any) -> dict[str, Any]:
                 "id": device.id,
                 "platform": device.platform,
                 "token_suffix": delivery_devices.token_suffix(device),
+                "push_permission": device.push_permission,
                 "created_at": device.created_at,
             }
         ).data

@@ -31,6 +31,7 @@ from integration.delivery import selectors
 from integration.delivery.serializers import DeviceSerializer, PushTokenField, device_data
 from integration.models import (
     Platform,
+    PushPermission,
 )
 
 
@@ -44,6 +45,16 @@ class DeviceListView(APIView):
         token = PushTokenField(
             help_text="iOS: the APNs device token (hex); Android: the FCM registration "
             "token; web: the Web Push subscription."
+        )
+        push_permission = EnumField(
+            PushPermission,
+            required=False,
+            help_text=(
+                "Whether the system lets the app show notifications (left out: `unknown` "
+                "for a new device, unchanged for a known one). Say `refused` when it does "
+                "not: the device is then sent no push, and sync tells the app to schedule "
+                "its own reminders when no device of yours takes pushes."
+            ),
         )
 
         class Meta:
@@ -79,7 +90,7 @@ class DeviceListView(APIView):
         examples=[
             OpenApiExample(
                 "iPhone",
-                value={"platform": "ios", "token": "a1" * 32},
+                value={"platform": "ios", "token": "a1" * 32, "push_permission": "granted"},
                 request_only=True,
             ),
             OpenApiExample(
@@ -114,6 +125,7 @@ class DeviceListView(APIView):
             platform=serializer.validated_data["platform"],
             token=serializer.validated_data["token"],
             sign_in=request.auth if isinstance(request.auth, DeviceToken) else None,
+            push_permission=serializer.validated_data.get("push_permission"),
         )
         return Response(
             device_data(registered.device),
@@ -129,6 +141,51 @@ class DeviceListView(APIView):
 
 class DeviceDetailView(APIView):
     permission_classes = [IsPatient]
+
+    class UpdateSerializer(StrictSerializer):
+        """What changed on a registered device."""
+
+        push_permission = EnumField(
+            PushPermission,
+            required=False,
+            help_text="`granted` or `refused` as the system now says; `unknown` if unsure.",
+        )
+
+        class Meta:
+            ref_name = "PushDeviceUpdate"
+
+    @extend_schema(
+        tags=["devices"],
+        operation_id="push_devices_update",
+        summary="Say whether this device may show notifications",
+        description=(
+            "Send it whenever the app finds the system's notification permission changed "
+            "(check at every start). A `refused` device is sent no push; then sync again: "
+            "`local_notifications` says whether the app should schedule its own reminders."
+        ),
+        request=UpdateSerializer,
+        examples=[
+            OpenApiExample(
+                "Notifications turned off", value={"push_permission": "refused"}, request_only=True
+            ),
+            OpenApiExample(
+                "Notifications allowed", value={"push_permission": "granted"}, request_only=True
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(DeviceSerializer, description="The device as it is now."),
+            (404, PROBLEM): RESPONSE_404,
+        },
+    )
+    def patch(self, request: Request, device_id: uuid.UUID) -> Response:
+        serializer = self.UpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device = delivery_devices.device_update(
+            patient=request_patient(request),
+            device_id=device_id,
+            push_permission=serializer.validated_data.get("push_permission"),
+        )
+        return Response(device_data(device))
 
     @extend_schema(
         tags=["devices"],

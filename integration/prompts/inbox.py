@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
 from backend.problem_codes import ProblemCode
+from integration.changes import prompt_changes_take
 from integration.models import (
     ANSWERABLE_STATUSES,
     AnswerKind,
@@ -86,13 +87,16 @@ def _is_answerable(prompt: Prompt, now: dt.datetime) -> bool:
 def _transition(
     patient: User, prompt_id: uuid.UUID, action: str, now: dt.datetime, **changes: Any
 ) -> Prompt:
-    """Compare-and-swap an answerable prompt of the patient's into a new state."""
+    """Compare-and-swap an answerable prompt of the patient's into a new state, with the
+    patient's next change number (taken first: counter before rows)."""
     prompt = _prompt_for_patient(patient, prompt_id)
-    updated = (
-        Prompt.objects.filter(pk=prompt.pk, patient=patient)
-        .filter(_answerable(now))
-        .update(**changes)
-    )
+    with transaction.atomic():
+        numbers = prompt_changes_take([(prompt.pk, patient.pk)])
+        updated = (
+            Prompt.objects.filter(pk=prompt.pk, patient=patient)
+            .filter(_answerable(now))
+            .update(change=numbers[prompt.pk], **changes)
+        )
     prompt.refresh_from_db()
     if updated != 1:
         raise _invalid_transition(action, prompt)
@@ -190,6 +194,8 @@ def _answer(prompt: Prompt, now: dt.datetime, **answer: Any) -> bool:
     cancelled or skipped, or was answered on another device while the phone was offline)
     is kept all the same: the caller has written it in this transaction, and it is linked
     to the prompt as a late answer when the prompt has none; the prompt keeps its state."""
+    # The caller's journal write holds the patient's counter already.
+    answer["change"] = prompt_changes_take([(prompt.pk, prompt.patient_id)])[prompt.pk]
     completed = (
         Prompt.objects.filter(pk=prompt.pk, patient_id=prompt.patient_id)
         .filter(_answerable(now))

@@ -67,6 +67,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts.models import User
+from integration.changes import change_of, prompt_changes_take
 from integration.models import (
     IntegrationPlan,
     PatientTimeline,
@@ -82,6 +83,7 @@ from journal.models import (
     SessionStatus,
     TreatmentSession,
 )
+from journal.records import changes_lock
 
 # Prompts whose windows ended this long ago no longer matter for overlaps or the daily cap.
 _CONTEXT_LOOKBACK = dt.timedelta(days=2)
@@ -116,8 +118,11 @@ def default_plan() -> IntegrationPlan | None:
 def timeline_select_for_update(patient: User) -> PatientTimeline | None:
     """The patient's timeline, locked until commit: syncs of one patient run one at a time.
 
-    None when the patient has none and there is no default plan to give them.
+    None when the patient has none and there is no default plan to give them. The
+    patient's change counter is locked first (a session write holds it already), since
+    every writer of a patient takes the counter before anything else of theirs.
     """
+    changes_lock([patient.pk])
     locked = (
         PatientTimeline.objects.select_for_update(of=("self",))
         .select_related("plan")
@@ -387,10 +392,11 @@ def _write(
 ) -> bool:
     """Create, move, revive and cancel rows. Every change to an existing row is a
     compare-and-swap on its status: a prompt the dispatcher claimed meanwhile is its.
-    Returns whether anything changed."""
+    Every row written gets its own change number, all taken with one counter update
+    (`integration.changes`). Returns whether anything changed."""
     to_create: list[Prompt] = []
+    updates: list[tuple[Prompt, dict[str, Any]]] = []
     standing = set(kept)
-    changed = 0
     for item, due, expires, moved_by in placements:
         values: dict[str, Any] = {
             "exercise_id": item.step.exercise_id,
@@ -414,16 +420,29 @@ def _write(
             values["snoozed_until"] = None
         elif all(getattr(prompt, name) == value for name, value in values.items()):
             continue
-        changed += Prompt.objects.filter(pk=prompt.pk, status=prompt.status).update(**values)
+        updates.append((prompt, values))
     stale = [
         prompt.pk
         for prompt in prompts
         if prompt.status == PromptStatus.SCHEDULED and prompt.pk not in standing
     ]
+    written = [prompt.pk for prompt, _ in updates] + stale + [prompt.pk for prompt in to_create]
+    if not written:
+        return False
+    numbers = prompt_changes_take((pk, patient.pk) for pk in written)
+    changed = 0
+    for prompt, values in updates:
+        changed += Prompt.objects.filter(pk=prompt.pk, status=prompt.status).update(
+            change=numbers[prompt.pk], **values
+        )
     if stale:
         changed += Prompt.objects.filter(pk__in=stale, status=PromptStatus.SCHEDULED).update(
-            status=PromptStatus.CANCELLED, cancelled_at=now
+            status=PromptStatus.CANCELLED,
+            cancelled_at=now,
+            change=change_of({pk: numbers[pk] for pk in stale}),
         )
+    for prompt in to_create:
+        prompt.change = numbers[prompt.pk]
     if to_create:
         Prompt.objects.bulk_create(to_create)
     return bool(changed or to_create)
@@ -531,14 +550,38 @@ def prompts_sync_for_patient(*, patient: User, now: dt.datetime | None = None) -
         sync_patient_locked(patient=patient, timeline=timeline, now=now)
 
 
-def prompts_expire_overdue(*, now: dt.datetime) -> int:
+EXPIRE_BATCH_SIZE = 500
+
+
+def prompts_expire_overdue(*, now: dt.datetime, batch_size: int = EXPIRE_BATCH_SIZE) -> int:
     """Expire prompts whose answer window has closed unanswered; returns how many.
 
-    One UPDATE whose WHERE is the compare-and-swap: on PostgreSQL a row changed meanwhile
-    (completed, say) is checked again against it and left alone. `sending` prompts are
-    the dispatcher's until their lease runs out.
+    Batch by batch, each in its own transaction of a fixed number of statements: read the
+    batch, take its change numbers (one counter update per patient, counters before rows),
+    then one UPDATE whose WHERE is the compare-and-swap: on PostgreSQL a row changed
+    meanwhile (completed, say) is checked again against it and left alone, its number
+    unused. `sending` prompts are the dispatcher's until their lease runs out.
     """
-    return Prompt.objects.filter(
+    overdue = Q(
         status__in=(PromptStatus.SCHEDULED, PromptStatus.SENT, PromptStatus.OPENED),
         expires_at__lte=now,
-    ).update(status=PromptStatus.EXPIRED, expired_at=now)
+    )
+    total = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Prompt.objects.filter(overdue)
+                .order_by("expires_at", "id")
+                .values_list("id", "patient_id")[:batch_size]
+            )
+            if not rows:
+                return total
+            numbers = prompt_changes_take(rows)
+            expired = (
+                Prompt.objects.filter(overdue)
+                .filter(pk__in=list(numbers))
+                .update(status=PromptStatus.EXPIRED, expired_at=now, change=change_of(numbers))
+            )
+        total += expired
+        if len(rows) < batch_size or expired == 0:
+            return total

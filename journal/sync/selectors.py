@@ -13,6 +13,7 @@ from journal.models import (
     SyncState,
     TreatmentSession,
 )
+from journal.sync.sources import SourceChange, sync_sources
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,15 @@ class SyncChange:
 
 @dataclass(frozen=True)
 class SyncPage:
-    changes: list[SyncChange]
+    changes: list[SyncChange | SourceChange]
     last_change: int
     has_more: bool
 
 
 def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPage:
-    """The patient's sessions, entries and measures (tombstones included) changed after
-    `since`, in change order, at most `limit` of them.
+    """The patient's sessions, entries and measures (tombstones included), and the records
+    of the configured sync sources (`journal.sync.sources`: prompts), changed after `since`,
+    in change order, at most `limit` of them.
 
     Only changes up to the counter's committed value are read. A change number is taken
     (and the counter row locked) at the start of a write and committed with it, and the
@@ -59,12 +61,17 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
         .order_by("change")[: limit + 1]
     )
     measure_rows = list(Measure.objects.filter(**window).order_by("change")[: limit + 1])
-    changes = sorted(
-        [SyncChange("session", session) for session in sessions]
-        + [SyncChange("entry", entry) for entry in entries]
-        + [SyncChange("measure", measure) for measure in measure_rows],
-        key=lambda item: item.change,
-    )
+    others: list[SyncChange | SourceChange] = [
+        change
+        for source in sync_sources()
+        for change in source.changes(patient=patient, since=since, until=committed, limit=limit + 1)
+    ]
+    ours: list[SyncChange | SourceChange] = [
+        *(SyncChange("session", session) for session in sessions),
+        *(SyncChange("entry", entry) for entry in entries),
+        *(SyncChange("measure", measure) for measure in measure_rows),
+    ]
+    changes = sorted(ours + others, key=lambda item: item.change)
     page = changes[:limit]
     return SyncPage(
         changes=page,

@@ -1,20 +1,24 @@
-"""The sync API's shapes: one change (a record or a tombstone) and a page of them."""
+"""The sync API's shapes: one change (a record or a tombstone) and a page of them.
+
+A change is a discriminated union on `type`: each kind of record has its own component
+(`SessionChange`, `EntryChange`, `MeasureChange`, and one per sync source, such as
+`PromptChange`), whose `type` is a one-value enum and whose `data` is that kind's record,
+null exactly when `deleted` is true (a tombstone). Generators make one typed class per kind.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import TextChoices
-from drf_spectacular.utils import (
-    PolymorphicProxySerializer,
-    extend_schema_field,
-)
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from backend.serializers import EnumField
 from journal.entries.serializers import EntryOutputSerializer
 from journal.measures.serializers import MeasureOutputSerializer
 from journal.sessions.serializers import SessionOutputSerializer
+from journal.sync.sources import sync_sources
 
 SYNC_DEFAULT_LIMIT = 200
 
@@ -22,43 +26,103 @@ SYNC_DEFAULT_LIMIT = 200
 SYNC_MAX_LIMIT = 500
 
 
+class SyncChangeSerializer(serializers.Serializer[Any]):
+    """What every change has; each kind adds its `type` and its `data`."""
+
+    id = serializers.UUIDField()
+    change = serializers.IntegerField(help_text="Increases with every change you make.")
+    deleted = serializers.BooleanField(help_text="True: a tombstone (`data` is null).")
+
+
+class SessionChangeType(TextChoices):
+    SESSION = "session", "Treatment session"
+
+
+class EntryChangeType(TextChoices):
+    ENTRY = "entry", "Journal entry"
+
+
+class MeasureChangeType(TextChoices):
+    MEASURE = "measure", "Measure (PHQ-9, GAD-7)"
+
+
+class SessionChangeSerializer(SyncChangeSerializer):
+    """A treatment session made, changed or deleted (a tombstone: `data` null)."""
+
+    type = EnumField(SessionChangeType)
+    # A field named like Serializer.data: DRF takes declared fields off the class.
+    data = SessionOutputSerializer(  # type: ignore[assignment]
+        allow_null=True, help_text="The session as a list of them shows it; null if deleted."
+    )
+
+    class Meta:
+        ref_name = "SessionChange"
+
+
+class EntryChangeSerializer(SyncChangeSerializer):
+    """A journal entry made, changed or deleted (a tombstone: `data` null)."""
+
+    type = EnumField(EntryChangeType)
+    data = EntryOutputSerializer(  # type: ignore[assignment]
+        allow_null=True, help_text="The entry as a list of them shows it; null if deleted."
+    )
+
+    class Meta:
+        ref_name = "EntryChange"
+
+
+class MeasureChangeSerializer(SyncChangeSerializer):
+    """A measure (PHQ-9, GAD-7) taken or deleted (a tombstone: `data` null)."""
+
+    type = EnumField(MeasureChangeType)
+    data = MeasureOutputSerializer(  # type: ignore[assignment]
+        allow_null=True, help_text="The measure as a list of them shows it; null if deleted."
+    )
+
+    class Meta:
+        ref_name = "MeasureChange"
+
+
+def change_serializers() -> dict[
+    str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]
+]:
+    """Each `type` value and its change component: journal's kinds, then the sources'."""
+    components: dict[str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]] = {
+        SessionChangeType.SESSION.value: SessionChangeSerializer,
+        EntryChangeType.ENTRY.value: EntryChangeSerializer,
+        MeasureChangeType.MEASURE.value: MeasureChangeSerializer,
+    }
+    components.update((source.kind, source.serializer) for source in sync_sources())
+    return components
+
+
 @extend_schema_field(
     PolymorphicProxySerializer(
-        component_name="SyncRecord",
-        serializers=[SessionOutputSerializer, EntryOutputSerializer, MeasureOutputSerializer],
-        resource_type_field_name=None,
+        component_name="SyncChange",
+        # Called when the schema is made: the sync sources are read from the settings then.
+        serializers=change_serializers,
+        resource_type_field_name="type",
     )
 )
-class SyncRecordField(serializers.Field):  # type: ignore[type-arg]
-    """The record (a Session, an Entry or a Measure) as a list of them shows it; null for a
-    deletion."""
+class SyncChangeField(serializers.Field):  # type: ignore[type-arg]
+    """A change as the view built it (its `data` already rendered by its kind)."""
 
     def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
 
 
-class SyncRecordType(TextChoices):
-    SESSION = "session", "Treatment session"
-    ENTRY = "entry", "Journal entry"
-    MEASURE = "measure", "Measure (PHQ-9, GAD-7)"
-
-
-class SyncChangeSerializer(serializers.Serializer[Any]):
-    type = EnumField(SyncRecordType)
-    id = serializers.UUIDField()
-    change = serializers.IntegerField(help_text="Increases with every change you make.")
-    deleted = serializers.BooleanField()
-    # A field named like Serializer.data: DRF takes declared fields off the class.
-    data = SyncRecordField(allow_null=True)  # type: ignore[assignment]
-
-    class Meta:
-        ref_name = "SyncChange"
-
-
 class SyncPageSerializer(serializers.Serializer[Any]):
-    changes = SyncChangeSerializer(many=True)
+    changes = serializers.ListField(child=SyncChangeField())
     cursor = serializers.CharField(help_text="Send as `since` next time.")
     has_more = serializers.BooleanField(help_text="True: sync again now with `cursor`.")
+    local_notifications = serializers.BooleanField(
+        help_text=(
+            "True: no device of yours takes push notifications (none registered, or "
+            "notifications refused on each), so schedule a local notification at each "
+            "scheduled prompt's `due_at`. False: pushes remind you; schedule none, so "
+            "nothing reminds twice. Read it on every sync: it follows your devices."
+        )
+    )
 
     class Meta:
         ref_name = "SyncPage"

@@ -28,6 +28,7 @@ from journal.sessions.serializers import session_data
 from journal.sync import selectors
 from journal.sync.cursor import decode_sync_cursor, encode_sync_cursor
 from journal.sync.serializers import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SyncPageSerializer
+from journal.sync.sources import SourceChange, push_capable
 
 
 class SyncView(APIView):
@@ -51,8 +52,11 @@ class SyncView(APIView):
         tags=["sync"],
         summary="Everything that changed since your last sync",
         description=(
-            "Your sessions, entries and measures, deletions included, in the order they "
-            "changed. "
+            "Your sessions, entries, measures and prompts, deletions included, in the order "
+            "they changed (each change's `type` says which kind of record it holds). A "
+            "prompt is reported when it is made, moved, snoozed, opened, sent, completed "
+            "(or answered late), skipped, expired or cancelled; never for its delivery "
+            "bookkeeping. "
             "Store `cursor` and send it as `since` next time; while `has_more` is true, "
             "ask again at once. A change that is still being saved is never passed over: "
             "changes are reported only once every earlier one has been saved."
@@ -73,6 +77,17 @@ class SyncView(APIView):
         sealer = sealer_for(patient)
         changes: list[dict[str, Any]] = []
         for item in page.changes:
+            if isinstance(item, SourceChange):
+                changes.append(
+                    {
+                        "type": item.type,
+                        "id": item.id,
+                        "change": item.change,
+                        "deleted": item.deleted,
+                        "data": item.data,
+                    }
+                )
+                continue
             data: dict[str, Any] | None
             if item.is_deleted:
                 data = None
@@ -95,5 +110,6 @@ class SyncView(APIView):
             "changes": changes,
             "cursor": encode_sync_cursor(page.last_change),
             "has_more": page.has_more,
+            "local_notifications": not push_capable(patient),
         }
         return Response(SyncPageSerializer(body).data)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from integration.models import Device, Exercise, IntegrationPlan, PlanStep, Prompt
-from journal.models import TreatmentSession
+from journal.models import SyncState, TreatmentSession
 from tests.accounts.factories import PatientFactory
 
 
@@ -57,6 +57,8 @@ def make_prompts(
     due = now - timedelta(minutes=1) if due_at is None else due_at
     step = make_step()
     users = [PatientFactory.create(password=None) for _ in range(patients)]
+    # Their change counters, as a patient with sessions has (sent prompts take numbers).
+    SyncState.objects.bulk_create(SyncState(patient=user) for user in users)
     for user in users:
         for token in tokens:
             make_device(user, token)

@@ -312,12 +312,22 @@ class Journey:
                 "max_prompts_per_day": 10,
             },
         )
-        self.p(
+        device = self.p(
             "push device (console provider)",
             "POST",
             "/api/v1/devices/",
             expect=(201,),
-            json={"platform": "android", "token": f"leakscan-fcm-token-{self.run_id}"},
+            json={
+                "platform": "android",
+                "token": f"leakscan-fcm-token-{self.run_id}",
+                "push_permission": "granted",
+            },
+        ).json()
+        self.p(
+            "push device permission",
+            "PATCH",
+            f"/api/v1/devices/{device['id']}/",
+            json={"push_permission": "granted"},
         )
 
     def sessions_and_entries(self) -> None:

@@ -54,7 +54,7 @@ def test_registering_a_device_twice_answers_the_same_one(
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json() == second.json()
     body = first.json()
-    assert set(body) == {"id", "platform", "token_suffix", "created_at"}
+    assert set(body) == {"id", "platform", "token_suffix", "push_permission", "created_at"}
     assert body["token_suffix"] == suffix
     device = Device.objects.get(pk=body["id"])
     assert (device.user_id, device.platform, device.is_active) == (patient.pk, platform, True)

@@ -361,13 +361,14 @@ def test_deliver_writes_a_batch_in_the_same_statements_whatever_its_size(push_lo
 
     statements = [q["sql"].split()[0] for q in queries]
     # Take the claims (lock, update), read the devices and the inbox counts (the badges),
-    # then one write: lock, update the prompts, log the attempts, retire the dead devices;
-    # and the savepoints around both.
+    # then one write: lock the patients' change counters, lock the prompts, advance the
+    # counters (one statement), update the prompts, log the attempts, retire the dead
+    # devices; and the savepoints around both.
     assert Counter(statements) == {
         "SAVEPOINT": 2,
         "RELEASE": 2,
-        "SELECT": 4,
-        "UPDATE": 3,
+        "SELECT": 5,
+        "UPDATE": 4,
         "INSERT": 1,
     }
     statuses = Counter(Prompt.objects.values_list("status", "delivered_via"))

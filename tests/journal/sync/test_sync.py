@@ -66,7 +66,12 @@ def test_nothing_new_keeps_the_cursor(patient_client, patient) -> None:
 
     page = sync(patient_client, since=cursor)
 
-    assert page == {"changes": [], "cursor": cursor, "has_more": False}
+    assert page == {
+        "changes": [],
+        "cursor": cursor,
+        "has_more": False,
+        "local_notifications": True,
+    }
 
 
 @pytest.mark.django_db
