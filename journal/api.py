@@ -100,20 +100,6 @@ def represent(serializer_class: type[serializers.Serializer[Any]], record: Any) 
     return dict(renderer(serializer_class).to_representation(record))
 
 
-def pages_of(
-    name: str, item: type[serializers.Serializer[Any]]
-) -> type[serializers.Serializer[Any]]:
-    class PageSerializer(serializers.Serializer[Any]):
-        next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
-        previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
-        results = item(many=True)
-
-        class Meta:
-            ref_name = name
-
-    return PageSerializer
-
-
 def etag(version: int) -> str:
     return f'"{version}"'
 

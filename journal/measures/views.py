@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -17,6 +16,13 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    SequencePagination,
+    paginated,
+)
+from backend.query import query_names
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
 from journal.api import (
@@ -33,6 +39,7 @@ from journal.measure_items import open_measure, open_measures
 from journal.measures import selectors, services
 from journal.measures.serializers import (
     AnswerField,
+    InstrumentPageSerializer,
     InstrumentSerializer,
     MeasureCreatedSerializer,
     MeasureFilterSerializer,
@@ -60,6 +67,7 @@ MEASURE_EXAMPLE_PHQ9 = {
 
 class MeasureCollectionView(SafetyBlockOnErrorView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": query_names(MeasureFilterSerializer)}
 
     class InputSerializer(StrictSerializer):
         """A completed PHQ-9 or GAD-7. Unknown fields answer 400."""
@@ -176,11 +184,7 @@ class MeasureDetailView(APIView):
 class InstrumentsView(APIView):
     """The forms, public and the same for everyone: any signed-in user may read them."""
 
-    class OutputSerializer(serializers.Serializer[Any]):
-        instruments = InstrumentSerializer(many=True)
-
-        class Meta:
-            ref_name = "Instruments"
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
 
     @extend_schema(
         tags=["measures"],
@@ -190,13 +194,16 @@ class InstrumentsView(APIView):
             "the forms and label the scores. Both instruments are free of copyright "
             "restriction."
         ),
-        responses={200: OpenApiResponse(OutputSerializer, description="Both instruments.")},
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(InstrumentPageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
-        return Response(
-            self.OutputSerializer(
-                {"instruments": list(measures_instruments.INSTRUMENTS.values())}
-            ).data
+        return paginated(
+            request,
+            self,
+            list(measures_instruments.INSTRUMENTS.values()),
+            lambda page: list(InstrumentSerializer(page, many=True).data),
+            pagination=SequencePagination,
         )
 
 
@@ -225,6 +232,8 @@ class MeasureTrendView(APIView):
 
         def get_remission_below(self, trend: selectors.Trend) -> int:
             return measures_instruments.definition(trend.instrument).remission_below
+
+    query_parameters = {"get": query_names(QuerySerializer)}
 
     @extend_schema(
         tags=["measures"],
