@@ -129,7 +129,7 @@ class SequencePagination(ApiCursorPagination):
             return None
         if self.offset <= self.page_size:
             # The first page has no cursor (an empty one is not one).
-            return str(remove_query_param(self.base_url, self.cursor_query_param))
+            return str(remove_query_param(str(self.base_url), self.cursor_query_param))
         return self.encode_cursor(Cursor(self.offset - self.page_size, False, None))
 
 

@@ -93,7 +93,7 @@ class UnknownQueryParameterMiddleware:
         if not request.GET:
             return None
         view_class = getattr(view_func, "cls", None)
-        if not is_api_view(view_class):
+        if view_class is None or not is_api_view(view_class):
             return None
         accepted = accepted_query_parameters(view_class, str(request.method))
         unknown = set(request.GET) - accepted

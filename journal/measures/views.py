@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -202,7 +203,7 @@ class InstrumentsView(APIView):
             request,
             self,
             list(measures_instruments.INSTRUMENTS.values()),
-            lambda page: list(InstrumentSerializer(page, many=True).data),
+            lambda page: list(InstrumentSerializer(cast(Any, page), many=True).data),
             pagination=SequencePagination,
         )
 
