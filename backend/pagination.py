@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -28,8 +28,6 @@ MAX_PAGE_SIZE = 200
 
 # The query parameters every list accepts, as the unknown-parameter check names them.
 PAGE_QUERY_PARAMETERS = ("cursor", "limit")
-
-T = TypeVar("T")
 
 
 def _bad_cursor() -> ValidationError:

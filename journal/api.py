@@ -1,5 +1,5 @@
 """The journal API's HTTP plumbing: ETag / If-Match, the versioned write and its render,
-shared serializer fields, pages, and the safety block on a measure's error answer.
+shared serializer fields, and the safety block on a measure's error answer.
 
 Every single-record response carries `ETag: "<version>"`; changes take the version back as
 `If-Match` (or a `version` field) so that two devices editing offline cannot overwrite each
