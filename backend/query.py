@@ -1,17 +1,21 @@
 """One answer to an unknown query parameter, for every operation of the API.
 
 A view names the query parameters each of its methods takes (`query_parameters`, the same
-names its OpenAPI operation documents; tests/openapi checks they agree). Anything else in
-the query string answers 400 `unknown_parameter`, naming the parameter: a misspelt filter
+names its OpenAPI operation documents; tests/backend/test_lists.py checks they agree).
+Anything else in the query string answers 400 `unknown_parameter`: a misspelt filter
 (`?kinds=`, `?page=`) must not answer the whole list as if it had been applied, and a client
 made by a generator learns of the mistake at once. The check goes with the address, before
-sign-in, as an unknown path or method would.
+sign-in and before any write, as an unknown path would.
+
+The answer lists the parameters the operation takes and, for a name close to one of them,
+says which ("Did you mean 'limit'?"); it never repeats the name sent. A query string is the
+client's text, and errors never echo it (tests/leakscan plants a canary as a parameter name).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
+from difflib import get_close_matches
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -25,10 +29,8 @@ Handler = Callable[[HttpRequest], HttpResponse]
 # Views of these packages are the API (drf-spectacular's schema views take their own).
 API_PACKAGES = frozenset({"backend", "journal", "integration"})
 
-# A name is repeated in the answer only when it looks like one: a query string is the
-# client's, and an error never echoes the client's text.
-_PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63}$")
-OTHER_PARAMETERS = "query"
+# The key of `errors` for the query string as a whole.
+QUERY_ERRORS_KEY = "query"
 
 
 def query_names(*serializers_or_names: type[serializers.Serializer[Any]] | str) -> tuple[str, ...]:
@@ -62,15 +64,18 @@ def is_api_view(view_class: type[Any] | None) -> bool:
 
 def unknown_parameter_response(unknown: Collection[str], accepted: Collection[str]) -> HttpResponse:
     listed = ", ".join(f"'{name}'" for name in sorted(accepted)) or "none"
-    message = f"Not a parameter of this operation. Accepted: {listed}."
-    errors: dict[str, list[str]] = {}
-    for name in sorted(unknown):
-        errors[name if _PARAMETER_NAME.match(name) else OTHER_PARAMETERS] = [message]
+    count = "A parameter" if len(unknown) == 1 else f"{len(unknown)} parameters"
+    message = f"{count} this operation does not take. Accepted: {listed}."
+    suggestions = sorted(
+        {match for name in unknown for match in get_close_matches(name, list(accepted), n=1)}
+    )
+    if suggestions:
+        message += " Did you mean " + " or ".join(f"'{name}'" for name in suggestions) + "?"
     return problem_response(
         400,
         code="unknown_parameter",
         detail="The query string holds a parameter this operation does not take: see 'errors'.",
-        errors=errors,
+        errors={QUERY_ERRORS_KEY: [message]},
     )
 
 

@@ -162,14 +162,19 @@ def test_a_bad_cursor_or_limit_answers_400_naming_it(world, operation_id, path, 
 
 
 @pytest.mark.parametrize(("operation_id", "path"), LIST_OPERATIONS)
-def test_an_unknown_parameter_answers_400_naming_it(world, operation_id, path) -> None:
+def test_an_unknown_parameter_answers_400_naming_the_accepted_ones(
+    world, operation_id, path
+) -> None:
     client, url = _client_and_url(world, path)
     response = client.get(url, {"limit": 1, "page": 2})
     assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
     body = response.json()
     assert body["code"] == "unknown_parameter"
-    assert set(body["errors"]) == {"page"}
-    assert "'limit'" in body["errors"]["page"][0]
+    (message,) = body["errors"]["query"]
+    assert "'cursor'" in message
+    assert "'limit'" in message
+    assert "page" not in message  # the name sent is not repeated
 
 
 @pytest.mark.parametrize(("operation_id", "path"), LIST_OPERATIONS)
@@ -234,7 +239,7 @@ def test_an_unknown_parameter_is_refused_before_a_write(patient) -> None:
     response = client.post("/api/v1/entries/?dry_run=1", {"kind": "note"}, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "unknown_parameter"
-    assert set(response.json()["errors"]) == {"dry_run"}
+    assert set(response.json()["errors"]) == {"query"}
     assert not Entry.objects.filter(patient=patient).exists()
 
 
@@ -242,14 +247,24 @@ def test_an_unknown_parameter_of_a_single_record_is_refused(patient) -> None:
     response = signed_in(patient).get("/api/v1/me/", {"fields": "email"})
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        "fields": ["Not a parameter of this operation. Accepted: none."]
+        "query": ["A parameter this operation does not take. Accepted: none."]
     }
 
 
-def test_a_parameter_name_that_is_not_a_name_is_not_repeated(patient) -> None:
-    response = signed_in(patient).get("/api/v1/shares/?I felt far away=1")
+def test_a_misspelt_parameter_is_answered_with_the_one_meant(patient) -> None:
+    response = signed_in(patient).get("/api/v1/shares/", {"limt": 5, "cursro": "x"})
     assert response.status_code == 400
-    assert set(response.json()["errors"]) == {"query"}
+    assert response.json()["errors"] == {
+        "query": [
+            "2 parameters this operation does not take. Accepted: 'cursor', 'limit'. "
+            "Did you mean 'cursor' or 'limit'?"
+        ]
+    }
+
+
+def test_the_text_of_a_parameter_name_is_not_repeated(patient) -> None:
+    response = signed_in(patient).get("/api/v1/entries/?I felt far away=1")
+    assert response.status_code == 400
     assert "far away" not in response.content.decode()
 
 
