@@ -252,7 +252,7 @@ def test_an_unknown_parameter_of_a_single_record_is_refused(patient) -> None:
 
 
 def test_a_misspelt_parameter_is_answered_with_the_one_meant(patient) -> None:
-    response = signed_in(patient).get("/api/v1/shares/", {"limt": 5, "cursro": "x"})
+    response = signed_in(patient).get("/api/v1/shares/", {"limt": "5", "cursro": "x"})
     assert response.status_code == 400
     assert response.json()["errors"] == {
         "query": [
