@@ -56,7 +56,10 @@ def problem_code_schema() -> dict[str, Any]:
 
 
 _DESCRIPTIONS = {
-    "400": "Invalid request: see `errors` for the fields.",
+    "400": (
+        "Invalid request: see `errors` for the fields or query parameters (a query "
+        "parameter the operation does not take answers `unknown_parameter`)."
+    ),
     "401": "Not signed in, or the token is invalid or expired.",
     "403": "Signed in, but not allowed (for therapists: no second factor).",
     "404": "Not found, or not yours.",
@@ -100,20 +103,19 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
             responses = operation.setdefault("responses", {})
-            codes = ["405", "500"]
+            # Any operation refuses a query parameter it does not take (backend/query.py).
+            codes = ["400", "405", "500"]
             if operation.get("security") and {} not in operation["security"]:
                 codes += ["401", "403"]
             if "{" in path:
                 codes.append("404")
-            if _parameters_in(operation, "query", "header"):
-                codes.append("400")  # a bad filter, cursor or If-Match, as a bad body
             # gunicorn refuses a request line or headers over its limits (gunicorn_conf.py)
             if _parameters_in(operation, "query", "path"):
                 codes.append("414")
             if _parameters_in(operation, "header"):
                 codes.append("431")
             if "requestBody" in operation:
-                codes += ["400", "413", "415"]
+                codes += ["413", "415"]
             if operation.get("x-throttled"):
                 codes.append("429")
             for code in codes:

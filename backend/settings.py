@@ -195,6 +195,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backend.middleware.NoStoreMiddleware",
     "backend.middleware.ProblemExceptionMiddleware",
+    # A query parameter the API view does not take answers 400 (backend/query.py).
+    "backend.query.UnknownQueryParameterMiddleware",
     # Axes last, as its documentation asks: it turns lock-outs into responses.
     "axes.middleware.AxesMiddleware",
 ]

@@ -1,5 +1,5 @@
 """The journal API's HTTP plumbing: ETag / If-Match, the versioned write and its render,
-shared serializer fields, pages, and the safety block on a measure's error answer.
+shared serializer fields, and the safety block on a measure's error answer.
 
 Every single-record response carries `ETag: "<version>"`; changes take the version back as
 `If-Match` (or a `version` field) so that two devices editing offline cannot overwrite each
@@ -102,20 +102,6 @@ def renderer(serializer_class: type[serializers.Serializer[Any]]) -> serializers
 
 def represent(serializer_class: type[serializers.Serializer[Any]], record: Any) -> dict[str, Any]:
     return dict(renderer(serializer_class).to_representation(record))
-
-
-def pages_of(
-    name: str, item: type[serializers.Serializer[Any]]
-) -> type[serializers.Serializer[Any]]:
-    class PageSerializer(serializers.Serializer[Any]):
-        next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
-        previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
-        results = item(many=True)
-
-        class Meta:
-            ref_name = name
-
-    return PageSerializer
 
 
 def etag(version: int) -> str:

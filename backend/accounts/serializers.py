@@ -11,6 +11,7 @@ from rest_framework import serializers
 from backend.accounts import services, terms
 from backend.accounts.countries import country_for_time_zone
 from backend.accounts.models import DeviceToken, Role, User
+from backend.pagination import pages_of
 
 
 class TermsStateSerializer(serializers.Serializer[terms.TermsState]):
@@ -71,9 +72,11 @@ class PushStateSerializer(serializers.Serializer[Any]):
 class DeviceSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(source="token_key", help_text="The token's public prefix.")
     name = serializers.CharField(source="device_name")
-    created = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(source="created", help_text="When it signed in.")
     last_used_at = serializers.DateTimeField(allow_null=True)
-    expiry = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(
+        source="expiry", allow_null=True, help_text="Moved back on each use."
+    )
     is_current = serializers.SerializerMethodField()
     push = serializers.SerializerMethodField(
         help_text=(
@@ -95,11 +98,14 @@ class DeviceSerializer(serializers.Serializer[Any]):
         return PushStateSerializer(state).data if state is not None else None
 
 
+DevicePageSerializer = pages_of("DevicePage", DeviceSerializer)
+
+
 class SignInSerializer(serializers.Serializer[Any]):
     token = serializers.CharField(
         help_text="Send as 'Authorization: Token <token>'. Shown once; store it securely."
     )
-    expiry = serializers.DateTimeField(
+    expires_at = serializers.DateTimeField(
         allow_null=True,
         help_text=(
             "Moved back on each use. Patients: 30 days unused, no fixed end; therapists: "
@@ -117,7 +123,7 @@ def sign_in_data(issued: services.IssuedToken) -> dict[str, Any]:
     return SignInSerializer(
         {
             "token": issued.token,
-            "expiry": issued.device.expiry,
+            "expires_at": issued.device.expiry,
             "device": issued.device,
             "user": issued.user,
         },

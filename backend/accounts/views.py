@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from backend.accounts import selectors, services, terms
 from backend.accounts.models import DeviceToken, User
 from backend.accounts.serializers import (
+    DevicePageSerializer,
     DeviceSerializer,
     SignInSerializer,
     TermsStateSerializer,
@@ -29,6 +30,12 @@ from backend.accounts.serializers import (
     device_name_field,
     password_field,
     sign_in_data,
+)
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    cursor_pagination,
+    paginated,
 )
 from backend.serializers import CountryField, StrictSerializer, TimeZoneField
 from backend.throttling import ScopedRateThrottleFailingOpen
@@ -170,27 +177,36 @@ class LogoutAllView(APIView):
 
 
 class DeviceListView(APIView):
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("-created", "-digest")
+
     @extend_schema(
         tags=["auth"],
         summary="List the devices signed in to this account",
         description=(
+            "Newest sign-in first; cursor pages. "
             "Each sign-in with its push registration (`push`, or null). A sign-in and the "
             "push registration made under it are one device: signing it out, revoking it, "
             "signing out everywhere, a new password and deactivation stop its pushes too."
         ),
-        responses={200: OpenApiResponse(DeviceSerializer(many=True), description="Live tokens.")},
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(DevicePageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         user = _signed_in_user(request)
-        devices = list(selectors.device_token_list_for_user(user=user))
         token = _current_token(request)
-        context = {
-            "current_digest": token.digest if token is not None else None,
-            "push_states": selectors.device_push_states(
-                user=user, token_digests=[device.digest for device in devices]
-            ),
-        }
-        return Response(DeviceSerializer(devices, many=True, context=context).data)
+
+        def render(devices: list[DeviceToken]) -> list[Any]:
+            context = {
+                "current_digest": token.digest if token is not None else None,
+                "push_states": selectors.device_push_states(
+                    user=user, token_digests=[device.digest for device in devices]
+                ),
+            }
+            return list(DeviceSerializer(devices, many=True, context=context).data)
+
+        devices = selectors.device_token_list_for_user(user=user)
+        return paginated(request, self, devices, render, pagination=self.pagination)
 
 
 class DeviceRevokeView(APIView):

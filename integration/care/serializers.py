@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backend.pagination import pages_of
 from backend.serializers import EnumField
 from integration.care import selectors
 from integration.care.access import AccessAction
@@ -114,6 +115,9 @@ def care_link_data(link: CareLink) -> dict[str, Any]:
     return dict(CareLinkSerializer(_care_link_values(link)).data)
 
 
+CareLinkPageSerializer = pages_of("CareLinkPage", CareLinkSerializer)
+
+
 def care_link_detail_data(link: CareLink, history: list[SafetyAlertConsent]) -> dict[str, Any]:
     values = _care_link_values(link)
     values["safety_alerts_history"] = [_consent_values(consent) for consent in history]
@@ -181,6 +185,9 @@ def share_values(share: Share) -> dict[str, Any]:
     }
 
 
+SharePageSerializer = pages_of("SharePage", ShareSerializer)
+
+
 class ExposedEntrySerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     kind = EnumField(EntryKind)
@@ -243,10 +250,4 @@ class AccessEventSerializer(serializers.Serializer[Any]):
         ref_name = "AccessEvent"
 
 
-class AccessEventPageSerializer(serializers.Serializer[Any]):
-    next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
-    previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
-    results = AccessEventSerializer(many=True)
-
-    class Meta:
-        ref_name = "AccessEventPage"
+AccessEventPageSerializer = pages_of("AccessEventPage", AccessEventSerializer)

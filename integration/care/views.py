@@ -23,13 +23,19 @@ from backend.accounts.permissions import (
 )
 from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
 from backend.errors import ProblemError
-from backend.problem_codes import ProblemCode
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
     idempotent,
     response_409_idempotency,
 )
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    cursor_pagination,
+    paginated,
+)
+from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 from integration.care import links as care_links
@@ -39,19 +45,15 @@ from integration.care.serializers import (
     AccessEventPageSerializer,
     AccessEventSerializer,
     CareLinkDetailSerializer,
+    CareLinkPageSerializer,
     CareLinkSerializer,
     ShareDetailSerializer,
+    SharePageSerializer,
     ShareSerializer,
     care_link_data,
     care_link_detail_data,
     code_field,
     share_values,
-)
-from journal.pagination import (
-    CURSOR_PARAMETER,
-    LIMIT_PARAMETER,
-    MAX_PAGE_SIZE,
-    JournalCursorPagination,
 )
 
 CODE_EXAMPLE = "K7M2-QX9P"
@@ -135,6 +137,8 @@ class CareLinkPreviewView(_PostThrottled, APIView):
 
 class CareLinkCollectionView(_PostThrottled, APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("-created_at", "-id")
 
     class InputSerializer(StrictSerializer):
         code = code_field()
@@ -163,13 +167,19 @@ class CareLinkCollectionView(_PostThrottled, APIView):
         tags=["care"],
         operation_id="care_links_list",
         summary="Your care links, ended ones too",
-        responses={
-            200: OpenApiResponse(CareLinkSerializer(many=True), description="Newest first.")
-        },
+        description="Newest first; cursor pages.",
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(CareLinkPageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         links = selectors.care_links_for_patient(patient=request_patient(request))
-        return Response([care_link_data(link) for link in links])
+        return paginated(
+            request,
+            self,
+            links,
+            lambda page: [care_link_data(link) for link in page],
+            pagination=self.pagination,
+        )
 
     @extend_schema(
         tags=["care"],
@@ -344,6 +354,8 @@ RESPONSE_400_SHARE = problem_openapi("`validation`: see `errors` for the fields.
 
 class ShareCollectionView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("-created_at", "-id")
 
     class InputSerializer(StrictSerializer):
         care_link = serializers.UUIDField(help_text="One of your active care links.")
@@ -387,11 +399,21 @@ class ShareCollectionView(APIView):
         tags=["care"],
         operation_id="shares_list",
         summary="Your shares, whatever their state",
-        responses={200: OpenApiResponse(ShareSerializer(many=True), description="Newest first.")},
+        description="Newest first; cursor pages.",
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(SharePageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         shares = selectors.shares_for_patient(patient=request_patient(request))
-        return Response(ShareSerializer([share_values(share) for share in shares], many=True).data)
+        return paginated(
+            request,
+            self,
+            shares,
+            lambda page: list(
+                ShareSerializer([share_values(share) for share in page], many=True).data
+            ),
+            pagination=self.pagination,
+        )
 
     @extend_schema(
         tags=["care"],
@@ -501,29 +523,25 @@ class ShareDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AccessEventPagination(JournalCursorPagination):
-    ordering = ("-created_at", "-id")
-
-
 class AccessEventListView(APIView):
     permission_classes = [IsPatient]
-
-    class QuerySerializer(StrictSerializer):
-        cursor = serializers.CharField(required=False)
-        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("-created_at", "-id")
 
     @extend_schema(
         tags=["care"],
         operation_id="access_events_list",
         summary="Who read your data, and what",
         description="Every read by a therapist, newest first, cursor pages.",
-        parameters=[CURSOR_PARAMETER, LIMIT_PARAMETER],
+        parameters=PAGE_PARAMETERS,
         responses={200: OpenApiResponse(AccessEventPageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
         events = selectors.access_events_for_patient(patient=request_patient(request))
-        paginator = AccessEventPagination()
-        page = paginator.paginate_queryset(events, request, view=self) or []
-        return paginator.get_paginated_response(AccessEventSerializer(page, many=True).data)
+        return paginated(
+            request,
+            self,
+            events,
+            lambda page: list(AccessEventSerializer(page, many=True).data),
+            pagination=self.pagination,
+        )

@@ -9,6 +9,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from backend.pagination import pages_of
 from backend.serializers import EnumField
 from integration.delivery import devices as delivery_devices
 from integration.models import (
@@ -77,6 +78,9 @@ class DeviceSerializer(serializers.Serializer[Any]):
 
     class Meta:
         ref_name = "PushDevice"
+
+
+PushDevicePageSerializer = pages_of("PushDevicePage", DeviceSerializer)
 
 
 def device_data(device: Any) -> dict[str, Any]:

@@ -25,10 +25,21 @@ from backend.idempotency import (
     idempotent,
     response_409_idempotency,
 )
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    cursor_pagination,
+    paginated,
+)
 from backend.serializers import EnumField, StrictSerializer
 from integration.delivery import devices as delivery_devices
 from integration.delivery import selectors
-from integration.delivery.serializers import DeviceSerializer, PushTokenField, device_data
+from integration.delivery.serializers import (
+    DeviceSerializer,
+    PushDevicePageSerializer,
+    PushTokenField,
+    device_data,
+)
 from integration.models import (
     Platform,
     PushPermission,
@@ -37,6 +48,8 @@ from integration.models import (
 
 class DeviceListView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("created_at", "id")
 
     class InputSerializer(StrictSerializer):
         """A push destination: the platform and its token."""
@@ -64,11 +77,19 @@ class DeviceListView(APIView):
         tags=["devices"],
         operation_id="push_devices_list",
         summary="Your devices that receive prompts",
-        responses={200: OpenApiResponse(DeviceSerializer(many=True), description="Active ones.")},
+        description="The active ones, oldest first; cursor pages.",
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(PushDevicePageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         devices = selectors.device_list_for_patient(patient=request_patient(request))
-        return Response([device_data(device) for device in devices])
+        return paginated(
+            request,
+            self,
+            devices,
+            lambda page: [device_data(device) for device in page],
+            pagination=self.pagination,
+        )
 
     @extend_schema(
         tags=["devices"],

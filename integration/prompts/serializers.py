@@ -11,6 +11,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backend.pagination import pages_of
 from backend.serializers import EnumField
 from integration.models import (
     AnswerKind,
@@ -73,6 +74,9 @@ def exercise_data(exercise: Exercise) -> dict[str, Any]:
     return dict(ExerciseSerializer(_exercise_values(exercise)).data)
 
 
+ExercisePageSerializer = pages_of("ExercisePage", ExerciseSerializer)
+
+
 class ExerciseRefSerializer(serializers.Serializer[Any]):
     slug = serializers.SlugField()
     title = serializers.CharField()
@@ -118,6 +122,9 @@ class PlanSerializer(serializers.Serializer[Any]):
 
     class Meta:
         ref_name = "Plan"
+
+
+PlanPageSerializer = pages_of("PlanPage", PlanSerializer)
 
 
 @extend_schema_field(
@@ -217,13 +224,7 @@ def prompt_response(prompt: Prompt) -> Response:
     return Response(PromptSerializer(prompt_data(prompt)).data)
 
 
-class PromptPageSerializer(serializers.Serializer[Any]):
-    next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
-    previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
-    results = PromptSerializer(many=True)
-
-    class Meta:
-        ref_name = "PromptPage"
+PromptPageSerializer = pages_of("PromptPage", PromptSerializer)
 
 
 class PromptCompletedSerializer(PromptSerializer):

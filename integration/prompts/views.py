@@ -39,6 +39,13 @@ from backend.idempotency import (
     idempotency_key,
     idempotent,
 )
+from backend.pagination import (
+    MAX_PAGE_SIZE,
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    cursor_pagination,
+    paginated,
+)
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from integration.models import (
     PromptStatus,
@@ -49,7 +56,8 @@ from integration.prompts.serializers import (
     DISABLED_STEPS_MAX,
     ENTRY_ANSWER_FIELDS,
     MEASURE_ANSWER_FIELDS,
-    ExerciseSerializer,
+    ExercisePageSerializer,
+    PlanPageSerializer,
     PlanSerializer,
     PromptCompletedSerializer,
     PromptPageSerializer,
@@ -65,12 +73,6 @@ from journal import instruments
 from journal.api import SafetyBlockOnErrorView, written_at_field
 from journal.entries import services
 from journal.measures.serializers import AnswerField
-from journal.pagination import (
-    CURSOR_PARAMETER,
-    LIMIT_PARAMETER,
-    MAX_PAGE_SIZE,
-    JournalCursorPagination,
-)
 from journal.safety import SafetyReason, not_monitored_notice, safety_block
 
 RESPONSE_409_TRANSITION = problem_with_current(
@@ -105,31 +107,55 @@ class PromptConflictMixin:
 
 class ExerciseListView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("slug", "id")
 
     @extend_schema(
         tags=["timeline"],
         operation_id="exercises_list",
         summary="The exercise catalog",
-        responses={200: OpenApiResponse(ExerciseSerializer(many=True), description="All.")},
+        description="By slug; cursor pages.",
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(ExercisePageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         exercises = selectors.exercise_list(patient=request_patient(request))
-        return Response([exercise_data(exercise) for exercise in exercises])
+        return paginated(
+            request,
+            self,
+            exercises,
+            lambda page: [exercise_data(exercise) for exercise in page],
+            pagination=self.pagination,
+        )
 
 
 class PlanListView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    # The default plan first, demonstration plans last (a cursor orders by the first column
+    # and steps through ties by offset).
+    pagination = cursor_pagination("-is_default", "is_demo", "slug", "id")
 
     @extend_schema(
         tags=["timeline"],
         operation_id="plans_list",
         summary="Integration plans to choose from",
-        description="Each plan's steps in order: an exercise at an offset from a dosing session.",
-        responses={200: OpenApiResponse(PlanSerializer(many=True), description="All plans.")},
+        description=(
+            "Each plan's steps in order: an exercise at an offset from a dosing session. The "
+            "default plan first; cursor pages."
+        ),
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(PlanPageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         plans = selectors.plan_list(patient=request_patient(request))
-        return Response(PlanSerializer(plans, many=True).data)
+        return paginated(
+            request,
+            self,
+            plans,
+            lambda page: list(PlanSerializer(page, many=True).data),
+            pagination=self.pagination,
+        )
 
 
 class TimelineView(APIView):
@@ -215,8 +241,7 @@ class TimelineView(APIView):
         return Response(TimelineSerializer(timeline).data)
 
 
-class PromptPagination(JournalCursorPagination):
-    ordering = ("-due_at", "-id")
+PromptPagination = cursor_pagination("-due_at", "-id")
 
 
 STATUS_PARAMETER = OpenApiParameter(
@@ -231,6 +256,7 @@ STATUS_PARAMETER = OpenApiParameter(
 
 class PromptListView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": ("status", *PAGE_QUERY_PARAMETERS)}
 
     class QuerySerializer(StrictSerializer):
         """The inbox's query parameters."""
@@ -248,7 +274,7 @@ class PromptListView(APIView):
             "weeks; newest due first, cursor pages. A prompt you missed as a notification "
             "is here."
         ),
-        parameters=[STATUS_PARAMETER, CURSOR_PARAMETER, LIMIT_PARAMETER],
+        parameters=[STATUS_PARAMETER, *PAGE_PARAMETERS],
         responses={200: OpenApiResponse(PromptPageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.request import Request
@@ -24,6 +24,7 @@ from backend.accounts.models import User
 from integration.care import access
 from integration.care.selectors import live_dosing_session, session_prompts, share_state
 from integration.models import (
+    CareLink,
     Share,
     SharedEntry,
 )
@@ -72,18 +73,29 @@ def _upcoming_sessions(
     ).order_by("scheduled_start", "id")
 
 
+# By name: a cursor reads its position from a column of the row itself, so the name is
+# annotated onto the link; the patient's id parts equal names.
+LINKED_PATIENT_ORDERING = ("patient_display_name", "patient_id")
+
+
 def linked_patients_for_therapist(
-    *, therapist: User, request: HttpRequest | Request | None, via: str
+    *,
+    therapist: User,
+    request: HttpRequest | Request | None,
+    via: str,
+    read: Callable[[QuerySet[CareLink]], list[CareLink]] = list,
 ) -> list[LinkedPatientView]:
     """The therapist's linked patients by name, each with their upcoming sessions (kind
-    and start only). One access event per patient listed ("patients.list"), written with
-    the read. Three queries whatever the number of patients."""
+    and start only); `read` takes the rows to show (a page) from the ordered links. One
+    access event per patient shown ("patients.list"), written with the read. Three queries
+    whatever the number of patients."""
     now = timezone.now()
     with transaction.atomic():
-        links = list(
+        links = read(
             access.active_links_for_therapist(therapist=therapist)
             .select_related("patient", "safety_alerts_consent")
-            .order_by("patient__display_name", "patient_id")
+            .annotate(patient_display_name=F("patient__display_name"))
+            .order_by(*LINKED_PATIENT_ORDERING)
         )
         sessions: dict[Any, list[UpcomingSession]] = {link.patient_id: [] for link in links}
         for session in _upcoming_sessions(sessions.keys(), now).only(
@@ -132,13 +144,19 @@ def linked_patients_for_therapist(
 
 
 def readable_shares_for_patient(
-    *, therapist: User, patient_id: uuid.UUID | str, request: HttpRequest | Request | None, via: str
+    *,
+    therapist: User,
+    patient_id: uuid.UUID | str,
+    request: HttpRequest | Request | None,
+    via: str,
+    read: Callable[[QuerySet[Share]], list[Share]] = list,
 ) -> list[Share]:
     """The shares of this patient the therapist may read now, newest first, each with
-    `exposed_entry_count`; NotFound unless they are linked. Writes "shares.list"."""
+    `exposed_entry_count` (`read` takes the rows to show, a page); NotFound unless they
+    are linked. Writes "shares.list" for the shares shown."""
     with transaction.atomic():
         link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
-        shares: list[Share] = list(
+        shares: list[Share] = read(
             access.readable_shares_for_therapist(therapist=therapist)
             .filter(patient_id=link.patient_id)
             .select_related("dosing_session", "integration_session")
@@ -207,15 +225,20 @@ class ShareHistoryItem:
 
 
 def share_history_for_therapist(
-    *, therapist: User, patient_id: uuid.UUID | str, request: HttpRequest | Request | None, via: str
+    *,
+    therapist: User,
+    patient_id: uuid.UUID | str,
+    request: HttpRequest | Request | None,
+    via: str,
+    read: Callable[[QuerySet[Share]], list[Share]] = list,
 ) -> list[ShareHistoryItem]:
     """Every share this patient made with this therapist (expired, revoked and those of
-    earlier links too), state and dates only; NotFound unless they are linked now.
-    Writes "shares.history"."""
+    earlier links too), state and dates only, newest first (`read` takes the rows to show,
+    a page); NotFound unless they are linked now. Writes "shares.history"."""
     now = timezone.now()
     with transaction.atomic():
         link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
-        shares = list(
+        shares = read(
             access.share_history_for_therapist(therapist=therapist, patient_id=link.patient_id)
             .select_related("care_link")
             .order_by("-created_at", "-id")

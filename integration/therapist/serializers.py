@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backend.pagination import pages_of
 from backend.serializers import EnumField
 from integration.care.serializers import SessionRefSerializer, ShareStateField
 from integration.models import (
@@ -31,6 +32,9 @@ class InvitationSerializer(serializers.Serializer[Any]):
 
     class Meta:
         ref_name = "CareInvitation"
+
+
+InvitationPageSerializer = pages_of("CareInvitationPage", InvitationSerializer)
 
 
 class NewInvitationSerializer(InvitationSerializer):
@@ -85,6 +89,9 @@ class LinkedPatientSerializer(serializers.Serializer[Any]):
         ref_name = "TherapistLinkedPatient"
 
 
+LinkedPatientPageSerializer = pages_of("TherapistLinkedPatientPage", LinkedPatientSerializer)
+
+
 class TherapistShareSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     created_at = serializers.DateTimeField()
@@ -100,6 +107,9 @@ class TherapistShareSerializer(serializers.Serializer[Any]):
         ref_name = "TherapistShare"
 
 
+TherapistSharePageSerializer = pages_of("TherapistSharePage", TherapistShareSerializer)
+
+
 class TherapistShareHistorySerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField(source="share_id")
     state = ShareStateField()
@@ -110,6 +120,11 @@ class TherapistShareHistorySerializer(serializers.Serializer[Any]):
 
     class Meta:
         ref_name = "TherapistShareHistoryItem"
+
+
+TherapistShareHistoryPageSerializer = pages_of(
+    "TherapistShareHistoryPage", TherapistShareHistorySerializer
+)
 
 
 class SharedSessionSerializer(serializers.Serializer[Any]):

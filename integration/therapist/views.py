@@ -27,17 +27,28 @@ from backend.idempotency import (
     idempotent,
     response_409_idempotency,
 )
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    cursor_pagination,
+    page_reader,
+    paginated,
+)
 from integration.care import links, selectors
 from integration.care.serializers import session_ref
 from integration.therapist import measures as therapist_measures
 from integration.therapist import selectors as therapist_selectors
 from integration.therapist.serializers import (
+    InvitationPageSerializer,
     InvitationSerializer,
+    LinkedPatientPageSerializer,
     LinkedPatientSerializer,
     NewInvitationSerializer,
     ShareContentSerializer,
     ShareMeasuresSerializer,
+    TherapistShareHistoryPageSerializer,
     TherapistShareHistorySerializer,
+    TherapistSharePageSerializer,
     TherapistShareSerializer,
     invitation_values,
 )
@@ -62,18 +73,27 @@ RESPONSE_503_AUDIT = problem_openapi(
 
 
 class TherapistInvitationView(TherapistView):
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("-created_at", "-id")
+
     @extend_schema(
         tags=["therapist"],
         operation_id="therapist_invitations_list",
         summary="Your open invitations (codes are not shown again)",
-        responses={
-            200: OpenApiResponse(InvitationSerializer(many=True), description="Newest first.")
-        },
+        description="Newest first; cursor pages.",
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(InvitationPageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         invitations = selectors.invitations_for_therapist(therapist=request_therapist(request))
-        return Response(
-            InvitationSerializer([invitation_values(item) for item in invitations], many=True).data
+        return paginated(
+            request,
+            self,
+            invitations,
+            lambda page: list(
+                InvitationSerializer([invitation_values(item) for item in page], many=True).data
+            ),
+            pagination=self.pagination,
         )
 
     @extend_schema(
@@ -107,39 +127,57 @@ class TherapistInvitationView(TherapistView):
 
 
 class TherapistPatientListView(TherapistView):
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination(*therapist_selectors.LINKED_PATIENT_ORDERING)
+
     @extend_schema(
         tags=["therapist"],
         operation_id="therapist_patients_list",
         summary="Your linked patients and their upcoming sessions",
-        description="Names and the kind and time of upcoming sessions only. Logged per patient.",
+        description=(
+            "Names and the kind and time of upcoming sessions only, by name; cursor pages. "
+            "Logged per patient shown."
+        ),
+        parameters=PAGE_PARAMETERS,
         responses={
-            200: OpenApiResponse(LinkedPatientSerializer(many=True), description="By name."),
+            200: OpenApiResponse(LinkedPatientPageSerializer, description="A page."),
             (503, PROBLEM): RESPONSE_503_AUDIT,
         },
     )
     def get(self, request: Request) -> Response:
+        paginator, read = page_reader(request, self, self.pagination)
         patients = therapist_selectors.linked_patients_for_therapist(
-            therapist=request_therapist(request), request=request, via="api"
+            therapist=request_therapist(request), request=request, via="api", read=read
         )
-        return Response(LinkedPatientSerializer(patients, many=True).data)
+        return paginator.get_paginated_response(LinkedPatientSerializer(patients, many=True).data)
 
 
 class TherapistPatientSharesView(TherapistView):
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("-created_at", "-id")
+
     @extend_schema(
         tags=["therapist"],
         operation_id="therapist_patient_shares_list",
         summary="A linked patient's shares you can read now",
+        description="Newest first; cursor pages. Logged for the shares shown.",
+        parameters=PAGE_PARAMETERS,
         responses={
-            200: OpenApiResponse(TherapistShareSerializer(many=True), description="Newest first."),
+            200: OpenApiResponse(TherapistSharePageSerializer, description="A page."),
             (404, PROBLEM): problem_openapi("Not a patient linked to you."),
             (503, PROBLEM): RESPONSE_503_AUDIT,
         },
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        paginator, read = page_reader(request, self, self.pagination)
         shares = therapist_selectors.readable_shares_for_patient(
-            therapist=request_therapist(request), patient_id=patient_id, request=request, via="api"
+            therapist=request_therapist(request),
+            patient_id=patient_id,
+            request=request,
+            via="api",
+            read=read,
         )
-        return Response(
+        return paginator.get_paginated_response(
             [
                 TherapistShareSerializer(
                     {
@@ -158,23 +196,33 @@ class TherapistPatientSharesView(TherapistView):
 
 
 class TherapistShareHistoryView(TherapistView):
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination = cursor_pagination("-created_at", "-id")
+
     @extend_schema(
         tags=["therapist"],
-        operation_id="therapist_patient_share_history",
+        operation_id="therapist_patient_share_history_list",
         summary="Every share a linked patient made with you: states and dates, no content",
+        description="Newest first; cursor pages. Logged for the shares shown.",
+        parameters=PAGE_PARAMETERS,
         responses={
-            200: OpenApiResponse(
-                TherapistShareHistorySerializer(many=True), description="Newest first."
-            ),
+            200: OpenApiResponse(TherapistShareHistoryPageSerializer, description="A page."),
             (404, PROBLEM): problem_openapi("Not a patient linked to you."),
             (503, PROBLEM): RESPONSE_503_AUDIT,
         },
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        paginator, read = page_reader(request, self, self.pagination)
         history = therapist_selectors.share_history_for_therapist(
-            therapist=request_therapist(request), patient_id=patient_id, request=request, via="api"
+            therapist=request_therapist(request),
+            patient_id=patient_id,
+            request=request,
+            via="api",
+            read=read,
         )
-        return Response(TherapistShareHistorySerializer(history, many=True).data)
+        return paginator.get_paginated_response(
+            TherapistShareHistorySerializer(history, many=True).data
+        )
 
 
 class TherapistShareContentView(TherapistView):

@@ -8,10 +8,10 @@ from typing import Any, cast
 from rest_framework import serializers
 
 from backend.accounts.models import User
+from backend.pagination import MAX_PAGE_SIZE, pages_of
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     NoticeField,
-    pages_of,
     represent,
     with_notice,
 )
@@ -20,9 +20,6 @@ from journal.keys import Sealer
 from journal.models import (
     Entry,
     EntryKind,
-)
-from journal.pagination import (
-    MAX_PAGE_SIZE,
 )
 
 

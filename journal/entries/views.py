@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
 from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
+from backend.query import query_names
 from backend.serializers import EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
@@ -104,6 +105,7 @@ class SessionJournalView(APIView):
 
 class EntryCollectionView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": query_names(EntryFilterSerializer)}
 
     class InputSerializer(StrictSerializer):
         """A new journal entry. Unknown fields answer 400."""

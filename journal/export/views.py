@@ -74,6 +74,7 @@ class FhirExportView(APIView):
 
 class ExportView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": ("format",)}
 
     class OutputSerializer(serializers.Serializer[Any]):
         format = serializers.CharField(help_text="Always 'afterglow-journal-export'.")

@@ -10,19 +10,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from backend.pagination import MAX_PAGE_SIZE, pages_of
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
-from journal.api import (
-    pages_of,
-)
 from journal.crisis import CrisisAction, CrisisKind
 from journal.instruments import Band, Instrument
 from journal.measures import selectors
 from journal.models import (
     Measure,
-)
-from journal.pagination import (
-    MAX_PAGE_SIZE,
 )
 from journal.safety import SafetyReason, safety_block
 
@@ -227,6 +222,9 @@ class InstrumentSerializer(serializers.Serializer[measures_instruments.Instrumen
 
     def get_copyright(self, form: measures_instruments.InstrumentDefinition) -> str:
         return measures_instruments.PFIZER_COPYRIGHT
+
+
+InstrumentPageSerializer = pages_of("InstrumentDefinitionPage", InstrumentSerializer)
 
 
 class TrendPointSerializer(serializers.Serializer[selectors.TrendPoint]):

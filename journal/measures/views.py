@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -18,6 +18,13 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
 from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    SequencePagination,
+    paginated,
+)
+from backend.query import query_names
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
 from journal.api import (
@@ -35,6 +42,7 @@ from journal.measure_items import open_measure, open_measures
 from journal.measures import selectors, services
 from journal.measures.serializers import (
     AnswerField,
+    InstrumentPageSerializer,
     InstrumentSerializer,
     MeasureCreatedSerializer,
     MeasureFilterSerializer,
@@ -62,6 +70,7 @@ MEASURE_EXAMPLE_PHQ9 = {
 
 class MeasureCollectionView(SafetyBlockOnErrorView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": query_names(MeasureFilterSerializer)}
 
     class InputSerializer(StrictSerializer):
         """A completed PHQ-9 or GAD-7. Unknown fields answer 400."""
@@ -192,11 +201,7 @@ class MeasureDetailView(APIView):
 class InstrumentsView(APIView):
     """The forms, public and the same for everyone: any signed-in user may read them."""
 
-    class OutputSerializer(serializers.Serializer[Any]):
-        instruments = InstrumentSerializer(many=True)
-
-        class Meta:
-            ref_name = "Instruments"
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
 
     @extend_schema(
         tags=["measures"],
@@ -206,13 +211,16 @@ class InstrumentsView(APIView):
             "the forms and label the scores. Both instruments are free of copyright "
             "restriction."
         ),
-        responses={200: OpenApiResponse(OutputSerializer, description="Both instruments.")},
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(InstrumentPageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
-        return Response(
-            self.OutputSerializer(
-                {"instruments": list(measures_instruments.INSTRUMENTS.values())}
-            ).data
+        return paginated(
+            request,
+            self,
+            list(measures_instruments.INSTRUMENTS.values()),
+            lambda page: list(InstrumentSerializer(cast(Any, page), many=True).data),
+            pagination=SequencePagination,
         )
 
 
@@ -241,6 +249,8 @@ class MeasureTrendView(APIView):
 
         def get_remission_below(self, trend: selectors.Trend) -> int:
             return measures_instruments.definition(trend.instrument).remission_below
+
+    query_parameters = {"get": query_names(QuerySerializer)}
 
     @extend_schema(
         tags=["measures"],

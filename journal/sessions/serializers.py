@@ -8,10 +8,10 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
 from backend.accounts.models import User
+from backend.pagination import MAX_PAGE_SIZE, pages_of
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     NoticeField,
-    pages_of,
     represent,
     with_notice,
 )
@@ -24,9 +24,6 @@ from journal.models import (
     Setting,
     Severity,
     TreatmentSession,
-)
-from journal.pagination import (
-    MAX_PAGE_SIZE,
 )
 from journal.sessions import selectors
 

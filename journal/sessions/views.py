@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
 from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
+from backend.query import query_names
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     ETAG_HEADER,
@@ -72,6 +73,7 @@ SESSION_EXAMPLE_CREATE = {
 
 class SessionCollectionView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": query_names(SessionFilterSerializer)}
 
     class InputSerializer(StrictSerializer):
         """A new treatment session. Unknown fields answer 400."""

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import request_patient
+from backend.query import query_names
 from backend.serializers import StrictSerializer
 from journal.entries.serializers import entry_data
 from journal.keys import sealer_for
@@ -47,6 +48,8 @@ class SyncView(APIView):
             default=SYNC_DEFAULT_LIMIT,
             help_text=f"At most this many changes ({SYNC_DEFAULT_LIMIT}).",
         )
+
+    query_parameters = {"get": query_names(QuerySerializer)}
 
     @extend_schema(
         tags=["sync"],

@@ -25,7 +25,7 @@ def test_lists_own_devices_and_marks_the_current_one(patient):
     response = authorized(phone).get(URL)
 
     assert response.status_code == 200
-    devices = {device["name"]: device for device in response.json()}
+    devices = {device["name"]: device for device in response.json()["results"]}
     assert set(devices) == {"phone", "tablet"}
     assert devices["phone"]["is_current"] is True
     assert devices["tablet"]["is_current"] is False
@@ -33,9 +33,9 @@ def test_lists_own_devices_and_marks_the_current_one(patient):
     assert set(devices["phone"]) == {
         "id",
         "name",
-        "created",
+        "created_at",
         "last_used_at",
-        "expiry",
+        "expires_at",
         "is_current",
         "push",
     }
@@ -58,7 +58,7 @@ def test_expired_tokens_are_not_listed(patient):
         issue_token(patient, name="old phone")
     phone = issue_token(patient, name="phone")
 
-    names = [device["name"] for device in authorized(phone).get(URL).json()]
+    names = [device["name"] for device in authorized(phone).get(URL).json()["results"]]
 
     assert names == ["phone"]
 

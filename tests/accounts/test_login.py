@@ -21,7 +21,7 @@ def test_patient_signs_in_and_the_token_works(api_client, patient):
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"token", "expiry", "device", "user"}
+    assert set(body) == {"token", "expires_at", "device", "user"}
     device = DeviceToken.objects.get(user=patient)
     assert body["device"]["id"] == device.token_key
     assert body["device"]["name"] == "Anna's phone"

@@ -45,10 +45,10 @@ def test_a_deleted_share_is_gone(fuzz_users):
     (RFC 9110, 9.3.5; Schemathesis `use_after_free`). Now 410 `share_revoked`; the list
     keeps the share as the patient's record."""
     client = signed_in(fuzz_users.patient)
-    share_id = client.get("/api/v1/shares/").json()[0]["id"]
+    share_id = client.get("/api/v1/shares/").json()["results"][0]["id"]
     assert client.delete(f"/api/v1/shares/{share_id}/").status_code == 204
     response = client.get(f"/api/v1/shares/{share_id}/")
     assert response.status_code == 410
     assert response.json()["code"] == "share_revoked"
-    listed = {item["id"]: item["state"] for item in client.get("/api/v1/shares/").json()}
+    listed = {item["id"]: item["state"] for item in client.get("/api/v1/shares/").json()["results"]}
     assert listed[share_id] == "revoked"

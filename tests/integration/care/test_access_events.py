@@ -13,6 +13,7 @@ from integration.models import AccessEvent
 from integration.therapist import selectors
 from tests.accounts.helpers import assert_problem
 from tests.integration.care_data import make_entry, make_link, make_share, signed_in
+from tests.integration.factories import make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +203,40 @@ def test_other_patients_and_therapists_do_not_see_a_patients_events(
 ):
     assert signed_in(other_patient).get("/api/v1/me/access-events/").json()["results"] == []
     assert_problem(signed_in(therapist).get("/api/v1/me/access-events/"), 403, "permission_denied")
+
+
+# A page of a therapist's list logs what it shows, not the whole list ---------------------
+
+
+def test_a_page_of_patients_logs_only_the_patients_shown(therapist_api, link, therapist):
+    other = make_link(make_patient(email="zoe@example.org", display_name="Zoe"), therapist)
+
+    first = therapist_api.get("/api/v1/therapist/patients/", {"limit": 1}).json()
+
+    shown = [item["id"] for item in first["results"]]
+    events = AccessEvent.objects.filter(action="patients.list")
+    assert [str(event.patient_id) for event in events] == shown
+    therapist_api.get(first["next"])
+    assert {str(event.patient_id) for event in events.all()} == {
+        str(link.patient_id),
+        str(other.patient_id),
+    }
+
+
+def test_a_page_of_shares_logs_only_the_shares_shown(therapist_api, link, patient):
+    older = make_share(link, entries=[make_entry(patient)])
+    newer = make_share(link, entries=[make_entry(patient)])
+
+    for route, action in [
+        (f"/api/v1/therapist/patients/{patient.id}/shares/", "shares.list"),
+        (f"/api/v1/therapist/patients/{patient.id}/share-history/", "shares.history"),
+    ]:
+        first = therapist_api.get(route, {"limit": 1}).json()
+        second = therapist_api.get(first["next"]).json()
+
+        assert [item["id"] for item in first["results"] + second["results"]] == [
+            str(newer.id),
+            str(older.id),
+        ]
+        events = AccessEvent.objects.filter(action=action).order_by("id")
+        assert [event.object_ids for event in events] == [[str(newer.id)], [str(older.id)]]

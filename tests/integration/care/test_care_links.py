@@ -51,7 +51,7 @@ def test_therapist_lists_open_invitations_without_codes(therapist_api, patient_a
     invite(therapist_api)
     patient_api.post("/api/v1/care-links/", {"code": used, "confirm": True})
 
-    listed = therapist_api.get("/api/v1/therapist/invitations/").json()
+    listed = therapist_api.get("/api/v1/therapist/invitations/").json()["results"]
 
     assert len(listed) == 1
     assert set(listed[0]) == {"id", "created_at", "expires_at"}
@@ -212,7 +212,7 @@ def test_patient_lists_their_links_ended_ones_too(patient_api, patient, other_pa
     live = make_link(patient, therapist)
     make_link(other_patient, therapist)
 
-    listed = patient_api.get("/api/v1/care-links/").json()
+    listed = patient_api.get("/api/v1/care-links/").json()["results"]
 
     assert [item["id"] for item in listed] == [str(live.id), str(ended.id)]
     assert listed[1]["is_active"] is False
@@ -237,7 +237,7 @@ def test_patient_ends_a_link_and_its_shares_are_unreadable_on_the_next_request(
     assert_problem(
         therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/shares/"), 404, "not_found"
     )
-    assert therapist_api.get("/api/v1/therapist/patients/").json() == []
+    assert therapist_api.get("/api/v1/therapist/patients/").json()["results"] == []
 
 
 def test_therapist_ends_a_link(therapist_api, patient, therapist):

@@ -151,7 +151,7 @@ def test_the_patient_sees_the_history_with_times_and_consent_versions(
     assert recorded == sorted(recorded)
     assert detail["safety_alerts_consent"] == history[-1]
     assert detail["current_consent_version"] == "2027-01"
-    listed = client.get("/api/v1/care-links/").json()[0]
+    listed = client.get("/api/v1/care-links/").json()["results"][0]
     assert listed["safety_alerts_consent"] == history[-1]
     assert "safety_alerts_history" not in listed
 
@@ -231,7 +231,10 @@ def test_an_ended_link_is_gone_from_its_address_but_its_decisions_stay_readable(
     assert body["code"] == "care_link_ended"
     assert body["ended_at"] is not None
     assert [item["safety_alerts_enabled"] for item in body["safety_alerts_history"]] == [True]
-    listed = {item["id"]: item["is_active"] for item in client.get("/api/v1/care-links/").json()}
+    listed = {
+        item["id"]: item["is_active"]
+        for item in client.get("/api/v1/care-links/").json()["results"]
+    }
     assert listed[str(link.pk)] is False
 
 

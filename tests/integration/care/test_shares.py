@@ -217,7 +217,9 @@ def test_patient_lists_shares_with_their_state(
     care_shares.share_revoke(patient=patient, share_id=revoked.id)
     make_share(make_link(other_patient, therapist), entries=[make_entry(other_patient)])
 
-    listed = {item["id"]: item["state"] for item in patient_api.get("/api/v1/shares/").json()}
+    listed = {
+        item["id"]: item["state"] for item in patient_api.get("/api/v1/shares/").json()["results"]
+    }
 
     assert listed == {
         str(active.id): "active",
@@ -310,7 +312,7 @@ def test_other_patients_cannot_see_or_revoke_a_share(patient, other_patient, lin
 
     assert_problem(other.get(f"/api/v1/shares/{share.id}/"), 404, "not_found")
     assert_problem(other.delete(f"/api/v1/shares/{share.id}/"), 404, "not_found")
-    assert other.get("/api/v1/shares/").json() == []
+    assert other.get("/api/v1/shares/").json()["results"] == []
     assert Share.objects.get(pk=share.pk).revoked_at is None
 
 
@@ -327,11 +329,14 @@ def test_revoking_works_on_the_therapists_very_next_request(patient_api, patient
 
     assert response.status_code == 204
     assert_problem(therapist_api.get(url), 404, "not_found")
-    assert therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/shares/").json() == []
+    assert (
+        therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/shares/").json()["results"]
+        == []
+    )
     # Gone from its address; the patient's list keeps it as a record.
     gone = assert_problem(patient_api.get(f"/api/v1/shares/{share.id}/"), 410, "share_revoked")
     assert gone["revoked_at"]
-    listed = {item["id"]: item for item in patient_api.get("/api/v1/shares/").json()}
+    listed = {item["id"]: item for item in patient_api.get("/api/v1/shares/").json()["results"]}
     assert listed[str(share.id)]["state"] == "revoked"
 
 

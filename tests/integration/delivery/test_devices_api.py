@@ -124,7 +124,7 @@ def test_listing_shows_only_my_active_devices(patient_client, other_client) -> N
     response = patient_client.get(DEVICES)
 
     assert response.status_code == 200
-    assert response.json() == [mine]
+    assert response.json()["results"] == [mine]
 
 
 def test_deleting_a_device_retires_it(patient_client) -> None:
@@ -163,7 +163,7 @@ def test_a_token_registered_by_another_account_moves_to_the_new_one(
     old = Device.objects.get(pk=theirs["id"])
     assert (old.is_active, old.retired_reason) == (False, "reassigned")
     assert Device.objects.get(pk=mine.json()["id"]).user_id == patient.pk
-    assert other_client.get(DEVICES).json() == []
+    assert other_client.get(DEVICES).json()["results"] == []
 
 
 def test_only_patients_register_devices(therapist_client, api_client) -> None:

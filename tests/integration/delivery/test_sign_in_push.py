@@ -49,7 +49,7 @@ def test_the_devices_list_shows_each_sign_in_with_its_push(anna):
     client, device = phone(anna, 1)
     issue_token(anna, name="tablet without pushes")
 
-    listed = {item["name"]: item for item in client.get("/api/v1/auth/devices/").json()}
+    listed = {item["name"]: item for item in client.get("/api/v1/auth/devices/").json()["results"]}
 
     assert listed["phone 1"]["push"]["id"] == str(device.pk)
     assert listed["phone 1"]["push"]["platform"] == "ios"

@@ -138,7 +138,7 @@ def test_loading_the_catalog_again_changes_nothing() -> None:
 def test_patient_reads_the_catalog(patient_client) -> None:
     response = patient_client.get("/api/v1/exercises/")
     assert response.status_code == 200
-    by_slug = {item["slug"]: item for item in response.json()}
+    by_slug = {item["slug"]: item for item in response.json()["results"]}
     assert by_slug["weekly-mood-checkin"]["answer_kind"] == "checkin"
     assert by_slug["after-session-checkin"]["is_safety_relevant"] is True
     assert by_slug["set-intention"]["estimated_minutes"] == 10
@@ -147,7 +147,7 @@ def test_patient_reads_the_catalog(patient_client) -> None:
 def test_patient_reads_the_plans_with_steps_in_seconds(patient_client) -> None:
     response = patient_client.get("/api/v1/plans/")
     assert response.status_code == 200
-    plans = {item["slug"]: item for item in response.json()}
+    plans = {item["slug"]: item for item in response.json()["results"]}
     default = plans["kap-default"]
     assert default["is_default"] is True
     first = default["steps"][0]

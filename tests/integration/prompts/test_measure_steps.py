@@ -249,7 +249,7 @@ def test_a_measure_step_can_be_switched_off(patient, patient_client) -> None:
 
 
 def test_the_plans_api_shows_which_steps_are_for_a_course_start(patient_client) -> None:
-    plans = {p["slug"]: p for p in patient_client.get("/api/v1/plans/").json()}
+    plans = {p["slug"]: p for p in patient_client.get("/api/v1/plans/").json()["results"]}
 
     steps = [s for s in plans["kap-default"]["steps"] if s["exercise"]["slug"] == "phq9"]
 

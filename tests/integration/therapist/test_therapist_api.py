@@ -68,7 +68,7 @@ def test_patients_list_shows_names_and_upcoming_sessions_only(
     )
     make_session(other_patient, now + dt.timedelta(days=1), kind="integration")  # not linked
 
-    body = therapist_api.get("/api/v1/therapist/patients/").json()
+    body = therapist_api.get("/api/v1/therapist/patients/").json()["results"]
 
     assert body == [
         {
@@ -132,7 +132,7 @@ def test_patient_shares_lists_only_what_is_readable_now(
 
     response = therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/shares/")
 
-    assert response.json() == [
+    assert response.json()["results"] == [
         {
             "id": str(readable.id),
             "created_at": _iso(readable.created_at),
@@ -158,7 +158,9 @@ def test_share_history_has_states_and_dates_and_no_content(therapist_api, patien
     active = make_share(link, entries=[entry])
     expired = expire(make_share(link, entries=[entry]))
 
-    body = therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/share-history/").json()
+    body = therapist_api.get(f"/api/v1/therapist/patients/{patient.id}/share-history/").json()[
+        "results"
+    ]
 
     assert {item["id"]: item["state"] for item in body} == {
         str(active.id): "active",

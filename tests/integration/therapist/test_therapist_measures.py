@@ -247,7 +247,7 @@ def test_the_therapist_sees_which_shares_include_measures(patient, therapist, li
     with_measures = make_share(link, entries=[entry], include_measures=True)
     client = signed_in(therapist)
 
-    listed = client.get(f"/api/v1/therapist/patients/{patient.id}/shares/").json()
+    listed = client.get(f"/api/v1/therapist/patients/{patient.id}/shares/").json()["results"]
     content = client.get(f"/api/v1/therapist/shares/{with_measures.id}/").json()
 
     assert [item["include_measures"] for item in listed] == [True]

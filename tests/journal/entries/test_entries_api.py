@@ -540,11 +540,17 @@ def test_pages_entries_with_a_cursor_without_gaps_or_repeats(patient_client, pat
         ({"created_before": "3000-01-01T00:00:00Z"}, "created_before"),
         ({"limit": 500}, "limit"),
         ({"cursor": "bm9wZQ"}, "cursor"),
-        ({"sort": "title"}, "non_field_errors"),
     ],
 )
 def test_rejects_invalid_list_parameters(patient_client, params, field) -> None:
     assert_field_error(patient_client.get(URL, params), field)
+
+
+def test_an_unknown_list_parameter_answers_400_unknown_parameter(patient_client) -> None:
+    response = patient_client.get(URL, {"sort": "title"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_parameter"
+    assert set(response.json()["errors"]) == {"query"}
 
 
 def count_list_queries(client) -> int:

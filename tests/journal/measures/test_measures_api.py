@@ -250,7 +250,7 @@ def test_instruments_lists_both_forms_for_an_app_to_render(patient_client) -> No
     response = patient_client.get(f"{URL}instruments/")
 
     assert response.status_code == 200
-    forms = {form["code"]: form for form in response.json()["instruments"]}
+    forms = {form["code"]: form for form in response.json()["results"]}
     assert set(forms) == {"phq9", "gad7"}
     phq9, gad7 = forms["phq9"], forms["gad7"]
     assert (phq9["loinc_panel"], phq9["loinc_total"]) == ("44249-1", "44261-6")

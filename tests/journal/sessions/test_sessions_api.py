@@ -503,10 +503,17 @@ def test_pages_sessions_with_a_cursor(patient_client, patient) -> None:
         ({"limit": 201}, "limit"),
         ({"limit": "many"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
-        ({"colour": "blue"}, "non_field_errors"),
     ],
 )
 def test_rejects_invalid_list_parameters(patient_client, params, field) -> None:
     response = patient_client.get(URL, params)
 
     assert_field_error(response, field)
+
+
+def test_an_unknown_list_parameter_answers_400_unknown_parameter(patient_client) -> None:
+    response = patient_client.get(URL, {"colour": "blue"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_parameter"
+    assert set(response.json()["errors"]) == {"query"}
