@@ -15,16 +15,17 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import request_patient
-from backend.serializers import BoundedDateTimeField, StrictSerializer
-from integration.ahead import paging, selectors
-from integration.ahead.serializers import UpcomingPageSerializer, items_data
-from integration.prompts.scheduling import zone_for
-from journal.pagination import (
+from backend.pagination import (
     CURSOR_PARAMETER,
     DEFAULT_PAGE_SIZE,
     LIMIT_PARAMETER,
     MAX_PAGE_SIZE,
 )
+from backend.query import query_names
+from backend.serializers import BoundedDateTimeField, StrictSerializer
+from integration.ahead import paging, selectors
+from integration.ahead.serializers import UpcomingPageSerializer, items_data
+from integration.prompts.scheduling import zone_for
 
 DEFAULT_RANGE = dt.timedelta(days=14)
 # An esketamine induction (twice weekly, weeks 1-4, then weekly to week 8) fits in it; the
@@ -60,6 +61,7 @@ def _pinned(value: dt.datetime) -> str:
 
 class UpcomingView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": query_names(UpcomingQuerySerializer)}
 
     @extend_schema(
         tags=["timeline"],
