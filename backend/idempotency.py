@@ -43,6 +43,7 @@ from rest_framework.response import Response
 from backend.api import problem_with_current, request_user
 from backend.errors import ProblemError, invalid_fields
 from backend.models import IdempotencyKey
+from backend.problem_codes import ProblemCode
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -136,7 +137,7 @@ def _in_use() -> ProblemError:
     seconds = max(1, int(settings.IDEMPOTENCY_WAIT_SECONDS))
     return ProblemError(
         409,
-        "idempotency_key_in_use",
+        ProblemCode.IDEMPOTENCY_KEY_IN_USE,
         "A request with this Idempotency-Key is still running. Send it again shortly.",
         extra={"retry_after_seconds": seconds},
         headers={"Retry-After": str(seconds)},
@@ -146,7 +147,7 @@ def _in_use() -> ProblemError:
 def _reused(current: dict[str, Any] | None) -> ProblemError:
     return ProblemError(
         409,
-        "idempotency_key_reused",
+        ProblemCode.IDEMPOTENCY_KEY_REUSED,
         "This Idempotency-Key was used for a different request. Use a new key for a new "
         "request; `current` is what the key made.",
         extra={"current": current} if current is not None else None,

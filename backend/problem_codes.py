@@ -29,6 +29,10 @@ class ProblemCode(enum.StrEnum):
 
     # Any endpoint: the request itself
     BAD_REQUEST = "bad_request", "The request could not be understood."
+    UNKNOWN_PARAMETER = (
+        "unknown_parameter",
+        "The query string holds a parameter this operation does not take: `errors.query`.",
+    )
     PARSE_ERROR = "parse_error", "The body is not valid JSON in UTF-8, or nested too deeply."
     VALIDATION = "validation", "Some fields are invalid: `errors` names each with its messages."
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", "The body is not application/json."
@@ -69,6 +73,15 @@ class ProblemCode(enum.StrEnum):
 
     # The journal's records
     ID_CONFLICT = "id_conflict", "The client id is taken by a different record."
+    GONE = "gone", "The record was deleted: `deleted_at`, and its tombstone's version in `version`."
+    IDEMPOTENCY_KEY_REUSED = (
+        "idempotency_key_reused",
+        "This Idempotency-Key made something else: `current` is what it made.",
+    )
+    IDEMPOTENCY_KEY_IN_USE = (
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still running: send it again after Retry-After.",
+    )
     CONFLICT = "conflict", "The request conflicts with the resource's current state."
     PRECONDITION_REQUIRED = "precondition_required", "Send If-Match (or `version`) to change it."
     PRECONDITION_FAILED = "precondition_failed", "The If-Match precondition did not hold."

@@ -23,6 +23,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from backend.errors import problem_response
+from backend.problem_codes import ProblemCode
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -73,7 +74,7 @@ def unknown_parameter_response(unknown: Collection[str], accepted: Collection[st
         message += " Did you mean " + " or ".join(f"'{name}'" for name in suggestions) + "?"
     return problem_response(
         400,
-        code="unknown_parameter",
+        code=ProblemCode.UNKNOWN_PARAMETER,
         detail="The query string holds a parameter this operation does not take: see 'errors'.",
         errors={QUERY_ERRORS_KEY: [message]},
     )

@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.models import User
 from backend.api import api_datetime
 from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 from journal.models import (
     Entry,
     Measure,
@@ -55,7 +56,7 @@ def missing_or_gone(model: type[RecordT], *, patient: User, record_id: uuid.UUID
         return NotFound()
     return ProblemError(
         410,
-        "gone",
+        ProblemCode.GONE,
         "This record was deleted. Sync reports it as deleted; remove it from the device.",
         extra={
             "id": str(tombstone.pk),

@@ -269,7 +269,7 @@ def create_with_key(
             made = None
         raise ProblemError(
             409,
-            "idempotency_key_reused",
+            ProblemCode.IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was used for a different request. Use a new key for a "
             "new request; `current` is what the key made.",
             extra={"current": made} if made is not None else None,

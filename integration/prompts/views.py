@@ -46,6 +46,7 @@ from backend.pagination import (
     cursor_pagination,
     paginated,
 )
+from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from integration.models import (
     PromptStatus,
@@ -550,7 +551,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
             current = selectors.prompt_get_for_patient(patient=patient, prompt_id=prompt_id)
             raise ProblemError(
                 409,
-                "idempotency_key_reused",
+                ProblemCode.IDEMPOTENCY_KEY_REUSED,
                 "This Idempotency-Key was used for a different answer. Use a new key for a "
                 "new request; `current` is the prompt as it is now.",
                 extra={"current": prompt_data(current)},

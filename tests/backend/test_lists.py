@@ -75,7 +75,7 @@ def world(patient, other_patient, therapist) -> dict[str, Any]:
     make_device(patient, "token-one")
     make_device(patient, "token-two")
     issue_token(patient, name="tablet")
-    for action in ("shares.list", "shares.history"):
+    for action in (access.AccessAction.SHARES_LIST, access.AccessAction.SHARES_HISTORY):
         access.access_record(
             actor=therapist, patient=patient.pk, action=action, via="api", request=None
         )
