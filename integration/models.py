@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from integration.courses.models import *  # noqa: F403 (the course models, in their package)
 from journal.instruments import Instrument
 from journal.models import Entry, EntryKind, Measure, TreatmentSession
 
