@@ -75,28 +75,30 @@ def _parts(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
 
 
+def _rule_problem(text: str, weekdays: str) -> str:
+    parts = _parts(text)
+    count = parts.get("COUNT", "")
+    if "DTSTART" in text or "UNTIL" in parts:
+        return "No DTSTART or UNTIL: the course gives the start, COUNT the length."
+    try:
+        _parse(text)
+    except (ValueError, TypeError):
+        return "Not an RFC 5545 RRULE (e.g. FREQ=WEEKLY;COUNT=8)."
+    if parts.get("FREQ") not in _ALLOWED_FREQUENCIES:
+        return "Only FREQ=DAILY or FREQ=WEEKLY."
+    if not count.isdigit() or not 1 <= int(count) <= MAX_RULE_COUNT:
+        return f"Give a COUNT from 1 to {MAX_RULE_COUNT}."
+    if "BYDAY" in parts and weekdays != "none":
+        return "This phase takes the course's weekdays: leave BYDAY out."
+    return ""
+
+
 def check_rule(rule: str, *, field: str, weekdays: str) -> None:
     """Refuse a rule a course cannot expand (a ValidationError on `field`): not RRULE
     syntax, not daily or weekly, no COUNT (a course is finite) or one above
     MAX_RULE_COUNT, a DTSTART or UNTIL, or a BYDAY where the phase takes the course's
     weekdays."""
-    text = rule.strip().upper()
-    parts = _parts(text)
-    count = parts.get("COUNT", "")
-    problem = ""
-    try:
-        _parse(text)
-    except (ValueError, TypeError):
-        problem = "Not an RFC 5545 RRULE (e.g. FREQ=WEEKLY;COUNT=8)."
-    else:
-        if "DTSTART" in parts or "UNTIL" in parts:
-            problem = "No DTSTART or UNTIL: the course gives the start, COUNT the length."
-        elif parts.get("FREQ") not in _ALLOWED_FREQUENCIES:
-            problem = "Only FREQ=DAILY or FREQ=WEEKLY."
-        elif not count.isdigit() or not 1 <= int(count) <= MAX_RULE_COUNT:
-            problem = f"Give a COUNT from 1 to {MAX_RULE_COUNT}."
-        elif "BYDAY" in parts and weekdays != "none":
-            problem = "This phase takes the course's weekdays: leave BYDAY out."
+    problem = _rule_problem(rule.strip().upper(), weekdays)
     if problem:
         raise ValidationError({field: problem})
 

@@ -24,6 +24,7 @@ from backend.api import (
 )
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from integration.courses import selectors, services
+from integration.courses.recurrence import WEEKDAY_CODES
 from integration.courses.serializers import (
     CoursePageSerializer,
     CourseSerializer,
@@ -108,7 +109,7 @@ class CourseCollectionView(APIView):
         start_date = serializers.DateField(help_text="Today or later, in your time zone.")
         local_time = time_field("HH:MM on your wall clock: every session's start.")
         weekdays = serializers.ListField(
-            child=serializers.CharField(max_length=2),
+            child=serializers.ChoiceField(choices=WEEKDAY_CODES),
             max_length=7,
             help_text="RFC 5545 day codes (MO, TU, WE, TH, FR, SA, SU), as many as the "
             "template asks (esketamine: two).",
