@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import itertools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -115,7 +116,7 @@ def test_esketamine_twice_weekly_then_weekly_then_every_one_or_two_weeks(
     maintenance = [item.wall.date() for item in occurrences if item.phase.is_maintenance]
     assert len(maintenance) == 4
     assert maintenance[0] == day_one + dt.timedelta(days=56)
-    gaps = {(later - earlier).days for earlier, later in zip(maintenance, maintenance[1:])}
+    gaps = {(later - earlier).days for earlier, later in itertools.pairwise(maintenance)}
     assert gaps == {7 * interval}
 
 
@@ -136,7 +137,7 @@ def test_kap_prepares_then_doses_weekly_with_integration_the_next_day(
     kinds = [item.phase.session_kind for item in occurrences]
     assert kinds[:2] == ["preparation", "preparation"]
     assert kinds[2:] == ["dosing", "integration"] * 6
-    for dosing, integration in zip(occurrences[2::2], occurrences[3::2]):
+    for dosing, integration in zip(occurrences[2::2], occurrences[3::2], strict=True):
         assert integration.wall - dosing.wall == dt.timedelta(days=1)
 
 
@@ -147,7 +148,8 @@ def test_nine_stays_nine_across_the_spring_change_in_berlin():
         "esketamine-induction-maintenance", dt.date(2026, 3, 16), dt.time(9), [0, 3], berlin
     )
     before, after = occurrences[3], occurrences[4]  # Thu 26 March, Mon 30 March
-    assert before.start.hour == 8 and after.start.hour == 7  # UTC: CET, then CEST
+    assert before.start.hour == 8  # UTC: CET
+    assert after.start.hour == 7  # UTC: CEST
     assert before.start.astimezone(berlin).hour == after.start.astimezone(berlin).hour == 9
 
 
