@@ -24,6 +24,7 @@ __all__ = [
     "CourseTemplate",
     "CourseTemplatePhase",
     "PhaseWeekdays",
+    "Weekday",
 ]
 
 
@@ -60,6 +61,18 @@ class CourseTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class Weekday(models.TextChoices):
+    """RFC 5545 BYDAY codes, Monday first (as Python's `weekday()`)."""
+
+    MO = "MO", "Monday"
+    TU = "TU", "Tuesday"
+    WE = "WE", "Wednesday"
+    TH = "TH", "Thursday"
+    FR = "FR", "Friday"
+    SA = "SA", "Saturday"
+    SU = "SU", "Sunday"
 
 
 class PhaseWeekdays(models.TextChoices):

@@ -16,6 +16,7 @@ from integration.courses.models import (
     CourseStatus,
     CourseTemplate,
     PhaseWeekdays,
+    Weekday,
 )
 from integration.prompts import scheduling
 from integration.prompts.serializers import time_field
@@ -57,9 +58,7 @@ class CourseSerializer(serializers.Serializer[Any]):
     plan = serializers.SlugField(help_text="The integration plan (GET /api/v1/plans/).")
     start_date = serializers.DateField()
     local_time = time_field("Local time (HH:MM) of every session, in `time_zone`.")
-    weekdays = serializers.ListField(
-        child=serializers.CharField(), help_text="RFC 5545 day codes (MO, TU, ...)."
-    )
+    weekdays = serializers.ListField(child=EnumField(Weekday), help_text="RFC 5545 day codes.")
     time_zone = serializers.CharField(help_text="Your time zone when this was read.")
     maintenance_interval_weeks = serializers.IntegerField(min_value=1, max_value=2)
     status = EnumField(CourseStatus)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -40,10 +40,9 @@ MAX_EXTENSION = 26
 MAINTENANCE_INTERVALS = (1, 2)
 
 
-class MoveScope:
-    THIS = "this"
-    FOLLOWING = "following"
-    ALL = (THIS, FOLLOWING)
+class MoveScope(models.TextChoices):
+    THIS = "this", "This session only"
+    FOLLOWING = "following", "This session and every later scheduled one"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from backend.api import (
 )
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from integration.courses import selectors, services
-from integration.courses.recurrence import WEEKDAY_CODES
+from integration.courses.models import Weekday
 from integration.courses.serializers import (
     CoursePageSerializer,
     CourseSerializer,
@@ -79,6 +79,7 @@ class CourseTemplateListView(APIView):
 
     @extend_schema(
         tags=["courses"],
+        operation_id="course_templates_list",
         summary="Course templates to start a course of",
         description=(
             "The protocols clinics schedule (esketamine induction and maintenance, an IV "
@@ -109,7 +110,7 @@ class CourseCollectionView(APIView):
         start_date = serializers.DateField(help_text="Today or later, in your time zone.")
         local_time = time_field("HH:MM on your wall clock: every session's start.")
         weekdays = serializers.ListField(
-            child=serializers.ChoiceField(choices=WEEKDAY_CODES),
+            child=EnumField(Weekday),
             max_length=7,
             help_text="RFC 5545 day codes (MO, TU, WE, TH, FR, SA, SU), as many as the "
             "template asks (esketamine: two).",
@@ -123,6 +124,7 @@ class CourseCollectionView(APIView):
 
     @extend_schema(
         tags=["courses"],
+        operation_id="courses_list",
         summary="List your courses",
         description="Newest first, each with its sessions; cursor pages.",
         parameters=[CURSOR_PARAMETER, LIMIT_PARAMETER],
@@ -212,6 +214,7 @@ class CourseDetailView(APIView):
         description="The plan becomes yours, and your prompts are planned again.",
         request=UpdateInputSerializer,
         responses=CHANGE_RESPONSES,
+        examples=[OpenApiExample("Another plan", value={"plan": "kap-default"}, request_only=True)],
     )
     def patch(self, request: Request, course_id: uuid.UUID) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data)
@@ -227,8 +230,8 @@ class CourseSessionMoveView(APIView):
 
     class InputSerializer(StrictSerializer):
         scheduled_start = BoundedDateTimeField(help_text="The session's new start (future).")
-        scope = serializers.ChoiceField(
-            choices=services.MoveScope.ALL,
+        scope = EnumField(
+            services.MoveScope,
             required=False,
             help_text="`this` (default): this session only; `following`: it and every later "
             "scheduled session of the course, by the same change of local time.",
@@ -243,6 +246,13 @@ class CourseSessionMoveView(APIView):
         description="Prompts move with their sessions, in the same transaction.",
         request=InputSerializer,
         responses=CHANGE_RESPONSES,
+        examples=[
+            OpenApiExample(
+                "A day later, and every later session too",
+                value={"scheduled_start": "2026-03-13T09:00:00+01:00", "scope": "following"},
+                request_only=True,
+            )
+        ],
     )
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -290,6 +300,7 @@ class CourseExtendView(APIView):
         description="Adds dosing sessions after the last maintenance one, in its rhythm.",
         request=InputSerializer,
         responses=CHANGE_RESPONSES,
+        examples=[OpenApiExample("Four more", value={"sessions": 4}, request_only=True)],
     )
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
