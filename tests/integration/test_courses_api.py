@@ -224,3 +224,16 @@ def test_a_kap_course_makes_preparation_dosing_and_integration_sessions(
     assert CourseSession.objects.filter(course_id=response.json()["id"]).count() == 14
     dosing = TreatmentSession.objects.filter(patient=patient, kind="dosing")
     assert set(dosing.values_list("modality", flat=True)) == {"oral_lozenge"}
+
+
+def test_a_repeat_after_a_change_answers_the_course_as_it_is_now(patient_api, frozen_now):
+    course_id = str(uuid.uuid4())
+    first = create(patient_api, id=course_id).json()
+    skipped = first["sessions"][0]["session_id"]
+    patient_api.post(f"/api/v1/courses/{course_id}/sessions/{skipped}/skip/")
+
+    again = create(patient_api, id=course_id)
+
+    assert again.status_code == 200
+    assert again.json()["sessions"][0]["status"] == "cancelled"
+    assert again.json()["version"] == 2

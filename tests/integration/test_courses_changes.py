@@ -363,3 +363,41 @@ def test_one_active_course_is_a_database_rule(patient, frozen_now):
     )
     with pytest.raises(IntegrityError):
         duplicate.save(force_insert=True)
+
+
+def snapshot(patient):
+    return (
+        sorted(
+            TreatmentSession.objects.filter(patient=patient).values_list("id", "status", "version")
+        ),
+        sorted(Prompt.objects.filter(patient=patient).values_list("id", "status", "due_at")),
+        list(Course.objects.values_list("status", "version")),
+        CourseSession.objects.count(),
+    )
+
+
+def test_a_failing_hook_rolls_back_a_skip_an_end_and_an_extension(patient, frozen_now, fail_at):
+    course = services.course_create(
+        patient=patient,
+        template="esketamine-induction-maintenance",
+        start_date=dt.date(2026, 3, 5),
+        local_time=dt.time(9),
+        weekdays=["MO", "TH"],
+    ).course
+    first = sessions_of(course)[0]
+    before = snapshot(patient)
+
+    for change, fail in (
+        (
+            lambda: services.course_session_skip(
+                patient=patient, course_id=course.pk, session_id=first.pk
+            ),
+            1,
+        ),
+        (lambda: services.course_end(patient=patient, course_id=course.pk), 5),
+        (lambda: services.course_extend(patient=patient, course_id=course.pk, sessions=3), 3),
+    ):
+        fail_at(fail)
+        with pytest.raises(HookFailure):
+            change()
+        assert snapshot(patient) == before
