@@ -340,12 +340,13 @@ def course_session_move(
     (days and hours), so a session at 09:00 local stays at 09:00 local even when the move
     crosses a daylight-saving change."""
     now = now or timezone.now()
-    if scheduled_start <= now:
-        raise invalid_fields({"scheduled_start": ["Move a session to a time in the future."]})
     zone = scheduling.zone_for(patient.time_zone)
     with transaction.atomic():
+        # Found first: someone else's course answers 404 whatever the body says.
         course = _locked_course(patient, course_id)
         link = _course_session(course, session_id)
+        if scheduled_start <= now:
+            raise invalid_fields({"scheduled_start": ["Move a session to a time in the future."]})
         moved = [link]
         if scope == MoveScope.FOLLOWING:
             moved += list(
@@ -398,17 +399,17 @@ def course_extend(
     with transaction.atomic():
         course = _locked_course(patient, course_id)
         phase = course.template.phases.filter(is_maintenance=True).first()
-        if phase is None:
-            raise ProblemError(
-                409,
-                "course_not_extendable",
-                "This course's template has no maintenance phase to extend.",
-            )
         rows = list(
             CourseSession.objects.select_related("session")
             .filter(course=course)
             .order_by("position")
         )
+        if phase is None or not rows:
+            raise ProblemError(
+                409,
+                "course_not_extendable",
+                "This course's template has no maintenance phase to extend.",
+            )
         maintenance = [row for row in rows if row.phase_id == phase.pk]
         last = maintenance[-1].session if maintenance else rows[-1].session
         occurrences = recurrence.extension(

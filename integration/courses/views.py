@@ -34,11 +34,7 @@ from integration.courses.serializers import (
 )
 from integration.prompts.serializers import time_field
 from journal.models import Modality
-from journal.pagination import (
-    CURSOR_PARAMETER,
-    LIMIT_PARAMETER,
-    JournalCursorPagination,
-)
+from journal.pagination import MAX_PAGE_SIZE, JournalCursorPagination
 
 RESPONSE_400 = problem_openapi(
     "`validation`: see `errors` (unknown template or plan, weekdays the template does not "
@@ -66,6 +62,16 @@ CHANGE_RESPONSES = {
 
 class CoursePagination(JournalCursorPagination):
     ordering = ("-created_at", "-id")
+
+
+class CourseFilterSerializer(StrictSerializer):
+    cursor = serializers.CharField(required=False, help_text="From `next` or `previous`.")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, help_text="Page size (50)."
+    )
+
+    class Meta:
+        ref_name = "CourseFilter"
 
 
 def _answer(request: Request, course_id: uuid.UUID, status: int = 200) -> Response:
@@ -127,7 +133,7 @@ class CourseCollectionView(APIView):
         operation_id="courses_list",
         summary="List your courses",
         description="Newest first, each with its sessions; cursor pages.",
-        parameters=[CURSOR_PARAMETER, LIMIT_PARAMETER],
+        parameters=[CourseFilterSerializer],
         responses={
             200: OpenApiResponse(CoursePageSerializer, description="A page."),
             (400, PROBLEM): problem_openapi("`validation`: a bad cursor or limit."),
@@ -135,6 +141,7 @@ class CourseCollectionView(APIView):
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
+        CourseFilterSerializer(data=request.query_params).is_valid(raise_exception=True)
         paginator = CoursePagination()
         courses = selectors.course_list_for_patient(patient=patient)
         page = paginator.paginate_queryset(courses, request, view=self) or []
