@@ -213,6 +213,12 @@ OPERATION_IDS = {
     "entries_destroy": "entries_delete",
     "sync_retrieve": "sync",
     "me_terms_create": "me_terms_accept",
+    "courses_partial_update": "courses_update",
+    "courses_sessions_move_create": "courses_sessions_move",
+    "courses_sessions_skip_create": "courses_sessions_skip",
+    "courses_extend_create": "courses_extend",
+    "courses_end_create": "courses_end",
+    "therapist_shares_course_retrieve": "therapist_shares_course",
     "healthz_retrieve": "healthz",
     "readyz_retrieve": "readyz",
 }

@@ -128,6 +128,54 @@ LINKS: list[Link] = [
         "Say whether the device just registered may show notifications.",
     ),
     Link(
+        "courses_create",
+        _CREATED,
+        "courses_retrieve",
+        {"path.course_id": "$response.body#/id"},
+        "Read the course just started.",
+    ),
+    Link(
+        "courses_create",
+        _CREATED,
+        "courses_update",
+        {"path.course_id": "$response.body#/id"},
+        "Switch the plan of the course just started.",
+    ),
+    Link(
+        "courses_create",
+        _CREATED,
+        "courses_sessions_move",
+        {
+            "path.course_id": "$response.body#/id",
+            "path.session_id": "$response.body#/sessions/0/session_id",
+        },
+        "Move the first session of the course just started.",
+    ),
+    Link(
+        "courses_create",
+        _CREATED,
+        "courses_sessions_skip",
+        {
+            "path.course_id": "$response.body#/id",
+            "path.session_id": "$response.body#/sessions/0/session_id",
+        },
+        "Skip the first session of the course just started.",
+    ),
+    Link(
+        "courses_create",
+        _CREATED,
+        "courses_extend",
+        {"path.course_id": "$response.body#/id"},
+        "Extend the maintenance of the course just started.",
+    ),
+    Link(
+        "courses_create",
+        _CREATED,
+        "courses_end",
+        {"path.course_id": "$response.body#/id"},
+        "End the course just started.",
+    ),
+    Link(
         "therapist_patients_list",
         ("200",),
         "therapist_patient_shares_list",
@@ -154,6 +202,13 @@ LINKS: list[Link] = [
         "therapist_shares_measures",
         {"path.share_id": "$response.body#/results/0/id"},
         "The measures of the first share.",
+    ),
+    Link(
+        "therapist_patient_shares_list",
+        ("200",),
+        "therapist_shares_course",
+        {"path.share_id": "$response.body#/results/0/id"},
+        "The course of the first share's dosing session.",
     ),
 ]
 

@@ -155,3 +155,6 @@ class SafetyAlertAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     show_full_result_count = False
+
+
+import integration.courses.admin  # noqa: E402, F401  (registers the course admin)

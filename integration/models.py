@@ -1,8 +1,6 @@
-"""The care layer around the journal: exercises, integration plans, prompts and devices.
-
-A prompt is one plan step made real for one patient and one dosing session. It is a row,
-never a Celery ETA task: the beat dispatcher claims due rows and hands them to delivery.
-"""
+"""The care layer around the journal: exercises, plans, prompts, devices, care links. A
+prompt is one plan step made real for one patient and one dosing session: a row, never a
+Celery ETA task (the beat dispatcher claims due rows and hands them to delivery)."""
 
 from __future__ import annotations
 
@@ -15,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.public_ids import PublicIdModel
+from integration.courses.models import *  # noqa: F403 (the course models, in their package)
 from journal.instruments import Instrument
 from journal.models import Entry, EntryKind, Measure, TreatmentSession
 

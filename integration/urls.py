@@ -4,6 +4,7 @@ from django.urls import URLPattern, path
 
 from integration.ahead import views as ahead_views
 from integration.care import views as care_views
+from integration.courses import urls as course_urls
 from integration.delivery import views as delivery_views
 from integration.prompts import views as prompt_views
 from integration.therapist import views as therapist_views
@@ -73,4 +74,10 @@ urlpatterns: list[URLPattern] = [
         therapist_views.TherapistShareMeasuresView.as_view(),
         name="therapist-share-measures",
     ),
+    path(
+        "therapist/shares/<uuid:share_id>/course/",
+        therapist_views.TherapistShareCourseView.as_view(),
+        name="therapist-share-course",
+    ),
 ]
+urlpatterns += course_urls.urlpatterns

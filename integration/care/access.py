@@ -110,6 +110,17 @@ def therapist_share_for_measures(
     return share
 
 
+def therapist_share_for_course(
+    *, therapist: User, share_id: uuid.UUID | str, now: datetime | None = None
+) -> Share:
+    """The share, if this therapist may read the course of its dosing session now;
+    otherwise NotFound (the same answer as for every other refusal)."""
+    share = therapist_share_for_read(therapist=therapist, share_id=share_id, now=now)
+    if share.dosing_session_id is None:  # a course is shown only through its shared session
+        raise _not_found()
+    return share
+
+
 def therapist_link_for_patient(*, therapist: User, patient_id: uuid.UUID | str) -> CareLink:
     """The therapist's live link to this patient, or NotFound."""
     if therapist.role != Role.THERAPIST:

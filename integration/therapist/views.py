@@ -36,6 +36,8 @@ from backend.pagination import (
 )
 from integration.care import links, selectors
 from integration.care.serializers import session_ref
+from integration.courses import selectors as course_selectors
+from integration.courses.serializers import SharedCourseSerializer, shared_course_data
 from integration.therapist import measures as therapist_measures
 from integration.therapist import selectors as therapist_selectors
 from integration.therapist.serializers import (
@@ -272,3 +274,26 @@ class TherapistShareMeasuresView(TherapistView):
             therapist=request_therapist(request), share_id=share_id, request=request, via="api"
         )
         return Response(ShareMeasuresSerializer(content).data)
+
+
+class TherapistShareCourseView(TherapistView):
+    @extend_schema(
+        tags=["therapist"],
+        summary="The course of a share's dosing session",
+        description=(
+            "For a share that names a dosing session of a course: which dosing session of "
+            "how many it is, how many have taken place and what comes next (times and "
+            "kinds only, never a note). The same 404 as for any share you may not read, "
+            "and for one whose session is in no course. Each read is logged for the patient."
+        ),
+        responses={
+            200: OpenApiResponse(SharedCourseSerializer, description="The course."),
+            (404, PROBLEM): RESPONSE_404,
+            (503, PROBLEM): RESPONSE_503_AUDIT,
+        },
+    )
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        shared = course_selectors.course_for_therapist_share(
+            therapist=request_therapist(request), share_id=share_id, request=request, via="api"
+        )
+        return Response(shared_course_data(shared))

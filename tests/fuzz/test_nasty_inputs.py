@@ -31,7 +31,14 @@ from rest_framework.test import APIClient
 
 from backend.accounts.models import DeviceToken, Role, User
 from integration.delivery import devices
-from integration.models import CareLink, Prompt, Share
+from integration.models import (
+    CareLink,
+    Course,
+    CourseSession,
+    CourseTemplate,
+    Prompt,
+    Share,
+)
 from journal.models import Entry, Measure, TreatmentSession
 from tests.fuzz.seed import FuzzUsers, issue_token
 
@@ -142,6 +149,27 @@ class World:
             devices.device_register(
                 patient=owner, platform="android", token=f"fcm-token-{uuid.uuid4().hex}"
             )
+            self._course(owner)
+
+    @staticmethod
+    def _course(owner: User) -> None:
+        """A course holding the patient's first session, written directly: a course made
+        through its service plans every session's prompts, too slow to repeat per test."""
+        template = CourseTemplate.objects.get(slug="iv-series")
+        session = TreatmentSession.objects.filter(patient=owner).order_by("scheduled_start")[0]
+        course = Course.objects.create(
+            patient=owner,
+            template=template,
+            modality=template.modality,
+            plan=template.plan,
+            start_date=session.scheduled_start.date(),
+            local_time=session.scheduled_start.time(),
+            weekdays="TU,FR",
+            created_with={},
+        )
+        CourseSession.objects.create(
+            course=course, session=session, position=1, phase=template.phases.get()
+        )
 
     def client(self, who: str) -> APIClient:
         user = {
@@ -168,6 +196,7 @@ class World:
             "share_id": Share.objects.filter(patient=patient).first(),
             "link_id": CareLink.objects.filter(patient=patient).first(),
             "device_id": patient.push_devices.first(),
+            "course_id": Course.objects.filter(patient=patient).first(),
         }
         found = {name: str(record.pk) for name, record in ids.items() if record is not None}
         found["patient_id"] = str(patient.pk)

@@ -195,6 +195,7 @@ class Journey:
         self.after_session()
         self.reads()
         self.share()
+        self.course()
         self.therapist_api()
         self.key_rotation()
         self.errors()
@@ -579,6 +580,59 @@ class Journey:
         self.ids["share"] = share["id"]
         self.p("share list", "GET", "/api/v1/shares/")
         self.p("share read", "GET", f"/api/v1/shares/{share['id']}/")
+
+    def course(self) -> None:
+        """A course: its sessions' notes hold canaries; the course answers and the
+        therapist's course view carry times and counts only."""
+        start = (_now() + dt.timedelta(days=2)).date()
+        code = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")[start.weekday()]
+        course = self.p(
+            "course create",
+            "POST",
+            "/api/v1/courses/",
+            expect=(201,),
+            json={
+                "id": str(uuid.uuid4()),
+                "template": "kap-course",
+                "plan": "demo-minutes",
+                "start_date": start.isoformat(),
+                "local_time": "10:00",
+                "weekdays": [code],
+            },
+        ).json()
+        dosing = next(row for row in course["sessions"] if row["kind"] == "dosing")
+        self.p(
+            "course session note",
+            "PATCH",
+            f"/api/v1/sessions/{dosing['session_id']}/",
+            headers={"If-Match": "*"},
+            json={"note": self.c("course session note")},
+        )
+        base = f"/api/v1/courses/{course['id']}"
+        later = dt.datetime.fromisoformat(dosing["scheduled_start"]) + dt.timedelta(hours=1)
+        self.p(
+            "course move",
+            "POST",
+            f"{base}/sessions/{dosing['session_id']}/move/",
+            json={"scheduled_start": _iso(later), "scope": "following"},
+        )
+        self.p(
+            "course skip", "POST", f"{base}/sessions/{course['sessions'][0]['session_id']}/skip/"
+        )
+        self.p("course list", "GET", "/api/v1/courses/")
+        self.ids["course_share"] = self.p(
+            "share create (course session)",
+            "POST",
+            "/api/v1/shares/",
+            expect=(201,),
+            json={"care_link": self.ids["link"], "dosing_session": dosing["session_id"]},
+        ).json()["id"]
+        self.t(
+            "therapist course",
+            "GET",
+            f"/api/v1/therapist/shares/{self.ids['course_share']}/course/",
+        )
+        self.p("course end", "POST", f"{base}/end/")
 
     def therapist_api(self) -> None:
         patient, share = self.patient_id, self.ids["share"]

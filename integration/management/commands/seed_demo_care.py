@@ -22,14 +22,18 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts import selectors as account_selectors
 from backend.accounts.management.commands.seed_demo import PATIENT_EMAIL, THERAPIST_EMAIL
 from backend.accounts.models import User
 from integration.care import links, selectors, shares
+from integration.courses import recurrence
+from integration.courses import services as course_services
+from integration.courses.models import Course, CourseStatus
 from integration.models import AnswerKind, CareLink, Share
-from integration.prompts import inbox, timeline
+from integration.prompts import inbox, scheduling, timeline
 from integration.prompts import selectors as prompts_selectors
 from journal import access, instruments
 from journal.entries import services as entries_services
@@ -166,6 +170,7 @@ class Command(BaseCommand):
             self._measures(patient, now)
             integration = self._integration_session(patient, now)
             share = self._share(patient, link, dosing, integration.pk, now)
+            course = self._course(patient, now)
         url = options["url"].rstrip("/") + settings.DASHBOARD_URL
         lines = [
             "",
@@ -182,6 +187,8 @@ class Command(BaseCommand):
             "  item 9 above 0 (POST /api/v1/measures/) to see its crisis lines, and change",
             f"  consent with PATCH /api/v1/care-links/{link.pk}/",
             '  {"safety_alerts_enabled": false} (or true).',
+            f"  {patient.display_name} has an esketamine course starting {course.start_date}",
+            f"  ({course.weekdays} at {course.local_time:%H:%M}): GET /api/v1/courses/{course.pk}/",
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -358,6 +365,30 @@ class Command(BaseCommand):
                 expected_versions=None,
             )
         return existing
+
+    def _course(self, patient: User, now: dt.datetime) -> Course:
+        """An esketamine course starting in three days, on that weekday and three days
+        later, at 09:00 local; with the demonstration plan, so its prompts count in minutes."""
+        course_id = _demo_id(patient, "course")
+        existing = (
+            Course.objects.filter(patient=patient)
+            .filter(Q(pk=course_id) | Q(status=CourseStatus.ACTIVE))
+            .first()
+        )
+        if existing is not None:
+            return existing  # a second run, or a course the newcomer started
+        zone = scheduling.zone_for(patient.time_zone)
+        start = scheduling.local_date(now, zone) + dt.timedelta(days=3)
+        weekdays = [recurrence.WEEKDAY_CODES[(start.weekday() + days) % 7] for days in (0, 3)]
+        return course_services.course_create(
+            patient=patient,
+            id=course_id,
+            template="esketamine-induction-maintenance",
+            plan=DEMO_PLAN,
+            start_date=start,
+            local_time=dt.time(9),
+            weekdays=weekdays,
+        ).course
 
     def _share(
         self,

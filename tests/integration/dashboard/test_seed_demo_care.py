@@ -69,3 +69,23 @@ def test_needs_the_demo_accounts(settings):
 
     with pytest.raises(CommandError, match="seed_demo"):
         run("seed_demo_care")
+
+
+def test_the_demo_patient_has_an_esketamine_course_starting_in_a_few_days(settings):
+    from django.utils import timezone
+
+    from integration.models import Course, CourseSession
+
+    settings.DEBUG = True
+    run("seed_demo")
+
+    output = run("seed_demo_care")
+    run("seed_demo_care")  # again: still one course
+
+    course = Course.objects.get()
+    assert course.template.slug == "esketamine-induction-maintenance"
+    assert f"GET /api/v1/courses/{course.pk}/" in output
+    assert 2 <= (course.start_date - timezone.now().date()).days <= 4
+    sessions = CourseSession.objects.filter(course=course).select_related("session")
+    assert sessions.count() == 16
+    assert min(link.session.scheduled_start for link in sessions) > timezone.now()

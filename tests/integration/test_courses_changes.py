@@ -1,0 +1,403 @@
+"""Changing a course as clinics do: every change re-plans the prompts of the sessions it
+touches in the same transaction, and a failure anywhere leaves nothing changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import IntegrityError
+
+from integration.courses import services
+from integration.models import (
+    Course,
+    CourseSession,
+    PatientTimeline,
+    Prompt,
+    PromptStatus,
+)
+from journal.models import TreatmentSession
+
+pytestmark = pytest.mark.django_db
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def iv_course(patient, start=dt.date(2026, 3, 3)) -> Course:
+    """Six infusions on Tuesdays and Fridays at 09:00 Berlin time."""
+    return services.course_create(
+        patient=patient,
+        template="iv-series",
+        start_date=start,
+        local_time=dt.time(9),
+        weekdays=["TU", "FR"],
+    ).course
+
+
+def sessions_of(course: Course) -> list[TreatmentSession]:
+    return [
+        link.session
+        for link in CourseSession.objects.filter(course=course)
+        .select_related("session")
+        .order_by("position")
+    ]
+
+
+def scheduled_prompts(session: TreatmentSession) -> dict[int, tuple[dt.datetime, dt.datetime]]:
+    return {
+        prompt.step_id: (prompt.nominal_at, prompt.due_at)
+        for prompt in Prompt.objects.filter(session=session, status=PromptStatus.SCHEDULED)
+    }
+
+
+def nominal_times(session: TreatmentSession) -> dict[int, dt.datetime]:
+    return {step: nominal for step, (nominal, _) in scheduled_prompts(session).items()}
+
+
+def shifted(prompts, delta):
+    return {step: (nominal + delta, due + delta) for step, (nominal, due) in prompts.items()}
+
+
+def test_moving_one_session_moves_its_prompts_by_exactly_the_move(patient, frozen_now):
+    course = iv_course(patient)
+    sessions = sessions_of(course)
+    third, others = sessions[2], sessions[:2] + sessions[3:]
+    before = scheduled_prompts(third)
+    others_before = [nominal_times(session) for session in others]
+    assert before
+
+    services.course_session_move(
+        patient=patient,
+        course_id=course.pk,
+        session_id=third.pk,
+        scheduled_start=third.scheduled_start + dt.timedelta(hours=2),
+    )
+
+    third.refresh_from_db()
+    assert third.scheduled_start == dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
+    after = scheduled_prompts(third)
+    move = dt.timedelta(hours=2)
+    assert after.keys() == before.keys()
+    # Every prompt's nominal time moves by exactly the move; so does its due time where no
+    # rule deferred it (a neighbouring session's post-dosing quiet period may still do so).
+    assert {step: nominal for step, (nominal, _) in after.items()} == {
+        step: nominal + move for step, (nominal, _) in before.items()
+    }
+    undeferred = [step for step, (nominal, due) in before.items() if due == nominal]
+    assert len(undeferred) >= 3
+    assert {step: after[step] for step in undeferred} == {
+        step: shifted(before, move)[step] for step in undeferred
+    }
+    # The other sessions stay put, and so do their prompts' anchors.
+    assert [nominal_times(session) for session in others] == others_before
+    assert [session.scheduled_start for session in sessions_of(course)][3:] == [
+        session.scheduled_start for session in others[2:]
+    ]
+    course.refresh_from_db()
+    assert course.version == 2
+
+
+def test_moving_a_session_and_all_later_ones_keeps_the_local_time_across_dst(
+    patient, patient_api, frozen_now
+):
+    # Tue 24 and Fri 27 March in CET; the rest after the change to CEST on 29 March.
+    course = iv_course(patient, start=dt.date(2026, 3, 24))
+    sessions = sessions_of(course)
+    first = sessions[0]
+    before = [scheduled_prompts(session) for session in sessions]
+
+    response = patient_api.post(
+        f"/api/v1/courses/{course.pk}/sessions/{first.pk}/move/",
+        {"scheduled_start": "2026-03-24T10:30:00+01:00", "scope": "following"},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    moved = sessions_of(course)
+    locals_ = [session.scheduled_start.astimezone(BERLIN) for session in moved]
+    assert {(local.hour, local.minute) for local in locals_} == {(10, 30)}
+    assert [local.date() for local in locals_] == [
+        session.scheduled_start.astimezone(BERLIN).date() for session in sessions
+    ]
+    for old, new, prompts_before in zip(sessions, moved, before, strict=True):
+        delta = new.scheduled_start - old.scheduled_start
+        assert delta == dt.timedelta(hours=1, minutes=30)  # the same in UTC on both sides
+        assert {step: nominal for step, (nominal, _) in scheduled_prompts(new).items()} == {
+            step: nominal + delta for step, (nominal, _) in prompts_before.items()
+        }
+    body = response.json()
+    assert {row["local_start"][11:] for row in body["sessions"]} == {"10:30:00"}
+
+
+def test_moving_later_keeps_the_sessions_in_order(patient, frozen_now):
+    course = iv_course(patient)
+    sessions = sessions_of(course)
+
+    services.course_session_move(
+        patient=patient,
+        course_id=course.pk,
+        session_id=sessions[1].pk,
+        scheduled_start=sessions[1].scheduled_start + dt.timedelta(days=1),
+        scope="following",
+    )
+
+    moved = sessions_of(course)
+    assert moved[0].scheduled_start == sessions[0].scheduled_start
+    for old, new in zip(sessions[1:], moved[1:], strict=True):
+        assert new.scheduled_start - old.scheduled_start == dt.timedelta(days=1)
+    starts = [session.scheduled_start for session in moved]
+    assert all(earlier < later for earlier, later in itertools.pairwise(starts))
+
+
+def test_skipping_a_session_cancels_it_and_its_prompts(patient, patient_api, frozen_now):
+    course = iv_course(patient)
+    second = sessions_of(course)[1]
+    assert scheduled_prompts(second)
+
+    response = patient_api.post(f"/api/v1/courses/{course.pk}/sessions/{second.pk}/skip/")
+
+    assert response.status_code == 200
+    second.refresh_from_db()
+    assert second.status == "cancelled"
+    assert not scheduled_prompts(second)
+    assert Prompt.objects.filter(session=second, status=PromptStatus.CANCELLED).exists()
+    assert response.json()["dosing_sessions_total"] == 5
+    # A skipped session cannot be skipped or moved again.
+    again = patient_api.post(f"/api/v1/courses/{course.pk}/sessions/{second.pk}/skip/")
+    assert again.status_code == 409
+    assert again.json()["code"] == "session_not_scheduled"
+
+
+def test_extending_maintenance_adds_sessions_in_its_rhythm_with_prompts(patient, frozen_now):
+    course = services.course_create(
+        patient=patient,
+        template="esketamine-induction-maintenance",
+        start_date=dt.date(2026, 3, 5),
+        local_time=dt.time(9),
+        weekdays=["MO", "TH"],
+        maintenance_interval_weeks=2,
+    ).course
+    last = sessions_of(course)[-1]
+
+    services.course_extend(patient=patient, course_id=course.pk, sessions=2)
+
+    added = sessions_of(course)[16:]
+    assert len(added) == 2
+    walls = [session.scheduled_start.astimezone(BERLIN) for session in [last, *added]]
+    assert [
+        (later.date() - earlier.date()).days for earlier, later in itertools.pairwise(walls)
+    ] == [
+        14,
+        14,
+    ]
+    assert {wall.time() for wall in walls} == {dt.time(9)}
+    assert all(scheduled_prompts(session) for session in added)
+    positions = CourseSession.objects.filter(course=course).values_list("position", flat=True)
+    assert sorted(positions) == list(range(1, 19))
+
+
+def test_a_course_without_maintenance_cannot_be_extended(patient, patient_api, frozen_now):
+    course = iv_course(patient)
+    response = patient_api.post(
+        f"/api/v1/courses/{course.pk}/extend/", {"sessions": 2}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "course_not_extendable"
+    bad = patient_api.post(f"/api/v1/courses/{course.pk}/extend/", {"sessions": 0}, format="json")
+    assert bad.status_code == 400
+    assert len(sessions_of(course)) == 6
+
+
+def test_ending_a_course_cancels_the_rest_and_their_prompts(patient, patient_api, frozen_now):
+    course = iv_course(patient)
+
+    response = patient_api.post(f"/api/v1/courses/{course.pk}/end/")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ended"
+    assert response.json()["next_session"] is None
+    assert {session.status for session in sessions_of(course)} == {"cancelled"}
+    assert not Prompt.objects.filter(patient=patient, status=PromptStatus.SCHEDULED).exists()
+    later = patient_api.patch(
+        f"/api/v1/courses/{course.pk}/", {"plan": "kap-default"}, format="json"
+    )
+    assert later.status_code == 409
+    assert later.json()["code"] == "course_ended"
+
+
+def test_switching_the_plan_replans_the_prompts(patient, patient_api, frozen_now):
+    course = iv_course(patient)
+    slugs = set(
+        Prompt.objects.filter(patient=patient, status=PromptStatus.SCHEDULED).values_list(
+            "exercise__slug", flat=True
+        )
+    )
+    assert "walk-outside" in slugs
+
+    response = patient_api.patch(
+        f"/api/v1/courses/{course.pk}/", {"plan": "kap-default"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["plan"] == "kap-default"
+    assert PatientTimeline.objects.get(patient=patient).plan.slug == "kap-default"
+    scheduled = Prompt.objects.filter(patient=patient, status=PromptStatus.SCHEDULED)
+    assert set(scheduled.values_list("step__plan__slug", flat=True)) == {"kap-default"}
+    assert not Prompt.objects.filter(
+        patient=patient, status=PromptStatus.SCHEDULED, exercise__slug="walk-outside"
+    ).exists()
+    unknown = patient_api.patch(f"/api/v1/courses/{course.pk}/", {"plan": "nope"}, format="json")
+    assert unknown.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"scheduled_start": "2026-03-01T09:00:00Z"}, "scheduled_start"),  # in the past
+        ({"scheduled_start": "2026-03-20T09:00:00"}, "scheduled_start"),  # no offset
+        ({"scheduled_start": "soon"}, "scheduled_start"),
+        ({"scheduled_start": "2026-03-20T09:00:00Z", "scope": "all"}, "scope"),
+    ],
+)
+def test_a_bad_move_is_a_400_and_moves_nothing(patient, patient_api, frozen_now, body, field):
+    course = iv_course(patient)
+    first = sessions_of(course)[0]
+
+    response = patient_api.post(
+        f"/api/v1/courses/{course.pk}/sessions/{first.pk}/move/", body, format="json"
+    )
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    first.refresh_from_db()
+    assert first.version == 1
+
+
+def test_a_session_of_no_course_or_another_course_is_not_found(patient, patient_api, frozen_now):
+    course = iv_course(patient)
+    response = patient_api.post(f"/api/v1/courses/{course.pk}/sessions/{uuid.uuid4()}/skip/")
+    assert response.status_code == 404
+    response = patient_api.post(f"/api/v1/courses/{uuid.uuid4()}/end/")
+    assert response.status_code == 404
+
+
+class HookFailure(Exception):
+    pass
+
+
+calls = {"count": 0, "fail_at": 0}
+
+
+def failing_hook(*, session: TreatmentSession) -> None:
+    calls["count"] += 1
+    if calls["count"] == calls["fail_at"]:
+        raise HookFailure
+
+
+@pytest.fixture
+def fail_at(settings):
+    """The session hook fails at its n-th call (the real planning hook runs before it)."""
+    settings.JOURNAL_SESSION_HOOKS = [
+        *settings.JOURNAL_SESSION_HOOKS,
+        f"{__name__}.failing_hook",
+    ]
+
+    def arm(number: int) -> None:
+        calls.update(count=0, fail_at=number)
+
+    yield arm
+    calls.update(count=0, fail_at=0)
+
+
+def test_a_failing_hook_leaves_no_course_session_or_prompt(patient, frozen_now, fail_at):
+    fail_at(4)
+    with pytest.raises(HookFailure):
+        iv_course(patient)
+    assert not Course.objects.exists()
+    assert not TreatmentSession.objects.filter(patient=patient).exists()
+    assert not Prompt.objects.filter(patient=patient).exists()
+
+
+def test_a_failing_hook_rolls_back_a_move_of_all_later_sessions(patient, frozen_now, fail_at):
+    course = iv_course(patient)
+    sessions = sessions_of(course)
+    prompts_before = sorted(
+        Prompt.objects.filter(patient=patient).values_list("id", "status", "due_at")
+    )
+
+    fail_at(3)  # the third session moved
+    with pytest.raises(HookFailure):
+        services.course_session_move(
+            patient=patient,
+            course_id=course.pk,
+            session_id=sessions[0].pk,
+            scheduled_start=sessions[0].scheduled_start + dt.timedelta(hours=1),
+            scope="following",
+        )
+
+    assert [session.scheduled_start for session in sessions_of(course)] == [
+        session.scheduled_start for session in sessions
+    ]
+    assert (
+        sorted(Prompt.objects.filter(patient=patient).values_list("id", "status", "due_at"))
+        == prompts_before
+    )
+    course.refresh_from_db()
+    assert course.version == 1
+
+
+def test_one_active_course_is_a_database_rule(patient, frozen_now):
+    course = iv_course(patient)
+    duplicate = Course(
+        patient=patient,
+        template=course.template,
+        modality=course.modality,
+        plan=course.plan,
+        start_date=course.start_date,
+        local_time=course.local_time,
+        weekdays=course.weekdays,
+        created_with={},
+    )
+    with pytest.raises(IntegrityError):
+        duplicate.save(force_insert=True)
+
+
+def snapshot(patient):
+    return (
+        sorted(
+            TreatmentSession.objects.filter(patient=patient).values_list("id", "status", "version")
+        ),
+        sorted(Prompt.objects.filter(patient=patient).values_list("id", "status", "due_at")),
+        list(Course.objects.values_list("status", "version")),
+        CourseSession.objects.count(),
+    )
+
+
+def test_a_failing_hook_rolls_back_a_skip_an_end_and_an_extension(patient, frozen_now, fail_at):
+    course = services.course_create(
+        patient=patient,
+        template="esketamine-induction-maintenance",
+        start_date=dt.date(2026, 3, 5),
+        local_time=dt.time(9),
+        weekdays=["MO", "TH"],
+    ).course
+    first = sessions_of(course)[0]
+    before = snapshot(patient)
+
+    for change, fail in (
+        (
+            lambda: services.course_session_skip(
+                patient=patient, course_id=course.pk, session_id=first.pk
+            ),
+            1,
+        ),
+        (lambda: services.course_end(patient=patient, course_id=course.pk), 5),
+        (lambda: services.course_extend(patient=patient, course_id=course.pk, sessions=3), 3),
+    ):
+        fail_at(fail)
+        with pytest.raises(HookFailure):
+            change()
+        assert snapshot(patient) == before
