@@ -88,6 +88,15 @@ class ProblemCode(enum.StrEnum):
     VERSION_CONFLICT = "version_conflict", "It changed since your version: see `current`."
     SEALED_VALUE_UNREADABLE = "sealed_value_unreadable", "A stored record could not be opened."
 
+    # Treatment courses
+    COURSE_ACTIVE = "course_active", "You have an active course: end it before starting another."
+    COURSE_ENDED = "course_ended", "The course has ended: it no longer changes."
+    COURSE_NOT_EXTENDABLE = "course_not_extendable", "The course's template has no maintenance."
+    SESSION_NOT_SCHEDULED = (
+        "session_not_scheduled",
+        "Only a scheduled session of the course moves or is skipped.",
+    )
+
     # Prompts and timeline
     INVALID_TRANSITION = "invalid_transition", "The prompt cannot do that now: see `current`."
     NO_DEFAULT_PLAN = "no_default_plan", "No integration plan is set up yet."

@@ -43,6 +43,7 @@ class AccessAction(models.TextChoices):
     SHARES_HISTORY = "shares.history", "The patient's shares, past ones included"
     SHARE_READ = "share.read", "What one share exposes"
     SHARE_MEASURES = "share.measures", "The patient's PHQ-9 and GAD-7 scores, through a share"
+    SHARE_COURSE = "share.course", "The course of the shared session: how far along, what is next"
     SAFETY_ALERTS_LIST = "safety_alerts.list", "Safety alerts about the patient"
 
 

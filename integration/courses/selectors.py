@@ -132,7 +132,7 @@ def course_for_therapist_share(
         access.access_record(
             actor=therapist,
             patient=share.patient_id,
-            action="share.course",
+            action=access.AccessAction.SHARE_COURSE,
             via=via,
             request=request,
             share=share,

@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backend.pagination import pages_of
 from backend.serializers import EnumField
 from integration.courses import selectors
 from integration.courses.models import (
@@ -75,13 +76,7 @@ class CourseSerializer(serializers.Serializer[Any]):
         ref_name = "Course"
 
 
-class CoursePageSerializer(serializers.Serializer[Any]):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = CourseSerializer(many=True)
-
-    class Meta:
-        ref_name = "CoursePage"
+CoursePageSerializer = pages_of("CoursePage", CourseSerializer)
 
 
 def _next(row: CourseSession | None) -> dict[str, Any] | None:
@@ -209,3 +204,6 @@ def shared_course_data(shared: selectors.SharedCourse) -> dict[str, Any]:
             "next_session": _next(shared.progress.next_session),
         }
     ).data
+
+
+CourseTemplatePageSerializer = pages_of("CourseTemplatePage", CourseTemplateSerializer)

@@ -20,6 +20,7 @@ from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import User
 from backend.errors import ProblemError, invalid_fields
+from backend.problem_codes import ProblemCode
 from integration.courses import recurrence
 from integration.courses.models import (
     Course,
@@ -58,7 +59,7 @@ class CourseConflictError(ProblemError):
     def __init__(self, course: Course) -> None:
         super().__init__(
             409,
-            "id_conflict",
+            ProblemCode.ID_CONFLICT,
             "This id is already used by a course created from a different request. Send "
             "the same request to repeat a create, or choose a new random UUID.",
         )
@@ -108,7 +109,9 @@ def _repeat(course_id: uuid.UUID, patient: User, values: dict[str, Any]) -> Cour
         return None
     if existing.patient_id != patient.pk:
         # The same answer as for any taken id: ids are random, nothing is learnt from it.
-        raise ProblemError(409, "id_conflict", "This id is already used. Choose a new random UUID.")
+        raise ProblemError(
+            409, ProblemCode.ID_CONFLICT, "This id is already used. Choose a new random UUID."
+        )
     if existing.created_with != values:
         raise CourseConflictError(existing)
     return existing
@@ -199,7 +202,7 @@ def course_create(
 def _active_course_exists() -> ProblemError:
     return ProblemError(
         409,
-        "course_active",
+        ProblemCode.COURSE_ACTIVE,
         "You have an active course. End it (POST .../end/) before starting another.",
     )
 
@@ -269,7 +272,9 @@ def _add_sessions(
             setting=course.template.setting if is_dosing else "",
         )
         if not created.is_new:
-            raise ProblemError(409, "id_conflict", "A session id of this course is taken.")
+            raise ProblemError(
+                409, ProblemCode.ID_CONFLICT, "A session id of this course is taken."
+            )
         links.append(
             CourseSession(
                 course=course,
@@ -294,7 +299,9 @@ def _locked_course(patient: User, course_id: uuid.UUID) -> Course:
     if course is None:
         raise NotFound()
     if course.status != CourseStatus.ACTIVE:
-        raise ProblemError(409, "course_ended", "This course has ended: it cannot change.")
+        raise ProblemError(
+            409, ProblemCode.COURSE_ENDED, "This course has ended: it cannot change."
+        )
     return course
 
 
@@ -314,7 +321,9 @@ def _course_session(course: Course, session_id: uuid.UUID) -> CourseSession:
         raise NotFound()
     if link.session.status != SessionStatus.SCHEDULED:
         raise ProblemError(
-            409, "session_not_scheduled", "Only a scheduled session of the course can change."
+            409,
+            ProblemCode.SESSION_NOT_SCHEDULED,
+            "Only a scheduled session of the course can change.",
         )
     return link
 
@@ -407,7 +416,7 @@ def course_extend(
         if phase is None or not rows:
             raise ProblemError(
                 409,
-                "course_not_extendable",
+                ProblemCode.COURSE_NOT_EXTENDABLE,
                 "This course's template has no maintenance phase to extend.",
             )
         maintenance = [row for row in rows if row.phase_id == phase.pk]

@@ -22,19 +22,24 @@ from backend.api import (
     problem_with_current,
     request_patient,
 )
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    cursor_pagination,
+    paginated,
+)
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from integration.courses import selectors, services
 from integration.courses.models import Weekday
 from integration.courses.serializers import (
     CoursePageSerializer,
     CourseSerializer,
-    CourseTemplateSerializer,
+    CourseTemplatePageSerializer,
     course_data,
     template_data,
 )
 from integration.prompts.serializers import time_field
 from journal.models import Modality
-from journal.pagination import MAX_PAGE_SIZE, JournalCursorPagination
 
 RESPONSE_400 = problem_openapi(
     "`validation`: see `errors` (unknown template or plan, weekdays the template does not "
@@ -60,18 +65,9 @@ CHANGE_RESPONSES = {
 }
 
 
-class CoursePagination(JournalCursorPagination):
-    ordering = ("-created_at", "-id")
-
-
-class CourseFilterSerializer(StrictSerializer):
-    cursor = serializers.CharField(required=False, help_text="From `next` or `previous`.")
-    limit = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, help_text="Page size (50)."
-    )
-
-    class Meta:
-        ref_name = "CourseFilter"
+CoursePagination = cursor_pagination("-created_at", "-id")
+# A slug is unique: the templates in name order.
+TemplatePagination = cursor_pagination("slug")
 
 
 def _answer(request: Request, course_id: uuid.UUID, status: int = 200) -> Response:
@@ -82,6 +78,7 @@ def _answer(request: Request, course_id: uuid.UUID, status: int = 200) -> Respon
 
 class CourseTemplateListView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
 
     @extend_schema(
         tags=["courses"],
@@ -92,15 +89,23 @@ class CourseTemplateListView(APIView):
             "series, KAP), each a list of phases: an RFC 5545 recurrence rule of one kind of "
             "session. Clinics add their own."
         ),
-        responses={200: OpenApiResponse(CourseTemplateSerializer(many=True), description="All.")},
+        parameters=PAGE_PARAMETERS,
+        responses={200: OpenApiResponse(CourseTemplatePageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
         request_patient(request)
-        return Response([template_data(template) for template in selectors.template_list()])
+        return paginated(
+            request,
+            self,
+            selectors.template_list(),
+            lambda page: [template_data(template) for template in page],
+            pagination=TemplatePagination,
+        )
 
 
 class CourseCollectionView(APIView):
     permission_classes = [IsPatient]
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
 
     class InputSerializer(StrictSerializer):
         """A new course. Unknown fields answer 400."""
@@ -133,7 +138,7 @@ class CourseCollectionView(APIView):
         operation_id="courses_list",
         summary="List your courses",
         description="Newest first, each with its sessions; cursor pages.",
-        parameters=[CourseFilterSerializer],
+        parameters=PAGE_PARAMETERS,
         responses={
             200: OpenApiResponse(CoursePageSerializer, description="A page."),
             (400, PROBLEM): problem_openapi("`validation`: a bad cursor or limit."),
@@ -141,12 +146,12 @@ class CourseCollectionView(APIView):
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
-        CourseFilterSerializer(data=request.query_params).is_valid(raise_exception=True)
-        paginator = CoursePagination()
-        courses = selectors.course_list_for_patient(patient=patient)
-        page = paginator.paginate_queryset(courses, request, view=self) or []
-        return paginator.get_paginated_response(
-            [course_data(course, time_zone=patient.time_zone) for course in page]
+        return paginated(
+            request,
+            self,
+            selectors.course_list_for_patient(patient=patient),
+            lambda page: [course_data(course, time_zone=patient.time_zone) for course in page],
+            pagination=CoursePagination,
         )
 
     @extend_schema(
