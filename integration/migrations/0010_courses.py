@@ -110,7 +110,7 @@ def unload_templates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0009_prompt_delivered_via'),
+        ("integration", "0009_prompt_delivered_via"),
         ('journal', '0005_written_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -148,7 +148,7 @@ def unload_reminders(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integration", "0009_prompt_delivered_via"),
+        ("integration", "0010_courses"),
     ]
 
     operations = [

@@ -1,4 +1,4 @@
-"""integration 0015_public_ids: rows written before it get a UUID each, and the access
+"""integration 0014_public_ids: rows written before it get a UUID each, and the access
 log stays append-only through it."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from django.utils import timezone
 from integration.models import AccessEvent, CareInvitation, PlanStep
 from tests.integration.factories import make_patient, make_therapist
 
-BEFORE = [("integration", "0009_prompt_delivered_via")]
-AFTER = [("integration", "0015_public_ids")]
+BEFORE = [("integration", "0013_prompt_sync")]
+AFTER = [("integration", "0014_public_ids")]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

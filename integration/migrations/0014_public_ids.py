@@ -39,7 +39,7 @@ def fill_public_ids(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integration", "0009_prompt_delivered_via"),
+        ("integration", "0013_prompt_sync"),
     ]
 
     operations = [

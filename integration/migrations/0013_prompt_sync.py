@@ -26,7 +26,7 @@ def number_existing_prompts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0009_prompt_delivered_via'),
+        ("integration", "0012_prompt_moved_by"),
         ('journal', '0005_written_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
