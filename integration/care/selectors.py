@@ -90,9 +90,13 @@ def invitations_for_therapist(
 
 
 def invitation_get_for_therapist(*, therapist: User, invitation_id: Any) -> CareInvitation:
-    """One of the therapist's invitations, whatever its state; NotFound alike for missing
-    and not theirs."""
-    invitation = CareInvitation.objects.filter(therapist=therapist, pk=invitation_id).first()
+    """One of the therapist's invitations by its public id, whatever its state; NotFound
+    alike for missing, malformed and not theirs."""
+    try:
+        public_id = uuid.UUID(str(invitation_id))
+    except ValueError:
+        raise NotFound() from None
+    invitation = CareInvitation.objects.filter(therapist=therapist, public_id=public_id).first()
     if invitation is None:
         raise NotFound()
     return invitation
