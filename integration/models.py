@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from integration.calendar_feed.models import CalendarFeed  # noqa: F401
 from journal.instruments import Instrument
 from journal.models import Entry, EntryKind, Measure, TreatmentSession
 

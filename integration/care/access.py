@@ -30,7 +30,9 @@ from backend.logging import current_request_id
 from integration.models import AccessEvent, CareLink, SafetyAlert, Share, SharedEntry
 from journal.models import Entry
 
-VIA_CHANNELS = ("api", "dashboard")
+# How the data was read: the therapist API, the dashboard, or the patient's calendar feed
+# (read by whoever holds its secret URL: the patient's calendar app).
+VIA_CHANNELS = ("api", "dashboard", "calendar")
 
 
 def _not_found() -> NotFound:

@@ -226,13 +226,14 @@ class AccessEventSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     actor_display_name = serializers.CharField(source="actor.display_name")
     action = serializers.CharField(
-        help_text="patients.list, shares.list, shares.history, share.read, share.measures or "
-        "safety_alerts.list."
+        help_text="patients.list, shares.list, shares.history, share.read, share.measures, "
+        "safety_alerts.list, or calendar_feed.read (your calendar feed's URL was read: the "
+        "actor is you, through whoever holds the URL)."
     )
     share = serializers.UUIDField(source="share_id", allow_null=True)
     object_type = serializers.CharField(allow_blank=True)
     object_ids = serializers.ListField(child=serializers.CharField())
-    via = serializers.ChoiceField(choices=["api", "dashboard"])
+    via = serializers.ChoiceField(choices=["api", "dashboard", "calendar"])
     request_id = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
 
