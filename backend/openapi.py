@@ -152,6 +152,7 @@ OPERATION_IDS = {
     "me_export_retrieve": "me_export",
     "timeline_retrieve": "me_plan_retrieve",
     "timeline_update": "me_plan_update",
+    "me_upcoming_retrieve": "me_upcoming_list",
     "measures_instruments_retrieve": "measures_instruments_list",
     "measures_trend_retrieve": "measures_trend",
     "sessions_journal_retrieve": "sessions_journal",

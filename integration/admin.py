@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from integration.ahead.models import PlanReminder
 from integration.models import (
     DeliveryAttempt,
     Device,
@@ -53,12 +54,21 @@ class PlanStepInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
 
 
+class PlanReminderInline(admin.TabularInline):  # type: ignore[type-arg]
+    """A clinic's preparation reminders: its fasting times, monitoring and the rest."""
+
+    model = PlanReminder
+    fields = ("slug", "title", "description", "offset", "duration")
+    ordering = ("offset", "slug")
+    extra = 0
+
+
 @admin.register(IntegrationPlan)
 class IntegrationPlanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("slug", "name", "is_default", "is_demo")
     list_filter = ("is_default", "is_demo")
     search_fields = ("slug", "name")
-    inlines = (PlanStepInline,)
+    inlines = (PlanStepInline, PlanReminderInline)
 
 
 class DeliveryAttemptInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -185,6 +185,8 @@ class Prompt(models.Model):
     # the patient's quiet hours, the post-dosing quiet period and the daily cap moved it.
     nominal_at = models.DateTimeField()
     due_at = models.DateTimeField()
+    # What moved it from `nominal_at` when it was planned (PromptMove values; [] if nothing).
+    moved_by = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField()
     # Delivery claim: set when the dispatcher takes the prompt; a claim whose lease has
     # passed (its worker died) is taken back by the next dispatch.
@@ -314,9 +316,6 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.id} {self.outcome}"
-
-
-# Care links, shares and the access log ---------------------------------------------------
 
 
 class CareInvitation(models.Model):
@@ -519,9 +518,6 @@ class AccessEvent(models.Model):
         raise PermissionError("Access events cannot be deleted.")
 
 
-# Safety alerts ----------------------------------------------------------------------------
-
-
 class SafetyAlertReason(models.TextChoices):
     PHQ9_ITEM9 = "phq9_item9", "PHQ-9 item 9 above 0"
 
@@ -598,3 +594,6 @@ class SafetyAlert(models.Model):
 
     def __str__(self) -> str:
         return f"safety alert {self.id} ({self.status})"
+
+
+from integration.ahead.models import *  # noqa: E402, F403

@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, path
 
+from integration.ahead import views as ahead_views
 from integration.calendar_feed import views as calendar_views
 from integration.care import views as care_views
 from integration.delivery import views as delivery_views
@@ -12,6 +13,7 @@ urlpatterns: list[URLPattern] = [
     path("exercises/", prompt_views.ExerciseListView.as_view(), name="exercises"),
     path("plans/", prompt_views.PlanListView.as_view(), name="plans"),
     path("me/plan/", prompt_views.TimelineView.as_view(), name="timeline"),
+    path("me/upcoming/", ahead_views.UpcomingView.as_view(), name="upcoming"),
     path("prompts/", prompt_views.PromptListView.as_view(), name="prompts"),
     path("prompts/<uuid:prompt_id>/", prompt_views.PromptDetailView.as_view(), name="prompt"),
     path(

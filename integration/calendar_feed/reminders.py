@@ -1,7 +1,8 @@
 """The preparation reminders of each dosing session, as the calendar shows them: alarms.
 
-They are the upcoming view's reminders (`integration.ahead`); this module is the feed's
-one door to them, so the calendar depends only on the fields it renders (`FeedReminder`).
+They are the upcoming view's reminders (`integration.ahead`, from the patient's plan);
+this module is the feed's one door to them, so the calendar depends only on the fields
+it renders (`FeedReminder`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from backend.accounts.models import User
+from integration.ahead import selectors as ahead
 from journal.models import TreatmentSession
+
+# What `reminders_for_sessions` reads of each session besides what the feed shows.
+SESSION_FIELDS = ("patient", "actual_start", "deleted_at")
 
 
 class FeedReminder(Protocol):
@@ -37,6 +42,6 @@ class FeedReminder(Protocol):
 def reminders_for_sessions(
     *, patient: User, sessions: Sequence[TreatmentSession]
 ) -> Mapping[uuid.UUID, Sequence[FeedReminder]]:
-    """Each session's preparation reminders, by session id (sessions without any left
-    out)."""
-    return {}
+    """Each live dosing session's preparation reminders, by session id (cancelled and
+    deleted sessions, and other kinds, have none): one query, whatever the number."""
+    return ahead.reminders_for_sessions(patient, sessions)

@@ -13,7 +13,11 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from integration.calendar_feed.models import CalendarFeed
-from integration.calendar_feed.reminders import FeedReminder, reminders_for_sessions
+from integration.calendar_feed.reminders import (
+    SESSION_FIELDS,
+    FeedReminder,
+    reminders_for_sessions,
+)
 from integration.calendar_feed.tokens import token_digest
 from integration.models import PatientTimeline, Prompt
 from journal.models import SessionKind, TreatmentSession
@@ -85,6 +89,7 @@ def calendar_feed_content(*, feed: CalendarFeed, now: dt.datetime | None = None)
             "version",
             "created_at",
             "updated_at",
+            *SESSION_FIELDS,
         )
         .order_by("scheduled_start", "id")[:MAX_SESSIONS]
     )

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_email_verification'),
-        ('integration', '0009_prompt_delivered_via'),
+        ('integration', '0012_prompt_moved_by'),
     ]
 
     operations = [

@@ -38,6 +38,9 @@ How a step becomes a prompt (all instants UTC, wall times in the patient's zone)
 7. Prompts that have left `scheduled` (sending, sent, opened, completed, skipped, expired)
    are never rewritten. A still-scheduled prompt that is already due or that the patient
    snoozed keeps its time unless its session moved.
+8. A prompt records what moved it from `nominal_at` in `moved_by` (PromptMove: quiet
+   hours, the post-dosing quiet period, the daily cap, planned after its time had
+   passed), which the patient's upcoming view shows.
 
 Every sync plans all of the patient's live dosing sessions together (those whose steps
 can still matter), so overlaps and the cap come out the same whatever order sessions were
@@ -69,6 +72,7 @@ from integration.models import (
     PatientTimeline,
     PlanStep,
     Prompt,
+    PromptMove,
     PromptStatus,
 )
 from integration.prompts import scheduling
@@ -170,6 +174,7 @@ class _Wanted:
     planned_at: dt.datetime
     expires_at: dt.datetime
     existing: Prompt | None
+    moved_by: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -179,9 +184,14 @@ class _Rules:
     blocked: Sequence[tuple[dt.datetime, dt.datetime]]
     cap: int | None
 
-    def settle(self, instant: dt.datetime, *, is_safety_relevant: bool) -> dt.datetime:
+    def settle(
+        self, instant: dt.datetime, *, is_safety_relevant: bool
+    ) -> tuple[dt.datetime, frozenset[str]]:
+        """The allowed instant, and what moved it there (PromptMove values)."""
         blocked = () if is_safety_relevant else self.blocked
-        return scheduling.settle(instant, zone=self.zone, quiet=self.quiet, blocked=blocked)
+        return scheduling.settle_explained(
+            instant, zone=self.zone, quiet=self.quiet, blocked=blocked
+        )
 
 
 def _overlaps(
@@ -324,9 +334,12 @@ def _standing(prompts: Sequence[Prompt], kept: set[uuid.UUID]) -> list[_Placed]:
     ]
 
 
+_Placement = tuple[_Wanted, dt.datetime, dt.datetime, frozenset[str]]
+
+
 def _place(
     candidates: Sequence[_Wanted], placed: list[_Placed], rules: _Rules, now: dt.datetime
-) -> list[tuple[_Wanted, dt.datetime, dt.datetime]]:
+) -> list[_Placement]:
     """Due and expiry times for the steps that get a prompt, in order of their due times
     (so the earlier of two overlapping prompts stands, and later ones take the cap's move).
     Steps left out are not in the result."""
@@ -335,7 +348,7 @@ def _place(
         for item in placed
         if not item.is_safety_relevant
     )
-    result: list[tuple[_Wanted, dt.datetime, dt.datetime]] = []
+    result: list[_Placement] = []
     ordered = sorted(
         candidates,
         key=lambda item: (
@@ -347,25 +360,28 @@ def _place(
     )
     for item in ordered:
         exercise = item.step.exercise
-        due, expires = item.planned_at, item.expires_at
+        due, expires, moved_by = item.planned_at, item.expires_at, item.moved_by
         if due < now:
-            due = rules.settle(now, is_safety_relevant=exercise.is_safety_relevant)
+            due, moved_by = rules.settle(now, is_safety_relevant=exercise.is_safety_relevant)
+            moved_by |= {PromptMove.PLANNED_LATE}
             if due >= expires:
                 continue  # its window has closed
         if _overlaps(placed, exercise.pk, due, expires):
             continue
         if not exercise.is_safety_relevant:
-            due, expires = _place_under_cap(due, expires, per_day, rules)
+            capped, expires = _place_under_cap(due, expires, per_day, rules)
+            if capped != due:
+                due, moved_by = capped, moved_by | {PromptMove.DAILY_CAP}
             per_day[scheduling.local_date(due, rules.zone)] += 1
         placed.append(_Placed(exercise.pk, due, expires, exercise.is_safety_relevant))
-        result.append((item, due, expires))
+        result.append((item, due, expires, moved_by))
     return result
 
 
 def _write(
     patient: User,
     prompts: Sequence[Prompt],
-    placements: Sequence[tuple[_Wanted, dt.datetime, dt.datetime]],
+    placements: Sequence[_Placement],
     kept: set[uuid.UUID],
     now: dt.datetime,
 ) -> bool:
@@ -375,12 +391,13 @@ def _write(
     to_create: list[Prompt] = []
     standing = set(kept)
     changed = 0
-    for item, due, expires in placements:
+    for item, due, expires, moved_by in placements:
         values: dict[str, Any] = {
             "exercise_id": item.step.exercise_id,
             "nominal_at": item.nominal_at,
             "due_at": due,
             "expires_at": expires,
+            "moved_by": sorted(moved_by),
         }
         prompt = item.existing
         if prompt is None:
@@ -454,7 +471,9 @@ def sync_patient_locked(
             if step.is_course_start_only and session.pk not in course_starts:
                 continue  # its scheduled prompt, if any, is left out below: cancelled
             nominal = _anchor(session, step) + step.offset
-            planned = rules.settle(nominal, is_safety_relevant=step.exercise.is_safety_relevant)
+            planned, moved_by = rules.settle(
+                nominal, is_safety_relevant=step.exercise.is_safety_relevant
+            )
             wanted.append(
                 _Wanted(
                     session=session,
@@ -463,6 +482,7 @@ def sync_patient_locked(
                     planned_at=planned,
                     expires_at=planned + step.answer_window,
                     existing=existing.get((session.pk, step.pk)),
+                    moved_by=moved_by,
                 )
             )
     kept = {

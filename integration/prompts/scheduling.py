@@ -188,6 +188,11 @@ def after_blocked(
     return instant
 
 
+# What `settle_explained` says moved an instant (the values of integration.models.PromptMove).
+MOVED_BY_QUIET_HOURS = "quiet_hours"
+MOVED_BY_POST_DOSING = "post_dosing"
+
+
 def settle(
     instant: dt.datetime,
     *,
@@ -197,13 +202,31 @@ def settle(
 ) -> dt.datetime:
     """The first instant at or after `instant` that is neither in quiet hours nor in a
     blocked interval. Applying it to its own result changes nothing."""
+    return settle_explained(instant, zone=zone, quiet=quiet, blocked=blocked)[0]
+
+
+def settle_explained(
+    instant: dt.datetime,
+    *,
+    zone: ZoneInfo,
+    quiet: QuietHours,
+    blocked: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+) -> tuple[dt.datetime, frozenset[str]]:
+    """`settle`, and what moved the instant on the way: quiet hours, a blocked interval
+    (the post-dosing quiet period), both, or nothing (an empty set)."""
     instant = instant.astimezone(UTC)
+    reasons: set[str] = set()
     for _ in range(_MAX_ROUNDS):
-        moved = after_quiet_hours(after_blocked(instant, blocked), zone=zone, quiet=quiet)
+        unblocked = after_blocked(instant, blocked)
+        if unblocked != instant:
+            reasons.add(MOVED_BY_POST_DOSING)
+        moved = after_quiet_hours(unblocked, zone=zone, quiet=quiet)
+        if moved != unblocked:
+            reasons.add(MOVED_BY_QUIET_HOURS)
         if moved == instant:
-            return instant
+            break
         instant = moved
-    return instant
+    return instant, frozenset(reasons)
 
 
 def next_day_first_waking(
