@@ -120,19 +120,31 @@ def sequence_for(revised_at: dt.datetime) -> int:
     return max(0, int((revised_at - SEQUENCE_EPOCH).total_seconds()))
 
 
-def _alarm(session: TreatmentSession, reminder: FeedReminder, *, plain: bool) -> Alarm:
-    alarm = Alarm()
-    alarm.add("uid", reminder_uid(reminder))  # RFC 9074: a client can tell alarms apart
-    alarm.add("action", "DISPLAY")
-    # Relative to the session's start, so the alarm moves with the session even in a
-    # calendar that kept an old copy of the event.
-    alarm.add("trigger", _utc(reminder.at) - _utc(session.scheduled_start))
-    if plain:
-        text = f"{reminder.title}: {reminder.detail}" if reminder.detail else reminder.title
-    else:
-        text = DISCREET_ALARM_TEXT
-    alarm.add("description", text)
-    return alarm
+def _alarms(
+    session: TreatmentSession, reminders: Sequence[FeedReminder], *, plain: bool
+) -> list[Alarm]:
+    """One alarm per instant: reminders due together (a ride home and a support person,
+    a day before) ring once, with all their words when titles are plain."""
+    by_instant: dict[dt.datetime, list[FeedReminder]] = {}
+    for reminder in sorted(reminders, key=lambda item: (item.at, item.slug)):
+        by_instant.setdefault(_utc(reminder.at), []).append(reminder)
+    alarms = []
+    for at, together in by_instant.items():
+        alarm = Alarm()
+        alarm.add("uid", reminder_uid(together[0]))  # RFC 9074: clients tell alarms apart
+        alarm.add("action", "DISPLAY")
+        # Relative to the session's start, so the alarm moves with the session even in a
+        # calendar that kept an old copy of the event.
+        alarm.add("trigger", at - _utc(session.scheduled_start))
+        if plain:
+            text = "\n".join(
+                f"{item.title}: {item.detail}" if item.detail else item.title for item in together
+            )
+        else:
+            text = DISCREET_ALARM_TEXT
+        alarm.add("description", text)
+        alarms.append(alarm)
+    return alarms
 
 
 def session_event(
@@ -153,8 +165,8 @@ def session_event(
     cancelled = session.status == SessionStatus.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if not cancelled:  # a cancelled session reminds of nothing
-        for reminder in sorted(reminders, key=lambda item: (item.at, item.slug)):
-            event.add_component(_alarm(session, reminder, plain=plain))
+        for alarm in _alarms(session, reminders, plain=plain):
+            event.add_component(alarm)
     return event
 
 

@@ -222,7 +222,5 @@ class CalendarFeedReadView(APIView):
                 object_type="calendar_feed",
             )
         response = HttpResponse(document, content_type=ICALENDAR_CONTENT_TYPE)
-        # Private to the one reader; a shared cache must not keep it for someone else.
-        response["Cache-Control"] = "private, no-cache"
         response["Content-Disposition"] = 'inline; filename="afterglow.ics"'
         return response

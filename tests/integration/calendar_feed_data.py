@@ -26,21 +26,25 @@ def turn_on(client: APIClient) -> str:
     return feed_path(response.json()["url"])
 
 
-def read(path: str, **headers: str) -> bytes:
-    """The feed, read with no credentials (a calendar app)."""
-    response = APIClient().get(path, **headers)
+def read(path: str, address: str = "127.0.0.1") -> bytes:
+    """The feed, read with no credentials (a calendar app) from a network address."""
+    response = APIClient().get(path, REMOTE_ADDR=address)
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     return response.content
 
 
-def events(document: bytes) -> dict[str, icalendar.Event]:
+def events(document: bytes) -> dict[str, icalendar.Component]:
     """The feed's events by UID."""
     calendar = icalendar.Calendar.from_ical(document)
     return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
 
 
-def utc(event: icalendar.Event, name: str) -> dt.datetime:
+def sequence(event: icalendar.Component) -> int:
+    return int(event.decoded("SEQUENCE"))
+
+
+def utc(event: icalendar.Component, name: str) -> dt.datetime:
     value = event.decoded(name)
     assert isinstance(value, dt.datetime)
     assert value.utcoffset() == dt.timedelta(0)

@@ -197,7 +197,7 @@ def test_only_patients_manage_a_feed(therapist_client, api_client):
 def test_each_read_is_an_access_event_the_patient_lists(patient_client, patient):
     path = turn_on(patient_client)
 
-    read(path, REMOTE_ADDR="203.0.113.9")
+    read(path, address="203.0.113.9")
     read(path)
 
     events = AccessEvent.objects.filter(patient=patient)
@@ -242,7 +242,7 @@ def test_reads_are_throttled_per_address(patient_client, monkeypatch):
     APIClient().get(UNKNOWN.replace("A", "B"), REMOTE_ADDR="198.51.100.7")
 
     assert_problem(APIClient().get(path, REMOTE_ADDR="198.51.100.7"), 429, "throttled")
-    read(path, REMOTE_ADDR="198.51.100.8")
+    read(path, address="198.51.100.8")
 
 
 def test_the_secret_stays_out_of_the_access_log(patient_client, caplog):
