@@ -163,6 +163,12 @@ OPERATION_IDS = {
     "sync_retrieve": "sync",
     "me_terms_create": "me_terms_accept",
     "healthz_retrieve": "healthz",
+    "me_calendar_retrieve": "calendar_feed_retrieve",
+    "me_calendar_create": "calendar_feed_enable",
+    "me_calendar_partial_update": "calendar_feed_update",
+    "me_calendar_destroy": "calendar_feed_disable",
+    "me_calendar_rotate_create": "calendar_feed_rotate",
+    "calendar_.ics_retrieve": "calendar_feed_read",
     "readyz_retrieve": "readyz",
 }
 

@@ -10,7 +10,12 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
@@ -21,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
-from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient
+from backend.api import PROBLEM, problem_openapi, request_patient
 from integration.calendar_feed import selectors, services
 from integration.calendar_feed.ical import feed_document
 from integration.calendar_feed.serializers import (
@@ -94,6 +99,11 @@ class CalendarFeedView(APIView):
         description="Works with the feed on or off; the setting stays when it is turned off.",
         request=CalendarFeedUpdateSerializer,
         responses={200: OpenApiResponse(CalendarFeedSerializer, description="The settings.")},
+        examples=[
+            OpenApiExample(
+                "Say what each event is", value={"plain_titles": True}, request_only=True
+            ),
+        ],
     )
     def patch(self, request: Request) -> Response:
         serializer = CalendarFeedUpdateSerializer(data=request.data)
@@ -188,7 +198,6 @@ class CalendarFeedReadView(APIView):
             "read is in your access events (`calendar_feed.read`). An unknown, rotated or "
             "turned-off address answers the same 404."
         ),
-        auth=[],
         parameters=[
             OpenApiParameter(
                 "token",
@@ -201,7 +210,13 @@ class CalendarFeedReadView(APIView):
             (200, "text/calendar"): OpenApiResponse(
                 OpenApiTypes.STR, description="The feed, an iCalendar document."
             ),
-            (404, PROBLEM): RESPONSE_404,
+            (404, PROBLEM): problem_openapi(
+                "No feed at this address: unknown, rotated or turned off (one answer for all)."
+            ),
+            (503, PROBLEM): problem_openapi(
+                "`audit_unavailable`: the read could not be logged, so nothing was sent; try "
+                "again later."
+            ),
         },
         extensions={"x-throttled": True},
     )
