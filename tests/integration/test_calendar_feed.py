@@ -16,7 +16,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from backend.accounts import services as account_services
 from integration.calendar_feed.models import CalendarFeed
 from integration.models import AccessEvent
+from tests.accounts.factories import PASSWORD, PatientFactory
 from tests.accounts.helpers import assert_problem, without_request_id
+from tests.conftest import client_for
 from tests.integration.calendar_feed_data import FEED_PATH, feed_path, read, turn_on
 from tests.integration.factories import make_session
 
@@ -265,3 +267,13 @@ def test_a_session_in_the_feed_is_read_back(patient_client, patient, frozen_now)
     document = read(path)
 
     assert f"session-{session.id}@calendar.afterglow".encode() in document.replace(b"\r\n ", b"")
+
+
+def test_erasing_the_account_deletes_the_feed(db):
+    patient = PatientFactory.create(email="erase@example.org")
+    path = turn_on(client_for(patient))
+
+    account_services.user_erase(user=patient, password=PASSWORD)
+
+    assert not CalendarFeed.objects.filter(patient=patient).exists()
+    assert_problem(APIClient().get(path), 404, "not_found")
