@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -277,3 +279,21 @@ def test_erasing_the_account_deletes_the_feed(db):
 
     assert not CalendarFeed.objects.filter(patient=patient).exists()
     assert_problem(APIClient().get(path), 404, "not_found")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_turn_ons_at_once_leave_one_live_url(patient):
+    barrier = threading.Barrier(2)
+
+    def turn_on_once() -> int:
+        barrier.wait()
+        try:
+            return client_for(patient).post(FEED_PATH).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(lambda _: turn_on_once(), range(2)))
+
+    assert statuses == [201, 409]
+    assert CalendarFeed.objects.filter(token_hash__isnull=False).count() == 1
