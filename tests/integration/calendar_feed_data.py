@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import icalendar
@@ -49,17 +48,6 @@ def utc(event: icalendar.Component, name: str) -> dt.datetime:
     assert isinstance(value, dt.datetime)
     assert value.utcoffset() == dt.timedelta(0)
     return value
-
-
-@dataclass(frozen=True)
-class Reminder:
-    """Shaped like `integration.ahead.reminders.Reminder` (what the feed reads)."""
-
-    slug: str
-    title: str
-    detail: str
-    at: dt.datetime
-    session_id: object
 
 
 _CONTENT_LINE = re.compile(rb"^[A-Za-z0-9-]+(;[^:]*)?:")
