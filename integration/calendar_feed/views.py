@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -210,6 +212,10 @@ class CalendarFeedReadView(APIView):
             (200, "text/calendar"): OpenApiResponse(
                 OpenApiTypes.STR, description="The feed, an iCalendar document."
             ),
+            304: OpenApiResponse(
+                description="Unchanged since the version whose `ETag` was sent in "
+                "`If-None-Match`: no body."
+            ),
             (404, PROBLEM): problem_openapi(
                 "No feed at this address: unknown, rotated or turned off (one answer for all)."
             ),
@@ -236,6 +242,13 @@ class CalendarFeedReadView(APIView):
                 request=request,
                 object_type="calendar_feed",
             )
-        response = HttpResponse(document, content_type=ICALENDAR_CONTENT_TYPE)
+        # The same data gives the same bytes (ical.py): an app that sends back the ETag it
+        # has gets 304 and no body while nothing changed (the read is still logged).
+        etag = f'"{hashlib.sha256(document).hexdigest()[:32]}"'
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = HttpResponse(document, content_type=ICALENDAR_CONTENT_TYPE)
+        response["ETag"] = etag
         response["Content-Disposition"] = 'inline; filename="afterglow.ics"'
         return response

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from integration.calendar_feed.ical import SEQUENCE_EPOCH
-from integration.models import Prompt, PromptStatus
+from integration.models import AccessEvent, Prompt, PromptStatus
 from journal.sessions import services as session_services
 from tests.integration.calendar_feed_data import (
     FEED_PATH,
@@ -313,3 +313,20 @@ def test_the_feed_answers_any_accept_header(feed, patient):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert response["Cache-Control"] == "no-store"  # no cache keeps a copy
+
+
+def test_an_unchanged_feed_answers_304_to_its_etag(feed, patient, frozen_now):
+    session = make_session(patient, frozen_now.replace(day=5, hour=8))
+    first = APIClient().get(feed)
+    etag = first["ETag"]
+
+    unchanged = APIClient().get(feed, HTTP_IF_NONE_MATCH=etag)
+    move(session, session.scheduled_start + dt.timedelta(hours=1))
+    changed = APIClient().get(feed, HTTP_IF_NONE_MATCH=etag)
+
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged["ETag"] == etag
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert AccessEvent.objects.filter(action="calendar_feed.read").count() == 3
