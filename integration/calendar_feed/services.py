@@ -8,12 +8,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
 
 from backend.accounts.models import User
 from backend.errors import ProblemError
+from integration.calendar_feed import selectors
+from integration.calendar_feed.ical import feed_document
 from integration.calendar_feed.models import CalendarFeed
 from integration.calendar_feed.tokens import token_digest, token_new
+from integration.care.access import access_record
 
 
 @dataclass(frozen=True)
@@ -100,11 +106,32 @@ def calendar_feed_update(*, patient: User, plain_titles: bool | None = None) -> 
         return feed
 
 
-def calendar_feed_mark_read(*, feed: CalendarFeed) -> None:
-    """Note the read of the feed's current URL (inside the reading transaction)."""
-    CalendarFeed.objects.filter(pk=feed.pk, token_hash=feed.token_hash).update(
-        last_read_at=timezone.now()
-    )
+READ_ACTION = "calendar_feed.read"
+
+
+def calendar_feed_read(*, token: str, request: HttpRequest | Request | None) -> bytes:
+    """The iCalendar document of the live feed whose URL carries `token`; NotFound for
+    any other (one answer for unknown, rotated, turned off). In one transaction with the
+    read: the feed's `last_read_at` and the patient's access event (`calendar_feed.read`,
+    via `calendar`, the actor the patient: whoever holds the URL reads as them); if the
+    event cannot be written, nothing is read (503 `audit_unavailable`)."""
+    with transaction.atomic():
+        feed = selectors.calendar_feed_for_token(token=token)
+        if feed is None:
+            raise NotFound()
+        document = feed_document(selectors.calendar_feed_content(feed=feed))
+        CalendarFeed.objects.filter(pk=feed.pk, token_hash=feed.token_hash).update(
+            last_read_at=timezone.now()
+        )
+        access_record(
+            actor=feed.patient,
+            patient=feed.patient,
+            action=READ_ACTION,
+            via="calendar",
+            request=request,
+            object_type="calendar_feed",
+        )
+    return document
 
 
 def calendar_feed_erase(*, user: User) -> int:

@@ -7,7 +7,6 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.http import parse_etags
@@ -19,7 +18,6 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -30,7 +28,6 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, problem_openapi, request_patient
 from integration.calendar_feed import selectors, services
-from integration.calendar_feed.ical import feed_document
 from integration.calendar_feed.serializers import (
     CalendarFeedSecretSerializer,
     CalendarFeedSerializer,
@@ -40,10 +37,8 @@ from integration.calendar_feed.serializers import (
 )
 from integration.calendar_feed.services import FeedSecret
 from integration.calendar_feed.throttling import FeedAddressThrottle, FeedTokenThrottle
-from integration.care.access import access_record
 
 ICALENDAR_CONTENT_TYPE = "text/calendar; charset=utf-8"
-READ_ACTION = "calendar_feed.read"
 
 RESPONSE_409_ENABLED = problem_openapi(
     "`calendar_feed_enabled`: the feed is on already (its address is not shown again: "
@@ -227,21 +222,7 @@ class CalendarFeedReadView(APIView):
         extensions={"x-throttled": True},
     )
     def get(self, request: Request, token: str) -> HttpResponse:
-        with transaction.atomic():
-            feed = selectors.calendar_feed_for_token(token=token)
-            if feed is None:
-                raise NotFound()
-            content = selectors.calendar_feed_content(feed=feed)
-            document = feed_document(content)
-            services.calendar_feed_mark_read(feed=feed)
-            access_record(
-                actor=feed.patient,
-                patient=feed.patient,
-                action=READ_ACTION,
-                via="calendar",
-                request=request,
-                object_type="calendar_feed",
-            )
+        document = services.calendar_feed_read(token=token, request=request)
         # The same data gives the same bytes (ical.py): an app that sends back the ETag it
         # has gets 304 and no body while nothing changed (the read is still logged).
         etag = f'"{hashlib.sha256(document).hexdigest()[:32]}"'
