@@ -98,6 +98,7 @@ class PromptAdmin(ReadOnlyAdmin):
         "status",
         "nominal_at",
         "due_at",
+        "moved_by",
         "expires_at",
         "snoozed_until",
         "attempts",

@@ -186,7 +186,7 @@ class Prompt(models.Model):
     nominal_at = models.DateTimeField()
     due_at = models.DateTimeField()
     # What moved it from `nominal_at` when it was planned (PromptMove values; [] if nothing).
-    moved_by = models.JSONField(default=list, blank=True)
+    moved_by = models.JSONField(default=list, blank=True, db_default=[])
     expires_at = models.DateTimeField()
     # Delivery claim: set when the dispatcher takes the prompt; a claim whose lease has
     # passed (its worker died) is taken back by the next dispatch.

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.forms import CheckboxInput
 
 from integration.ahead.models import PlanReminder
 from integration.ahead.reminders import Reminder
@@ -183,15 +184,71 @@ def test_a_reminder_is_a_frozen_value() -> None:
         reminder.at = START + H  # type: ignore[misc]
 
 
-def test_the_admin_edits_a_plans_reminders(admin_client) -> None:
-    kap = plan("kap-default")
+def _form_data(page) -> dict[str, object]:
+    """What the admin's change form would post back unchanged: the plan's fields and every
+    inline row, with the management forms."""
+    data: dict[str, object] = {}
 
-    page = admin_client.get(f"/admin/integration/integrationplan/{kap.pk}/change/")
+    def add(bound) -> None:
+        value = bound.value()
+        if isinstance(bound.field.widget, CheckboxInput):
+            if value:
+                data[bound.html_name] = "on"
+        elif value is not None:
+            data[bound.html_name] = value
 
+    for bound in page.context["adminform"].form:
+        add(bound)
+    for inline in page.context["inline_admin_formsets"]:
+        for bound in inline.formset.management_form:
+            data[bound.html_name] = bound.value()
+        for form in inline.formset.forms:
+            for bound in form:
+                add(bound)
+    return data
+
+
+def _reminder_field(page, slug: str, field: str) -> str:
+    for inline in page.context["inline_admin_formsets"]:
+        for form in inline.formset.forms:
+            if getattr(form.instance, "slug", None) == slug and field in form.fields:
+                return form[field].html_name
+    raise AssertionError(f"no reminder {slug}")
+
+
+def test_a_clinic_changes_its_fasting_time_in_the_admin(admin_client, patient) -> None:
+    set_timeline(patient, plan=plan("esketamine-course"))
+    session = make_session(patient, START)
+    url = f"/admin/integration/integrationplan/{plan('esketamine-course').pk}/change/"
+    page = admin_client.get(url)
     assert page.status_code == 200
-    body = page.content.decode()
-    assert "reminders-TOTAL_FORMS" in body
-    assert "Stop eating now" in body
+    data = _form_data(page)
+    data[_reminder_field(page, "no-food", "offset")] = "-06:00:00"
+    data[_reminder_field(page, "no-food", "title")] = "No food from now"
+
+    answer = admin_client.post(url, data)
+
+    assert answer.status_code == 302, answer.context["errors"] if answer.context else answer
+    (no_food,) = [
+        reminder
+        for reminder in reminders_for_sessions(patient, [session])[session.pk]
+        if reminder.slug == "no-food"
+    ]
+    assert (no_food.at, no_food.title) == (START - 6 * H, "No food from now")
+
+
+def test_the_admin_refuses_an_offset_beyond_a_week(admin_client) -> None:
+    url = f"/admin/integration/integrationplan/{plan('esketamine-course').pk}/change/"
+    page = admin_client.get(url)
+    data = _form_data(page)
+    data[_reminder_field(page, "ride-home", "offset")] = "-8 00:00:00"
+
+    answer = admin_client.post(url, data)
+
+    assert answer.status_code == 200  # the form again, with the error
+    assert "within 7 days" in answer.content.decode()
+    ride = PlanReminder.objects.get(plan__slug="esketamine-course", slug="ride-home")
+    assert ride.offset == -24 * H
 
 
 def test_patients_are_independent(db) -> None:

@@ -75,6 +75,17 @@ def test_import_contracts_hold():
         ("journal/safety.py", "import integration.models", "Apps"),
         # the care layer reading ciphertext itself.
         ("integration/therapist/selectors.py", "from journal import crypto", "sealed text"),
+        # the timeline ahead reaching into delivery; planning reaching up into it.
+        (
+            "integration/ahead/selectors.py",
+            "from integration.delivery import devices",
+            "The timeline ahead reads",
+        ),
+        (
+            "integration/prompts/planning.py",
+            "from integration.ahead import selectors",
+            "do not reach up into the timeline ahead",
+        ),
     ],
 )
 def test_a_broken_rule_fails_the_contracts(tmp_path, relative, line, contract):

@@ -37,6 +37,10 @@ PATIENT, THERAPIST, ADMIN, ANONYMOUS = "patient", "therapist", "admin", "anonymo
 CALENDAR = "calendar"
 
 
+# The patient's upcoming view: a patient's answer, and yet one that must hold no journal text.
+UPCOMING_STEP = "upcoming view"
+
+
 class FlowError(RuntimeError):
     """A step of the journey did not answer as expected: the scan cannot vouch for it."""
 
@@ -539,6 +543,9 @@ class Journey:
             ("inbox", "/api/v1/prompts/?limit=100"),
         ):
             self.p(step, "GET", path)
+        # Scanned on its own (UPCOMING_STEP): times and the clinic's reminders, no journal text.
+        since, until = _iso(_now() - dt.timedelta(days=1)), _iso(_now() + dt.timedelta(days=13))
+        self.p(UPCOMING_STEP, "GET", f"/api/v1/me/upcoming/?start={since}&end={until}&limit=200")
 
     def calendar_feed(self) -> None:
         """The private calendar feed, read as a calendar app reads it, with plain titles

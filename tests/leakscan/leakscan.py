@@ -530,6 +530,14 @@ def _scan(
             finder.count(b"\n".join(errors)),
         )
     )
+    upcoming = [x.body for x in http.exchanges if x.step == flows.UPCOMING_STEP]
+    places.append(
+        Place(
+            "the patient's upcoming view (sessions, reminders, prompts)",
+            f"{_size(sum(map(len, upcoming)))}, {len(upcoming)} answers",
+            finder.count(b"\n".join(upcoming)),
+        )
+    )
     anonymous = [x.body for x in http.exchanges if x.audience == flows.ANONYMOUS and x.status < 400]
     places.append(
         Place(
