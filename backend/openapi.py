@@ -220,6 +220,12 @@ OPERATION_IDS = {
     "courses_end_create": "courses_end",
     "therapist_shares_course_retrieve": "therapist_shares_course",
     "healthz_retrieve": "healthz",
+    "me_calendar_retrieve": "calendar_feed_retrieve",
+    "me_calendar_create": "calendar_feed_enable",
+    "me_calendar_partial_update": "calendar_feed_update",
+    "me_calendar_destroy": "calendar_feed_disable",
+    "me_calendar_rotate_create": "calendar_feed_rotate",
+    "calendar_.ics_retrieve": "calendar_feed_read",
     "readyz_retrieve": "readyz",
 }
 

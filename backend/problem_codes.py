@@ -97,6 +97,16 @@ class ProblemCode(enum.StrEnum):
         "Only a scheduled session of the course moves or is skipped.",
     )
 
+    # The private calendar feed
+    CALENDAR_FEED_ENABLED = (
+        "calendar_feed_enabled",
+        "Your calendar feed is already on: rotate it for a new URL.",
+    )
+    CALENDAR_FEED_DISABLED = (
+        "calendar_feed_disabled",
+        "Your calendar feed is off: turn it on first.",
+    )
+
     # Prompts and timeline
     INVALID_TRANSITION = "invalid_transition", "The prompt cannot do that now: see `current`."
     NO_DEFAULT_PLAN = "no_default_plan", "No integration plan is set up yet."

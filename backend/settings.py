@@ -337,6 +337,10 @@ REST_FRAMEWORK = {
         "account_code": env.str("THROTTLE_ACCOUNT_CODE", default="30/hour"),
         "account_code_address": env.str("THROTTLE_ACCOUNT_CODE_ADDRESS", default="20/hour"),
         "password": env.str("THROTTLE_PASSWORD", default="10/hour"),
+        # Reads of a calendar feed: per URL (a calendar app polls about hourly), and per
+        # network address (generous: one calendar service fetches many patients' feeds).
+        "calendar_feed": env.str("THROTTLE_CALENDAR_FEED", default="60/hour"),
+        "calendar_feed_address": env.str("THROTTLE_CALENDAR_FEED_ADDRESS", default="1200/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -489,10 +493,14 @@ ACCOUNT_ERASURE_HOOKS = [
     # Measure totals, bands and dates are not sealed: crypto-shredding alone would leave them.
     "journal.measures.services.measures_erase",
     "integration.delivery.devices.devices_erase",
+    "integration.calendar_feed.services.calendar_feed_erase",
 ]
 # A sign-in and its push registration are one device: called with user=, token_digests=,
 # every_sign_in= as sign-ins end, and with user=, token_digests= for the devices list.
-ACCOUNT_SIGN_OUT_HOOKS = ["integration.delivery.devices.devices_retire_for_sign_out"]
+ACCOUNT_SIGN_OUT_HOOKS = [
+    "integration.delivery.devices.devices_retire_for_sign_out",
+    "integration.calendar_feed.services.calendar_feed_disable_for_sign_out",
+]
 ACCOUNT_DEVICE_PUSH_HOOKS = ["integration.delivery.selectors.push_state_for_sign_ins"]
 
 # Push delivery: providers, credentials, in-flight limits.
@@ -508,6 +516,9 @@ JOURNAL_SESSION_HOOKS = ["integration.prompts.planning.prompts_sync_for_session"
 PROMPT_POST_DOSING_QUIET_HOURS = env.int("PROMPT_POST_DOSING_QUIET_HOURS", default=6)
 # Called with patient= in the transaction that changes a patient's time zone.
 ACCOUNT_TIME_ZONE_HOOKS = ["integration.prompts.planning.prompts_sync_for_patient"]
+
+# The private calendar feed: the public base of its URLs.
+from backend.settings_calendar import *  # noqa: E402, F403
 
 # Safety that fits the patient: crisis lines, the clinic's line, consent text versions.
 from backend.settings_safety import *  # noqa: E402, F403

@@ -27,7 +27,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     # Enum components named for what they are (drf-spectacular would say StateEnum, ...).
     "ENUM_NAME_OVERRIDES": {
         "ShareState": "integration.care.selectors.ShareState.ALL",
-        "AccessVia": ["api", "dashboard"],
+        "AccessVia": ["api", "dashboard", "calendar"],
         "SharedVia": ["entry", "session"],
         "Role": "backend.accounts.models.Role",
         "PushPlatform": ["ios", "android", "web"],

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.public_ids import PublicIdModel
+from integration.calendar_feed.models import CalendarFeed  # noqa: F401
 from integration.courses.models import *  # noqa: F403 (the course models, in their package)
 from journal.instruments import Instrument
 from journal.models import Entry, EntryKind, Measure, TreatmentSession

@@ -3,6 +3,7 @@
 from django.urls import URLPattern, path
 
 from integration.ahead import views as ahead_views
+from integration.calendar_feed import views as calendar_views
 from integration.care import views as care_views
 from integration.courses import urls as course_urls
 from integration.delivery import views as delivery_views
@@ -43,6 +44,18 @@ urlpatterns: list[URLPattern] = [
     path("shares/", care_views.ShareCollectionView.as_view(), name="shares"),
     path("shares/<uuid:share_id>/", care_views.ShareDetailView.as_view(), name="share"),
     path("me/access-events/", care_views.AccessEventListView.as_view(), name="access-events"),
+    # The private calendar feed: the patient's settings, and the feed its secret URL reads.
+    path("me/calendar/", calendar_views.CalendarFeedView.as_view(), name="calendar-feed"),
+    path(
+        "me/calendar/rotate/",
+        calendar_views.CalendarFeedRotateView.as_view(),
+        name="calendar-feed-rotate",
+    ),
+    path(
+        "calendar/<str:token>.ics",
+        calendar_views.CalendarFeedReadView.as_view(),
+        name="calendar-feed-read",
+    ),
     # The therapist API: reads only, and their own invitations.
     path(
         "therapist/invitations/",

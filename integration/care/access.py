@@ -31,7 +31,9 @@ from backend.problem_codes import ProblemCode
 from integration.models import AccessEvent, CareLink, SafetyAlert, Share, SharedEntry
 from journal.models import Entry
 
-VIA_CHANNELS = ("api", "dashboard")
+# How the data was read: the therapist API, the dashboard, or the patient's calendar feed
+# (read by whoever holds its secret URL: the patient's calendar app).
+VIA_CHANNELS = ("api", "dashboard", "calendar")
 
 
 class AccessAction(models.TextChoices):
@@ -44,6 +46,10 @@ class AccessAction(models.TextChoices):
     SHARE_READ = "share.read", "What one share exposes"
     SHARE_MEASURES = "share.measures", "The patient's PHQ-9 and GAD-7 scores, through a share"
     SHARE_COURSE = "share.course", "The course of the shared session: how far along, what is next"
+    CALENDAR_FEED_READ = (
+        "calendar_feed.read",
+        "Your calendar feed's URL was read: the actor is you, through whoever holds the URL",
+    )
     SAFETY_ALERTS_LIST = "safety_alerts.list", "Safety alerts about the patient"
 
 

@@ -242,7 +242,7 @@ class AccessEventSerializer(serializers.Serializer[Any]):
     share = serializers.UUIDField(source="share_id", allow_null=True)
     object_type = serializers.CharField(allow_blank=True)
     object_ids = serializers.ListField(child=serializers.CharField())
-    via = serializers.ChoiceField(choices=["api", "dashboard"])
+    via = serializers.ChoiceField(choices=["api", "dashboard", "calendar"])
     request_id = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
 

@@ -532,7 +532,10 @@ class AccessEventListView(APIView):
         tags=["care"],
         operation_id="access_events_list",
         summary="Who read your data, and what",
-        description="Every read by a therapist, newest first, cursor pages.",
+        description=(
+            "Every read by a therapist, and every read of your calendar feed's URL (`via`: "
+            "`calendar`), newest first, cursor pages."
+        ),
         parameters=PAGE_PARAMETERS,
         responses={200: OpenApiResponse(AccessEventPageSerializer, description="A page.")},
     )

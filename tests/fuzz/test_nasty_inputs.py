@@ -30,6 +30,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from backend.accounts.models import DeviceToken, Role, User
+from integration.calendar_feed import services as calendar_services
 from integration.delivery import devices
 from integration.models import (
     CareLink,
@@ -145,11 +146,13 @@ class World:
             display_name="Dr Stranger",
             role=Role.THERAPIST,
         )
+        self.calendar_tokens: dict[object, str] = {}
         for owner in (self.patient, self.other_patient):
             devices.device_register(
                 patient=owner, platform="android", token=f"fcm-token-{uuid.uuid4().hex}"
             )
             self._course(owner)
+            self.retired_calendar_token(owner)  # made now, before any test's snapshot
 
     @staticmethod
     def _course(owner: User) -> None:
@@ -201,7 +204,18 @@ class World:
         found = {name: str(record.pk) for name, record in ids.items() if record is not None}
         found["patient_id"] = str(patient.pk)
         found["token_key"] = DeviceToken.objects.filter(user=patient).first().token_key
+        found["token"] = self.retired_calendar_token(patient)
         return found
+
+    def retired_calendar_token(self, patient: User) -> str:
+        """A calendar feed secret of `patient` that worked once and was rotated away. The
+        feed's secret is its only credential, whoever sends it, so "someone else's id"
+        here is a URL its owner no longer gives out: it must answer 404 like any other."""
+        if patient.pk not in self.calendar_tokens:
+            old = calendar_services.calendar_feed_enable(patient=patient).token
+            calendar_services.calendar_feed_rotate(patient=patient)
+            self.calendar_tokens[patient.pk] = old
+        return self.calendar_tokens[patient.pk]
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ PASSWORD = "leakscan " + secrets.token_urlsafe(12)  # one run's accounts only
 # Who a successful answer was for: the patient reading their own words back, the
 # therapist reading a share (API or dashboard), or staff in the admin.
 PATIENT, THERAPIST, ADMIN, ANONYMOUS = "patient", "therapist", "admin", "anonymous"
+# A calendar app reading the patient's private feed: no account, only the secret URL.
+CALENDAR = "calendar"
 
 
 # The patient's upcoming view: a patient's answer, and yet one that must hold no journal text.
@@ -194,6 +196,7 @@ class Journey:
         self.measures()
         self.after_session()
         self.reads()
+        self.calendar_feed()
         self.share()
         self.course()
         self.therapist_api()
@@ -560,6 +563,48 @@ class Journey:
         # Scanned on its own (UPCOMING_STEP): times and the clinic's reminders, no journal text.
         since, until = _iso(_now() - dt.timedelta(days=1)), _iso(_now() + dt.timedelta(days=13))
         self.p(UPCOMING_STEP, "GET", f"/api/v1/me/upcoming/?start={since}&end={until}&limit=200")
+
+    def calendar_feed(self) -> None:
+        """The private calendar feed, read as a calendar app reads it, with plain titles
+        and with discreet ones: it holds the dosing session whose note and entries carry
+        canaries, and must carry none of them. Its secret is a canary of its own: it may be
+        in the patient's answer that made it, nowhere else (logs, Redis, the database)."""
+        url = self.p("calendar feed on", "POST", "/api/v1/me/calendar/", expect=(201,)).json()[
+            "url"
+        ]
+        path = urlsplit(url).path
+        self.canaries.literal(
+            "secret.calendar feed token", path.rsplit("/", 1)[-1].removesuffix(".ics")
+        )
+        feed_uid = f"session-{self.ids['dosing']}@".encode()
+        for plain in (True, False):
+            self.p(
+                "calendar feed titles",
+                "PATCH",
+                "/api/v1/me/calendar/",
+                json={"plain_titles": plain},
+            )
+            body = self.http.call(
+                self.anonymous, "calendar feed read", "GET", path, audience=CALENDAR
+            ).content
+            if feed_uid not in body.replace(b"\r\n ", b""):
+                raise FlowError("calendar feed read: the dosing session is not in the feed")
+        self.p("calendar feed settings", "GET", "/api/v1/me/calendar/")
+        self.p("access events", "GET", "/api/v1/me/access-events/")
+        rotated = self.p("calendar feed rotate", "POST", "/api/v1/me/calendar/rotate/").json()
+        self.canaries.literal(
+            "secret.calendar feed token (rotated)",
+            urlsplit(rotated["url"]).path.rsplit("/", 1)[-1].removesuffix(".ics"),
+        )
+        self.http.call(
+            self.anonymous,
+            "calendar feed read (rotated away)",
+            "GET",
+            path,
+            audience=CALENDAR,
+            expect=(404,),
+        )
+        self.p("calendar feed off", "DELETE", "/api/v1/me/calendar/", expect=(204,))
 
     def share(self) -> None:
         share = self.p(

@@ -165,6 +165,15 @@ class Report:
         }
 
 
+def unfold_icalendar(body: bytes) -> bytes:
+    """An iCalendar document as its text reads: folded lines joined (RFC 5545 3.1) and
+    TEXT escapes undone (3.3.11), so a canary split by a fold or escaped is still found."""
+    unfolded = re.sub(rb"\r\n[ \t]", b"", body)
+    return re.sub(
+        rb"\\([\\;,nN])", lambda m: b"\n" if m.group(1) in b"nN" else m.group(1), unfolded
+    )
+
+
 def _size(count: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if count < 1024 or unit == "GB":
@@ -537,6 +546,18 @@ def _scan(
             finder.count(b"\n".join(anonymous)),
         )
     )
+    feeds = [
+        unfold_icalendar(x.body)
+        for x in http.exchanges
+        if x.audience == flows.CALENDAR and x.status < 400
+    ]
+    places.append(
+        Place(
+            "calendar feed (iCalendar, unfolded)",
+            f"{_size(sum(map(len, feeds)))}, {len(feeds)} reads",
+            finder.count(b"\n".join(feeds)),
+        )
+    )
     commands, commands_size = _scan_files(finder, [ARTIFACTS / "commands.log"])
     places.append(Place("manage.py commands' output", _size(commands_size), commands))
     api_addresses, _ = _scan_files(address_finder, [ARTIFACTS / "gunicorn.log"])
@@ -595,6 +616,7 @@ def _scan(
     controls.append(Control("planted canary found: Redis keys", redis_hits[control_key]))
     controls.append(Control("planted canary found: MONITOR", monitor_hits["cache"][control_key]))
     controls.append(Control("admin pages scanned", admin_pages))
+    controls.append(Control("calendar feed reads scanned", len(feeds)))
     # The accounts are in the database by their addresses: the address search finds them
     # there, so finding none in the logs means something.
     controls.append(
