@@ -7,6 +7,7 @@ course; each answers the course as it is after the change.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -19,8 +20,13 @@ from backend.api import (
     PROBLEM,
     RESPONSE_404,
     problem_openapi,
-    problem_with_current,
     request_patient,
+)
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
+    idempotent,
+    response_409_idempotency,
 )
 from backend.pagination import (
     PAGE_PARAMETERS,
@@ -45,12 +51,11 @@ RESPONSE_400 = problem_openapi(
     "`validation`: see `errors` (unknown template or plan, weekdays the template does not "
     "take, a start in the past, a time not HH:MM, ...)."
 )
-RESPONSE_409_CREATE = problem_with_current(
+RESPONSE_409_CREATE = response_409_idempotency(
+    "Course",
     "`id_conflict`: the `id` names a course of yours made from a different request "
     "(`current` holds it), or is taken otherwise (no `current`); `course_active`: end your "
-    "active course first.",
-    "Course",
-    is_always=False,
+    "active course first. ",
 )
 RESPONSE_409_CHANGE = problem_openapi(
     "`course_ended`: an ended course does not change; `session_not_scheduled`: only a "
@@ -63,6 +68,28 @@ CHANGE_RESPONSES = {
     (404, PROBLEM): RESPONSE_404,
     (409, PROBLEM): RESPONSE_409_CHANGE,
 }
+# An action (move, skip, extend, end) repeated after a lost answer would be refused (the
+# session is no longer scheduled, the course has ended) or done twice (an extension): under
+# an Idempotency-Key the repeat answers the first result.
+ACTION_RESPONSES = {
+    **CHANGE_RESPONSES,
+    (409, PROBLEM): response_409_idempotency(
+        "Course",
+        "`course_ended`: an ended course does not change; `session_not_scheduled`: only a "
+        "scheduled session moves or is skipped; `course_not_extendable`: the template has no "
+        "maintenance phase. ",
+    ),
+}
+KEY_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER]
+
+
+class CourseActionView(APIView):
+    """A view whose POST is keyed: a replay answers the course as it is now."""
+
+    permission_classes = [IsPatient]
+
+    def replay(self, request: Request, resource_id: str, status_code: int, **_: Any) -> Response:
+        return _answer(request, uuid.UUID(resource_id), status=status_code)
 
 
 CoursePagination = cursor_pagination("-created_at", "-id")
@@ -103,8 +130,7 @@ class CourseTemplateListView(APIView):
         )
 
 
-class CourseCollectionView(APIView):
-    permission_classes = [IsPatient]
+class CourseCollectionView(CourseActionView):
     query_parameters = {"get": PAGE_QUERY_PARAMETERS}
 
     class InputSerializer(StrictSerializer):
@@ -165,6 +191,7 @@ class CourseCollectionView(APIView):
             "repeated create answers 200 with the course instead of making a second one."
         ),
         request=InputSerializer,
+        parameters=KEY_PARAMETERS,
         responses={
             201: OpenApiResponse(CourseSerializer, description="Created."),
             200: OpenApiResponse(CourseSerializer, description="A repeated create."),
@@ -186,6 +213,7 @@ class CourseCollectionView(APIView):
             )
         ],
     )
+    @idempotent("courses_create", resource_type="course")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
         serializer = self.InputSerializer(data=request.data)
@@ -237,9 +265,7 @@ class CourseDetailView(APIView):
         return _answer(request, course_id)
 
 
-class CourseSessionMoveView(APIView):
-    permission_classes = [IsPatient]
-
+class CourseSessionMoveView(CourseActionView):
     class InputSerializer(StrictSerializer):
         scheduled_start = BoundedDateTimeField(help_text="The session's new start (future).")
         scope = EnumField(
@@ -257,7 +283,8 @@ class CourseSessionMoveView(APIView):
         summary="Move a session of a course (or it and all later ones)",
         description="Prompts move with their sessions, in the same transaction.",
         request=InputSerializer,
-        responses=CHANGE_RESPONSES,
+        parameters=KEY_PARAMETERS,
+        responses=ACTION_RESPONSES,
         examples=[
             OpenApiExample(
                 "A day later, and every later session too",
@@ -266,6 +293,7 @@ class CourseSessionMoveView(APIView):
             )
         ],
     )
+    @idempotent("courses_sessions_move", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -278,16 +306,16 @@ class CourseSessionMoveView(APIView):
         return _answer(request, course_id)
 
 
-class CourseSessionSkipView(APIView):
-    permission_classes = [IsPatient]
-
+class CourseSessionSkipView(CourseActionView):
     @extend_schema(
         tags=["courses"],
         summary="Skip a session of a course",
         description="The session is cancelled, and its prompts with it.",
         request=None,
-        responses=CHANGE_RESPONSES,
+        parameters=KEY_PARAMETERS,
+        responses=ACTION_RESPONSES,
     )
+    @idempotent("courses_sessions_skip", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
         services.course_session_skip(
             patient=request_patient(request), course_id=course_id, session_id=session_id
@@ -295,9 +323,7 @@ class CourseSessionSkipView(APIView):
         return _answer(request, course_id)
 
 
-class CourseExtendView(APIView):
-    permission_classes = [IsPatient]
-
+class CourseExtendView(CourseActionView):
     class InputSerializer(StrictSerializer):
         sessions = serializers.IntegerField(
             min_value=1, max_value=services.MAX_EXTENSION, help_text="How many to add."
@@ -311,9 +337,11 @@ class CourseExtendView(APIView):
         summary="Extend a course's maintenance",
         description="Adds dosing sessions after the last maintenance one, in its rhythm.",
         request=InputSerializer,
-        responses=CHANGE_RESPONSES,
+        parameters=KEY_PARAMETERS,
+        responses=ACTION_RESPONSES,
         examples=[OpenApiExample("Four more", value={"sessions": 4}, request_only=True)],
     )
+    @idempotent("courses_extend", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -323,16 +351,16 @@ class CourseExtendView(APIView):
         return _answer(request, course_id)
 
 
-class CourseEndView(APIView):
-    permission_classes = [IsPatient]
-
+class CourseEndView(CourseActionView):
     @extend_schema(
         tags=["courses"],
         summary="End a course",
         description="Every session still ahead is cancelled, with its prompts.",
         request=None,
-        responses=CHANGE_RESPONSES,
+        parameters=KEY_PARAMETERS,
+        responses=ACTION_RESPONSES,
     )
+    @idempotent("courses_end", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
         services.course_end(patient=request_patient(request), course_id=course_id)
         return _answer(request, course_id)

@@ -16,6 +16,11 @@ ACCOUNT_PREFIXES = ("/api/v1/auth/", "/api/v1/me/")
 
 WITH_KEY = {
     "care_links_create",
+    "courses_create",
+    "courses_end",
+    "courses_extend",
+    "courses_sessions_move",
+    "courses_sessions_skip",
     "entries_create",
     "measures_create",
     "prompts_complete",

@@ -24,6 +24,7 @@ from drf_spectacular.generators import SchemaGenerator
 from backend.pagination import MAX_PAGE_SIZE
 from backend.query import accepted_query_parameters
 from integration.care import access, links
+from integration.courses.models import Course, CourseStatus, CourseTemplate
 from journal.models import Entry
 from tests.accounts.factories import issue_token
 from tests.integration.care_data import make_link, make_share, signed_in
@@ -75,6 +76,8 @@ def world(patient, other_patient, therapist) -> dict[str, Any]:
     make_device(patient, "token-one")
     make_device(patient, "token-two")
     issue_token(patient, name="tablet")
+    for status in (CourseStatus.ENDED, CourseStatus.ACTIVE):
+        make_course(patient, status=status)
     for action in (access.AccessAction.SHARES_LIST, access.AccessAction.SHARES_HISTORY):
         access.access_record(
             actor=therapist, patient=patient.pk, action=action, via="api", request=None
@@ -84,6 +87,23 @@ def world(patient, other_patient, therapist) -> dict[str, Any]:
         "therapist": signed_in(therapist),
         "path": {"patient_id": str(patient.pk)},
     }
+
+
+def make_course(patient: Any, *, status: str) -> None:
+    """A course row as a list shows it (its sessions are the course tests' subject)."""
+    template = CourseTemplate.objects.get(slug="iv-series")
+    Course.objects.create(
+        patient=patient,
+        template=template,
+        modality=template.modality,
+        plan=template.plan,
+        start_date=timezone.localdate(),
+        local_time=dt.time(9),
+        weekdays="TU,FR",
+        status=status,
+        ended_at=timezone.now() if status == CourseStatus.ENDED else None,
+        created_with={},
+    )
 
 
 def _client_and_url(world: dict[str, Any], path: str) -> tuple[Any, str]:
@@ -283,6 +303,7 @@ def test_journal_patients_list_nothing_of_another(world) -> None:
             "exercises_list",
             "plans_list",
             "measures_instruments_list",
+            "course_templates_list",
         }:
             continue
         body = stranger.get(path).json()

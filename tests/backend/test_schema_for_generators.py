@@ -48,9 +48,10 @@ def test_a_nullable_reference_is_a_one_of_with_a_typed_null(schema) -> None:
 
 
 def test_the_sync_record_and_a_session_modality_may_be_null(schema) -> None:
-    properties = schema["components"]["schemas"]["SyncChange"]["properties"]
-    assert properties["data"]["oneOf"][0] == {"$ref": "#/components/schemas/SyncRecord"}
-    assert properties["data"]["oneOf"][1]["type"] == "object"
+    # Each kind of sync change is a tombstone when its `data` is null.
+    properties = schema["components"]["schemas"]["EntryChange"]["properties"]
+    assert properties["data"]["oneOf"][0] == {"$ref": "#/components/schemas/Entry"}
+    assert properties["data"]["oneOf"][1] == {"type": "object", "nullable": True, "enum": [None]}
     modality = schema["components"]["schemas"]["Session"]["properties"]["modality"]
     assert modality["oneOf"][1] == {"type": "string", "nullable": True, "enum": [None]}
 

@@ -203,7 +203,7 @@ def test_the_list_query_budget(patient_api, frozen_now, django_assert_max_num_qu
 
 
 def test_templates_are_listed_with_their_rules(patient_api):
-    body = patient_api.get("/api/v1/course-templates/").json()
+    body = patient_api.get("/api/v1/course-templates/").json()["results"]
     slugs = [template["slug"] for template in body]
     assert slugs == ["esketamine-induction-maintenance", "iv-series", "kap-course"]
     esketamine = body[0]

@@ -199,6 +199,47 @@ def test_extending_maintenance_adds_sessions_in_its_rhythm_with_prompts(patient,
     assert sorted(positions) == list(range(1, 19))
 
 
+def test_a_repeated_extension_under_one_key_adds_the_sessions_once(
+    patient, patient_api, frozen_now
+):
+    course = services.course_create(
+        patient=patient,
+        template="esketamine-induction-maintenance",
+        start_date=dt.date(2026, 3, 5),
+        local_time=dt.time(9),
+        weekdays=["MO", "TH"],
+    ).course
+    url = f"/api/v1/courses/{course.pk}/extend/"
+    key = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())}
+
+    first = patient_api.post(url, {"sessions": 2}, format="json", **key)
+    again = patient_api.post(url, {"sessions": 2}, format="json", **key)
+    other = patient_api.post(url, {"sessions": 3}, format="json", **key)
+
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["sessions"] == first.json()["sessions"]
+    assert len(sessions_of(course)) == 18
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert other.json()["current"]["id"] == str(course.pk)
+
+
+def test_a_repeated_skip_under_one_key_answers_the_first_result(patient, patient_api, frozen_now):
+    course = iv_course(patient)
+    session = sessions_of(course)[1]
+    url = f"/api/v1/courses/{course.pk}/sessions/{session.pk}/skip/"
+    key = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())}
+
+    first = patient_api.post(url, format="json", **key)
+    again = patient_api.post(url, format="json", **key)
+    unkeyed = patient_api.post(url, format="json")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+    assert unkeyed.status_code == 409
+
+
 def test_a_course_without_maintenance_cannot_be_extended(patient, patient_api, frozen_now):
     course = iv_course(patient)
     response = patient_api.post(

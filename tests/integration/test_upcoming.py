@@ -487,7 +487,7 @@ def test_therapists_and_strangers_are_refused(therapist_client, api_client) -> N
         ({"cursor": "%%%"}, "cursor"),
         ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),  # base64 of "not a cursor"
         ({"cursor": "WyIyMDI2LTAzLTAyVDEwOjAwOjAwIiwgMCwgIngiLCAwXQ=="}, "cursor"),  # naive
-        ({"kind": "prompt"}, "non_field_errors"),
+        ({"kind": "prompt"}, "query"),  # not a parameter of this operation
     ],
 )
 def test_bad_parameters_answer_400_problems(patient_client, params, field) -> None:
