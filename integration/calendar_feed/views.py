@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -25,8 +27,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.models import User
 from backend.accounts.permissions import IsPatient
-from backend.api import PROBLEM, problem_openapi, request_patient
+from backend.api import PROBLEM, problem_openapi, problem_with_current, request_patient
+from backend.errors import ProblemError
 from integration.calendar_feed import selectors, services
 from integration.calendar_feed.serializers import (
     CalendarFeedSecretSerializer,
@@ -40,11 +44,27 @@ from integration.calendar_feed.throttling import FeedAddressThrottle, FeedTokenT
 
 ICALENDAR_CONTENT_TYPE = "text/calendar; charset=utf-8"
 
-RESPONSE_409_ENABLED = problem_openapi(
+RESPONSE_409_ENABLED = problem_with_current(
     "`calendar_feed_enabled`: the feed is on already (its address is not shown again: "
-    "rotate for a new one)."
+    "rotate for a new one); `current` holds its settings.",
+    "CalendarFeed",
 )
-RESPONSE_409_DISABLED = problem_openapi("`calendar_feed_disabled`: the feed is off: turn it on.")
+RESPONSE_409_DISABLED = problem_with_current(
+    "`calendar_feed_disabled`: the feed is off: turn it on; `current` holds its settings.",
+    "CalendarFeed",
+)
+
+
+@contextlib.contextmanager
+def _settings_on_conflict(patient: User) -> Iterator[None]:
+    """A 409 carries the feed's settings as they are now (`current`), as every 409 does."""
+    try:
+        yield
+    except ProblemError as error:
+        if error.status_code == status.HTTP_409_CONFLICT:
+            feed = selectors.calendar_feed_for_patient(patient=patient)
+            error.extra["current"] = calendar_feed_data(feed)
+        raise
 
 
 def _feed_url(request: Request, secret: FeedSecret) -> str:
@@ -84,7 +104,9 @@ class CalendarFeedView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        secret = services.calendar_feed_enable(patient=request_patient(request))
+        patient = request_patient(request)
+        with _settings_on_conflict(patient):
+            secret = services.calendar_feed_enable(patient=patient)
         return Response(
             calendar_feed_secret_data(secret.feed, url=_feed_url(request, secret)),
             status=status.HTTP_201_CREATED,
@@ -137,7 +159,9 @@ class CalendarFeedRotateView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        secret = services.calendar_feed_rotate(patient=request_patient(request))
+        patient = request_patient(request)
+        with _settings_on_conflict(patient):
+            secret = services.calendar_feed_rotate(patient=patient)
         return Response(calendar_feed_secret_data(secret.feed, url=_feed_url(request, secret)))
 
 

@@ -6,7 +6,9 @@ course; each answers the course as it is after the change.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -20,8 +22,10 @@ from backend.api import (
     PROBLEM,
     RESPONSE_404,
     problem_openapi,
+    problem_with_current,
     request_patient,
 )
+from backend.errors import ProblemError
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
@@ -57,10 +61,11 @@ RESPONSE_409_CREATE = response_409_idempotency(
     "(`current` holds it), or is taken otherwise (no `current`); `course_active`: end your "
     "active course first. ",
 )
-RESPONSE_409_CHANGE = problem_openapi(
+RESPONSE_409_CHANGE = problem_with_current(
     "`course_ended`: an ended course does not change; `session_not_scheduled`: only a "
     "scheduled session moves or is skipped; `course_not_extendable`: the template has no "
-    "maintenance phase."
+    "maintenance phase. `current` holds the course as it is now.",
+    "Course",
 )
 CHANGE_RESPONSES = {
     200: OpenApiResponse(CourseSerializer, description="The course after the change."),
@@ -81,6 +86,19 @@ ACTION_RESPONSES = {
     ),
 }
 KEY_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER]
+
+
+@contextlib.contextmanager
+def _course_on_conflict(request: Request, course_id: uuid.UUID) -> Iterator[None]:
+    """A 409 of a change carries the course as it is now (`current`), as every 409 does."""
+    try:
+        yield
+    except ProblemError as error:
+        if error.status_code == 409 and "current" not in error.extra:
+            patient = request_patient(request)
+            course = selectors.course_get_for_patient(patient=patient, course_id=course_id)
+            error.extra["current"] = course_data(course, time_zone=patient.time_zone)
+        raise
 
 
 class CourseActionView(APIView):
@@ -259,9 +277,10 @@ class CourseDetailView(APIView):
     def patch(self, request: Request, course_id: uuid.UUID) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.course_update(
-            patient=request_patient(request), course_id=course_id, **serializer.validated_data
-        )
+        with _course_on_conflict(request, course_id):
+            services.course_update(
+                patient=request_patient(request), course_id=course_id, **serializer.validated_data
+            )
         return _answer(request, course_id)
 
 
@@ -297,12 +316,13 @@ class CourseSessionMoveView(CourseActionView):
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.course_session_move(
-            patient=request_patient(request),
-            course_id=course_id,
-            session_id=session_id,
-            **serializer.validated_data,
-        )
+        with _course_on_conflict(request, course_id):
+            services.course_session_move(
+                patient=request_patient(request),
+                course_id=course_id,
+                session_id=session_id,
+                **serializer.validated_data,
+            )
         return _answer(request, course_id)
 
 
@@ -317,9 +337,10 @@ class CourseSessionSkipView(CourseActionView):
     )
     @idempotent("courses_sessions_skip", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
-        services.course_session_skip(
-            patient=request_patient(request), course_id=course_id, session_id=session_id
-        )
+        with _course_on_conflict(request, course_id):
+            services.course_session_skip(
+                patient=request_patient(request), course_id=course_id, session_id=session_id
+            )
         return _answer(request, course_id)
 
 
@@ -345,9 +366,10 @@ class CourseExtendView(CourseActionView):
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.course_extend(
-            patient=request_patient(request), course_id=course_id, **serializer.validated_data
-        )
+        with _course_on_conflict(request, course_id):
+            services.course_extend(
+                patient=request_patient(request), course_id=course_id, **serializer.validated_data
+            )
         return _answer(request, course_id)
 
 
@@ -362,5 +384,6 @@ class CourseEndView(CourseActionView):
     )
     @idempotent("courses_end", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
-        services.course_end(patient=request_patient(request), course_id=course_id)
+        with _course_on_conflict(request, course_id):
+            services.course_end(patient=request_patient(request), course_id=course_id)
         return _answer(request, course_id)

@@ -90,6 +90,8 @@ def test_turning_on_again_leaves_one_live_url(patient_client, patient):
     response = patient_client.post(FEED_PATH)
 
     assert_problem(response, 409, "calendar_feed_enabled")
+    assert response.json()["current"] == patient_client.get(FEED_PATH).json()
+    assert response.json()["current"]["enabled"] is True
     assert CalendarFeed.objects.filter(token_hash__isnull=False).count() == 1
     read(path)  # the first one still works, and is the only one
 
@@ -110,6 +112,7 @@ def test_rotating_a_feed_that_is_off_is_refused(patient_client):
     response = patient_client.post(FEED_PATH + "rotate/")
 
     assert_problem(response, 409, "calendar_feed_disabled")
+    assert response.json()["current"]["enabled"] is False
     assert not CalendarFeed.objects.filter(token_hash__isnull=False).exists()
 
 

@@ -169,6 +169,8 @@ def test_skipping_a_session_cancels_it_and_its_prompts(patient, patient_api, fro
     again = patient_api.post(f"/api/v1/courses/{course.pk}/sessions/{second.pk}/skip/")
     assert again.status_code == 409
     assert again.json()["code"] == "session_not_scheduled"
+    # A 409 carries the course as it is now.
+    assert again.json()["current"] == patient_api.get(f"/api/v1/courses/{course.pk}/").json()
 
 
 def test_extending_maintenance_adds_sessions_in_its_rhythm_with_prompts(patient, frozen_now):
@@ -247,6 +249,7 @@ def test_a_course_without_maintenance_cannot_be_extended(patient, patient_api, f
     )
     assert response.status_code == 409
     assert response.json()["code"] == "course_not_extendable"
+    assert response.json()["current"]["id"] == str(course.pk)
     bad = patient_api.post(f"/api/v1/courses/{course.pk}/extend/", {"sessions": 0}, format="json")
     assert bad.status_code == 400
     assert len(sessions_of(course)) == 6
