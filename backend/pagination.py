@@ -4,24 +4,33 @@
 Cursors stay stable while rows are added (no page counting, no skipped or repeated row when
 a patient writes while scrolling). Each list names its ordering, ending with a unique column,
 so two rows never tie. A bad `cursor` or `limit` is a bad parameter: a 400 naming it.
+
+A cursor is signed (an HMAC of its position and the list's path, keyed from SECRET_KEY):
+only one this API made for this list is read. Without it, a hand-made cursor on a list
+ordered by text (a slug) names a position like any other and answers an empty or shifted
+page where the client sent a mistake.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -38,6 +47,12 @@ def _bad_cursor() -> ValidationError:
 
 def _bad_limit() -> ValidationError:
     return ValidationError({"limit": [f"Give a whole number from 1 to {MAX_PAGE_SIZE}."]})
+
+
+def _cursor_signature(path: str, querystring: str) -> str:
+    key = hashlib.sha256(b"afterglow.cursor|" + settings.SECRET_KEY.encode()).digest()
+    message = f"{path}|{querystring}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _is_base64(text: str) -> bool:
@@ -64,18 +79,48 @@ class ApiCursorPagination(CursorPagination):
             raise _bad_limit()
         return int(value)
 
+    def encode_cursor(self, cursor: Cursor) -> str:
+        tokens: dict[str, str] = {}
+        if cursor.offset:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = str(cursor.position)
+        querystring = urlencode(tokens)
+        signed = urlencode({**tokens, "s": _cursor_signature(self._path, querystring)})
+        encoded = base64.b64encode(signed.encode("ascii")).decode("ascii")
+        return str(replace_query_param(str(self.base_url), self.cursor_query_param, encoded))
+
     def decode_cursor(self, request: Request) -> Cursor | None:
         # DRF answers a bad cursor with 404; it is a bad parameter, so a 400 on `cursor`.
-        # DRF also skips characters that are not base64, so "%%%" would read as the first
-        # page: a cursor this API made is always strict base64.
+        # "%%%" or a cursor not signed for this list is refused the same way.
+        self._path = str(request.path)  # the list the links are signed for
         encoded = request.query_params.get(self.cursor_query_param)
-        if encoded is not None and not _is_base64(encoded):
+        if encoded is None:
+            return None
+        if not _is_base64(encoded):
             raise _bad_cursor()
         try:
-            cursor: Cursor | None = super().decode_cursor(request)
-        except NotFound:
+            text = base64.b64decode(encoded.encode("ascii")).decode("ascii")
+            tokens = {
+                name: values[0]
+                for name, values in parse_qs(
+                    text, keep_blank_values=True, strict_parsing=True
+                ).items()
+            }
+        except (UnicodeDecodeError, ValueError):
             raise _bad_cursor() from None
-        return cursor
+        signature = tokens.pop("s", "")
+        expected = _cursor_signature(request.path, urlencode(tokens))
+        if not hmac.compare_digest(signature, expected) or set(tokens) - {"o", "r", "p"}:
+            raise _bad_cursor()
+        offset = tokens.get("o", "0")
+        if not offset.isascii() or not offset.isdigit() or int(offset) > self.offset_cutoff:
+            raise _bad_cursor()
+        # DRF's cursor holds the position as text; its stubs say int.
+        position: Any = tokens.get("p")
+        return Cursor(offset=int(offset), reverse=tokens.get("r") == "1", position=position)
 
     def paginate_queryset(
         self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: Any = None

@@ -97,7 +97,9 @@ class UpcomingView(APIView):
         query = UpcomingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        encoded = data.get("cursor")
+        # A form field left empty reads as absent to DRF; an empty cursor is no cursor of
+        # this list (the first page has none at all).
+        encoded = request.query_params.get("cursor", data.get("cursor"))
         cursor = paging.decode_cursor(encoded) if encoded is not None else None
         items = selectors.upcoming_for_patient(
             patient=patient, start=data["start"], end=data["end"]

@@ -100,7 +100,7 @@ def test_a_read_whose_event_cannot_be_written_answers_503_with_nothing_of_it(
     response = therapist_api.get(route.format(share=share.id, patient=patient.id))
 
     body = assert_problem(response, 503, "audit_unavailable")
-    assert set(body) <= {"type", "title", "status", "detail", "code", "request_id"}
+    assert set(body) <= {"type", "title", "status", "detail", "code", "request_id", "instance"}
     assert b"secret words" not in response.content
     assert str(share.id).encode() not in response.content
     assert response["Retry-After"] == "30"
