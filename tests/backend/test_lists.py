@@ -9,10 +9,12 @@ or limit with a 400 naming it, answers an unknown query parameter with 400
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.db import connection
@@ -310,3 +312,19 @@ def test_journal_patients_list_nothing_of_another(world) -> None:
         # A new patient has one sign-in (this one) and nothing else.
         expected = 1 if operation_id == "auth_devices_list" else 0
         assert len(body["results"]) == expected, path
+
+
+def test_a_cursor_is_read_only_by_the_list_that_made_it(world) -> None:
+    client = world["patient"]
+    page = client.get("/api/v1/plans/", {"limit": 1}).json()
+    cursor = parse_qs(urlparse(page["next"]).query)["cursor"][0]
+
+    assert client.get("/api/v1/plans/", {"cursor": cursor, "limit": 1}).status_code == 200
+    # The same cursor on another list, and a well-formed one this API never made.
+    elsewhere = client.get("/api/v1/exercises/", {"cursor": cursor})
+    forged = client.get(
+        "/api/v1/exercises/", {"cursor": base64.b64encode(b"p=body-scan").decode()}
+    )
+    for answer in (elsewhere, forged):
+        assert answer.status_code == 400
+        assert "cursor" in answer.json()["errors"]
