@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 # A code as the e-mail sets it out, on a line of its own (tests/smtp.py reads the same).
 CODE_LINE = re.compile(r"^ {4}(\d{4} \d{4})$", re.MULTILINE)
@@ -172,14 +174,8 @@ def make_run_commands(*arguments: str, **environment: str) -> str:
     """The commands `make run` would run (make -n: nothing is started)."""
     env = {key: value for key, value in os.environ.items() if key not in STRIPPED}
     env.update(environment)
-    result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "run", *arguments],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    result = processes.run(
+        ["make", "-n", "--no-print-directory", "run", *arguments], env=env, check=True
     )
     return result.stdout
 
