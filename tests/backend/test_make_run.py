@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -39,12 +38,6 @@ STRIPPED = {
     "MFLAGS",
     "MAKELEVEL",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def call(url: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
@@ -106,7 +99,7 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
+    port = processes.free_port()
     env = {key: value for key, value in os.environ.items() if key not in STRIPPED}
     env["AFTERGLOW_LOCAL_DIR"] = str(tmp_path / "local")
     log = (tmp_path / "run.log").open("w+")

@@ -37,7 +37,8 @@ from tests.accounts.factories import TOTPDeviceFactory
 from tests.integration.care_data import client_of, make_link, make_share
 from tests.integration.dashboard.conftest import signed_in_client
 from tests.integration.factories import make_patient, make_session, make_therapist
-from tests.integration.workers import Workers, wait_for
+from tests.integration.workers import Workers
+from tests.processes import wait_for
 from worker import tasks
 
 HOOK = "integration.care.alerts.safety_alerts_create"
