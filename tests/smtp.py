@@ -19,19 +19,14 @@ import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiosmtpd.handlers import Mailbox
 
+from tests.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 CODE_PATTERN = re.compile(r"\b(\d{4}) (\d{4})\b")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RefusingMailbox(Mailbox):
@@ -107,12 +102,7 @@ class SmtpServer:
                 time.sleep(0.05)
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)

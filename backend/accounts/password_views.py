@@ -48,6 +48,27 @@ class CodeSentSerializer(serializers.Serializer[Any]):
         ref_name = "CodeSent"
 
 
+# The answer that tells nothing about whether the address has an account.
+CODE_SENT_RESPONSE = OpenApiResponse(CodeSentSerializer, description="Same for every address.")
+
+
+class AnonymousEmailView(APIView):
+    """No sign-in; limited per network address and per e-mail address."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottleFailingOpen, AddressRateThrottle]
+    throttle_scope = "account_email"
+    address_throttle_scope = "account_email_address"
+
+
+class AnonymousCodeView(AnonymousEmailView):
+    """No sign-in; a code from an e-mail is tried: limited as tries of a code."""
+
+    throttle_scope = "account_code"
+    address_throttle_scope = "account_code_address"
+
+
 class PasswordChangeView(APIView):
     throttle_classes = [ScopedRateThrottleFailingOpen]
     throttle_scope = "password"
@@ -102,13 +123,7 @@ class PasswordChangeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PasswordResetRequestView(APIView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottleFailingOpen, AddressRateThrottle]
-    throttle_scope = "account_email"
-    address_throttle_scope = "account_email_address"
-
+class PasswordResetRequestView(AnonymousEmailView):
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
 
@@ -128,7 +143,7 @@ class PasswordResetRequestView(APIView):
             "address (429 `throttled`)."
         ),
         request=InputSerializer,
-        responses={202: OpenApiResponse(CodeSentSerializer, description="Same for every address.")},
+        responses={202: CODE_SENT_RESPONSE},
         examples=[OpenApiExample("Forgot", value={"email": "anna@example.org"}, request_only=True)],
         extensions={"x-throttled": True},
     )
@@ -140,13 +155,7 @@ class PasswordResetRequestView(APIView):
         return Response({"detail": CODE_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetConfirmView(APIView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottleFailingOpen, AddressRateThrottle]
-    throttle_scope = "account_code"
-    address_throttle_scope = "account_code_address"
-
+class PasswordResetConfirmView(AnonymousCodeView):
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
         code = code_field()

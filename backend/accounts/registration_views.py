@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +11,9 @@ from rest_framework.views import APIView
 from backend.accounts import registration
 from backend.accounts.password_views import (
     CODE_REFUSED_TEXT,
-    CodeSentSerializer,
+    CODE_SENT_RESPONSE,
+    AnonymousCodeView,
+    AnonymousEmailView,
     code_field,
 )
 from backend.accounts.serializers import (
@@ -35,16 +36,6 @@ CHANGE_DETAIL = (
     "If the new address can be used, a code is on its way to it: confirm it at "
     "/api/v1/me/email/confirm/. Until then the account keeps its current address."
 )
-
-
-class AnonymousEmailView(APIView):
-    """No sign-in; limited per network address and per e-mail address."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottleFailingOpen, AddressRateThrottle]
-    throttle_scope = "account_email"
-    address_throttle_scope = "account_email_address"
 
 
 class RegisterView(AnonymousEmailView):
@@ -86,7 +77,7 @@ class RegisterView(AnonymousEmailView):
         ),
         request=InputSerializer,
         responses={
-            202: OpenApiResponse(CodeSentSerializer, description="Same for every address."),
+            202: CODE_SENT_RESPONSE,
             (400, PROBLEM): problem_openapi(
                 "`validation`: a field is missing or invalid; `password_too_weak`: the "
                 "password breaks a rule (see `errors`)."
@@ -130,7 +121,7 @@ class RegisterResendView(AnonymousEmailView):
             "confirmed gets a new code (the previous one ends); any other address nothing."
         ),
         request=InputSerializer,
-        responses={202: OpenApiResponse(CodeSentSerializer, description="Same for every address.")},
+        responses={202: CODE_SENT_RESPONSE},
         examples=[OpenApiExample("Resend", value={"email": "anna@example.org"}, request_only=True)],
         extensions={"x-throttled": True},
     )
@@ -142,10 +133,7 @@ class RegisterResendView(AnonymousEmailView):
         return Response({"detail": REGISTERED_DETAIL}, status=status.HTTP_202_ACCEPTED)
 
 
-class RegisterConfirmView(AnonymousEmailView):
-    throttle_scope = "account_code"
-    address_throttle_scope = "account_code_address"
-
+class RegisterConfirmView(AnonymousCodeView):
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
         code = code_field()
@@ -221,7 +209,7 @@ class EmailChangeView(APIView):
         ),
         request=InputSerializer,
         responses={
-            202: OpenApiResponse(CodeSentSerializer, description="Same for every address."),
+            202: CODE_SENT_RESPONSE,
             (400, PROBLEM): problem_openapi("`invalid_password`: the password is not correct."),
         },
         examples=[

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from backend.accounts import codes, emails
 from backend.accounts.models import CodePurpose
-from tests.integration.workers import Workers, wait_for
+from tests.integration.workers import Workers
+from tests.processes import wait_for
 from tests.smtp import SmtpServer
 from worker import tasks
 

@@ -21,6 +21,7 @@ from django.urls import path
 from rest_framework.test import APIClient
 
 from backend.accounts.models import User
+from backend.urls import handler400, handler403, handler404, handler500  # noqa: F401 (the project's error views)
 from backend.urls import urlpatterns as project_urlpatterns
 from tests.journal.factories import make_patient
 
@@ -58,10 +59,6 @@ urlpatterns = [
     path("test/count-users", count_users),
     path("test/bad-query", bad_query),
 ]
-handler400 = "backend.errors.handler400"
-handler403 = "backend.errors.handler403"
-handler404 = "backend.errors.handler404"
-handler500 = "backend.errors.handler500"
 
 
 @contextlib.contextmanager

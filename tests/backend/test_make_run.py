@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -18,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 # A code as the e-mail sets it out, on a line of its own (tests/smtp.py reads the same).
@@ -37,12 +38,6 @@ STRIPPED = {
     "MFLAGS",
     "MAKELEVEL",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def call(url: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
@@ -104,7 +99,7 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_make_run_serves_health_and_docs_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
+    port = processes.free_port()
     env = {key: value for key, value in os.environ.items() if key not in STRIPPED}
     env["AFTERGLOW_LOCAL_DIR"] = str(tmp_path / "local")
     log = (tmp_path / "run.log").open("w+")
@@ -172,14 +167,8 @@ def make_run_commands(*arguments: str, **environment: str) -> str:
     """The commands `make run` would run (make -n: nothing is started)."""
     env = {key: value for key, value in os.environ.items() if key not in STRIPPED}
     env.update(environment)
-    result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "run", *arguments],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    result = processes.run(
+        ["make", "-n", "--no-print-directory", "run", *arguments], env=env, check=True
     )
     return result.stdout
 

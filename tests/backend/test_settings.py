@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
 CONFIG_NAMES = (
@@ -39,15 +41,7 @@ def run_settings(
         AFTERGLOW_LOCAL_DIR=str(tmp_path / "local"),
         **overrides,
     )
-    return subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return processes.run([sys.executable, "-c", probe], env=env)
 
 
 def test_production_refuses_to_start_without_secrets_naming_them(tmp_path: Path) -> None:
@@ -228,14 +222,8 @@ def test_migrate_stops_on_an_unusable_key_ring_in_development(tmp_path: Path) ->
         DEBUG="true",
         JOURNAL_KEKS=example_key_ring(),
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = processes.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"], env=env, timeout=120
     )
     assert result.returncode != 0
     assert "journal.E003" in result.stderr

@@ -5,7 +5,6 @@ each process's memory, where two workers would let twice the limit through."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,8 @@ from django.conf import settings
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import processes
+
 LIMIT = 10
 ADDRESS = "198.51.100.7"  # TEST-NET-2: no test signs in from it
 # One process: count LIMIT sign-in attempts from one address through the login throttle.
@@ -53,15 +53,7 @@ def _process_env(tmp_path: Path) -> dict[str, str]:
 
 
 def _count_in_a_new_process(env: dict[str, str]) -> tuple[str, int]:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(LIMIT), ADDRESS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = processes.run([sys.executable, "-c", PROBE, str(LIMIT), ADDRESS], env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     store, allowed = result.stdout.split()[-2:]
     return store, int(allowed)

@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from backend.urls import handler400, handler403, handler404, handler500  # noqa: F401 (the project's error views)
 from backend.urls import urlpatterns as project_urlpatterns
 
 
@@ -62,8 +63,3 @@ urlpatterns = [
     path("api/test/boom/<str:words>", api_boom_at),
     path("api/test/validate", validate),
 ]
-
-handler400 = "backend.errors.handler400"
-handler403 = "backend.errors.handler403"
-handler404 = "backend.errors.handler404"
-handler500 = "backend.errors.handler500"

@@ -43,6 +43,8 @@ from typing import Any
 
 from celery import shared_task
 
+from tests.bench import database
+from tests.bench.database import sql
 from tests.bench.rounds import figure, goal, in_turn, quiet_logs, rounds_argument
 
 BENCH_DATABASE = os.environ.get("AFTERGLOW_BENCH_DISPATCH_DATABASE", "afterglow_bench_dispatch")
@@ -77,52 +79,14 @@ def naive_deliver_one(prompt_id: str) -> None:
         Prompt.objects.filter(pk=prompt_id).update(status="sent", sent_at=timezone.now())
 
 
-def recreate_database(*, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-        if create:
-            db.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-
-
 def setup_django() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
-    recreate_database(create=True)
-    import django
-
-    django.setup()
+    database.setup_django(BENCH_DATABASE)
     from django.conf import settings
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
     settings.PUSH_PROVIDERS = {"default": NOOP}
     from integration.providers.base import provider_for
 
     provider_for.cache_clear()
-
-
-def sql(statement: str) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
-
-
-def make_patients(count: int) -> list[Any]:
-    from backend.accounts.models import User
-    from integration.models import Device
-
-    users = User.objects.bulk_create(
-        User(email=f"bench{n}@bench.test", display_name=f"Bench {n}", password="!")
-        for n in range(count)
-    )
-    Device.objects.bulk_create(
-        Device(user=user, platform="android", token=f"token-{n}", token_hash=f"hash-{n}")
-        for n, user in enumerate(users)
-    )
-    return users
 
 
 def add_prompts(count: int, patients: list[Any], *, due: bool) -> None:
@@ -289,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_django()
     from tests.integration.workers import Workers
 
-    patients = make_patients(args.patients)
+    patients = database.make_patients(args.patients, name="bench", token="token")
     with (
         tempfile.TemporaryDirectory() as directory,
         Workers(
@@ -346,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connections
 
     connections.close_all()
-    recreate_database(create=False)  # a million rows nobody needs afterwards
+    # A million rows nobody needs afterwards.
+    database.recreate_database(BENCH_DATABASE, create=False)
     print(f"    total {time.perf_counter() - began:.0f} s; goals {goal(ok)}")
     return 0
 

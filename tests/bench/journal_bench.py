@@ -23,28 +23,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.bench.database import setup_django
 from tests.bench.rounds import figure, goal, quiet_logs, rounds_argument
 
 BENCH_DATABASE = os.environ.get("AFTERGLOW_BENCH_DATABASE", "afterglow_bench")
 # What the cipher allows: opening 40 sealed fields is well under 0.1 ms of AES-GCM.
 CREATE_GOAL = 0.98
 LIST_GOAL = 0.97
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings_test")
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-        db.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 @contextlib.contextmanager
@@ -157,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args(argv)
     quiet_logs()
-    setup_django()
+    setup_django(BENCH_DATABASE)
 
     enc_client = client_for("encrypted@bench.test")
     twin_client = client_for("plaintext@bench.test")

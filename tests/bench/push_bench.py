@@ -39,6 +39,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.bench import database
+from tests.bench.database import sql
 from tests.bench.fake_fcm import control
 from tests.bench.rounds import figure, goal, in_turn, quiet_logs, rounds_argument
 
@@ -48,34 +50,6 @@ PROJECT_ID = "afterglow-bench"
 CLIENT_EMAIL = "push@afterglow-bench.iam.gserviceaccount.com"
 BATCH_SIZE = 200
 SEQUENTIAL = {"PUSH_MAX_IN_FLIGHT": 1, "FCM_MAX_IN_FLIGHT": 1}
-
-
-def setup_django() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
-    recreate_database(create=True)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def recreate_database(*, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-        if create:
-            db.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-
-
-def sql(statement: str) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
 
 
 @dataclass
@@ -128,21 +102,6 @@ def start_fake(directory: Path) -> tuple[FakeFcmProcess, Path]:
         )
     )
     return FakeFcmProcess(process, url), credentials
-
-
-def make_patients(count: int) -> list[Any]:
-    from backend.accounts.models import User
-    from integration.models import Device
-
-    users = User.objects.bulk_create(
-        User(email=f"push{n}@bench.test", display_name=f"Push {n}", password="!")
-        for n in range(count)
-    )
-    Device.objects.bulk_create(
-        Device(user=user, platform="android", token=f"fcm-token-{n}", token_hash=f"hash-{n}")
-        for n, user in enumerate(users)
-    )
-    return users
 
 
 def make_due(count: int, patients: list[Any]) -> None:
@@ -235,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quiet_logs()
     began = time.perf_counter()
-    setup_django()
+    database.setup_django(BENCH_DATABASE)
     from tests.integration.workers import Workers
 
-    patients = make_patients(args.patients)
+    patients = database.make_patients(args.patients, name="push", token="fcm-token")
     with tempfile.TemporaryDirectory() as directory:
         for name in ("concurrent", "sequential"):
             (Path(directory) / name).mkdir()
@@ -288,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connections
 
     connections.close_all()
-    recreate_database(create=False)
+    database.recreate_database(BENCH_DATABASE, create=False)
     print(f"  total {time.perf_counter() - began:.0f} s; goals {goal(ok)}")
     return 0
 

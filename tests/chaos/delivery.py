@@ -35,13 +35,13 @@ from tests.chaos.infra import (
     Rig,
     beat,
     service_env,
-    wait_for,
     web,
 )
 from tests.chaos.results import Repeat, Scenario
 from tests.integration.counting_provider import Push, read_log
 from tests.integration.delivery_data import make_prompts
 from tests.integration.workers import Worker, Workers
+from tests.processes import wait_for
 
 PROMPTS = 300
 PATIENTS = 30

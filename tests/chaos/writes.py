@@ -40,10 +40,10 @@ from tests.chaos.infra import (
     RedisServer,
     Rig,
     service_env,
-    wait_for,
     web,
 )
 from tests.chaos.results import Repeat, Scenario
+from tests.processes import wait_for
 
 WRITERS = 4
 DOWN_SECONDS = 1.5

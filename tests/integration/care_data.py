@@ -24,6 +24,13 @@ def signed_in(user: User, *, second_factor: bool = True) -> APIClient:
     return authorized(issue_token(user, second_factor=second_factor))
 
 
+def client_of(user: User) -> APIClient:
+    """A client authenticated as `user` without a token (no sign-in, no second factor)."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
 def make_entry(patient: User, *, kind: str = "note", **fields: Any) -> Entry:
     fields.setdefault("title", f"{kind} title")
     fields.setdefault("body", f"{kind} body")

@@ -23,15 +23,11 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import redis
@@ -39,24 +35,11 @@ from celery import Celery
 from celery._state import get_current_app
 
 from tests.integration import counting_provider
+from tests.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 SHARED_BROKER_URL = "redis://127.0.0.1:6379/14"
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -150,12 +133,7 @@ class Workers:
         self.app.set_current()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         for worker in self.running:
             worker.stop()
         self._previous_app.set_current()
@@ -192,7 +170,7 @@ class Workers:
         for worker in started:
             try:
                 wait_for(worker.is_ready_or_gone, timeout=timeout, what=f"worker {worker.name}")
-            except AssertionError:
+            except TimeoutError:
                 raise AssertionError(worker.log_tail()) from None
             assert worker.process.poll() is None, worker.log_tail()
         return started

@@ -29,6 +29,14 @@ def open_title(entry: Entry) -> str:
     return keys.sealer_for(fresh.patient).open(fresh, "title_sealed")
 
 
+def assert_title_fails_closed(entry: Entry, *, written: str) -> None:
+    """Writes `written` over the entry's sealed title with SQL, as anyone with write access
+    to the database could; opening the title then fails closed."""
+    Entry.objects.filter(pk=entry.pk).update(title_sealed=written)
+    with pytest.raises(keys.UnreadableRecordError):
+        open_title(entry)
+
+
 def test_tampered_value_fails_closed_and_logs_ids_only(
     two_patients, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -53,34 +61,26 @@ def test_value_moved_to_another_row_fails_closed(two_patients) -> None:
     patient, _ = two_patients
     first = sealed_entry(patient, title="first", body="b")
     second = sealed_entry(patient, title="second", body="b")
-    Entry.objects.filter(pk=second.pk).update(title_sealed=first.title_sealed)
-    with pytest.raises(keys.UnreadableRecordError):
-        open_title(second)
+    assert_title_fails_closed(second, written=first.title_sealed)
 
 
 def test_value_moved_to_another_field_fails_closed(two_patients) -> None:
     patient, _ = two_patients
     entry = sealed_entry(patient, title="title", body="body")
-    Entry.objects.filter(pk=entry.pk).update(title_sealed=entry.content_sealed)
-    with pytest.raises(keys.UnreadableRecordError):
-        open_title(entry)
+    assert_title_fails_closed(entry, written=entry.content_sealed)
 
 
 def test_value_moved_to_another_patient_fails_closed(two_patients) -> None:
     patient, other = two_patients
     mine = sealed_entry(patient, title="mine", body="b")
     theirs = sealed_entry(other, title="theirs", body="b")
-    Entry.objects.filter(pk=theirs.pk).update(title_sealed=mine.title_sealed)
-    with pytest.raises(keys.UnreadableRecordError):
-        open_title(theirs)
+    assert_title_fails_closed(theirs, written=mine.title_sealed)
 
 
 def test_emptied_value_fails_closed_instead_of_reading_as_empty(two_patients) -> None:
     patient, _ = two_patients
     entry = sealed_entry(patient, title="title", body="b")
-    Entry.objects.filter(pk=entry.pk).update(title_sealed="")
-    with pytest.raises(keys.UnreadableRecordError):
-        open_title(entry)
+    assert_title_fails_closed(entry, written="")
 
 
 def test_destroyed_data_key_fails_closed(two_patients) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.layout import rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,14 +37,11 @@ def plant(root: Path, relative: str, line: str) -> None:
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run(
+    return processes.run(
         [str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"],
-        cwd=root,
         env=environment,
-        capture_output=True,
-        text=True,
+        cwd=root,
         timeout=120,
-        check=False,
     )
 
 

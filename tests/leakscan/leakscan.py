@@ -57,7 +57,8 @@ from celery import Celery
 
 from tests.leakscan import flows
 from tests.leakscan.canaries import Finder, Registry, unescape_monitor
-from tests.leakscan.capture import RedisMonitor, Service, WireRecorder, free_port, wait_for
+from tests.leakscan.capture import RedisMonitor, Service, WireRecorder
+from tests.processes import free_port, wait_for
 from tests.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]

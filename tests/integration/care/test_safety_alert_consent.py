@@ -9,12 +9,11 @@ the therapist the current state; the very next measure follows it.
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from integration.care import alerts
 from integration.models import CareLink, SafetyAlert, SafetyAlertConsent, SafetyAlertStatus
 from tests.accounts.factories import TOTPDeviceFactory
-from tests.integration.care_data import make_link, make_share
+from tests.integration.care_data import client_of, make_link, make_share
 from tests.integration.dashboard.conftest import signed_in_client
 from tests.integration.factories import make_patient, make_therapist
 
@@ -51,12 +50,6 @@ def therapist(db):
 @pytest.fixture
 def link(patient, therapist) -> CareLink:
     return make_link(patient, therapist, safety_alerts_enabled=True)
-
-
-def client_of(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def consent(client, link, enabled: bool, **fields):

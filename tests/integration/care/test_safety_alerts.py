@@ -21,7 +21,6 @@ import time_machine
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from integration.care import alerts, links
 from integration.care.alerts import (
@@ -35,10 +34,11 @@ from journal.instruments import PHQ9
 from journal.measures import services
 from journal.models import Measure
 from tests.accounts.factories import TOTPDeviceFactory
-from tests.integration.care_data import make_link, make_share
+from tests.integration.care_data import client_of, make_link, make_share
 from tests.integration.dashboard.conftest import signed_in_client
 from tests.integration.factories import make_patient, make_session, make_therapist
-from tests.integration.workers import Workers, wait_for
+from tests.integration.workers import Workers
+from tests.processes import wait_for
 from worker import tasks
 
 HOOK = "integration.care.alerts.safety_alerts_create"
@@ -84,12 +84,6 @@ def therapist(db):
 @pytest.fixture
 def link(patient, therapist) -> CareLink:
     return make_link(patient, therapist, safety_alerts_enabled=True)
-
-
-def client_of(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def phq9(patient, answers=ENDORSING, **fields) -> Measure:

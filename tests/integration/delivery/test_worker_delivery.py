@@ -16,7 +16,8 @@ from integration.delivery.dispatch import prompts_dispatch
 from integration.models import DeliveryAttempt, Device, Prompt, PromptStatus
 from tests.integration.counting_provider import delivered_counts, read_log
 from tests.integration.delivery_data import make_device, make_prompts
-from tests.integration.workers import Workers, wait_for
+from tests.integration.workers import Workers
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

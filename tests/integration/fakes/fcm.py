@@ -65,29 +65,32 @@ UNAUTHENTICATED_BODY = {
     }
 }
 
+
+def unavailable(*, retry_after: str) -> Response:
+    """FCM overloaded: come back after `retry_after` seconds."""
+    return Response.json(
+        503,
+        fcm_error(503, "UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE"),
+        {"retry-after": retry_after},
+    )
+
+
+def quota_exceeded(*, retry_after: str) -> Response:
+    """The project's sending quota used up: come back after `retry_after` seconds."""
+    return Response.json(
+        429,
+        fcm_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED"),
+        {"retry-after": retry_after},
+    )
+
+
 # How the send endpoint answers for a device token (anything unlisted: "ok").
 ANSWERS: dict[str, Response] = {
-    "unavailable": Response.json(
-        503,
-        fcm_error(503, "UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE"),
-        {"retry-after": "7"},
-    ),
-    "quota": Response.json(
-        429,
-        fcm_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED"),
-        {"retry-after": "30"},
-    ),
+    "unavailable": unavailable(retry_after="7"),
+    "quota": quota_exceeded(retry_after="30"),
     # The same, asking for a short wait (fault tests with a real worker).
-    "unavailable_briefly": Response.json(
-        503,
-        fcm_error(503, "UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE"),
-        {"retry-after": "1"},
-    ),
-    "quota_briefly": Response.json(
-        429,
-        fcm_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", "QUOTA_EXCEEDED"),
-        {"retry-after": "1"},
-    ),
+    "unavailable_briefly": unavailable(retry_after="1"),
+    "quota_briefly": quota_exceeded(retry_after="1"),
     "unregistered": Response.json(404, UNREGISTERED_BODY),
     "invalid_token": Response.json(400, INVALID_TOKEN_BODY),
     "invalid_payload": Response.json(400, INVALID_PAYLOAD_BODY),

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +36,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from tests.integration.fakes.server import Request, Response
+from tests.integration.fakes.server import Request, Response, ThreadedServer
 
 Handler = Callable[[Request], Response]
 
@@ -200,38 +198,18 @@ class _Connection:
         self.writer.close()
 
 
-class H2Server:
+class H2Server(ThreadedServer):
     def __init__(self, handler: Handler, *, faults: Faults | None = None) -> None:
+        super().__init__()
         self.handler = handler
         self.faults = faults or Faults()
         self.numbers = itertools.count(1)
         self.faulted: list[tuple[str, int]] = []
-        self.errors: list[BaseException] = []
         self.connections = 0
-        # Requests being answered (waiting out the latency) now, and at most at once.
-        self.in_flight = 0
-        self.most_in_flight = 0
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._started = threading.Event()
 
     def start(self) -> H2Server:
-        self._thread = threading.Thread(target=asyncio.run, args=(self.serve(),), daemon=True)
-        self._thread.start()
-        self._started.wait(5)
+        self._run(self.serve())
         return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(5)
-            assert not self._thread.is_alive(), "the fake server did not stop"
-        else:
-            self._socket.close()
 
     async def serve(self) -> None:
         self._loop = asyncio.get_running_loop()

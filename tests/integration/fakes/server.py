@@ -11,7 +11,7 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,13 +49,16 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
-class LocalServer:
-    def __init__(self, *, latency: float = 0.0) -> None:
+class ThreadedServer:
+    """A server on a loopback port, run by an event loop on a thread of its own. The socket
+    is bound at once, so the URL is known before the thread starts; `stop` ends the loop
+    (its serving coroutine waits on `_stopping`) and checks that the thread is gone."""
+
+    def __init__(self) -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         self.errors: list[BaseException] = []
-        # Each request waits this long before its answer; how many waited at once, at most.
-        self.latency = latency
+        # Requests being answered (waiting out the latency) now, and at most at once.
         self.in_flight = 0
         self.most_in_flight = 0
         self._thread: threading.Thread | None = None
@@ -63,14 +66,9 @@ class LocalServer:
         self._stopping: asyncio.Event | None = None
         self._started = threading.Event()
 
-    def start(self, handler: Handler) -> None:
-        config = Config()
-        config.bind = [f"fd://{self._socket.detach()}"]
-        config.errorlog = None
-        config.graceful_timeout = 0.2
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(handler, config),), daemon=True
-        )
+    def _run(self, serving: Coroutine[Any, Any, None]) -> None:
+        """Runs `serving` on the thread; returns once it has set `_started` (or after 5 s)."""
+        self._thread = threading.Thread(target=asyncio.run, args=(serving,), daemon=True)
         self._thread.start()
         self._started.wait(5)
 
@@ -82,6 +80,20 @@ class LocalServer:
             assert not self._thread.is_alive(), "the fake server did not stop"
         else:
             self._socket.close()
+
+
+class LocalServer(ThreadedServer):
+    def __init__(self, *, latency: float = 0.0) -> None:
+        super().__init__()
+        # Each request waits this long before its answer.
+        self.latency = latency
+
+    def start(self, handler: Handler) -> None:
+        config = Config()
+        config.bind = [f"fd://{self._socket.detach()}"]
+        config.errorlog = None
+        config.graceful_timeout = 0.2
+        self._run(self._serve(handler, config))
 
     async def _serve(self, handler: Handler, config: Config) -> None:
         self._loop = asyncio.get_running_loop()

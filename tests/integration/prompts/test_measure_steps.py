@@ -25,25 +25,15 @@ from journal.safety import not_monitored_notice
 from tests.integration.care_data import make_link
 from tests.integration.conftest import NOW
 from tests.integration.factories import make_session, plan, set_timeline
+from tests.integration.prompts.helpers import MONDAY, at, dosing
 
 pytestmark = [pytest.mark.usefixtures("frozen_now"), pytest.mark.django_db]
 
 H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
-MONDAY = dt.datetime(2026, 3, 9, 9, 0, tzinfo=dt.UTC)  # 10:00 in Berlin
 PHQ9_CALM = [1, 1, 0, 1, 0, 1, 0, 0, 0]  # total 4
 PHQ9_ITEM9 = [2, 2, 1, 2, 1, 2, 1, 0, 1]  # total 12, item 9 above 0
 HOOK = "integration.care.alerts.safety_alerts_create"
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 3) -> dt.datetime:
-    return dt.datetime(2026, month, day, hour, minute, tzinfo=dt.UTC)
-
-
-def dosing(patient, start: dt.datetime, **fields):
-    session = make_session(patient, start, **fields)
-    prompts_sync_for_session(session=session)
-    return session
 
 
 def measure_prompts(patient, slug: str | None = None) -> list[Prompt]:

@@ -29,22 +29,12 @@ from tests.integration.factories import (
     set_timeline,
     step_of,
 )
+from tests.integration.prompts.helpers import MONDAY, at, dosing
 
 pytestmark = pytest.mark.usefixtures("frozen_now")
 
 H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
-MONDAY = dt.datetime(2026, 3, 9, 9, 0, tzinfo=dt.UTC)  # 10:00 in Berlin
-
-
-def at(day: int, hour: int, minute: int = 0, month: int = 3) -> dt.datetime:
-    return dt.datetime(2026, month, day, hour, minute, tzinfo=dt.UTC)
-
-
-def dosing(patient, start: dt.datetime, **fields):
-    session = make_session(patient, start, **fields)
-    prompts_sync_for_session(session=session)
-    return session
 
 
 def update(patient, session, **data):
