@@ -322,9 +322,7 @@ def test_a_cursor_is_read_only_by_the_list_that_made_it(world) -> None:
     assert client.get("/api/v1/plans/", {"cursor": cursor, "limit": 1}).status_code == 200
     # The same cursor on another list, and a well-formed one this API never made.
     elsewhere = client.get("/api/v1/exercises/", {"cursor": cursor})
-    forged = client.get(
-        "/api/v1/exercises/", {"cursor": base64.b64encode(b"p=body-scan").decode()}
-    )
+    forged = client.get("/api/v1/exercises/", {"cursor": base64.b64encode(b"p=body-scan").decode()})
     for answer in (elsewhere, forged):
         assert answer.status_code == 400
         assert "cursor" in answer.json()["errors"]
