@@ -5,6 +5,8 @@ One definition each; views in every app import them from here.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from backend.accounts.models import User
-from backend.errors import PROBLEM_CONTENT_TYPE
+from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError
 
 PROBLEM = PROBLEM_CONTENT_TYPE
 
@@ -63,6 +65,18 @@ def problem_with_current(
 
 
 RESPONSE_404 = problem_openapi("Not found, or not yours.")
+
+
+@contextlib.contextmanager
+def current_on_conflict(render: Callable[[], dict[str, Any]]) -> Iterator[None]:
+    """A 409 raised inside carries the resource as it is now (`current`, from `render`),
+    as every 409 of the API does; the schema says so with `problem_with_current`."""
+    try:
+        yield
+    except ProblemError as error:
+        if error.status_code == 409 and "current" not in error.extra:
+            error.extra["current"] = render()
+        raise
 
 
 def api_datetime(value: datetime) -> str:

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -29,8 +27,13 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import User
 from backend.accounts.permissions import IsPatient
-from backend.api import PROBLEM, problem_openapi, problem_with_current, request_patient
-from backend.errors import ProblemError
+from backend.api import (
+    PROBLEM,
+    current_on_conflict,
+    problem_openapi,
+    problem_with_current,
+    request_patient,
+)
 from integration.calendar_feed import selectors, services
 from integration.calendar_feed.serializers import (
     CalendarFeedSecretSerializer,
@@ -55,16 +58,8 @@ RESPONSE_409_DISABLED = problem_with_current(
 )
 
 
-@contextlib.contextmanager
-def _settings_on_conflict(patient: User) -> Iterator[None]:
-    """A 409 carries the feed's settings as they are now (`current`), as every 409 does."""
-    try:
-        yield
-    except ProblemError as error:
-        if error.status_code == status.HTTP_409_CONFLICT:
-            feed = selectors.calendar_feed_for_patient(patient=patient)
-            error.extra["current"] = calendar_feed_data(feed)
-        raise
+def _settings_data(patient: User) -> dict[str, Any]:
+    return calendar_feed_data(selectors.calendar_feed_for_patient(patient=patient))
 
 
 def _feed_url(request: Request, secret: FeedSecret) -> str:
@@ -105,7 +100,7 @@ class CalendarFeedView(APIView):
     )
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
-        with _settings_on_conflict(patient):
+        with current_on_conflict(lambda: _settings_data(patient)):
             secret = services.calendar_feed_enable(patient=patient)
         return Response(
             calendar_feed_secret_data(secret.feed, url=_feed_url(request, secret)),
@@ -160,7 +155,7 @@ class CalendarFeedRotateView(APIView):
     )
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
-        with _settings_on_conflict(patient):
+        with current_on_conflict(lambda: _settings_data(patient)):
             secret = services.calendar_feed_rotate(patient=patient)
         return Response(calendar_feed_secret_data(secret.feed, url=_feed_url(request, secret)))
 

@@ -6,9 +6,7 @@ course; each answers the course as it is after the change.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -21,11 +19,11 @@ from backend.accounts.permissions import IsPatient
 from backend.api import (
     PROBLEM,
     RESPONSE_404,
+    current_on_conflict,
     problem_openapi,
     problem_with_current,
     request_patient,
 )
-from backend.errors import ProblemError
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
@@ -88,19 +86,6 @@ ACTION_RESPONSES = {
 KEY_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER]
 
 
-@contextlib.contextmanager
-def _course_on_conflict(request: Request, course_id: uuid.UUID) -> Iterator[None]:
-    """A 409 of a change carries the course as it is now (`current`), as every 409 does."""
-    try:
-        yield
-    except ProblemError as error:
-        if error.status_code == 409 and "current" not in error.extra:
-            patient = request_patient(request)
-            course = selectors.course_get_for_patient(patient=patient, course_id=course_id)
-            error.extra["current"] = course_data(course, time_zone=patient.time_zone)
-        raise
-
-
 class CourseActionView(APIView):
     """A view whose POST is keyed: a replay answers the course as it is now."""
 
@@ -115,10 +100,14 @@ CoursePagination = cursor_pagination("-created_at", "-id")
 TemplatePagination = cursor_pagination("slug")
 
 
-def _answer(request: Request, course_id: uuid.UUID, status: int = 200) -> Response:
+def _course(request: Request, course_id: uuid.UUID) -> dict[str, Any]:
     patient = request_patient(request)
     course = selectors.course_get_for_patient(patient=patient, course_id=course_id)
-    return Response(course_data(course, time_zone=patient.time_zone), status=status)
+    return course_data(course, time_zone=patient.time_zone)
+
+
+def _answer(request: Request, course_id: uuid.UUID, status: int = 200) -> Response:
+    return Response(_course(request, course_id), status=status)
 
 
 class CourseTemplateListView(APIView):
@@ -277,7 +266,7 @@ class CourseDetailView(APIView):
     def patch(self, request: Request, course_id: uuid.UUID) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with _course_on_conflict(request, course_id):
+        with current_on_conflict(lambda: _course(request, course_id)):
             services.course_update(
                 patient=request_patient(request), course_id=course_id, **serializer.validated_data
             )
@@ -316,7 +305,7 @@ class CourseSessionMoveView(CourseActionView):
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with _course_on_conflict(request, course_id):
+        with current_on_conflict(lambda: _course(request, course_id)):
             services.course_session_move(
                 patient=request_patient(request),
                 course_id=course_id,
@@ -337,7 +326,7 @@ class CourseSessionSkipView(CourseActionView):
     )
     @idempotent("courses_sessions_skip", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
-        with _course_on_conflict(request, course_id):
+        with current_on_conflict(lambda: _course(request, course_id)):
             services.course_session_skip(
                 patient=request_patient(request), course_id=course_id, session_id=session_id
             )
@@ -366,7 +355,7 @@ class CourseExtendView(CourseActionView):
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with _course_on_conflict(request, course_id):
+        with current_on_conflict(lambda: _course(request, course_id)):
             services.course_extend(
                 patient=request_patient(request), course_id=course_id, **serializer.validated_data
             )
@@ -384,6 +373,6 @@ class CourseEndView(CourseActionView):
     )
     @idempotent("courses_end", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
-        with _course_on_conflict(request, course_id):
+        with current_on_conflict(lambda: _course(request, course_id)):
             services.course_end(patient=request_patient(request), course_id=course_id)
         return _answer(request, course_id)
