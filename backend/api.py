@@ -1,4 +1,5 @@
-"""What every API view shares: who is asking, and how a problem answer is described.
+"""What every API view shares: who is asking, its validated input, and how a problem
+answer and a request example are described.
 
 One definition each; views in every app import them from here.
 """
@@ -10,12 +11,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
-from backend.accounts.models import User
+from backend.accounts.models import DeviceToken, User
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError
 
 PROBLEM = PROBLEM_CONTENT_TYPE
@@ -37,6 +40,31 @@ def request_patient(request: Request) -> User:
 def request_therapist(request: Request) -> User:
     """The therapist making the request (behind `IsTherapist`: verified second factor)."""
     return request_user(request)
+
+
+def request_device_token(request: Request) -> DeviceToken | None:
+    """The device token the request came with; None for a web (session) sign-in."""
+    return request.auth if isinstance(request.auth, DeviceToken) else None
+
+
+class AnonymousView(APIView):
+    """A view that needs no sign-in and reads no credentials (sign-in, registration,
+    enrolment): subclasses name their own throttles."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+
+def input_data(request: Request, serializer_class: type[serializers.Serializer[Any]]) -> Any:
+    """The request body as `serializer_class` validates it; invalid input answers 400."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def request_example(name: str, value: dict[str, Any]) -> OpenApiExample:
+    """A named example of a request body (never shown as an answer)."""
+    return OpenApiExample(name, value=value, request_only=True)
 
 
 def problem_openapi(description: str) -> OpenApiResponse:

@@ -5,18 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import update_session_auth_hash
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import passwords
-from backend.accounts.models import DeviceToken
 from backend.accounts.serializers import password_field
 from backend.accounts.uniform import answers_in_uniform_time
-from backend.api import PROBLEM, problem_openapi, request_user
+from backend.api import (
+    PROBLEM,
+    AnonymousView,
+    input_data,
+    problem_openapi,
+    request_device_token,
+    request_example,
+    request_user,
+)
 from backend.serializers import StrictSerializer
 from backend.throttling import AddressRateThrottle, ScopedRateThrottleFailingOpen
 
@@ -52,11 +58,14 @@ class CodeSentSerializer(serializers.Serializer[Any]):
 CODE_SENT_RESPONSE = OpenApiResponse(CodeSentSerializer, description="Same for every address.")
 
 
-class AnonymousEmailView(APIView):
+def code_sent(detail: str) -> Response:
+    """That answer (202): the same `detail` whether or not a code went out."""
+    return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)
+
+
+class AnonymousEmailView(AnonymousView):
     """No sign-in; limited per network address and per e-mail address."""
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottleFailingOpen, AddressRateThrottle]
     throttle_scope = "account_email"
     address_throttle_scope = "account_email_address"
@@ -99,24 +108,20 @@ class PasswordChangeView(APIView):
             ),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "Change",
-                value={
+                {
                     "current_password": "correct horse battery staple",
                     "new_password": "a longer and newer passphrase",
                 },
-                request_only=True,
             )
         ],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        token = request.auth if isinstance(request.auth, DeviceToken) else None
-        user = passwords.user_change_password(
-            user=request_user(request), keep_token=token, **serializer.validated_data
-        )
+        data = input_data(request, self.InputSerializer)
+        token = request_device_token(request)
+        user = passwords.user_change_password(user=request_user(request), keep_token=token, **data)
         if token is None:
             # A web session: keep this one signed in with the new auth hash.
             update_session_auth_hash(request._request, user)
@@ -144,15 +149,14 @@ class PasswordResetRequestView(AnonymousEmailView):
         ),
         request=InputSerializer,
         responses={202: CODE_SENT_RESPONSE},
-        examples=[OpenApiExample("Forgot", value={"email": "anna@example.org"}, request_only=True)],
+        examples=[request_example("Forgot", {"email": "anna@example.org"})],
         extensions={"x-throttled": True},
     )
     @answers_in_uniform_time
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        passwords.password_reset_request(email=serializer.validated_data["email"])
-        return Response({"detail": CODE_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
+        data = input_data(request, self.InputSerializer)
+        passwords.password_reset_request(email=data["email"])
+        return code_sent(CODE_SENT_DETAIL)
 
 
 class PasswordResetConfirmView(AnonymousCodeView):
@@ -181,21 +185,19 @@ class PasswordResetConfirmView(AnonymousCodeView):
             (400, PROBLEM): problem_openapi(f"{CODE_REFUSED_TEXT} {RULES_BROKEN_TEXT}"),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "Reset",
-                value={
+                {
                     "email": "anna@example.org",
                     "code": "1234 5678",
                     "new_password": "a longer and newer passphrase",
                 },
-                request_only=True,
             )
         ],
         extensions={"x-throttled": True},
     )
     @answers_in_uniform_time
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        passwords.password_reset_confirm(**serializer.validated_data)
+        data = input_data(request, self.InputSerializer)
+        passwords.password_reset_confirm(**data)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +13,13 @@ from rest_framework.views import APIView
 from backend.accounts import recovery
 from backend.accounts.permissions import IsTherapist
 from backend.accounts.serializers import password_field
-from backend.api import PROBLEM, problem_openapi, request_therapist
+from backend.api import (
+    PROBLEM,
+    input_data,
+    problem_openapi,
+    request_example,
+    request_therapist,
+)
 from backend.serializers import StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
 
@@ -67,17 +73,12 @@ class RecoveryCodesView(APIView):
             201: OpenApiResponse(OutputSerializer, description="The new set."),
             (400, PROBLEM): problem_openapi("`invalid_password`: the password is not correct."),
         },
-        examples=[
-            OpenApiExample(
-                "New set", value={"password": "correct horse battery staple"}, request_only=True
-            )
-        ],
+        examples=[request_example("New set", {"password": "correct horse battery staple"})],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, self.InputSerializer)
         codes = recovery.recovery_codes_regenerate(
-            user=request_therapist(request), password=serializer.validated_data["password"]
+            user=request_therapist(request), password=data["password"]
         )
         return Response({"recovery_codes": codes}, status=status.HTTP_201_CREATED)

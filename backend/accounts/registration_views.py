@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from backend.accounts.password_views import (
     AnonymousCodeView,
     AnonymousEmailView,
     code_field,
+    code_sent,
 )
 from backend.accounts.serializers import (
     SignInSerializer,
@@ -24,7 +25,7 @@ from backend.accounts.serializers import (
     sign_in_data,
 )
 from backend.accounts.uniform import answers_in_uniform_time
-from backend.api import PROBLEM, problem_openapi, request_user
+from backend.api import PROBLEM, input_data, problem_openapi, request_example, request_user
 from backend.serializers import CountryField, StrictSerializer, TimeZoneField
 from backend.throttling import AddressRateThrottle, ScopedRateThrottleFailingOpen
 
@@ -84,25 +85,23 @@ class RegisterView(AnonymousEmailView):
             ),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "New patient",
-                value={
+                {
                     "email": "anna@example.org",
                     "password": "correct horse battery staple",
                     "display_name": "Anna",
                     "time_zone": "Europe/Berlin",
                 },
-                request_only=True,
             )
         ],
         extensions={"x-throttled": True},
     )
     @answers_in_uniform_time
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        registration.user_register(**serializer.validated_data)
-        return Response({"detail": REGISTERED_DETAIL}, status=status.HTTP_202_ACCEPTED)
+        data = input_data(request, self.InputSerializer)
+        registration.user_register(**data)
+        return code_sent(REGISTERED_DETAIL)
 
 
 class RegisterResendView(AnonymousEmailView):
@@ -122,15 +121,14 @@ class RegisterResendView(AnonymousEmailView):
         ),
         request=InputSerializer,
         responses={202: CODE_SENT_RESPONSE},
-        examples=[OpenApiExample("Resend", value={"email": "anna@example.org"}, request_only=True)],
+        examples=[request_example("Resend", {"email": "anna@example.org"})],
         extensions={"x-throttled": True},
     )
     @answers_in_uniform_time
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        registration.registration_code_resend(email=serializer.validated_data["email"])
-        return Response({"detail": REGISTERED_DETAIL}, status=status.HTTP_202_ACCEPTED)
+        data = input_data(request, self.InputSerializer)
+        registration.registration_code_resend(email=data["email"])
+        return code_sent(REGISTERED_DETAIL)
 
 
 class RegisterConfirmView(AnonymousCodeView):
@@ -161,26 +159,22 @@ class RegisterConfirmView(AnonymousCodeView):
             ),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "Confirm",
-                value={
+                {
                     "email": "anna@example.org",
                     "code": "1234 5678",
                     "password": "correct horse battery staple",
                     "device_name": "Anna's iPhone",
                 },
-                request_only=True,
             )
         ],
         extensions={"x-throttled": True},
     )
     @answers_in_uniform_time
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = registration.user_register_confirm(
-            request=request._request, **serializer.validated_data
-        )
+        data = input_data(request, self.InputSerializer)
+        issued = registration.user_register_confirm(request=request._request, **data)
         return Response(sign_in_data(issued), status=status.HTTP_201_CREATED)
 
 
@@ -213,20 +207,18 @@ class EmailChangeView(APIView):
             (400, PROBLEM): problem_openapi("`invalid_password`: the password is not correct."),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "New address",
-                value={"password": "correct horse battery staple", "new_email": "a@example.net"},
-                request_only=True,
+                {"password": "correct horse battery staple", "new_email": "a@example.net"},
             )
         ],
         extensions={"x-throttled": True},
     )
     @answers_in_uniform_time
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        registration.email_change_request(user=request_user(request), **serializer.validated_data)
-        return Response({"detail": CHANGE_DETAIL}, status=status.HTTP_202_ACCEPTED)
+        data = input_data(request, self.InputSerializer)
+        registration.email_change_request(user=request_user(request), **data)
+        return code_sent(CHANGE_DETAIL)
 
 
 class EmailChangeConfirmView(APIView):
@@ -251,13 +243,10 @@ class EmailChangeConfirmView(APIView):
                 "`email_unavailable`: another account took the address in the meantime."
             ),
         },
-        examples=[OpenApiExample("Confirm", value={"code": "1234 5678"}, request_only=True)],
+        examples=[request_example("Confirm", {"code": "1234 5678"})],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = registration.email_change_confirm(
-            user=request_user(request), code=serializer.validated_data["code"]
-        )
+        data = input_data(request, self.InputSerializer)
+        user = registration.email_change_confirm(user=request_user(request), code=data["code"])
         return Response(UserSerializer(user).data)

@@ -6,21 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import logout
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotAuthenticated
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import selectors, services, terms
-from backend.accounts.models import DeviceToken, User
+from backend.accounts.models import DeviceToken
 from backend.accounts.serializers import (
     DevicePageSerializer,
     DeviceSerializer,
@@ -31,6 +24,15 @@ from backend.accounts.serializers import (
     password_field,
     sign_in_data,
 )
+from backend.api import (
+    PROBLEM,
+    AnonymousView,
+    input_data,
+    problem_openapi,
+    request_device_token,
+    request_example,
+    request_user,
+)
 from backend.pagination import (
     PAGE_PARAMETERS,
     PAGE_QUERY_PARAMETERS,
@@ -40,29 +42,8 @@ from backend.pagination import (
 from backend.serializers import CountryField, StrictSerializer, TimeZoneField
 from backend.throttling import ScopedRateThrottleFailingOpen
 
-PROBLEM = "application/problem+json"
 
-
-def _problem(description: str) -> OpenApiResponse:
-    return OpenApiResponse(
-        response={"$ref": "#/components/schemas/Problem"}, description=description
-    )
-
-
-def _signed_in_user(request: Request) -> User:
-    user = request.user
-    if not isinstance(user, User):
-        raise NotAuthenticated()
-    return user
-
-
-def _current_token(request: Request) -> DeviceToken | None:
-    return request.auth if isinstance(request.auth, DeviceToken) else None
-
-
-class LoginView(APIView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
+class LoginView(AnonymousView):
     throttle_classes = [ScopedRateThrottleFailingOpen]
     throttle_scope = "login"
 
@@ -100,43 +81,40 @@ class LoginView(APIView):
         request=InputSerializer,
         responses={
             200: OpenApiResponse(SignInSerializer, description="Signed in."),
-            (401, PROBLEM): _problem(
+            (401, PROBLEM): problem_openapi(
                 "`invalid_credentials`: the address, password or (therapists) code is wrong "
                 "or missing."
             ),
-            (403, PROBLEM): _problem(
+            (403, PROBLEM): problem_openapi(
                 "Said only to someone who gave the right password: `email_not_verified` "
                 "(confirm the address with the code sent at registration) or "
                 "`account_inactive` (the account was deactivated)."
             ),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "Patient",
-                value={
+                {
                     "email": "anna@example.org",
                     "password": "correct horse battery staple",
                     "device_name": "Anna's iPhone",
                 },
-                request_only=True,
             ),
-            OpenApiExample(
+            request_example(
                 "Therapist",
-                value={
+                {
                     "email": "dr.berg@example.org",
                     "password": "correct horse battery staple",
                     "otp": "123456",
                     "device_name": "Practice laptop",
                 },
-                request_only=True,
             ),
         ],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = services.user_sign_in(request=request._request, **serializer.validated_data)
+        data = input_data(request, self.InputSerializer)
+        issued = services.user_sign_in(request=request._request, **data)
         return Response(sign_in_data(issued))
 
 
@@ -149,7 +127,7 @@ class LogoutView(APIView):
         responses={204: OpenApiResponse(description="Signed out.")},
     )
     def post(self, request: Request) -> Response:
-        token = _current_token(request)
+        token = request_device_token(request)
         if token is not None:
             services.device_token_revoke(device=token)
         else:
@@ -169,8 +147,8 @@ class LogoutAllView(APIView):
         responses={204: OpenApiResponse(description="Every token and session has ended.")},
     )
     def post(self, request: Request) -> Response:
-        services.user_end_all_sessions(user=_signed_in_user(request))
-        if _current_token(request) is None:
+        services.user_end_all_sessions(user=request_user(request))
+        if request_device_token(request) is None:
             # This request's own session is already invalid; flushing it clears the cookie.
             logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -193,8 +171,8 @@ class DeviceListView(APIView):
         responses={200: OpenApiResponse(DevicePageSerializer, description="A page.")},
     )
     def get(self, request: Request) -> Response:
-        user = _signed_in_user(request)
-        token = _current_token(request)
+        user = request_user(request)
+        token = request_device_token(request)
 
         def render(devices: list[DeviceToken]) -> list[Any]:
             context = {
@@ -226,7 +204,7 @@ class DeviceRevokeView(APIView):
         responses={204: OpenApiResponse(description="The token is revoked.")},
     )
     def delete(self, request: Request, token_key: str) -> Response:
-        services.device_token_revoke_by_key(user=_signed_in_user(request), token_key=token_key)
+        services.device_token_revoke_by_key(user=request_user(request), token_key=token_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -235,6 +213,14 @@ class EraseInputSerializer(StrictSerializer):
 
     class Meta:
         ref_name = "AccountErase"
+
+
+# The answers and example of both erase operations (POST /me/erase/ and DELETE /me/).
+ERASE_RESPONSES = {
+    204: OpenApiResponse(description="Erased. Every token now answers 401."),
+    (400, PROBLEM): problem_openapi("`validation`: the password is missing or not correct."),
+}
+ERASE_EXAMPLE = request_example("Erase", {"password": "my long passphrase"})
 
 
 class MeView(APIView):
@@ -257,7 +243,7 @@ class MeView(APIView):
         responses={200: OpenApiResponse(UserSerializer, description="The account.")},
     )
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(_signed_in_user(request)).data)
+        return Response(UserSerializer(request_user(request)).data)
 
     @extend_schema(
         tags=["me"],
@@ -268,17 +254,12 @@ class MeView(APIView):
         request=UpdateInputSerializer,
         responses={200: OpenApiResponse(UserSerializer, description="The changed account.")},
         examples=[
-            OpenApiExample(
-                "Moved to Lisbon",
-                value={"time_zone": "Europe/Lisbon", "country": "PT"},
-                request_only=True,
-            )
+            request_example("Moved to Lisbon", {"time_zone": "Europe/Lisbon", "country": "PT"})
         ],
     )
     def patch(self, request: Request) -> Response:
-        serializer = self.UpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=_signed_in_user(request), **serializer.validated_data)
+        data = input_data(request, self.UpdateInputSerializer)
+        user = services.user_update(user=request_user(request), **data)
         return Response(UserSerializer(user).data)
 
     @extend_schema(
@@ -290,13 +271,8 @@ class MeView(APIView):
         ),
         request=EraseInputSerializer,
         deprecated=True,
-        responses={
-            204: OpenApiResponse(description="Erased. Every token now answers 401."),
-            (400, PROBLEM): _problem("`validation`: the password is missing or not correct."),
-        },
-        examples=[
-            OpenApiExample("Erase", value={"password": "my long passphrase"}, request_only=True)
-        ],
+        responses=ERASE_RESPONSES,
+        examples=[ERASE_EXAMPLE],
     )
     def delete(self, request: Request) -> Response:
         return account_erase(request)
@@ -314,11 +290,8 @@ ERASE_DESCRIPTION = (
 
 def account_erase(request: Request) -> Response:
     """Both erase operations: the password re-entered, then `user_erase`."""
-    serializer = EraseInputSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    services.user_erase(
-        user=_signed_in_user(request), password=serializer.validated_data["password"]
-    )
+    data = input_data(request, EraseInputSerializer)
+    services.user_erase(user=request_user(request), password=data["password"])
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -332,26 +305,23 @@ class EraseView(APIView):
         summary="Erase your account and everything you wrote",
         description=ERASE_DESCRIPTION,
         request=EraseInputSerializer,
-        responses={
-            204: OpenApiResponse(description="Erased. Every token now answers 401."),
-            (400, PROBLEM): _problem("`validation`: the password is missing or not correct."),
-        },
-        examples=[
-            OpenApiExample("Erase", value={"password": "my long passphrase"}, request_only=True)
-        ],
+        responses=ERASE_RESPONSES,
+        examples=[ERASE_EXAMPLE],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
         return account_erase(request)
 
 
-class EnrolView(APIView):
-    """A new therapist sets a password and starts an authenticator app."""
+class EnrolmentView(AnonymousView):
+    """A therapist's enrolment, before any sign-in: limited as tries of a second factor."""
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottleFailingOpen]
     throttle_scope = "otp"
+
+
+class EnrolView(EnrolmentView):
+    """A new therapist sets a password and starts an authenticator app."""
 
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
@@ -383,22 +353,20 @@ class EnrolView(APIView):
             200: OpenApiResponse(OutputSerializer, description="Password set; app started."),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "Enrol",
-                value={
+                {
                     "email": "dr.berg@example.org",
                     "code": "ABCDE-FGHJK-MNPQR-STVWX",
                     "password": "correct horse battery staple",
                 },
-                request_only=True,
             )
         ],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        device = services.therapist_enrol(**serializer.validated_data)
+        data = input_data(request, self.InputSerializer)
+        device = services.therapist_enrol(**data)
         data = {
             "otpauth_uri": device.config_url,
             "secret": selectors.totp_secret_base32(device=device),
@@ -406,12 +374,7 @@ class EnrolView(APIView):
         return Response(self.OutputSerializer(data).data)
 
 
-class EnrolConfirmView(APIView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottleFailingOpen]
-    throttle_scope = "otp"
-
+class EnrolConfirmView(EnrolmentView):
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
         code = serializers.CharField(max_length=64, write_only=True)
@@ -444,25 +407,25 @@ class EnrolConfirmView(APIView):
         request=InputSerializer,
         responses={
             200: OpenApiResponse(OutputSerializer, description="Enrolled: sign in now."),
-            (409, PROBLEM): _problem("`enrolment_not_started`: call /api/v1/auth/enrol/ first."),
+            (409, PROBLEM): problem_openapi(
+                "`enrolment_not_started`: call /api/v1/auth/enrol/ first."
+            ),
         },
         examples=[
-            OpenApiExample(
+            request_example(
                 "Confirm",
-                value={
+                {
                     "email": "dr.berg@example.org",
                     "code": "ABCDE-FGHJK-MNPQR-STVWX",
                     "otp": "123456",
                 },
-                request_only=True,
             )
         ],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        enrolled = services.therapist_enrol_confirm(**serializer.validated_data)
+        data = input_data(request, self.InputSerializer)
+        enrolled = services.therapist_enrol_confirm(**data)
         return Response(self.OutputSerializer(enrolled).data)
 
 
@@ -486,13 +449,12 @@ class TermsView(APIView):
         request=InputSerializer,
         responses={
             200: OpenApiResponse(TermsStateSerializer, description="Your terms state."),
-            (400, PROBLEM): _problem("`validation`: not the current version."),
+            (400, PROBLEM): problem_openapi("`validation`: not the current version."),
         },
-        examples=[OpenApiExample("Accept", value={"version": "1"}, request_only=True)],
+        examples=[request_example("Accept", {"version": "1"})],
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = _signed_in_user(request)
-        terms.terms_accept(user=user, version=serializer.validated_data["version"])
+        data = input_data(request, self.InputSerializer)
+        user = request_user(request)
+        terms.terms_accept(user=user, version=data["version"])
         return Response(TermsStateSerializer(terms.terms_state_for_user(user=user)).data)
