@@ -144,7 +144,9 @@ def _in_use() -> ProblemError:
     )
 
 
-def _reused(current: dict[str, Any] | None) -> ProblemError:
+def key_reused_problem(current: dict[str, Any] | None) -> ProblemError:
+    """The 409 `idempotency_key_reused`: the key made something else, in `current` (when it
+    can still be rendered). Every create that takes an Idempotency-Key answers this one."""
     return ProblemError(
         409,
         ProblemCode.IDEMPOTENCY_KEY_REUSED,
@@ -232,7 +234,7 @@ def run_once(
                 user=user, operation=operation, key_digest=key_digest
             )
             if existing.request_digest != request_digest:
-                raise _reused(_current(replay, existing))
+                raise key_reused_problem(_current(replay, existing))
             response = replay(existing.resource_id, existing.status_code)
             response[REPLAYED_HEADER] = "true"
             return response

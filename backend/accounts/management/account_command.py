@@ -1,4 +1,5 @@
-"""The base of the operator commands that act on one account named by `--email`."""
+"""The base of the operator commands that act on one account named by `--email`, and how
+they hand over a therapist's enrolment code."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rest_framework.exceptions import APIException
 
 from backend.accounts import selectors
 from backend.accounts.models import User
+from backend.accounts.services import ENROLMENT_CODE_TTL
 
 
 class AccountCommand(BaseCommand):
@@ -29,3 +31,11 @@ class AccountCommand(BaseCommand):
 
     def handle_account(self, user: User) -> None:
         raise NotImplementedError
+
+
+def write_enrolment_code(command: BaseCommand, code: str) -> None:
+    """Print a therapist's one-time enrolment code and what to do with it."""
+    hours = int(ENROLMENT_CODE_TTL.total_seconds() // 3600)
+    command.stdout.write(f"One-time enrolment code (valid {hours} h): {code}")
+    command.stdout.write("enrol at POST /api/v1/auth/enrol/ with email, code and a new password,")
+    command.stdout.write("then confirm the authenticator app at POST /api/v1/auth/enrol/confirm/.")

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.exceptions import ValidationError
 
-from backend.accounts.services import ENROLMENT_CODE_TTL, therapist_create
+from backend.accounts.management.account_command import write_enrolment_code
+from backend.accounts.services import therapist_create
 
 
 class Command(BaseCommand):
@@ -30,8 +31,5 @@ class Command(BaseCommand):
             )
         except ValidationError as error:
             raise CommandError(f"Not created: {error.detail}") from error
-        hours = int(ENROLMENT_CODE_TTL.total_seconds() // 3600)
         self.stdout.write(f"Therapist created: {new.user.email}")
-        self.stdout.write(f"One-time enrolment code (valid {hours} h): {new.enrolment_code}")
-        self.stdout.write("enrol at POST /api/v1/auth/enrol/ with email, code and a new password,")
-        self.stdout.write("then confirm the authenticator app at POST /api/v1/auth/enrol/confirm/.")
+        write_enrolment_code(self, new.enrolment_code)

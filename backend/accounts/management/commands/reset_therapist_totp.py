@@ -4,9 +4,8 @@ enrolment code."""
 from __future__ import annotations
 
 from backend.accounts import operations
-from backend.accounts.management.account_command import AccountCommand
+from backend.accounts.management.account_command import AccountCommand, write_enrolment_code
 from backend.accounts.models import User
-from backend.accounts.services import ENROLMENT_CODE_TTL
 
 
 class Command(AccountCommand):
@@ -18,11 +17,8 @@ class Command(AccountCommand):
 
     def handle_account(self, user: User) -> None:
         new = operations.therapist_second_factor_reset(user=user)
-        hours = int(ENROLMENT_CODE_TTL.total_seconds() // 3600)
         self.stdout.write(
             f"Second factor reset for therapist {user.pk}: authenticator app and recovery "
             "codes ended, every sign-in ended."
         )
-        self.stdout.write(f"One-time enrolment code (valid {hours} h): {new.enrolment_code}")
-        self.stdout.write("enrol at POST /api/v1/auth/enrol/ with email, code and a new password,")
-        self.stdout.write("then confirm the authenticator app at POST /api/v1/auth/enrol/confirm/.")
+        write_enrolment_code(self, new.enrolment_code)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts import selectors, services
+from backend.accounts.management.demo_command import DemoCommand
 from backend.accounts.models import User
 
 PATIENT_EMAIL = "patient@demo.afterglow.test"
@@ -27,25 +27,14 @@ def _current_code(device: TOTPDevice) -> tuple[str, int]:
     return f"{totp.token():0{device.digits}d}", seconds_left
 
 
-class Command(BaseCommand):
+class Command(DemoCommand):
     help = (
         "Create (or reset) a demo patient and a demo therapist with an authenticator app, "
         "and print how to sign in as each. Refuses to run unless DEBUG is on."
     )
+    writes = "creates accounts with published passwords"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--allow-without-debug",
-            action="store_true",
-            help="Run even though DEBUG is off (a demo server, never production).",
-        )
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG and not options["allow_without_debug"]:
-            raise CommandError(
-                "seed_demo creates accounts with published passwords; it runs only with "
-                "DEBUG=true (or --allow-without-debug on a demo server)."
-            )
+    def handle_demo(self, **options: Any) -> None:
         patient = self._patient()
         therapist, device = self._therapist()
         code, seconds_left = _current_code(device)
