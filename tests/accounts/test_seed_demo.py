@@ -71,7 +71,12 @@ def test_running_again_changes_nothing_but_resets_the_passwords(api_client, debu
 def test_refuses_to_run_without_debug(settings):
     settings.DEBUG = False
 
-    with pytest.raises(CommandError):
+    refusal = (
+        "seed_demo creates accounts with published passwords; it runs only with DEBUG=true "
+        "(or --allow-without-debug on a demo server)."
+    )
+    with pytest.raises(CommandError) as refused:
         seed()
 
+    assert str(refused.value) == refusal
     assert not User.objects.exists()
