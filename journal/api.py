@@ -11,11 +11,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
     extend_schema_field,
 )
 from rest_framework import serializers, status
@@ -25,10 +29,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import User
-from backend.api import problem_openapi, problem_with_current, request_patient
+from backend.accounts.permissions import IsPatient
+from backend.api import PROBLEM, problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
-from backend.idempotency import REPLAYED_HEADER, derived_id, idempotency_key
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
+    REPLAYED_HEADER,
+    derived_id,
+    idempotency_key,
+)
 from backend.middleware import log_unhandled_exception
+from backend.pagination import ApiCursorPagination
 from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField
 from journal import records
@@ -358,4 +370,209 @@ def written_at_field() -> BoundedDateTimeField:
             "stays one however late it arrives. Not after now (a few minutes' skew allowed) "
             "and not before the account existed. Left out: the time it arrives."
         ),
+    )
+
+
+def record_list(
+    request: Request,
+    view: APIView,
+    *,
+    filters_class: type[serializers.Serializer[Any]],
+    rows: Callable[..., Any],
+    pagination_class: type[ApiCursorPagination],
+    render: Callable[[list[Any], Sealer], list[dict[str, Any]]],
+) -> Response:
+    """The GET of a list of the patient's records: the filters of the query, then a cursor
+    page of `rows(patient=, filters=)`, rendered with the patient's sealer."""
+    patient = request_patient(request)
+    filters = filters_class(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    paginator = pagination_class()
+    page = paginator.paginate_queryset(
+        rows(patient=patient, filters=filters.validated_data), request, view=view
+    )
+    return paginator.get_paginated_response(render(page or [], sealer_for(patient)))
+
+
+@dataclass(frozen=True)
+class VersionedRecords:
+    """What the endpoints of one kind of versioned record (sessions, entries) call: its
+    package's selectors and services, and its serializers' renders. `id_name` is the
+    record id's keyword, in the URL as in the selectors and services."""
+
+    id_name: str
+    create_operation: str  # names a create's Idempotency-Key (`derived_id`)
+    filters_class: type[serializers.Serializer[Any]]
+    pagination_class: type[ApiCursorPagination]
+    rows: Callable[..., Any]  # (patient=, filters=) -> the list's queryset
+    get: Callable[..., Any]  # (patient=, <id_name>=) -> the live record
+    create: Callable[..., records.Created[Any]]
+    update: Callable[..., Any]
+    delete: Callable[..., Any]
+    page_data: Callable[[list[Any], Sealer], list[dict[str, Any]]]
+    data_of: Callable[[Any, Sealer], dict[str, Any]]
+    record_of: Callable[..., dict[str, Any]]  # (record, sealer, *, patient): with the notice
+
+
+# The views of a kind of versioned record. A docstring here would describe, in the schema,
+# every operation of a subclass that declares no description of its own: comments only.
+
+
+class RecordCollectionView(APIView):
+    # The list (GET) and the create (POST) of a kind of versioned record; a subclass names
+    # the kind, its input serializer, and the schema of each method.
+
+    permission_classes = [IsPatient]
+    records: VersionedRecords
+    input_serializer: type[serializers.Serializer[Any]]
+
+    def get(self, request: Request) -> Response:
+        return record_list(
+            request,
+            self,
+            filters_class=self.records.filters_class,
+            rows=self.records.rows,
+            pagination_class=self.records.pagination_class,
+            render=self.records.page_data,
+        )
+
+    def post(self, request: Request) -> Response:
+        # Create, or answer the repeat of a create (by `id` or `Idempotency-Key`).
+        kind = self.records
+        patient = request_patient(request)
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sealer = sealer_for(patient)
+        data = service_data(serializer.validated_data)
+
+        def create() -> Response:
+            created = kind.create(patient=patient, sealer=sealer, **data)
+            return created_or_repeated(
+                created, kind.record_of(created.record, sealer, patient=patient)
+            )
+
+        def current(record_id: uuid.UUID) -> dict[str, Any]:
+            record = kind.get(patient=patient, **{kind.id_name: record_id})
+            return kind.record_of(record, sealer, patient=patient)
+
+        return create_with_key(
+            request, data, operation=kind.create_operation, create=create, current=current
+        )
+
+
+class RecordDetailView(APIView):
+    # The read (GET), change (PATCH) and delete (DELETE) of one versioned record, its id in
+    # the URL under the kind's `id_name`; a subclass names the kind, its change serializer,
+    # and the schema of each method.
+
+    permission_classes = [IsPatient]
+    records: VersionedRecords
+    update_serializer: type[serializers.Serializer[Any]]
+
+    def get(self, request: Request, **url: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        record = self.records.get(patient=patient, **url)
+        return record_response(self.records.record_of(record, sealer_for(patient), patient=patient))
+
+    def patch(self, request: Request, **url: uuid.UUID) -> Response:
+        return patch_record(
+            request,
+            self.update_serializer,
+            update=partial(self.records.update, **url),
+            data_of=self.records.data_of,
+            record_of=self.records.record_of,
+        )
+
+    def delete(self, request: Request, **url: uuid.UUID) -> Response:
+        return delete_record(
+            request, delete=partial(self.records.delete, **url), data_of=self.records.data_of
+        )
+
+
+# The OpenAPI declarations of the record endpoints, alike for every kind of record.
+
+
+def list_schema(
+    tag: str, *, summary: str, description: str, filters: type[Any], page: type[Any]
+) -> Any:
+    return extend_schema(
+        tags=[tag],
+        operation_id=f"{tag}_list",
+        summary=summary,
+        description=description,
+        parameters=[filters],
+        responses={200: OpenApiResponse(page, description="A page.")},
+    )
+
+
+def create_schema(
+    tag: str,
+    *,
+    summary: str,
+    description: str,
+    request: type[Any],
+    record: type[Any],
+    examples: list[OpenApiExample],
+) -> Any:
+    return extend_schema(
+        tags=[tag],
+        summary=summary,
+        description=description,
+        request=request,
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
+        responses={
+            201: OpenApiResponse(record, description="Created."),
+            200: OpenApiResponse(record, description="A repeated create."),
+            (409, PROBLEM): RESPONSE_409,
+        },
+        examples=examples,
+    )
+
+
+def read_schema(tag: str, *, summary: str, record: OpenApiResponse, has_tombstone: bool) -> Any:
+    """A record deleted alone leaves a tombstone and answers 410 `gone`; a measure (deleted
+    only with the account) does not."""
+    responses: dict[Any, OpenApiResponse] = {200: record}
+    if has_tombstone:
+        responses[(410, PROBLEM)] = RESPONSE_410
+    return extend_schema(tags=[tag], summary=summary, parameters=[ETAG_HEADER], responses=responses)
+
+
+def change_schema(
+    tag: str,
+    *,
+    summary: str,
+    description: str,
+    request: type[Any],
+    record: OpenApiResponse,
+    conflict: OpenApiResponse,
+    examples: list[OpenApiExample],
+) -> Any:
+    return extend_schema(
+        tags=[tag],
+        summary=summary,
+        description=description,
+        request=request,
+        parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
+        responses={
+            200: record,
+            (410, PROBLEM): RESPONSE_410,
+            (412, PROBLEM): conflict,
+            (428, PROBLEM): RESPONSE_428,
+        },
+        examples=examples,
+    )
+
+
+def delete_schema(tag: str, *, summary: str, description: str, conflict: OpenApiResponse) -> Any:
+    return extend_schema(
+        tags=[tag],
+        summary=summary,
+        description=description,
+        parameters=[IF_MATCH_DELETE],
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            (412, PROBLEM): conflict,
+            (428, PROBLEM): RESPONSE_428,
+        },
     )

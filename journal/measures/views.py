@@ -16,8 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
-from backend.api import PROBLEM, request_patient
-from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
+from backend.api import request_patient
 from backend.pagination import (
     PAGE_PARAMETERS,
     PAGE_QUERY_PARAMETERS,
@@ -28,11 +27,13 @@ from backend.query import query_names
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
 from journal.api import (
-    ETAG_HEADER,
-    RESPONSE_409,
     SafetyBlockOnErrorView,
+    create_schema,
     create_with_key,
     created_or_repeated,
+    list_schema,
+    read_schema,
+    record_list,
     record_response,
     service_data,
 )
@@ -106,26 +107,27 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         class Meta:
             ref_name = "MeasureCreate"
 
-    @extend_schema(
-        tags=["measures"],
-        operation_id="measures_list",
+    @list_schema(
+        "measures",
         summary="List your measures",
         description="Newest first; cursor pages.",
-        parameters=[MeasureFilterSerializer],
-        responses={200: OpenApiResponse(MeasurePageSerializer, description="A page.")},
+        filters=MeasureFilterSerializer,
+        page=MeasurePageSerializer,
     )
     def get(self, request: Request) -> Response:
-        patient = request_patient(request)
-        filters = MeasureFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rows = selectors.measure_list_for_patient(patient=patient, filters=filters.validated_data)
-        paginator = MeasurePagination()
-        page = paginator.paginate_queryset(rows, request, view=self) or []
-        page = open_measures(page, sealer=sealer_for(patient))
-        return paginator.get_paginated_response([measure_data(row) for row in page])
+        return record_list(
+            request,
+            self,
+            filters_class=MeasureFilterSerializer,
+            rows=selectors.measure_list_for_patient,
+            pagination_class=MeasurePagination,
+            render=lambda page, sealer: [
+                measure_data(row) for row in open_measures(page, sealer=sealer)
+            ],
+        )
 
-    @extend_schema(
-        tags=["measures"],
+    @create_schema(
+        "measures",
         summary="Record a PHQ-9 or GAD-7",
         description=(
             "Every item is checked and the total and severity band computed on the server. "
@@ -136,12 +138,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
             "when working offline: repeating the same create answers 200."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
-        responses={
-            201: OpenApiResponse(MeasureCreatedSerializer, description="Created."),
-            200: OpenApiResponse(MeasureCreatedSerializer, description="A repeated create."),
-            (409, PROBLEM): RESPONSE_409,
-        },
+        record=MeasureCreatedSerializer,
         examples=[
             OpenApiExample("PHQ-9", value=MEASURE_EXAMPLE_PHQ9, request_only=True),
             OpenApiExample(
@@ -186,11 +183,11 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
 class MeasureDetailView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        tags=["measures"],
+    @read_schema(
+        "measures",
         summary="Get one of your measures",
-        parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(MeasureOutputSerializer, description="The measure.")},
+        record=OpenApiResponse(MeasureOutputSerializer, description="The measure."),
+        has_tombstone=False,
     )
     def get(self, request: Request, measure_id: uuid.UUID) -> Response:
         patient = request_patient(request)
