@@ -12,11 +12,10 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from typing import Any, TypeVar
 
 from drf_spectacular.utils import (
-    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -163,6 +162,8 @@ def expected_versions(
 
 
 WrittenT = TypeVar("WrittenT", TreatmentSession, Entry)
+
+ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Any])
 
 
 def versioned_write(
@@ -319,47 +320,6 @@ def service_data(validated: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def patch_record(
-    request: Request,
-    serializer_class: type[serializers.Serializer[Any]],
-    *,
-    update: Callable[..., WrittenT],
-    data_of: Callable[[Any, Sealer], dict[str, Any]],
-    record_of: Callable[..., dict[str, Any]],
-) -> Response:
-    """The PATCH of every versioned record: validate the changes, take the version the
-    client read (If-Match or `version`, required), write under that precondition (412
-    with `current` when stale) and answer the record with its ETag."""
-    patient = request_patient(request)
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = service_data(serializer.validated_data)
-    expected = expected_versions(request, data.pop("version", None), is_required=True)
-    sealer = sealer_for(patient)
-    record = versioned_write(
-        lambda: update(patient=patient, data=data, expected_versions=expected, sealer=sealer),
-        lambda current: data_of(current, sealer),
-    )
-    return record_response(record_of(record, sealer, patient=patient))
-
-
-def delete_record(
-    request: Request,
-    *,
-    delete: Callable[..., WrittenT],
-    data_of: Callable[[Any, Sealer], dict[str, Any]],
-) -> Response:
-    """The DELETE of every versioned record: If-Match required (428 without, 412 when
-    stale), a tombstone, and 204 with the tombstone's ETag; a repeat answers the same."""
-    patient = request_patient(request)
-    expected = expected_versions(request, None, is_required=True)
-    record = versioned_write(
-        lambda: delete(patient=patient, expected_versions=expected),
-        lambda current: data_of(current, sealer_for(patient)),
-    )
-    return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(record.version)})
-
-
 def written_at_field() -> BoundedDateTimeField:
     """The client's time of writing, for a record written offline and sent later."""
     return BoundedDateTimeField(
@@ -397,8 +357,9 @@ def record_list(
 @dataclass(frozen=True)
 class VersionedRecords:
     """What the endpoints of one kind of versioned record (sessions, entries) call: its
-    package's selectors and services, and its serializers' renders. `id_name` is the
-    record id's keyword, in the URL as in the selectors and services."""
+    package's selectors and services, and the render of one record (`data_of`, without the
+    notice) and of a page. `id_name` is the record id's keyword, in the URL as in the
+    selectors and services."""
 
     id_name: str
     create_operation: str  # names a create's Idempotency-Key (`derived_id`)
@@ -409,9 +370,13 @@ class VersionedRecords:
     create: Callable[..., records.Created[Any]]
     update: Callable[..., Any]
     delete: Callable[..., Any]
-    page_data: Callable[[list[Any], Sealer], list[dict[str, Any]]]
     data_of: Callable[[Any, Sealer], dict[str, Any]]
-    record_of: Callable[..., dict[str, Any]]  # (record, sealer, *, patient): with the notice
+    page_data: Callable[[list[Any], Sealer], list[dict[str, Any]]]
+
+    def record_of(self, record: Any, sealer: Sealer, *, patient: User) -> dict[str, Any]:
+        """The record as a create, change or read of it answers: with the notice for the
+        patient's country."""
+        return with_notice(self.data_of(record, sealer), patient=patient)
 
 
 # The views of a kind of versioned record. A docstring here would describe, in the schema,
@@ -475,84 +440,84 @@ class RecordDetailView(APIView):
         return record_response(self.records.record_of(record, sealer_for(patient), patient=patient))
 
     def patch(self, request: Request, **url: uuid.UUID) -> Response:
-        return patch_record(
-            request,
-            self.update_serializer,
-            update=partial(self.records.update, **url),
-            data_of=self.records.data_of,
-            record_of=self.records.record_of,
+        # Validate the changes, take the version the client read (If-Match or `version`,
+        # required), write under that precondition (412 with `current` when stale) and
+        # answer the record with its ETag.
+        kind = self.records
+        patient = request_patient(request)
+        serializer = self.update_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = service_data(serializer.validated_data)
+        expected = expected_versions(request, data.pop("version", None), is_required=True)
+        sealer = sealer_for(patient)
+        record = versioned_write(
+            lambda: kind.update(
+                patient=patient, data=data, expected_versions=expected, sealer=sealer, **url
+            ),
+            lambda current: kind.data_of(current, sealer),
         )
+        return record_response(kind.record_of(record, sealer, patient=patient))
 
     def delete(self, request: Request, **url: uuid.UUID) -> Response:
-        return delete_record(
-            request, delete=partial(self.records.delete, **url), data_of=self.records.data_of
+        # If-Match required (428 without, 412 when stale), a tombstone, and 204 with the
+        # tombstone's ETag; a repeated delete answers the same.
+        kind = self.records
+        patient = request_patient(request)
+        expected = expected_versions(request, None, is_required=True)
+        record = versioned_write(
+            lambda: kind.delete(patient=patient, expected_versions=expected, **url),
+            lambda current: kind.data_of(current, sealer_for(patient)),
         )
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(record.version)})
 
 
-# The OpenAPI declarations of the record endpoints, alike for every kind of record.
+# The OpenAPI declarations of the record endpoints, alike for every kind of record; the
+# keywords left (summary, description, request, examples) pass to `extend_schema`.
 
 
 def list_schema(
-    tag: str, *, summary: str, description: str, filters: type[Any], page: type[Any]
-) -> Any:
+    tag: str, *, filters: type[Any], page: type[Any], **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
     return extend_schema(
         tags=[tag],
         operation_id=f"{tag}_list",
-        summary=summary,
-        description=description,
         parameters=[filters],
         responses={200: OpenApiResponse(page, description="A page.")},
+        **operation,
     )
 
 
 def create_schema(
-    tag: str,
-    *,
-    summary: str,
-    description: str,
-    request: type[Any],
-    record: type[Any],
-    examples: list[OpenApiExample],
-) -> Any:
+    tag: str, *, record: type[Any], **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
     return extend_schema(
         tags=[tag],
-        summary=summary,
-        description=description,
-        request=request,
         parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(record, description="Created."),
             200: OpenApiResponse(record, description="A repeated create."),
             (409, PROBLEM): RESPONSE_409,
         },
-        examples=examples,
+        **operation,
     )
 
 
-def read_schema(tag: str, *, summary: str, record: OpenApiResponse, has_tombstone: bool) -> Any:
+def read_schema(
+    tag: str, *, record: OpenApiResponse, has_tombstone: bool, **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
     """A record deleted alone leaves a tombstone and answers 410 `gone`; a measure (deleted
     only with the account) does not."""
     responses: dict[Any, OpenApiResponse] = {200: record}
     if has_tombstone:
         responses[(410, PROBLEM)] = RESPONSE_410
-    return extend_schema(tags=[tag], summary=summary, parameters=[ETAG_HEADER], responses=responses)
+    return extend_schema(tags=[tag], parameters=[ETAG_HEADER], responses=responses, **operation)
 
 
 def change_schema(
-    tag: str,
-    *,
-    summary: str,
-    description: str,
-    request: type[Any],
-    record: OpenApiResponse,
-    conflict: OpenApiResponse,
-    examples: list[OpenApiExample],
-) -> Any:
+    tag: str, *, record: OpenApiResponse, conflict: OpenApiResponse, **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
     return extend_schema(
         tags=[tag],
-        summary=summary,
-        description=description,
-        request=request,
         parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
         responses={
             200: record,
@@ -560,19 +525,20 @@ def change_schema(
             (412, PROBLEM): conflict,
             (428, PROBLEM): RESPONSE_428,
         },
-        examples=examples,
+        **operation,
     )
 
 
-def delete_schema(tag: str, *, summary: str, description: str, conflict: OpenApiResponse) -> Any:
+def delete_schema(
+    tag: str, *, conflict: OpenApiResponse, **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
     return extend_schema(
         tags=[tag],
-        summary=summary,
-        description=description,
         parameters=[IF_MATCH_DELETE],
         responses={
             204: OpenApiResponse(description="Deleted."),
             (412, PROBLEM): conflict,
             (428, PROBLEM): RESPONSE_428,
         },
+        **operation,
     )

@@ -45,7 +45,6 @@ from journal.entries.serializers import (
     EntryRecordSerializer,
     entries_data,
     entry_data,
-    entry_record,
     tags_field,
 )
 from journal.keys import sealer_for
@@ -161,9 +160,8 @@ ENTRIES = VersionedRecords(
     create=services.entry_create,
     update=services.entry_update,
     delete=services.entry_delete,
-    page_data=entries_data,
     data_of=entry_data,
-    record_of=entry_record,
+    page_data=entries_data,
 )
 
 

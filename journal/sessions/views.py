@@ -45,7 +45,6 @@ from journal.sessions.serializers import (
     SessionPageSerializer,
     SessionRecordSerializer,
     session_data,
-    session_record,
 )
 
 SESSION_EXAMPLE_CREATE = {
@@ -136,9 +135,8 @@ SESSIONS = VersionedRecords(
     create=services.session_create,
     update=services.session_update,
     delete=services.session_delete,
-    page_data=lambda page, sealer: [session_data(row, sealer) for row in page],
     data_of=session_data,
-    record_of=session_record,
+    page_data=lambda page, sealer: [session_data(row, sealer) for row in page],
 )
 
 
