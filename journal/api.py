@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -162,6 +163,8 @@ def expected_versions(
 
 
 WrittenT = TypeVar("WrittenT", TreatmentSession, Entry)
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Any])
 
@@ -333,6 +336,27 @@ def written_at_field() -> BoundedDateTimeField:
     )
 
 
+def validated_query(
+    request: Request, serializer_class: type[serializers.Serializer[Any]]
+) -> dict[str, Any]:
+    """The request's query string through its serializer (400 when it is refused)."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+def filtered(
+    rows: QuerySet[ModelT], filters: Mapping[str, Any] | None, lookups: Mapping[str, str]
+) -> QuerySet[ModelT]:
+    """`rows` narrowed by each filter of a list's query that is given: `lookups` names the
+    field lookup each filter sets."""
+    for name, lookup in lookups.items():
+        value = (filters or {}).get(name)
+        if value is not None and value != "":
+            rows = rows.filter(**{lookup: value})
+    return rows
+
+
 def record_list(
     request: Request,
     view: APIView,
@@ -345,12 +369,9 @@ def record_list(
     """The GET of a list of the patient's records: the filters of the query, then a cursor
     page of `rows(patient=, filters=)`, rendered with the patient's sealer."""
     patient = request_patient(request)
-    filters = filters_class(data=request.query_params)
-    filters.is_valid(raise_exception=True)
+    filters = validated_query(request, filters_class)
     paginator = pagination_class()
-    page = paginator.paginate_queryset(
-        rows(patient=patient, filters=filters.validated_data), request, view=view
-    )
+    page = paginator.paginate_queryset(rows(patient=patient, filters=filters), request, view=view)
     return paginator.get_paginated_response(render(page or [], sealer_for(patient)))
 
 

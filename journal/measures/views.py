@@ -36,6 +36,7 @@ from journal.api import (
     record_list,
     record_response,
     service_data,
+    validated_query,
 )
 from journal.instruments import Instrument
 from journal.keys import sealer_for
@@ -263,9 +264,6 @@ class MeasureTrendView(APIView):
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        trend = selectors.measure_trend_for_patient(
-            patient=patient, instrument=query.validated_data["instrument"]
-        )
+        query = validated_query(request, self.QuerySerializer)
+        trend = selectors.measure_trend_for_patient(patient=patient, instrument=query["instrument"])
         return Response(self.OutputSerializer(trend).data)
