@@ -357,42 +357,40 @@ def filtered(
     return rows
 
 
-def record_list(
-    request: Request,
-    view: APIView,
-    *,
-    filters_class: type[serializers.Serializer[Any]],
-    rows: Callable[..., Any],
-    pagination_class: type[ApiCursorPagination],
-    render: Callable[[list[Any], Sealer], list[dict[str, Any]]],
-) -> Response:
+@dataclass(frozen=True)
+class RecordList:
     """The GET of a list of the patient's records: the filters of the query, then a cursor
     page of `rows(patient=, filters=)`, rendered with the patient's sealer."""
-    patient = request_patient(request)
-    filters = validated_query(request, filters_class)
-    paginator = pagination_class()
-    page = paginator.paginate_queryset(rows(patient=patient, filters=filters), request, view=view)
-    return paginator.get_paginated_response(render(page or [], sealer_for(patient)))
+
+    filters_class: type[serializers.Serializer[Any]]
+    pagination_class: type[ApiCursorPagination]
+    rows: Callable[..., Any]
+    page_data: Callable[[list[Any], Sealer], list[dict[str, Any]]]
+
+    def response(self, request: Request, view: APIView) -> Response:
+        patient = request_patient(request)
+        filters = validated_query(request, self.filters_class)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            self.rows(patient=patient, filters=filters), request, view=view
+        )
+        return paginator.get_paginated_response(self.page_data(page or [], sealer_for(patient)))
 
 
 @dataclass(frozen=True)
 class VersionedRecords:
     """What the endpoints of one kind of versioned record (sessions, entries) call: its
     package's selectors and services, and the render of one record (`data_of`, without the
-    notice) and of a page. `id_name` is the record id's keyword, in the URL as in the
-    selectors and services."""
+    notice). `id_name` is the record id's keyword, in the URL as in the selectors and
+    services."""
 
     id_name: str
     create_operation: str  # names a create's Idempotency-Key (`derived_id`)
-    filters_class: type[serializers.Serializer[Any]]
-    pagination_class: type[ApiCursorPagination]
-    rows: Callable[..., Any]  # (patient=, filters=) -> the list's queryset
     get: Callable[..., Any]  # (patient=, <id_name>=) -> the live record
     create: Callable[..., records.Created[Any]]
     update: Callable[..., Any]
     delete: Callable[..., Any]
     data_of: Callable[[Any, Sealer], dict[str, Any]]
-    page_data: Callable[[list[Any], Sealer], list[dict[str, Any]]]
 
     def record_of(self, record: Any, sealer: Sealer, *, patient: User) -> dict[str, Any]:
         """The record as a create, change or read of it answers: with the notice for the
@@ -406,21 +404,15 @@ class VersionedRecords:
 
 class RecordCollectionView(APIView):
     # The list (GET) and the create (POST) of a kind of versioned record; a subclass names
-    # the kind, its input serializer, and the schema of each method.
+    # the list, the kind, its input serializer, and the schema of each method.
 
     permission_classes = [IsPatient]
+    listing: RecordList
     records: VersionedRecords
     input_serializer: type[serializers.Serializer[Any]]
 
     def get(self, request: Request) -> Response:
-        return record_list(
-            request,
-            self,
-            filters_class=self.records.filters_class,
-            rows=self.records.rows,
-            pagination_class=self.records.pagination_class,
-            render=self.records.page_data,
-        )
+        return self.listing.response(request, self)
 
     def post(self, request: Request) -> Response:
         # Create, or answer the repeat of a create (by `id` or `Idempotency-Key`).

@@ -27,6 +27,7 @@ from journal.api import (
     RESPONSE_412_ENTRY,
     RecordCollectionView,
     RecordDetailView,
+    RecordList,
     VersionedRecords,
     change_schema,
     create_schema,
@@ -150,18 +151,22 @@ class EntryUpdateSerializer(StrictSerializer):
         ref_name = "EntryUpdate"
 
 
-ENTRIES = VersionedRecords(
-    id_name="entry_id",
-    create_operation="entries_create",
+ENTRY_LIST = RecordList(
     filters_class=EntryFilterSerializer,
     pagination_class=EntryPagination,
     rows=selectors.entry_list_for_patient,
+    page_data=entries_data,
+)
+
+
+ENTRIES = VersionedRecords(
+    id_name="entry_id",
+    create_operation="entries_create",
     get=selectors.entry_get_for_patient,
     create=services.entry_create,
     update=services.entry_update,
     delete=services.entry_delete,
     data_of=entry_data,
-    page_data=entries_data,
 )
 
 
@@ -213,6 +218,7 @@ ENTRIES = VersionedRecords(
     ),
 )
 class EntryCollectionView(RecordCollectionView):
+    listing = ENTRY_LIST
     records = ENTRIES
     input_serializer = EntryCreateSerializer
     query_parameters = {"get": query_names(EntryFilterSerializer)}

@@ -27,13 +27,13 @@ from backend.query import query_names
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
 from journal.api import (
+    RecordList,
     SafetyBlockOnErrorView,
     create_schema,
     create_with_key,
     created_or_repeated,
     list_schema,
     read_schema,
-    record_list,
     record_response,
     service_data,
     validated_query,
@@ -68,6 +68,16 @@ MEASURE_EXAMPLE_PHQ9 = {
     "session": "6f1c2b0e-5d7a-4c1b-9a51-0d2f1e7c9b10",
     "taken_at": "2025-03-03T18:20:00+01:00",
 }
+
+
+MEASURE_LIST = RecordList(
+    filters_class=MeasureFilterSerializer,
+    pagination_class=MeasurePagination,
+    rows=selectors.measure_list_for_patient,
+    page_data=lambda page, sealer: [
+        measure_data(row) for row in open_measures(page, sealer=sealer)
+    ],
+)
 
 
 class MeasureCollectionView(SafetyBlockOnErrorView):
@@ -116,16 +126,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         page=MeasurePageSerializer,
     )
     def get(self, request: Request) -> Response:
-        return record_list(
-            request,
-            self,
-            filters_class=MeasureFilterSerializer,
-            rows=selectors.measure_list_for_patient,
-            pagination_class=MeasurePagination,
-            render=lambda page, sealer: [
-                measure_data(row) for row in open_measures(page, sealer=sealer)
-            ],
-        )
+        return MEASURE_LIST.response(request, self)
 
     @create_schema(
         "measures",

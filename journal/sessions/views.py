@@ -19,6 +19,7 @@ from journal.api import (
     RESPONSE_412_SESSION,
     RecordCollectionView,
     RecordDetailView,
+    RecordList,
     VersionedRecords,
     change_schema,
     create_schema,
@@ -125,18 +126,22 @@ class SessionUpdateSerializer(StrictSerializer):
         ref_name = "SessionUpdate"
 
 
-SESSIONS = VersionedRecords(
-    id_name="session_id",
-    create_operation="sessions_create",
+SESSION_LIST = RecordList(
     filters_class=SessionFilterSerializer,
     pagination_class=SessionPagination,
     rows=selectors.session_list_for_patient,
+    page_data=lambda page, sealer: [session_data(row, sealer) for row in page],
+)
+
+
+SESSIONS = VersionedRecords(
+    id_name="session_id",
+    create_operation="sessions_create",
     get=selectors.session_get_for_patient,
     create=services.session_create,
     update=services.session_update,
     delete=services.session_delete,
     data_of=session_data,
-    page_data=lambda page, sealer: [session_data(row, sealer) for row in page],
 )
 
 
@@ -168,6 +173,7 @@ SESSIONS = VersionedRecords(
     ),
 )
 class SessionCollectionView(RecordCollectionView):
+    listing = SESSION_LIST
     records = SESSIONS
     input_serializer = SessionCreateSerializer
     query_parameters = {"get": query_names(SessionFilterSerializer)}
