@@ -1,5 +1,7 @@
 """The journal API's HTTP plumbing: ETag / If-Match, the versioned write and its render,
-shared serializer fields, and the safety block on a measure's error answer.
+shared serializer fields, the safety block on a measure's error answer, and what the
+record endpoints of every kind share: a list's query and page, the base views of a
+versioned record, and their OpenAPI declarations.
 
 Every single-record response carries `ETag: "<version>"`; changes take the version back as
 `If-Match` (or a `version` field) so that two devices editing offline cannot overwrite each
