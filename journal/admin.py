@@ -25,6 +25,18 @@ class ReadOnlyMetadataAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+# The bookkeeping of a versioned record (journal.records): its version, its place in the
+# patient's sequence of changes, the key that seals it, its times and its tombstone.
+VERSIONED_RECORD_FIELDS = (
+    "version",
+    "change",
+    "key_version",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
+
+
 @admin.register(TreatmentSession)
 class TreatmentSessionAdmin(ReadOnlyMetadataAdmin):
     list_display = ("id", "patient_id", "kind", "modality", "status", "scheduled_start")
@@ -40,12 +52,7 @@ class TreatmentSessionAdmin(ReadOnlyMetadataAdmin):
         "actual_start",
         "actual_end",
         "overall_rating",
-        "version",
-        "change",
-        "key_version",
-        "created_at",
-        "updated_at",
-        "deleted_at",
+        *VERSIONED_RECORD_FIELDS,
     )
     readonly_fields = fields
     show_full_result_count = False
@@ -61,12 +68,7 @@ class EntryAdmin(ReadOnlyMetadataAdmin):
         "kind",
         "session",
         "mood",
-        "version",
-        "change",
-        "key_version",
-        "created_at",
-        "updated_at",
-        "deleted_at",
+        *VERSIONED_RECORD_FIELDS,
     )
     readonly_fields = fields
     show_full_result_count = False

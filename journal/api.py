@@ -1,5 +1,7 @@
 """The journal API's HTTP plumbing: ETag / If-Match, the versioned write and its render,
-shared serializer fields, and the safety block on a measure's error answer.
+shared serializer fields, the safety block on a measure's error answer, and what the
+record endpoints of every kind share: a list's query and page, the base views of a
+versioned record, and their OpenAPI declarations.
 
 Every single-record response carries `ETag: "<version>"`; changes take the version back as
 `If-Match` (or a `version` field) so that two devices editing offline cannot overwrite each
@@ -11,11 +13,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
     extend_schema_field,
 )
 from rest_framework import serializers, status
@@ -25,10 +31,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import User
-from backend.api import problem_openapi, problem_with_current, request_patient
+from backend.accounts.permissions import IsPatient
+from backend.api import PROBLEM, problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
-from backend.idempotency import REPLAYED_HEADER, derived_id, idempotency_key
+from backend.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENT_REPLAYED_HEADER,
+    REPLAYED_HEADER,
+    derived_id,
+    idempotency_key,
+)
 from backend.middleware import log_unhandled_exception
+from backend.pagination import ApiCursorPagination
 from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField
 from journal import records
@@ -151,6 +165,10 @@ def expected_versions(
 
 
 WrittenT = TypeVar("WrittenT", TreatmentSession, Entry)
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Any])
 
 
 def versioned_write(
@@ -307,47 +325,6 @@ def service_data(validated: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def patch_record(
-    request: Request,
-    serializer_class: type[serializers.Serializer[Any]],
-    *,
-    update: Callable[..., WrittenT],
-    data_of: Callable[[Any, Sealer], dict[str, Any]],
-    record_of: Callable[..., dict[str, Any]],
-) -> Response:
-    """The PATCH of every versioned record: validate the changes, take the version the
-    client read (If-Match or `version`, required), write under that precondition (412
-    with `current` when stale) and answer the record with its ETag."""
-    patient = request_patient(request)
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = service_data(serializer.validated_data)
-    expected = expected_versions(request, data.pop("version", None), is_required=True)
-    sealer = sealer_for(patient)
-    record = versioned_write(
-        lambda: update(patient=patient, data=data, expected_versions=expected, sealer=sealer),
-        lambda current: data_of(current, sealer),
-    )
-    return record_response(record_of(record, sealer, patient=patient))
-
-
-def delete_record(
-    request: Request,
-    *,
-    delete: Callable[..., WrittenT],
-    data_of: Callable[[Any, Sealer], dict[str, Any]],
-) -> Response:
-    """The DELETE of every versioned record: If-Match required (428 without, 412 when
-    stale), a tombstone, and 204 with the tombstone's ETag; a repeat answers the same."""
-    patient = request_patient(request)
-    expected = expected_versions(request, None, is_required=True)
-    record = versioned_write(
-        lambda: delete(patient=patient, expected_versions=expected),
-        lambda current: data_of(current, sealer_for(patient)),
-    )
-    return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(record.version)})
-
-
 def written_at_field() -> BoundedDateTimeField:
     """The client's time of writing, for a record written offline and sent later."""
     return BoundedDateTimeField(
@@ -358,4 +335,225 @@ def written_at_field() -> BoundedDateTimeField:
             "stays one however late it arrives. Not after now (a few minutes' skew allowed) "
             "and not before the account existed. Left out: the time it arrives."
         ),
+    )
+
+
+def validated_query(
+    request: Request, serializer_class: type[serializers.Serializer[Any]]
+) -> dict[str, Any]:
+    """The request's query string through its serializer (400 when it is refused)."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+def filtered(
+    rows: QuerySet[ModelT], filters: Mapping[str, Any] | None, lookups: Mapping[str, str]
+) -> QuerySet[ModelT]:
+    """`rows` narrowed by each filter of a list's query that is given: `lookups` names the
+    field lookup each filter sets."""
+    for name, lookup in lookups.items():
+        value = (filters or {}).get(name)
+        if value is not None and value != "":
+            rows = rows.filter(**{lookup: value})
+    return rows
+
+
+@dataclass(frozen=True)
+class RecordList:
+    """The GET of a list of the patient's records: the filters of the query, then a cursor
+    page of `rows(patient=, filters=)`, rendered with the patient's sealer."""
+
+    filters_class: type[serializers.Serializer[Any]]
+    pagination_class: type[ApiCursorPagination]
+    rows: Callable[..., Any]
+    page_data: Callable[[list[Any], Sealer], list[dict[str, Any]]]
+
+    def response(self, request: Request, view: APIView) -> Response:
+        patient = request_patient(request)
+        filters = validated_query(request, self.filters_class)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            self.rows(patient=patient, filters=filters), request, view=view
+        )
+        return paginator.get_paginated_response(self.page_data(page or [], sealer_for(patient)))
+
+
+@dataclass(frozen=True)
+class VersionedRecords:
+    """What the endpoints of one kind of versioned record (sessions, entries) call: its
+    package's selectors and services, and the render of one record (`data_of`, without the
+    notice). `id_name` is the record id's keyword, in the URL as in the selectors and
+    services."""
+
+    id_name: str
+    create_operation: str  # names a create's Idempotency-Key (`derived_id`)
+    get: Callable[..., Any]  # (patient=, <id_name>=) -> the live record
+    create: Callable[..., records.Created[Any]]
+    update: Callable[..., Any]
+    delete: Callable[..., Any]
+    data_of: Callable[[Any, Sealer], dict[str, Any]]
+
+    def record_of(self, record: Any, sealer: Sealer, *, patient: User) -> dict[str, Any]:
+        """The record as a create, change or read of it answers: with the notice for the
+        patient's country."""
+        return with_notice(self.data_of(record, sealer), patient=patient)
+
+
+# The views of a kind of versioned record. A docstring here would describe, in the schema,
+# every operation of a subclass that declares no description of its own: comments only.
+
+
+class RecordCollectionView(APIView):
+    # The list (GET) and the create (POST) of a kind of versioned record; a subclass names
+    # the list, the kind, its input serializer, and the schema of each method.
+
+    permission_classes = [IsPatient]
+    listing: RecordList
+    records: VersionedRecords
+    input_serializer: type[serializers.Serializer[Any]]
+
+    def get(self, request: Request) -> Response:
+        return self.listing.response(request, self)
+
+    def post(self, request: Request) -> Response:
+        # Create, or answer the repeat of a create (by `id` or `Idempotency-Key`).
+        kind = self.records
+        patient = request_patient(request)
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sealer = sealer_for(patient)
+        data = service_data(serializer.validated_data)
+
+        def create() -> Response:
+            created = kind.create(patient=patient, sealer=sealer, **data)
+            return created_or_repeated(
+                created, kind.record_of(created.record, sealer, patient=patient)
+            )
+
+        def current(record_id: uuid.UUID) -> dict[str, Any]:
+            record = kind.get(patient=patient, **{kind.id_name: record_id})
+            return kind.record_of(record, sealer, patient=patient)
+
+        return create_with_key(
+            request, data, operation=kind.create_operation, create=create, current=current
+        )
+
+
+class RecordDetailView(APIView):
+    # The read (GET), change (PATCH) and delete (DELETE) of one versioned record, its id in
+    # the URL under the kind's `id_name`; a subclass names the kind, its change serializer,
+    # and the schema of each method.
+
+    permission_classes = [IsPatient]
+    records: VersionedRecords
+    update_serializer: type[serializers.Serializer[Any]]
+
+    def get(self, request: Request, **url: uuid.UUID) -> Response:
+        patient = request_patient(request)
+        record = self.records.get(patient=patient, **url)
+        return record_response(self.records.record_of(record, sealer_for(patient), patient=patient))
+
+    def patch(self, request: Request, **url: uuid.UUID) -> Response:
+        # Validate the changes, take the version the client read (If-Match or `version`,
+        # required), write under that precondition (412 with `current` when stale) and
+        # answer the record with its ETag.
+        kind = self.records
+        patient = request_patient(request)
+        serializer = self.update_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = service_data(serializer.validated_data)
+        expected = expected_versions(request, data.pop("version", None), is_required=True)
+        sealer = sealer_for(patient)
+        record = versioned_write(
+            lambda: kind.update(
+                patient=patient, data=data, expected_versions=expected, sealer=sealer, **url
+            ),
+            lambda current: kind.data_of(current, sealer),
+        )
+        return record_response(kind.record_of(record, sealer, patient=patient))
+
+    def delete(self, request: Request, **url: uuid.UUID) -> Response:
+        # If-Match required (428 without, 412 when stale), a tombstone, and 204 with the
+        # tombstone's ETag; a repeated delete answers the same.
+        kind = self.records
+        patient = request_patient(request)
+        expected = expected_versions(request, None, is_required=True)
+        record = versioned_write(
+            lambda: kind.delete(patient=patient, expected_versions=expected, **url),
+            lambda current: kind.data_of(current, sealer_for(patient)),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(record.version)})
+
+
+# The OpenAPI declarations of the record endpoints, alike for every kind of record; the
+# keywords left (summary, description, request, examples) pass to `extend_schema`.
+
+
+def list_schema(
+    tag: str, *, filters: type[Any], page: type[Any], **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
+    return extend_schema(
+        tags=[tag],
+        operation_id=f"{tag}_list",
+        parameters=[filters],
+        responses={200: OpenApiResponse(page, description="A page.")},
+        **operation,
+    )
+
+
+def create_schema(
+    tag: str, *, record: type[Any], **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
+    return extend_schema(
+        tags=[tag],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
+        responses={
+            201: OpenApiResponse(record, description="Created."),
+            200: OpenApiResponse(record, description="A repeated create."),
+            (409, PROBLEM): RESPONSE_409,
+        },
+        **operation,
+    )
+
+
+def read_schema(
+    tag: str, *, record: OpenApiResponse, has_tombstone: bool, **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
+    """A record deleted alone leaves a tombstone and answers 410 `gone`; a measure (deleted
+    only with the account) does not."""
+    responses: dict[Any, OpenApiResponse] = {200: record}
+    if has_tombstone:
+        responses[(410, PROBLEM)] = RESPONSE_410
+    return extend_schema(tags=[tag], parameters=[ETAG_HEADER], responses=responses, **operation)
+
+
+def change_schema(
+    tag: str, *, record: OpenApiResponse, conflict: OpenApiResponse, **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
+    return extend_schema(
+        tags=[tag],
+        parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
+        responses={
+            200: record,
+            (410, PROBLEM): RESPONSE_410,
+            (412, PROBLEM): conflict,
+            (428, PROBLEM): RESPONSE_428,
+        },
+        **operation,
+    )
+
+
+def delete_schema(
+    tag: str, *, conflict: OpenApiResponse, **operation: Any
+) -> Callable[[ViewMethod], ViewMethod]:
+    return extend_schema(
+        tags=[tag],
+        parameters=[IF_MATCH_DELETE],
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            (412, PROBLEM): conflict,
+            (428, PROBLEM): RESPONSE_428,
+        },
+        **operation,
     )

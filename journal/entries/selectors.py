@@ -19,6 +19,7 @@ from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from backend.accounts.models import User
 from journal import sql
 from journal.access import entry_queryset_for_patient, missing_or_gone
+from journal.api import filtered
 from journal.keys import Sealer, UnreadableRecordError
 from journal.models import (
     Entry,
@@ -57,16 +58,16 @@ def entry_list_for_patient(
     *, patient: User, filters: Mapping[str, Any] | None = None
 ) -> QuerySet[Entry]:
     """Filters: `kind`, `session` (an id), `created_after`, `created_before` (both exclusive)."""
-    filters = filters or {}
-    entries = entry_queryset_for_patient(patient=patient)
-    if filters.get("kind"):
-        entries = entries.filter(kind=filters["kind"])
-    if filters.get("session") is not None:
-        entries = entries.filter(session_id=filters["session"])
-    if filters.get("created_after") is not None:
-        entries = entries.filter(created_at__gt=filters["created_after"])
-    if filters.get("created_before") is not None:
-        entries = entries.filter(created_at__lt=filters["created_before"])
+    entries = filtered(
+        entry_queryset_for_patient(patient=patient),
+        filters,
+        {
+            "kind": "kind",
+            "session": "session_id",
+            "created_after": "created_at__gt",
+            "created_before": "created_at__lt",
+        },
+    )
     return entries.prefetch_related(intention_ids_prefetch()).order_by("-created_at", "-id")
 
 

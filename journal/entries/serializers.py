@@ -7,13 +7,11 @@ from typing import Any, cast
 
 from rest_framework import serializers
 
-from backend.accounts.models import User
 from backend.pagination import MAX_PAGE_SIZE, pages_of
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     NoticeField,
     represent,
-    with_notice,
 )
 from journal.entries import selectors, services
 from journal.keys import Sealer
@@ -67,15 +65,6 @@ def entries_data(entries: Iterable[Entry], sealer: Sealer) -> list[dict[str, Any
     time: most of a page's cost)."""
     opened = [selectors.open_entry(entry, sealer=sealer) for entry in entries]
     return list(EntryOutputSerializer(cast(Any, opened), many=True).data)
-
-
-def entry_record(entry: Entry, sealer: Sealer, *, patient: User) -> dict[str, Any]:
-    """The entry as `EntryRecordSerializer` documents it: with the notice for the
-    patient's country."""
-    return with_notice(
-        represent(EntryOutputSerializer, selectors.open_entry(entry, sealer=sealer)),
-        patient=patient,
-    )
 
 
 EntryPageSerializer = pages_of("EntryPage", EntryOutputSerializer)

@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
 from typing import Any
 
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -20,23 +20,20 @@ from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, request_patient
-from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
 from backend.query import query_names
 from backend.serializers import EnumField, StrictSerializer
 from journal.api import (
-    ETAG_HEADER,
-    IF_MATCH_DELETE,
-    IF_MATCH_REQUIRED,
-    RESPONSE_409,
     RESPONSE_410,
     RESPONSE_412_ENTRY,
-    RESPONSE_428,
-    create_with_key,
-    created_or_repeated,
-    delete_record,
-    patch_record,
-    record_response,
-    service_data,
+    RecordCollectionView,
+    RecordDetailView,
+    RecordList,
+    VersionedRecords,
+    change_schema,
+    create_schema,
+    delete_schema,
+    list_schema,
+    read_schema,
     text_field,
     version_field,
     written_at_field,
@@ -49,7 +46,6 @@ from journal.entries.serializers import (
     EntryRecordSerializer,
     entries_data,
     entry_data,
-    entry_record,
     tags_field,
 )
 from journal.keys import sealer_for
@@ -103,74 +99,95 @@ class SessionJournalView(APIView):
         return Response(self.OutputSerializer(opened).data)
 
 
-class EntryCollectionView(APIView):
-    permission_classes = [IsPatient]
-    query_parameters = {"get": query_names(EntryFilterSerializer)}
+class EntryCreateSerializer(StrictSerializer):
+    """A new journal entry. Unknown fields answer 400."""
 
-    class InputSerializer(StrictSerializer):
-        """A new journal entry. Unknown fields answer 400."""
+    id = serializers.UUIDField(
+        required=False, help_text="Your own random UUID, so a repeated create is safe."
+    )
+    kind = EnumField(EntryKind)
+    session = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "One of your sessions. An intention links only to an upcoming dosing "
+            "session, a reflection only to one that has taken place."
+        ),
+    )
+    title = text_field(services.TITLE_MAX_CHARS, "Stored encrypted.")
+    body = text_field(services.BODY_MAX_CHARS, "Stored encrypted.")
+    tags = tags_field()
+    mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
+    intention_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=services.INTENTIONS_MAX,
+        help_text="Reflections only: ids of your intention entries it looks back on.",
+    )
 
-        id = serializers.UUIDField(
-            required=False, help_text="Your own random UUID, so a repeated create is safe."
-        )
-        kind = EnumField(EntryKind)
-        session = serializers.UUIDField(
-            required=False,
-            allow_null=True,
-            help_text=(
-                "One of your sessions. An intention links only to an upcoming dosing "
-                "session, a reflection only to one that has taken place."
-            ),
-        )
-        title = text_field(services.TITLE_MAX_CHARS, "Stored encrypted.")
-        body = text_field(services.BODY_MAX_CHARS, "Stored encrypted.")
-        tags = tags_field()
-        mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
-        intention_ids = serializers.ListField(
-            child=serializers.UUIDField(),
-            required=False,
-            max_length=services.INTENTIONS_MAX,
-            help_text="Reflections only: ids of your intention entries it looks back on.",
-        )
+    written_at = written_at_field()
 
-        written_at = written_at_field()
+    class Meta:
+        ref_name = "EntryCreate"
 
-        class Meta:
-            ref_name = "EntryCreate"
 
-    @extend_schema(
-        tags=["entries"],
-        operation_id="entries_list",
+class EntryUpdateSerializer(StrictSerializer):
+    """The fields to change, and the version changed. Unknown fields answer 400."""
+
+    kind = EnumField(EntryKind, required=False)
+    session = serializers.UUIDField(required=False, allow_null=True)
+    title = text_field(services.TITLE_MAX_CHARS, "Stored encrypted.")
+    body = text_field(services.BODY_MAX_CHARS, "Stored encrypted.")
+    tags = tags_field()
+    mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
+    intention_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=services.INTENTIONS_MAX
+    )
+    version = version_field()
+
+    written_at = written_at_field()
+
+    class Meta:
+        ref_name = "EntryUpdate"
+
+
+ENTRY_LIST = RecordList(
+    filters_class=EntryFilterSerializer,
+    pagination_class=EntryPagination,
+    rows=selectors.entry_list_for_patient,
+    page_data=entries_data,
+)
+
+
+ENTRIES = VersionedRecords(
+    id_name="entry_id",
+    create_operation="entries_create",
+    get=selectors.entry_get_for_patient,
+    create=services.entry_create,
+    update=services.entry_update,
+    delete=services.entry_delete,
+    data_of=entry_data,
+)
+
+
+@extend_schema_view(
+    get=list_schema(
+        "entries",
         summary="List your journal entries",
         description="Newest first; cursor pages.",
-        parameters=[EntryFilterSerializer],
-        responses={200: OpenApiResponse(EntryPageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
-        patient = request_patient(request)
-        filters = EntryFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        entries = selectors.entry_list_for_patient(patient=patient, filters=filters.validated_data)
-        paginator = EntryPagination()
-        page = paginator.paginate_queryset(entries, request, view=self) or []
-        sealer = sealer_for(patient)
-        return paginator.get_paginated_response(entries_data(page, sealer))
-
-    @extend_schema(
-        tags=["entries"],
+        filters=EntryFilterSerializer,
+        page=EntryPageSerializer,
+    ),
+    post=create_schema(
+        "entries",
         summary="Write a journal entry",
         description=(
             "Title, body and tags are stored encrypted. Send your own random UUID as `id` "
             "when working offline: repeating the same create answers 200 with the existing "
             "entry."
         ),
-        request=InputSerializer,
-        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
-        responses={
-            201: OpenApiResponse(EntryRecordSerializer, description="Created."),
-            200: OpenApiResponse(EntryRecordSerializer, description="A repeated create."),
-            (409, PROBLEM): RESPONSE_409,
-        },
+        request=EntryCreateSerializer,
+        record=EntryRecordSerializer,
         examples=[
             OpenApiExample(
                 "Intention before a dosing session",
@@ -198,81 +215,29 @@ class EntryCollectionView(APIView):
                 request_only=True,
             ),
         ],
-    )
-    def post(self, request: Request) -> Response:
-        patient = request_patient(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        sealer = sealer_for(patient)
-        data = service_data(serializer.validated_data)
-
-        def create() -> Response:
-            created = services.entry_create(patient=patient, sealer=sealer, **data)
-            return created_or_repeated(
-                created, entry_record(created.record, sealer, patient=patient)
-            )
-
-        return create_with_key(
-            request,
-            data,
-            operation="entries_create",
-            create=create,
-            current=lambda entry_id: entry_record(
-                selectors.entry_get_for_patient(patient=patient, entry_id=entry_id),
-                sealer,
-                patient=patient,
-            ),
-        )
+    ),
+)
+class EntryCollectionView(RecordCollectionView):
+    listing = ENTRY_LIST
+    records = ENTRIES
+    input_serializer = EntryCreateSerializer
+    query_parameters = {"get": query_names(EntryFilterSerializer)}
 
 
-class EntryDetailView(APIView):
-    permission_classes = [IsPatient]
-
-    class UpdateInputSerializer(StrictSerializer):
-        """The fields to change, and the version changed. Unknown fields answer 400."""
-
-        kind = EnumField(EntryKind, required=False)
-        session = serializers.UUIDField(required=False, allow_null=True)
-        title = text_field(services.TITLE_MAX_CHARS, "Stored encrypted.")
-        body = text_field(services.BODY_MAX_CHARS, "Stored encrypted.")
-        tags = tags_field()
-        mood = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
-        intention_ids = serializers.ListField(
-            child=serializers.UUIDField(), required=False, max_length=services.INTENTIONS_MAX
-        )
-        version = version_field()
-
-        written_at = written_at_field()
-
-        class Meta:
-            ref_name = "EntryUpdate"
-
-    @extend_schema(
-        tags=["entries"],
+@extend_schema_view(
+    get=read_schema(
+        "entries",
         summary="Get one of your journal entries",
-        parameters=[ETAG_HEADER],
-        responses={
-            200: OpenApiResponse(EntryRecordSerializer, description="The entry."),
-            (410, PROBLEM): RESPONSE_410,
-        },
-    )
-    def get(self, request: Request, entry_id: uuid.UUID) -> Response:
-        patient = request_patient(request)
-        entry = selectors.entry_get_for_patient(patient=patient, entry_id=entry_id)
-        return record_response(entry_record(entry, sealer_for(patient), patient=patient))
-
-    @extend_schema(
-        tags=["entries"],
+        record=OpenApiResponse(EntryRecordSerializer, description="The entry."),
+        has_tombstone=True,
+    ),
+    patch=change_schema(
+        "entries",
         summary="Change a journal entry",
         description="Send only the fields to change, with the version you read.",
-        request=UpdateInputSerializer,
-        parameters=[IF_MATCH_REQUIRED, ETAG_HEADER],
-        responses={
-            200: OpenApiResponse(EntryRecordSerializer, description="The changed entry."),
-            (410, PROBLEM): RESPONSE_410,
-            (412, PROBLEM): RESPONSE_412_ENTRY,
-            (428, PROBLEM): RESPONSE_428,
-        },
+        request=EntryUpdateSerializer,
+        record=OpenApiResponse(EntryRecordSerializer, description="The changed entry."),
+        conflict=RESPONSE_412_ENTRY,
         examples=[
             OpenApiExample(
                 "Add a line",
@@ -280,31 +245,17 @@ class EntryDetailView(APIView):
                 request_only=True,
             )
         ],
-    )
-    def patch(self, request: Request, entry_id: uuid.UUID) -> Response:
-        return patch_record(
-            request,
-            self.UpdateInputSerializer,
-            update=partial(services.entry_update, entry_id=entry_id),
-            data_of=entry_data,
-            record_of=entry_record,
-        )
-
-    @extend_schema(
-        tags=["entries"],
+    ),
+    delete=delete_schema(
+        "entries",
         summary="Delete a journal entry",
         description=(
             "Leaves a tombstone that sync reports as deleted; the entry then answers 410 `gone`, "
             "and a repeated delete answers 204 again."
         ),
-        parameters=[IF_MATCH_DELETE],
-        responses={
-            204: OpenApiResponse(description="Deleted."),
-            (412, PROBLEM): RESPONSE_412_ENTRY,
-            (428, PROBLEM): RESPONSE_428,
-        },
-    )
-    def delete(self, request: Request, entry_id: uuid.UUID) -> Response:
-        return delete_record(
-            request, delete=partial(services.entry_delete, entry_id=entry_id), data_of=entry_data
-        )
+        conflict=RESPONSE_412_ENTRY,
+    ),
+)
+class EntryDetailView(RecordDetailView):
+    records = ENTRIES
+    update_serializer = EntryUpdateSerializer

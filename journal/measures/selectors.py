@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.models import User
 from journal import instruments
 from journal.access import measure_queryset_for_patient, session_queryset_for_patient
+from journal.api import filtered
 from journal.models import (
     Measure,
     SessionKind,
@@ -27,16 +28,16 @@ def measure_list_for_patient(
 ) -> QuerySet[Measure]:
     """Filters: `instrument`, `session` (an id), `taken_from` (inclusive), `taken_before`
     (exclusive). Newest first."""
-    filters = filters or {}
-    rows = measure_queryset_for_patient(patient=patient)
-    if filters.get("instrument"):
-        rows = rows.filter(instrument=filters["instrument"])
-    if filters.get("session") is not None:
-        rows = rows.filter(session_id=filters["session"])
-    if filters.get("taken_from") is not None:
-        rows = rows.filter(taken_at__gte=filters["taken_from"])
-    if filters.get("taken_before") is not None:
-        rows = rows.filter(taken_at__lt=filters["taken_before"])
+    rows = filtered(
+        measure_queryset_for_patient(patient=patient),
+        filters,
+        {
+            "instrument": "instrument",
+            "session": "session_id",
+            "taken_from": "taken_at__gte",
+            "taken_before": "taken_at__lt",
+        },
+    )
     return rows.order_by("-taken_at", "-id")
 
 

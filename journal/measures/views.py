@@ -16,8 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
-from backend.api import PROBLEM, request_patient
-from backend.idempotency import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER
+from backend.api import request_patient
 from backend.pagination import (
     PAGE_PARAMETERS,
     PAGE_QUERY_PARAMETERS,
@@ -28,13 +27,16 @@ from backend.query import query_names
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
 from journal.api import (
-    ETAG_HEADER,
-    RESPONSE_409,
+    RecordList,
     SafetyBlockOnErrorView,
+    create_schema,
     create_with_key,
     created_or_repeated,
+    list_schema,
+    read_schema,
     record_response,
     service_data,
+    validated_query,
 )
 from journal.instruments import Instrument
 from journal.keys import sealer_for
@@ -66,6 +68,16 @@ MEASURE_EXAMPLE_PHQ9 = {
     "session": "6f1c2b0e-5d7a-4c1b-9a51-0d2f1e7c9b10",
     "taken_at": "2025-03-03T18:20:00+01:00",
 }
+
+
+MEASURE_LIST = RecordList(
+    filters_class=MeasureFilterSerializer,
+    pagination_class=MeasurePagination,
+    rows=selectors.measure_list_for_patient,
+    page_data=lambda page, sealer: [
+        measure_data(row) for row in open_measures(page, sealer=sealer)
+    ],
+)
 
 
 class MeasureCollectionView(SafetyBlockOnErrorView):
@@ -106,26 +118,18 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         class Meta:
             ref_name = "MeasureCreate"
 
-    @extend_schema(
-        tags=["measures"],
-        operation_id="measures_list",
+    @list_schema(
+        "measures",
         summary="List your measures",
         description="Newest first; cursor pages.",
-        parameters=[MeasureFilterSerializer],
-        responses={200: OpenApiResponse(MeasurePageSerializer, description="A page.")},
+        filters=MeasureFilterSerializer,
+        page=MeasurePageSerializer,
     )
     def get(self, request: Request) -> Response:
-        patient = request_patient(request)
-        filters = MeasureFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rows = selectors.measure_list_for_patient(patient=patient, filters=filters.validated_data)
-        paginator = MeasurePagination()
-        page = paginator.paginate_queryset(rows, request, view=self) or []
-        page = open_measures(page, sealer=sealer_for(patient))
-        return paginator.get_paginated_response([measure_data(row) for row in page])
+        return MEASURE_LIST.response(request, self)
 
-    @extend_schema(
-        tags=["measures"],
+    @create_schema(
+        "measures",
         summary="Record a PHQ-9 or GAD-7",
         description=(
             "Every item is checked and the total and severity band computed on the server. "
@@ -136,12 +140,7 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
             "when working offline: repeating the same create answers 200."
         ),
         request=InputSerializer,
-        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
-        responses={
-            201: OpenApiResponse(MeasureCreatedSerializer, description="Created."),
-            200: OpenApiResponse(MeasureCreatedSerializer, description="A repeated create."),
-            (409, PROBLEM): RESPONSE_409,
-        },
+        record=MeasureCreatedSerializer,
         examples=[
             OpenApiExample("PHQ-9", value=MEASURE_EXAMPLE_PHQ9, request_only=True),
             OpenApiExample(
@@ -186,11 +185,11 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
 class MeasureDetailView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        tags=["measures"],
+    @read_schema(
+        "measures",
         summary="Get one of your measures",
-        parameters=[ETAG_HEADER],
-        responses={200: OpenApiResponse(MeasureOutputSerializer, description="The measure.")},
+        record=OpenApiResponse(MeasureOutputSerializer, description="The measure."),
+        has_tombstone=False,
     )
     def get(self, request: Request, measure_id: uuid.UUID) -> Response:
         patient = request_patient(request)
@@ -266,9 +265,6 @@ class MeasureTrendView(APIView):
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        trend = selectors.measure_trend_for_patient(
-            patient=patient, instrument=query.validated_data["instrument"]
-        )
+        query = validated_query(request, self.QuerySerializer)
+        trend = selectors.measure_trend_for_patient(patient=patient, instrument=query["instrument"])
         return Response(self.OutputSerializer(trend).data)

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from backend.accounts.models import User
 from journal.access import missing_or_gone, session_queryset_for_patient
+from journal.api import filtered
 from journal.keys import Sealer
 from journal.models import (
     TreatmentSession,
@@ -22,16 +23,16 @@ def session_list_for_patient(
     *, patient: User, filters: Mapping[str, Any] | None = None
 ) -> QuerySet[TreatmentSession]:
     """Filters: `kind`, `status`, `starts_from` (inclusive), `starts_before` (exclusive)."""
-    filters = filters or {}
-    sessions = session_queryset_for_patient(patient=patient)
-    if filters.get("kind"):
-        sessions = sessions.filter(kind=filters["kind"])
-    if filters.get("status"):
-        sessions = sessions.filter(status=filters["status"])
-    if filters.get("starts_from") is not None:
-        sessions = sessions.filter(scheduled_start__gte=filters["starts_from"])
-    if filters.get("starts_before") is not None:
-        sessions = sessions.filter(scheduled_start__lt=filters["starts_before"])
+    sessions = filtered(
+        session_queryset_for_patient(patient=patient),
+        filters,
+        {
+            "kind": "kind",
+            "status": "status",
+            "starts_from": "scheduled_start__gte",
+            "starts_before": "scheduled_start__lt",
+        },
+    )
     return sessions.order_by("scheduled_start", "id")
 
 

@@ -7,13 +7,11 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
-from backend.accounts.models import User
 from backend.pagination import MAX_PAGE_SIZE, pages_of
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal.api import (
     NoticeField,
     represent,
-    with_notice,
 )
 from journal.keys import Sealer
 from journal.models import (
@@ -80,15 +78,6 @@ class SessionRecordSerializer(SessionOutputSerializer):
 
 def session_data(session: TreatmentSession, sealer: Sealer) -> dict[str, Any]:
     return represent(SessionOutputSerializer, selectors.open_session(session, sealer=sealer))
-
-
-def session_record(session: TreatmentSession, sealer: Sealer, *, patient: User) -> dict[str, Any]:
-    """The session as `SessionRecordSerializer` documents it: with the notice for the
-    patient's country."""
-    return with_notice(
-        represent(SessionOutputSerializer, selectors.open_session(session, sealer=sealer)),
-        patient=patient,
-    )
 
 
 SessionPageSerializer = pages_of("SessionPage", SessionOutputSerializer)

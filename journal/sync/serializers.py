@@ -46,41 +46,56 @@ class MeasureChangeType(TextChoices):
     MEASURE = "measure", "Measure (PHQ-9, GAD-7)"
 
 
-class SessionChangeSerializer(SyncChangeSerializer):
-    """A treatment session made, changed or deleted (a tombstone: `data` null)."""
+def record_change_serializer(
+    name: str,
+    *,
+    type_choices: type[TextChoices],
+    record: type[serializers.Serializer[Any]],
+    noun: str,
+    doc: str,
+) -> type[SyncChangeSerializer]:
+    """The change component `name` of one of the journal's kinds of record: its `type`, and
+    in `data` the record as a list of them shows it, null in a tombstone."""
 
-    type = EnumField(SessionChangeType)
-    # A field named like Serializer.data: DRF takes declared fields off the class.
-    data = SessionOutputSerializer(  # type: ignore[assignment]
-        allow_null=True, help_text="The session as a list of them shows it; null if deleted."
-    )
+    class RecordChangeSerializer(SyncChangeSerializer):
+        type = EnumField(type_choices)
+        # A field named like Serializer.data: DRF takes declared fields off the class.
+        data = record(  # type: ignore[assignment]
+            allow_null=True, help_text=f"The {noun} as a list of them shows it; null if deleted."
+        )
 
-    class Meta:
-        ref_name = "SessionChange"
+        class Meta:
+            ref_name = name
 
-
-class EntryChangeSerializer(SyncChangeSerializer):
-    """A journal entry made, changed or deleted (a tombstone: `data` null)."""
-
-    type = EnumField(EntryChangeType)
-    data = EntryOutputSerializer(  # type: ignore[assignment]
-        allow_null=True, help_text="The entry as a list of them shows it; null if deleted."
-    )
-
-    class Meta:
-        ref_name = "EntryChange"
+    RecordChangeSerializer.__doc__ = doc
+    return RecordChangeSerializer
 
 
-class MeasureChangeSerializer(SyncChangeSerializer):
-    """A measure (PHQ-9, GAD-7) taken or deleted (a tombstone: `data` null)."""
+SessionChangeSerializer = record_change_serializer(
+    "SessionChange",
+    type_choices=SessionChangeType,
+    record=SessionOutputSerializer,
+    noun="session",
+    doc="A treatment session made, changed or deleted (a tombstone: `data` null).",
+)
 
-    type = EnumField(MeasureChangeType)
-    data = MeasureOutputSerializer(  # type: ignore[assignment]
-        allow_null=True, help_text="The measure as a list of them shows it; null if deleted."
-    )
 
-    class Meta:
-        ref_name = "MeasureChange"
+EntryChangeSerializer = record_change_serializer(
+    "EntryChange",
+    type_choices=EntryChangeType,
+    record=EntryOutputSerializer,
+    noun="entry",
+    doc="A journal entry made, changed or deleted (a tombstone: `data` null).",
+)
+
+
+MeasureChangeSerializer = record_change_serializer(
+    "MeasureChange",
+    type_choices=MeasureChangeType,
+    record=MeasureOutputSerializer,
+    noun="measure",
+    doc="A measure (PHQ-9, GAD-7) taken or deleted (a tombstone: `data` null).",
+)
 
 
 def change_serializers() -> dict[

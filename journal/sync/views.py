@@ -17,6 +17,7 @@ from backend.accounts.permissions import IsPatient
 from backend.api import request_patient
 from backend.query import query_names
 from backend.serializers import StrictSerializer
+from journal.api import validated_query
 from journal.entries.serializers import entry_data
 from journal.keys import sealer_for
 from journal.measure_items import open_measure
@@ -69,13 +70,12 @@ class SyncView(APIView):
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        since = query.validated_data.get("since")
+        query = validated_query(request, self.QuerySerializer)
+        since = query.get("since")
         page = selectors.sync_changes_for_patient(
             patient=patient,
             since=decode_sync_cursor(since) if since is not None else 0,
-            limit=query.validated_data["limit"],
+            limit=query["limit"],
         )
         sealer = sealer_for(patient)
         changes: list[dict[str, Any]] = []
