@@ -89,24 +89,13 @@ def test_every_plan_gains_the_measures_before_a_course_and_a_week_after(slug) ->
 def test_an_exercise_records_an_instrument_exactly_when_it_is_a_measure(db) -> None:
     from django.db import IntegrityError, transaction
 
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Exercise.objects.create(
-            slug="bad-measure",
-            title="t",
-            instructions="i",
-            estimated_minutes=1,
-            answer_kind="measure",
-        )
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Exercise.objects.create(
-            slug="bad-entry",
-            title="t",
-            instructions="i",
-            estimated_minutes=1,
-            answer_kind="entry",
-            entry_kind="note",
-            instrument="phq9",
-        )
+    # A measure without its instrument, and an entry with one.
+    for fields in (
+        {"slug": "bad-measure", "answer_kind": "measure"},
+        {"slug": "bad-entry", "answer_kind": "entry", "entry_kind": "note", "instrument": "phq9"},
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Exercise.objects.create(title="t", instructions="i", estimated_minutes=1, **fields)
 
 
 # Scheduling ------------------------------------------------------------------------------
