@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
+
 from backend.accounts.models import User
 from integration.courses import services as course_services
 from integration.models import (
@@ -51,6 +53,11 @@ def make_session(
     if not keep_prompts:
         Prompt.objects.filter(session=session).delete()
     return session
+
+
+def yesterdays_dosing(patient: User, **fields: Any) -> TreatmentSession:
+    """A dosing session that started a day before the clock's now."""
+    return make_session(patient, timezone.now() - dt.timedelta(days=1), **fields)
 
 
 def iv_course(patient: User, start: dt.date = dt.date(2026, 3, 3)) -> Course:

@@ -37,7 +37,11 @@ def sessions_of(course: Course) -> list[TreatmentSession]:
 
 
 def move_by(
-    patient, course: Course, session: TreatmentSession, delta: dt.timedelta, **scope: str
+    patient,
+    course: Course,
+    session: TreatmentSession,
+    delta: dt.timedelta,
+    scope: str = services.MoveScope.THIS,
 ) -> None:
     """Moves the course's session by `delta` (with `scope="following"`, every later one too)."""
     services.course_session_move(
@@ -45,7 +49,7 @@ def move_by(
         course_id=course.pk,
         session_id=session.pk,
         scheduled_start=session.scheduled_start + delta,
-        **scope,
+        scope=scope,
     )
 
 

@@ -247,6 +247,13 @@ def past(patient):
     return make_session(patient, NOW - D, keep_prompts=False)
 
 
+@pytest.fixture
+def alerting(settings, patient, therapist):
+    """The safety hook wired, and a therapist linked who takes safety alerts."""
+    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
+    return make_link(patient, therapist, safety_alerts_enabled=True)
+
+
 def measure_prompt(patient, session, slug: str = "phq9", **fields) -> Prompt:
     step = PlanStep.objects.get(
         plan=plan("kap-default"), exercise__slug=slug, is_course_start_only=False
@@ -318,10 +325,8 @@ def test_item_9_above_0_answers_with_the_safety_block(patient, patient_client, p
 
 
 def test_item_9_alerts_a_consenting_therapist_in_the_same_transaction(
-    settings, patient, therapist, patient_client, past
+    patient, therapist, patient_client, past, alerting
 ) -> None:
-    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
-    make_link(patient, therapist, safety_alerts_enabled=True)
     prompt = measure_prompt(patient, past)
 
     body = complete(patient_client, prompt, {"answers": PHQ9_ITEM9}).json()
@@ -335,10 +340,8 @@ def test_item_9_alerts_a_consenting_therapist_in_the_same_transaction(
 
 
 def test_repeating_a_complete_with_the_same_measure_id_answers_the_same(
-    settings, patient, therapist, patient_client, past
+    patient, therapist, patient_client, past, alerting
 ) -> None:
-    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
-    make_link(patient, therapist, safety_alerts_enabled=True)
     prompt = measure_prompt(patient, past)
     measure_id = str(uuid.uuid4())
     sent = {"measure_id": measure_id, "answers": PHQ9_ITEM9}
@@ -461,10 +464,8 @@ def test_another_patients_measure_prompt_is_not_found(
 
 
 def test_a_measure_answer_that_arrives_after_the_prompt_expired_is_kept_and_alerts(
-    settings, patient, therapist, patient_client, past, monkeypatch
+    patient, therapist, patient_client, past, alerting, monkeypatch
 ) -> None:
-    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
-    make_link(patient, therapist, safety_alerts_enabled=True)
     prompt = measure_prompt(patient, past)
     original = inbox._answerable
 

@@ -19,7 +19,7 @@ from tests.journal.api_checks import (
     assert_unknown_parameter,
     ids_page_by_page,
 )
-from tests.journal.factories import make_entry, make_session
+from tests.journal.factories import make_entry, make_reflections, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -547,14 +547,12 @@ def test_list_uses_the_same_number_of_queries_for_5_and_50_entries(
     patient_client, patient, django_assert_max_num_queries
 ) -> None:
     intention = make_entry(patient, kind="intention")
-    for _ in range(4):
-        make_entry(patient, kind="reflection", intention_ids=[intention.id])
+    make_reflections(patient, intention, 4)
     with django_assert_max_num_queries(3):
         count_list_queries(patient_client)
     few = count_list_queries(patient_client)
 
-    for _ in range(45):
-        make_entry(patient, kind="reflection", intention_ids=[intention.id])
+    make_reflections(patient, intention, 45)
     with django_assert_max_num_queries(3):
         count_list_queries(patient_client)
 
