@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -47,6 +48,8 @@ from integration.calendar_feed.throttling import FeedAddressThrottle, FeedTokenT
 
 ICALENDAR_CONTENT_TYPE = "text/calendar; charset=utf-8"
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 RESPONSE_409_ENABLED = problem_with_current(
     "`calendar_feed_enabled`: the feed is on already (its address is not shown again: "
     "rotate for a new one); `current` holds its settings.",
@@ -68,6 +71,38 @@ def _feed_url(request: Request, secret: FeedSecret) -> str:
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 
 
+def _new_address_schema(
+    *, summary: str, description: str, answer: tuple[int, str], conflict: OpenApiResponse
+) -> Callable[[F], F]:
+    """The declaration of an operation that answers a new secret address: no body, the
+    address (`answer`: its status and description) or a 409 (`conflict`)."""
+    status_code, answer_description = answer
+    return extend_schema(
+        tags=["calendar"],
+        summary=summary,
+        description=description,
+        request=None,
+        responses={
+            status_code: OpenApiResponse(
+                CalendarFeedSecretSerializer, description=answer_description
+            ),
+            (409, PROBLEM): conflict,
+        },
+    )
+
+
+def _new_address(request: Request, make: Callable[..., FeedSecret], status_code: int) -> Response:
+    """Makes the feed a secret address (turning it on, or rotating it) and answers the
+    address, shown this once; a 409 carries the settings as they are now."""
+    patient = request_patient(request)
+    with current_on_conflict(lambda: _settings_data(patient)):
+        secret = make(patient=patient)
+    return Response(
+        calendar_feed_secret_data(secret.feed, url=_feed_url(request, secret)),
+        status=status_code,
+    )
+
+
 class CalendarFeedView(APIView):
     permission_classes = [IsPatient]
 
@@ -82,8 +117,7 @@ class CalendarFeedView(APIView):
         feed = selectors.calendar_feed_for_patient(patient=request_patient(request))
         return Response(calendar_feed_data(feed))
 
-    @extend_schema(
-        tags=["calendar"],
+    @_new_address_schema(
         summary="Turn your calendar feed on",
         description=(
             "Makes a secret address (an iCalendar feed, RFC 5545) that a calendar app "
@@ -92,20 +126,11 @@ class CalendarFeedView(APIView):
             'say "Appointment" and "Afterglow reminder" unless you turn `plain_titles` on. '
             "A feed that is on already answers 409: rotate it for a new address."
         ),
-        request=None,
-        responses={
-            201: OpenApiResponse(CalendarFeedSecretSerializer, description="On, with its URL."),
-            (409, PROBLEM): RESPONSE_409_ENABLED,
-        },
+        answer=(status.HTTP_201_CREATED, "On, with its URL."),
+        conflict=RESPONSE_409_ENABLED,
     )
     def post(self, request: Request) -> Response:
-        patient = request_patient(request)
-        with current_on_conflict(lambda: _settings_data(patient)):
-            secret = services.calendar_feed_enable(patient=patient)
-        return Response(
-            calendar_feed_secret_data(secret.feed, url=_feed_url(request, secret)),
-            status=status.HTTP_201_CREATED,
-        )
+        return _new_address(request, services.calendar_feed_enable, status.HTTP_201_CREATED)
 
     @extend_schema(
         tags=["calendar"],
@@ -142,22 +167,15 @@ class CalendarFeedView(APIView):
 class CalendarFeedRotateView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        tags=["calendar"],
+    @_new_address_schema(
         summary="Give your calendar feed a new address",
         description="The old address answers 404 at once; subscribe your calendar app to "
         "the new one, shown in this answer only.",
-        request=None,
-        responses={
-            200: OpenApiResponse(CalendarFeedSecretSerializer, description="Its new URL."),
-            (409, PROBLEM): RESPONSE_409_DISABLED,
-        },
+        answer=(status.HTTP_200_OK, "Its new URL."),
+        conflict=RESPONSE_409_DISABLED,
     )
     def post(self, request: Request) -> Response:
-        patient = request_patient(request)
-        with current_on_conflict(lambda: _settings_data(patient)):
-            secret = services.calendar_feed_rotate(patient=patient)
-        return Response(calendar_feed_secret_data(secret.feed, url=_feed_url(request, secret)))
+        return _new_address(request, services.calendar_feed_rotate, status.HTTP_200_OK)
 
 
 class ICalendarRenderer(BaseRenderer):

@@ -3,11 +3,9 @@ courses are shown read-only, metadata only (dates, weekdays, status: no journal 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from integration.admin import ReadOnlyAdmin
 from integration.courses.models import Course, CourseTemplate, CourseTemplatePhase
 
 
@@ -35,7 +33,7 @@ class CourseTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CourseAdmin(ReadOnlyAdmin):
     list_display = ("id", "template", "start_date", "local_time", "weekdays", "status")
     list_filter = ("status", "template")
     fields = (
@@ -54,12 +52,3 @@ class CourseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "ended_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

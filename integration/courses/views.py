@@ -7,7 +7,8 @@ course; each answers the course as it is after the change.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -85,6 +86,28 @@ ACTION_RESPONSES = {
 }
 KEY_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def course_action_schema(
+    summary: str,
+    description: str,
+    *,
+    request: type[serializers.Serializer[Any]] | None = None,
+    examples: list[OpenApiExample] | None = None,
+) -> Callable[[F], F]:
+    """The declaration of one course action: its own summary, description, body and
+    examples, with the keyed answers that every action shares."""
+    return extend_schema(
+        tags=["courses"],
+        summary=summary,
+        description=description,
+        request=request,
+        parameters=KEY_PARAMETERS,
+        responses=ACTION_RESPONSES,
+        examples=examples,
+    )
+
 
 class CourseActionView(APIView):
     """A view whose POST is keyed: a replay answers the course as it is now."""
@@ -108,6 +131,22 @@ def _course(request: Request, course_id: uuid.UUID) -> dict[str, Any]:
 
 def _answer(request: Request, course_id: uuid.UUID, status: int = 200) -> Response:
     return Response(_course(request, course_id), status=status)
+
+
+def _validated(serializer_class: type[StrictSerializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _change(
+    request: Request, course_id: uuid.UUID, change: Callable[..., object], **arguments: Any
+) -> Response:
+    """Makes one change of the patient's course and answers the course after it; a 409
+    carries the course as it is now."""
+    with current_on_conflict(lambda: _course(request, course_id)):
+        change(patient=request_patient(request), course_id=course_id, **arguments)
+    return _answer(request, course_id)
 
 
 class CourseTemplateListView(APIView):
@@ -223,10 +262,9 @@ class CourseCollectionView(CourseActionView):
     @idempotent("courses_create", resource_type="course")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        arguments = _validated(self.InputSerializer, request)
         try:
-            created = services.course_create(patient=patient, **serializer.validated_data)
+            created = services.course_create(patient=patient, **arguments)
         except services.CourseConflictError as conflict:
             current = selectors.course_get_for_patient(
                 patient=patient, course_id=conflict.course.pk
@@ -264,13 +302,8 @@ class CourseDetailView(APIView):
         examples=[OpenApiExample("Another plan", value={"plan": "kap-default"}, request_only=True)],
     )
     def patch(self, request: Request, course_id: uuid.UUID) -> Response:
-        serializer = self.UpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with current_on_conflict(lambda: _course(request, course_id)):
-            services.course_update(
-                patient=request_patient(request), course_id=course_id, **serializer.validated_data
-            )
-        return _answer(request, course_id)
+        arguments = _validated(self.UpdateInputSerializer, request)
+        return _change(request, course_id, services.course_update, **arguments)
 
 
 class CourseSessionMoveView(CourseActionView):
@@ -286,13 +319,10 @@ class CourseSessionMoveView(CourseActionView):
         class Meta:
             ref_name = "CourseSessionMove"
 
-    @extend_schema(
-        tags=["courses"],
-        summary="Move a session of a course (or it and all later ones)",
-        description="Prompts move with their sessions, in the same transaction.",
+    @course_action_schema(
+        "Move a session of a course (or it and all later ones)",
+        "Prompts move with their sessions, in the same transaction.",
         request=InputSerializer,
-        parameters=KEY_PARAMETERS,
-        responses=ACTION_RESPONSES,
         examples=[
             OpenApiExample(
                 "A day later, and every later session too",
@@ -303,34 +333,19 @@ class CourseSessionMoveView(CourseActionView):
     )
     @idempotent("courses_sessions_move", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with current_on_conflict(lambda: _course(request, course_id)):
-            services.course_session_move(
-                patient=request_patient(request),
-                course_id=course_id,
-                session_id=session_id,
-                **serializer.validated_data,
-            )
-        return _answer(request, course_id)
+        arguments = _validated(self.InputSerializer, request)
+        return _change(
+            request, course_id, services.course_session_move, session_id=session_id, **arguments
+        )
 
 
 class CourseSessionSkipView(CourseActionView):
-    @extend_schema(
-        tags=["courses"],
-        summary="Skip a session of a course",
-        description="The session is cancelled, and its prompts with it.",
-        request=None,
-        parameters=KEY_PARAMETERS,
-        responses=ACTION_RESPONSES,
+    @course_action_schema(
+        "Skip a session of a course", "The session is cancelled, and its prompts with it."
     )
     @idempotent("courses_sessions_skip", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
-        with current_on_conflict(lambda: _course(request, course_id)):
-            services.course_session_skip(
-                patient=request_patient(request), course_id=course_id, session_id=session_id
-            )
-        return _answer(request, course_id)
+        return _change(request, course_id, services.course_session_skip, session_id=session_id)
 
 
 class CourseExtendView(CourseActionView):
@@ -342,37 +357,22 @@ class CourseExtendView(CourseActionView):
         class Meta:
             ref_name = "CourseExtend"
 
-    @extend_schema(
-        tags=["courses"],
-        summary="Extend a course's maintenance",
-        description="Adds dosing sessions after the last maintenance one, in its rhythm.",
+    @course_action_schema(
+        "Extend a course's maintenance",
+        "Adds dosing sessions after the last maintenance one, in its rhythm.",
         request=InputSerializer,
-        parameters=KEY_PARAMETERS,
-        responses=ACTION_RESPONSES,
         examples=[OpenApiExample("Four more", value={"sessions": 4}, request_only=True)],
     )
     @idempotent("courses_extend", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with current_on_conflict(lambda: _course(request, course_id)):
-            services.course_extend(
-                patient=request_patient(request), course_id=course_id, **serializer.validated_data
-            )
-        return _answer(request, course_id)
+        arguments = _validated(self.InputSerializer, request)
+        return _change(request, course_id, services.course_extend, **arguments)
 
 
 class CourseEndView(CourseActionView):
-    @extend_schema(
-        tags=["courses"],
-        summary="End a course",
-        description="Every session still ahead is cancelled, with its prompts.",
-        request=None,
-        parameters=KEY_PARAMETERS,
-        responses=ACTION_RESPONSES,
+    @course_action_schema(
+        "End a course", "Every session still ahead is cancelled, with its prompts."
     )
     @idempotent("courses_end", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
-        with current_on_conflict(lambda: _course(request, course_id)):
-            services.course_end(patient=request_patient(request), course_id=course_id)
-        return _answer(request, course_id)
+        return _change(request, course_id, services.course_end)

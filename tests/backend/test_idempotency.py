@@ -18,6 +18,7 @@ from backend.models import IdempotencyKey
 from integration.models import Share
 from tests.conftest import client_for
 from tests.integration.care_data import make_entry, make_link
+from tests.threads import at_once
 
 SHARES = "/api/v1/shares/"
 KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
@@ -210,22 +211,8 @@ def test_racing_repeats_make_one_share_and_answer_it_alike(patient, therapist) -
     link = make_link(patient, therapist)
     entry = make_entry(patient)
     body = share_body(link, entry)
-    barrier = threading.Barrier(2)
-    answers: list = []
 
-    def send() -> None:
-        client = client_for(patient)
-        barrier.wait()
-        try:
-            answers.append(post(client, body))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers = at_once(lambda: post(client_for(patient), body))
 
     assert [answer.status_code for answer in answers] == [201, 201]
     assert answers[0].json()["id"] == answers[1].json()["id"]

@@ -7,7 +7,6 @@ are in test_idempotency.py.)"""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from integration.models import (
 from journal.models import Entry, Measure, TreatmentSession
 from tests.integration.care_data import signed_in
 from tests.integration.factories import make_patient, make_prompt, make_session, make_therapist
+from tests.threads import at_once
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 KEY = "3f6c1b1e-0d6a-4b8a-9a2d-5b1e7d2c9f40"
@@ -325,26 +325,13 @@ def test_an_answer_under_a_key_keeps_no_digest_of_its_words() -> None:
 def test_racing_repeats_make_one_row(operation) -> None:
     user = _account(operation.role)
     request = operation.make(user)
-    barrier = threading.Barrier(2)
-    answers: list = []
+    clients = [signed_in(user) for _ in range(2)]
 
-    def send() -> None:
-        try:
-            client = signed_in(user)
-            barrier.wait()
-            answers.append(
-                client.post(
-                    request.url, request.body, format="json", headers={"Idempotency-Key": KEY}
-                )
-            )
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers = at_once(
+        lambda: clients.pop().post(
+            request.url, request.body, format="json", headers={"Idempotency-Key": KEY}
+        )
+    )
 
     assert sorted(answer.status_code for answer in answers) == [201, 201]
     assert answers[0].json()["id"] == answers[1].json()["id"]

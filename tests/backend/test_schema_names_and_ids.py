@@ -43,17 +43,23 @@ def test_the_name_check_catches_each_kind_of_generated_name() -> None:
     assert badly_named([*planted, "AccessAction", "ShareState", "LoginRequest"]) == planted
 
 
-def _inline_enums(node: Any, where: str) -> Iterator[str]:
+def _objects(node: Any, where: str) -> Iterator[tuple[str, dict]]:
+    """Every object in the node, with where it stands, each before the objects inside it."""
     if isinstance(node, dict):
-        # `enum: [null]` is the null branch of a nullable reference (the generators' form,
-        # backend.openapi.type_nullable_references), not a closed set.
-        if "enum" in node and node["enum"] != [None]:
-            yield where
+        yield where, node
         for key, value in node.items():
-            yield from _inline_enums(value, f"{where}.{key}")
+            yield from _objects(value, f"{where}.{key}")
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _inline_enums(value, f"{where}.{index}")
+            yield from _objects(value, f"{where}.{index}")
+
+
+def _inline_enums(node: Any, where: str) -> Iterator[str]:
+    for place, inner in _objects(node, where):
+        # `enum: [null]` is the null branch of a nullable reference (the generators' form,
+        # backend.openapi.type_nullable_references), not a closed set.
+        if "enum" in inner and inner["enum"] != [None]:
+            yield place
 
 
 def test_every_closed_set_in_a_component_is_a_named_enum(schema: dict) -> None:
@@ -79,15 +85,10 @@ def _is_id(name: str) -> bool:
 
 
 def _id_properties(node: Any, where: str) -> Iterator[tuple[str, dict]]:
-    if isinstance(node, dict):
-        for name, value in node.get("properties", {}).items():
+    for place, inner in _objects(node, where):
+        for name, value in inner.get("properties", {}).items():
             if _is_id(name) and isinstance(value, dict):
-                yield f"{where}.{name}", value
-        for key, value in node.items():
-            yield from _id_properties(value, f"{where}.{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _id_properties(value, f"{where}.{index}")
+                yield f"{place}.{name}", value
 
 
 def _is_integer(schema: dict) -> bool:

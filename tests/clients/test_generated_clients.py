@@ -174,19 +174,17 @@ def test_the_generated_python_client_drives_the_patient_flow(live_server, mail, 
     assert (changes[draft_id].deleted, changes[draft_id].data) == (True, None)
 
     # Another device changed it (version 1 -> 2); an edit made against version 1 conflicts.
-    changed = entries_update.sync_detailed(
-        entry_id,
-        client=patient,
-        body=models.PatchedEntryUpdateRequest(body="Calmer than last week. Slept well."),
-        if_match='"1"',
-    )
+    def edit_of_version_1(body: str) -> typing.Any:
+        return entries_update.sync_detailed(
+            entry_id,
+            client=patient,
+            body=models.PatchedEntryUpdateRequest(body=body),
+            if_match='"1"',
+        )
+
+    changed = edit_of_version_1("Calmer than last week. Slept well.")
     assert changed.status_code == 200, changed.content
-    stale = entries_update.sync_detailed(
-        entry_id,
-        client=patient,
-        body=models.PatchedEntryUpdateRequest(body="An edit made offline."),
-        if_match='"1"',
-    )
+    stale = edit_of_version_1("An edit made offline.")
     assert stale.status_code == 412, stale.content
     assert stale.parsed.status == 412
     assert stale.parsed.code == "version_conflict"

@@ -6,8 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
+
 from backend.accounts.models import User
+from integration.courses import services as course_services
 from integration.models import (
+    Course,
     Exercise,
     IntegrationPlan,
     PatientTimeline,
@@ -49,6 +53,34 @@ def make_session(
     if not keep_prompts:
         Prompt.objects.filter(session=session).delete()
     return session
+
+
+def yesterdays_dosing(patient: User, **fields: Any) -> TreatmentSession:
+    """A dosing session that started a day before the clock's now."""
+    return make_session(patient, timezone.now() - dt.timedelta(days=1), **fields)
+
+
+def iv_course(patient: User, start: dt.date = dt.date(2026, 3, 3)) -> Course:
+    """Six infusions on Tuesdays and Fridays at 09:00 in the patient's time zone."""
+    return course_services.course_create(
+        patient=patient,
+        template="iv-series",
+        start_date=start,
+        local_time=dt.time(9),
+        weekdays=["TU", "FR"],
+    ).course
+
+
+def esketamine_course(patient: User, **fields: Any) -> Course:
+    """Esketamine on Mondays and Thursdays at 09:00 from Thursday 5 March 2026."""
+    return course_services.course_create(
+        patient=patient,
+        template="esketamine-induction-maintenance",
+        start_date=dt.date(2026, 3, 5),
+        local_time=dt.time(9),
+        weekdays=["MO", "TH"],
+        **fields,
+    ).course
 
 
 def plan(slug: str) -> IntegrationPlan:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -23,6 +21,7 @@ from tests.accounts.helpers import assert_problem, without_request_id
 from tests.conftest import client_for
 from tests.integration.calendar_feed_data import FEED_PATH, feed_path, read, turn_on
 from tests.integration.factories import make_session
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -286,17 +285,7 @@ def test_erasing_the_account_deletes_the_feed(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_turn_ons_at_once_leave_one_live_url(patient):
-    barrier = threading.Barrier(2)
-
-    def turn_on_once() -> int:
-        barrier.wait()
-        try:
-            return client_for(patient).post(FEED_PATH).status_code
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        statuses = sorted(pool.map(lambda _: turn_on_once(), range(2)))
+    statuses = sorted(at_once(lambda: client_for(patient).post(FEED_PATH).status_code))
 
     assert statuses == [201, 409]
     assert CalendarFeed.objects.filter(token_hash__isnull=False).count() == 1

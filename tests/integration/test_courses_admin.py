@@ -10,6 +10,7 @@ import pytest
 
 from integration.courses import services
 from integration.models import Course, CourseTemplate, IntegrationPlan
+from tests.integration.factories import iv_course
 
 pytestmark = pytest.mark.django_db
 
@@ -70,13 +71,7 @@ def test_a_rule_the_expansion_cannot_take_is_refused(admin_client) -> None:
 
 
 def test_courses_are_read_only_in_the_admin(admin_client, patient, frozen_now) -> None:
-    course = services.course_create(
-        patient=patient,
-        template="iv-series",
-        start_date=dt.date(2026, 3, 3),
-        local_time=dt.time(9),
-        weekdays=["TU", "FR"],
-    ).course
+    course = iv_course(patient)
 
     page = admin_client.get(f"/admin/integration/course/{course.pk}/change/")
     deleted = admin_client.post(f"/admin/integration/course/{course.pk}/delete/", {"post": "yes"})

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integration.models import Course, CourseSession, PatientTimeline, Prompt, PromptStatus
 from journal.models import TreatmentSession
-from tests.integration.factories import make_patient
+from tests.integration.factories import iv_course, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -83,15 +83,7 @@ def test_the_same_id_with_another_request_is_a_conflict_with_the_course(
 
 def test_another_patients_course_id_is_a_conflict_without_the_course(patient_api, frozen_now):
     other = make_patient(email="other-course@example.org")
-    from integration.courses import services
-
-    taken = services.course_create(
-        patient=other,
-        template="iv-series",
-        start_date=dt.date(2026, 3, 3),
-        local_time=dt.time(9),
-        weekdays=["TU", "FR"],
-    ).course
+    taken = iv_course(other)
 
     response = create(patient_api, id=str(taken.pk))
 
@@ -183,13 +175,7 @@ def test_the_list_costs_the_same_queries_for_one_course_or_many(patient, patient
     for number in range(3):
         course = Course.objects.get(patient=patient, status="active")
         services.course_end(patient=patient, course_id=course.pk)
-        services.course_create(
-            patient=patient,
-            template="iv-series",
-            start_date=dt.date(2026, 3, 10 + number),
-            local_time=dt.time(9),
-            weekdays=["TU", "FR"],
-        )
+        iv_course(patient, start=dt.date(2026, 3, 10 + number))
     assert count_queries() == one
     assert len(patient_api.get("/api/v1/courses/").json()["results"]) == 4
 

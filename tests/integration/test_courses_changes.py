@@ -20,21 +20,11 @@ from integration.models import (
     PromptStatus,
 )
 from journal.models import TreatmentSession
+from tests.integration.factories import esketamine_course, iv_course
 
 pytestmark = pytest.mark.django_db
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def iv_course(patient, start=dt.date(2026, 3, 3)) -> Course:
-    """Six infusions on Tuesdays and Fridays at 09:00 Berlin time."""
-    return services.course_create(
-        patient=patient,
-        template="iv-series",
-        start_date=start,
-        local_time=dt.time(9),
-        weekdays=["TU", "FR"],
-    ).course
 
 
 def sessions_of(course: Course) -> list[TreatmentSession]:
@@ -44,6 +34,23 @@ def sessions_of(course: Course) -> list[TreatmentSession]:
         .select_related("session")
         .order_by("position")
     ]
+
+
+def move_by(
+    patient,
+    course: Course,
+    session: TreatmentSession,
+    delta: dt.timedelta,
+    scope: str = services.MoveScope.THIS,
+) -> None:
+    """Moves the course's session by `delta` (with `scope="following"`, every later one too)."""
+    services.course_session_move(
+        patient=patient,
+        course_id=course.pk,
+        session_id=session.pk,
+        scheduled_start=session.scheduled_start + delta,
+        scope=scope,
+    )
 
 
 def scheduled_prompts(session: TreatmentSession) -> dict[int, tuple[dt.datetime, dt.datetime]]:
@@ -69,12 +76,7 @@ def test_moving_one_session_moves_its_prompts_by_exactly_the_move(patient, froze
     others_before = [nominal_times(session) for session in others]
     assert before
 
-    services.course_session_move(
-        patient=patient,
-        course_id=course.pk,
-        session_id=third.pk,
-        scheduled_start=third.scheduled_start + dt.timedelta(hours=2),
-    )
+    move_by(patient, course, third, dt.timedelta(hours=2))
 
     third.refresh_from_db()
     assert third.scheduled_start == dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
@@ -136,13 +138,7 @@ def test_moving_later_keeps_the_sessions_in_order(patient, frozen_now):
     course = iv_course(patient)
     sessions = sessions_of(course)
 
-    services.course_session_move(
-        patient=patient,
-        course_id=course.pk,
-        session_id=sessions[1].pk,
-        scheduled_start=sessions[1].scheduled_start + dt.timedelta(days=1),
-        scope="following",
-    )
+    move_by(patient, course, sessions[1], dt.timedelta(days=1), scope="following")
 
     moved = sessions_of(course)
     assert moved[0].scheduled_start == sessions[0].scheduled_start
@@ -174,14 +170,7 @@ def test_skipping_a_session_cancels_it_and_its_prompts(patient, patient_api, fro
 
 
 def test_extending_maintenance_adds_sessions_in_its_rhythm_with_prompts(patient, frozen_now):
-    course = services.course_create(
-        patient=patient,
-        template="esketamine-induction-maintenance",
-        start_date=dt.date(2026, 3, 5),
-        local_time=dt.time(9),
-        weekdays=["MO", "TH"],
-        maintenance_interval_weeks=2,
-    ).course
+    course = esketamine_course(patient, maintenance_interval_weeks=2)
     last = sessions_of(course)[-1]
 
     services.course_extend(patient=patient, course_id=course.pk, sessions=2)
@@ -204,13 +193,7 @@ def test_extending_maintenance_adds_sessions_in_its_rhythm_with_prompts(patient,
 def test_a_repeated_extension_under_one_key_adds_the_sessions_once(
     patient, patient_api, frozen_now
 ):
-    course = services.course_create(
-        patient=patient,
-        template="esketamine-induction-maintenance",
-        start_date=dt.date(2026, 3, 5),
-        local_time=dt.time(9),
-        weekdays=["MO", "TH"],
-    ).course
+    course = esketamine_course(patient)
     url = f"/api/v1/courses/{course.pk}/extend/"
     key = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())}
 
@@ -374,13 +357,7 @@ def test_a_failing_hook_rolls_back_a_move_of_all_later_sessions(patient, frozen_
 
     fail_at(3)  # the third session moved
     with pytest.raises(HookFailure):
-        services.course_session_move(
-            patient=patient,
-            course_id=course.pk,
-            session_id=sessions[0].pk,
-            scheduled_start=sessions[0].scheduled_start + dt.timedelta(hours=1),
-            scope="following",
-        )
+        move_by(patient, course, sessions[0], dt.timedelta(hours=1), scope="following")
 
     assert [session.scheduled_start for session in sessions_of(course)] == [
         session.scheduled_start for session in sessions
@@ -421,13 +398,7 @@ def snapshot(patient):
 
 
 def test_a_failing_hook_rolls_back_a_skip_an_end_and_an_extension(patient, frozen_now, fail_at):
-    course = services.course_create(
-        patient=patient,
-        template="esketamine-induction-maintenance",
-        start_date=dt.date(2026, 3, 5),
-        local_time=dt.time(9),
-        weekdays=["MO", "TH"],
-    ).course
+    course = esketamine_course(patient)
     first = sessions_of(course)[0]
     before = snapshot(patient)
 

@@ -8,23 +8,16 @@ import datetime as dt
 import pytest
 
 from integration.care import shares
-from integration.courses import services
 from integration.models import AccessEvent, CourseSession
 from tests.integration.care_data import expire, make_entry, make_share
-from tests.integration.factories import make_session
+from tests.integration.factories import iv_course, make_session
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def course(patient, frozen_now):
-    return services.course_create(
-        patient=patient,
-        template="iv-series",
-        start_date=dt.date(2026, 3, 3),
-        local_time=dt.time(9),
-        weekdays=["TU", "FR"],
-    ).course
+    return iv_course(patient)
 
 
 def course_session(course, position):

@@ -372,21 +372,27 @@ def test_a_snoozed_prompt_says_it_was_snoozed(patient, patient_client) -> None:
 # Sessions that move or are cancelled --------------------------------------------------------
 
 
-def test_a_moved_session_moves_its_items_by_exactly_the_move(patient, patient_client) -> None:
-    """Two days later (no zone change in between): every wall time stays, so every item,
-    prompts moved by quiet hours included, moves by exactly the move."""
+def moved_from_day_five(patient, client, to: dt.datetime) -> tuple:
+    """An esketamine timeline with a dosing session five days ahead, moved to `to`: the
+    session, and the items of the next thirty days by key before and after the move."""
     esketamine(patient)
     session = make_session(patient, NOW + 5 * D)
     window = {"start": z(NOW), "end": z(NOW + 30 * D)}
-    before = keyed(every_item(patient_client, **window))
+    before = keyed(every_item(client, **window))
 
     services.session_update(
         patient=patient,
         session_id=session.pk,
-        data={"scheduled_start": NOW + 7 * D},
+        data={"scheduled_start": to},
         expected_versions=None,
     )
-    after = keyed(every_item(patient_client, **window))
+    return session, before, keyed(every_item(client, **window))
+
+
+def test_a_moved_session_moves_its_items_by_exactly_the_move(patient, patient_client) -> None:
+    """Two days later (no zone change in between): every wall time stays, so every item,
+    prompts moved by quiet hours included, moves by exactly the move."""
+    session, before, after = moved_from_day_five(patient, patient_client, NOW + 7 * D)
 
     assert set(after) == set(before)
     moves = {key: utc(after[key]["at"]) - utc(item["at"]) for key, item in before.items()}
@@ -396,18 +402,7 @@ def test_a_moved_session_moves_its_items_by_exactly_the_move(patient, patient_cl
 
 
 def test_an_odd_move_moves_the_session_and_reminders_exactly(patient, patient_client) -> None:
-    esketamine(patient)
-    session = make_session(patient, NOW + 5 * D)
-    window = {"start": z(NOW), "end": z(NOW + 30 * D)}
-    before = keyed(every_item(patient_client, **window))
-
-    services.session_update(
-        patient=patient,
-        session_id=session.pk,
-        data={"scheduled_start": NOW + 5 * D + 97 * M},
-        expected_versions=None,
-    )
-    after = keyed(every_item(patient_client, **window))
+    _, before, after = moved_from_day_five(patient, patient_client, NOW + 5 * D + 97 * M)
 
     fixed = [key for key in before if key[0] in {"session", "reminder"}]
     assert len(fixed) == 7

@@ -50,6 +50,13 @@ def make_entry(patient: User, **fields: Any) -> Entry:
     return entries_services.entry_create(patient=patient, **values).record
 
 
+def make_reflections(patient: User, intention: Entry, count: int) -> list[Entry]:
+    """`count` reflections on the intention."""
+    return [
+        make_entry(patient, kind="reflection", intention_ids=[intention.id]) for _ in range(count)
+    ]
+
+
 def make_measure(
     patient: User, *, instrument: str = "phq9", total: int | None = None, **fields: Any
 ) -> Measure:

@@ -67,32 +67,32 @@ def assert_each_carries_the_notice(*responses) -> None:
         assert response.json()["notice"] == not_monitored_notice(country=None)
 
 
+def create_read_and_change(client, url: str, body: dict, change: dict) -> tuple:
+    """Creates a record at `url`, reads it, and changes it (its first version)."""
+    created = client.post(url, body, format="json")
+    record_url = f"{url}{created.json()['id']}/"
+    read = client.get(record_url)
+    changed = client.patch(record_url, {**change, "version": 1}, format="json")
+    return created, read, changed
+
+
 def test_session_create_read_and_change_carry_the_notice(patient_client) -> None:
-    created = patient_client.post(
+    responses = create_read_and_change(
+        patient_client,
         "/api/v1/sessions/",
         {"kind": "integration", "scheduled_start": "2030-03-05T16:00:00Z", "note": "n"},
-        format="json",
-    )
-    session_id = created.json()["id"]
-    read = patient_client.get(f"/api/v1/sessions/{session_id}/")
-    changed = patient_client.patch(
-        f"/api/v1/sessions/{session_id}/", {"note": "m", "version": 1}, format="json"
+        {"note": "m"},
     )
 
-    assert_each_carries_the_notice(created, read, changed)
+    assert_each_carries_the_notice(*responses)
 
 
 def test_entry_create_read_and_change_carry_the_notice(patient_client) -> None:
-    created = patient_client.post(
-        "/api/v1/entries/", {"kind": "note", "body": "words"}, format="json"
-    )
-    entry_id = created.json()["id"]
-    read = patient_client.get(f"/api/v1/entries/{entry_id}/")
-    changed = patient_client.patch(
-        f"/api/v1/entries/{entry_id}/", {"body": "more", "version": 1}, format="json"
+    responses = create_read_and_change(
+        patient_client, "/api/v1/entries/", {"kind": "note", "body": "words"}, {"body": "more"}
     )
 
-    assert_each_carries_the_notice(created, read, changed)
+    assert_each_carries_the_notice(*responses)
 
 
 def test_a_repeated_create_carries_it_too(patient_client) -> None:

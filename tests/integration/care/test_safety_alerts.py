@@ -36,7 +36,11 @@ from journal.models import Measure
 from tests.accounts.factories import TOTPDeviceFactory
 from tests.integration.care_data import client_of, make_link, make_share
 from tests.integration.dashboard.conftest import signed_in_client
-from tests.integration.factories import make_patient, make_session, make_therapist
+from tests.integration.factories import (
+    make_patient,
+    make_therapist,
+    yesterdays_dosing,
+)
 from tests.integration.workers import Workers
 from tests.processes import wait_for
 from worker import tasks
@@ -424,7 +428,7 @@ def test_the_patients_page_flags_an_open_alert_and_logs_the_read(
 
 
 def test_the_patients_own_pages_show_the_flag_too(patient, therapist, link, sent_tasks, dashboard):
-    session = make_session(patient, timezone.now() - dt.timedelta(days=1), keep_prompts=False)
+    session = yesterdays_dosing(patient, keep_prompts=False)
     share = make_share(link, dosing_session=session, include_measures=True)
     phq9(patient)
 

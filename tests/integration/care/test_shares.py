@@ -25,14 +25,14 @@ from tests.integration.care_data import (
     make_share,
     signed_in,
 )
-from tests.integration.factories import make_session, make_therapist
+from tests.integration.factories import make_session, make_therapist, yesterdays_dosing
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def dosing(patient):
-    return make_session(patient, timezone.now() - dt.timedelta(days=1))
+    return yesterdays_dosing(patient)
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_another_patients_ids_answer_like_ids_that_do_not_exist(
     patient_api, patient, other_patient, therapist, link
 ):
     theirs_entry = make_entry(other_patient)
-    theirs_session = make_session(other_patient, timezone.now() - dt.timedelta(days=1))
+    theirs_session = yesterdays_dosing(other_patient)
     theirs_link = make_link(other_patient, therapist)
     missing = "00000000-0000-4000-8000-000000000000"
 

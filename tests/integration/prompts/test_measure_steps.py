@@ -89,24 +89,13 @@ def test_every_plan_gains_the_measures_before_a_course_and_a_week_after(slug) ->
 def test_an_exercise_records_an_instrument_exactly_when_it_is_a_measure(db) -> None:
     from django.db import IntegrityError, transaction
 
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Exercise.objects.create(
-            slug="bad-measure",
-            title="t",
-            instructions="i",
-            estimated_minutes=1,
-            answer_kind="measure",
-        )
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Exercise.objects.create(
-            slug="bad-entry",
-            title="t",
-            instructions="i",
-            estimated_minutes=1,
-            answer_kind="entry",
-            entry_kind="note",
-            instrument="phq9",
-        )
+    # A measure without its instrument, and an entry with one.
+    for fields in (
+        {"slug": "bad-measure", "answer_kind": "measure"},
+        {"slug": "bad-entry", "answer_kind": "entry", "entry_kind": "note", "instrument": "phq9"},
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Exercise.objects.create(title="t", instructions="i", estimated_minutes=1, **fields)
 
 
 # Scheduling ------------------------------------------------------------------------------
@@ -258,6 +247,13 @@ def past(patient):
     return make_session(patient, NOW - D, keep_prompts=False)
 
 
+@pytest.fixture
+def alerting(settings, patient, therapist):
+    """The safety hook wired, and a therapist linked who takes safety alerts."""
+    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
+    return make_link(patient, therapist, safety_alerts_enabled=True)
+
+
 def measure_prompt(patient, session, slug: str = "phq9", **fields) -> Prompt:
     step = PlanStep.objects.get(
         plan=plan("kap-default"), exercise__slug=slug, is_course_start_only=False
@@ -329,10 +325,8 @@ def test_item_9_above_0_answers_with_the_safety_block(patient, patient_client, p
 
 
 def test_item_9_alerts_a_consenting_therapist_in_the_same_transaction(
-    settings, patient, therapist, patient_client, past
+    patient, therapist, patient_client, past, alerting
 ) -> None:
-    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
-    make_link(patient, therapist, safety_alerts_enabled=True)
     prompt = measure_prompt(patient, past)
 
     body = complete(patient_client, prompt, {"answers": PHQ9_ITEM9}).json()
@@ -346,10 +340,8 @@ def test_item_9_alerts_a_consenting_therapist_in_the_same_transaction(
 
 
 def test_repeating_a_complete_with_the_same_measure_id_answers_the_same(
-    settings, patient, therapist, patient_client, past
+    patient, therapist, patient_client, past, alerting
 ) -> None:
-    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
-    make_link(patient, therapist, safety_alerts_enabled=True)
     prompt = measure_prompt(patient, past)
     measure_id = str(uuid.uuid4())
     sent = {"measure_id": measure_id, "answers": PHQ9_ITEM9}
@@ -472,10 +464,8 @@ def test_another_patients_measure_prompt_is_not_found(
 
 
 def test_a_measure_answer_that_arrives_after_the_prompt_expired_is_kept_and_alerts(
-    settings, patient, therapist, patient_client, past, monkeypatch
+    patient, therapist, patient_client, past, alerting, monkeypatch
 ) -> None:
-    settings.JOURNAL_SAFETY_HOOKS = [HOOK]
-    make_link(patient, therapist, safety_alerts_enabled=True)
     prompt = measure_prompt(patient, past)
     original = inbox._answerable
 

@@ -27,6 +27,15 @@ def post_session(client, **fields) -> dict:
     return response.json()
 
 
+def patch_session(client, session: dict, **changes):
+    """A PATCH of the session as the API answered it (its version)."""
+    return client.patch(
+        f"/api/v1/sessions/{session['id']}/",
+        {"version": session["version"], **changes},
+        format="json",
+    )
+
+
 def live(patient) -> list[Prompt]:
     return list(
         Prompt.objects.filter(patient=patient, status=PromptStatus.SCHEDULED).select_related(
@@ -91,11 +100,7 @@ def test_moving_a_session_through_the_api_moves_its_prompts(patient, patient_cli
     session = post_session(patient_client)
     before = {p.exercise.slug: p.due_at for p in live(patient)}
 
-    response = patient_client.patch(
-        f"/api/v1/sessions/{session['id']}/",
-        {"version": session["version"], "scheduled_start": "2026-03-10T10:00:00+01:00"},
-        format="json",
-    )
+    response = patch_session(patient_client, session, scheduled_start="2026-03-10T10:00:00+01:00")
 
     assert response.status_code == 200, response.json()
     after = {p.exercise.slug: p.due_at for p in live(patient)}
@@ -106,11 +111,7 @@ def test_cancelling_and_deleting_through_the_api_cancel_prompts(patient, patient
     first = post_session(patient_client)
     second = post_session(patient_client, scheduled_start="2026-04-20T10:00:00+02:00")
 
-    cancelled = patient_client.patch(
-        f"/api/v1/sessions/{first['id']}/",
-        {"version": first["version"], "status": "cancelled"},
-        format="json",
-    )
+    cancelled = patch_session(patient_client, first, status="cancelled")
     deleted = patient_client.delete(f"/api/v1/sessions/{second['id']}/", HTTP_IF_MATCH="*")
 
     assert (cancelled.status_code, deleted.status_code) == (200, 204)
@@ -122,11 +123,7 @@ def test_cancelling_and_deleting_through_the_api_cancel_prompts(patient, patient
 def test_recording_the_actual_start_through_the_api_reanchors(patient, patient_client) -> None:
     session = post_session(patient_client)
 
-    response = patient_client.patch(
-        f"/api/v1/sessions/{session['id']}/",
-        {"version": session["version"], "actual_start": "2026-03-09T11:00:00+01:00"},
-        format="json",
-    )
+    response = patch_session(patient_client, session, actual_start="2026-03-09T11:00:00+01:00")
 
     assert response.status_code == 200, response.json()
     due = {p.exercise.slug: p.due_at for p in live(patient)}

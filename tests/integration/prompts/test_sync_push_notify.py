@@ -27,6 +27,15 @@ def sent_tasks():
     cache.clear()
 
 
+def quiet_session(patient, sent_tasks, capture_on_commit):
+    """A session on MONDAY, its own push asked for and forgotten (none waiting)."""
+    with capture_on_commit(execute=True):
+        session = make_session(patient, MONDAY)
+    sent_tasks.clear()
+    cache.clear()
+    return session
+
+
 def move(patient, session, start: dt.datetime) -> None:
     services.session_update(
         patient=patient,
@@ -39,10 +48,7 @@ def move(patient, session, start: dt.datetime) -> None:
 def test_moving_a_session_asks_once_for_a_sync_push_after_commit(
     patient, sent_tasks, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        session = make_session(patient, MONDAY)
-    sent_tasks.clear()
-    cache.clear()
+    session = quiet_session(patient, sent_tasks, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         move(patient, session, MONDAY + dt.timedelta(days=1))
@@ -65,10 +71,7 @@ def test_moving_a_session_asks_once_for_a_sync_push_after_commit(
 def test_a_sync_that_changes_no_prompt_asks_for_nothing(
     patient, sent_tasks, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        session = make_session(patient, MONDAY)
-    sent_tasks.clear()
-    cache.clear()
+    session = quiet_session(patient, sent_tasks, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
         prompts_sync_for_session(session=session)  # planned again: the same prompts
@@ -79,9 +82,7 @@ def test_a_sync_that_changes_no_prompt_asks_for_nothing(
 def test_without_the_cache_every_change_still_asks(
     patient, sent_tasks, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        session = make_session(patient, MONDAY)
-    sent_tasks.clear()
+    session = quiet_session(patient, sent_tasks, django_capture_on_commit_callbacks)
 
     with mock.patch("django.core.cache.cache.add", side_effect=ConnectionError("cache down")):
         for days in (1, 2):

@@ -25,16 +25,20 @@ from tests.integration.care_data import (
     make_share,
     signed_in,
 )
-from tests.integration.factories import make_patient, make_session, make_therapist
+from tests.integration.factories import (
+    make_patient,
+    make_session,
+    make_therapist,
+    yesterdays_dosing,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def dosing(patient):
-    return make_session(
+    return yesterdays_dosing(
         patient,
-        timezone.now() - dt.timedelta(days=1),
         status="completed",
         note="private calendar note",
         after_effects={

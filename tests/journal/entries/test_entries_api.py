@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -13,7 +14,12 @@ from django.utils import timezone
 
 from journal import keys
 from journal.models import Entry
-from tests.journal.factories import make_entry, make_session
+from tests.journal.api_checks import (
+    assert_field_error,
+    assert_unknown_parameter,
+    ids_page_by_page,
+)
+from tests.journal.factories import make_entry, make_reflections, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +28,6 @@ URL = "/api/v1/entries/"
 
 def detail(entry_id) -> str:
     return f"{URL}{entry_id}/"
-
-
-def assert_field_error(response, field: str) -> None:
-    assert response.status_code == 400, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == "validation"
-    assert any(name == field or name.startswith(field + ".") for name in body["errors"]), body
 
 
 def past_dosing(patient, **fields):
@@ -196,6 +194,15 @@ def test_links_an_intention_to_an_upcoming_dosing_session(patient_client, patien
     assert response.json()["session"] == str(session.id)
 
 
+def post_linked(client, patient, kind: str, session_fields: dict[str, Any]):
+    """Posts an entry of `kind` linked to a new session `scheduled_start_days` from now
+    (with the other fields)."""
+    fields = dict(session_fields)
+    days = fields.pop("scheduled_start_days")
+    session = make_session(patient, scheduled_start=timezone.now() + timedelta(days=days), **fields)
+    return client.post(URL, {"kind": kind, "session": str(session.id)})
+
+
 @pytest.mark.parametrize(
     "session_fields",
     [
@@ -208,12 +215,7 @@ def test_links_an_intention_to_an_upcoming_dosing_session(patient_client, patien
 def test_rejects_an_intention_linked_to_a_session_that_is_not_upcoming_dosing(
     patient_client, patient, session_fields
 ) -> None:
-    days = session_fields.pop("scheduled_start_days")
-    session = make_session(
-        patient, scheduled_start=timezone.now() + timedelta(days=days), **session_fields
-    )
-
-    response = patient_client.post(URL, {"kind": "intention", "session": str(session.id)})
+    response = post_linked(patient_client, patient, "intention", session_fields)
 
     assert_field_error(response, "session")
     assert "upcoming dosing session" in response.json()["errors"]["session"][0]
@@ -230,12 +232,7 @@ def test_rejects_an_intention_linked_to_a_session_that_is_not_upcoming_dosing(
 def test_links_a_reflection_to_a_dosing_session_that_took_place(
     patient_client, patient, session_fields
 ) -> None:
-    days = session_fields.pop("scheduled_start_days")
-    session = make_session(
-        patient, scheduled_start=timezone.now() + timedelta(days=days), **session_fields
-    )
-
-    response = patient_client.post(URL, {"kind": "reflection", "session": str(session.id)})
+    response = post_linked(patient_client, patient, "reflection", session_fields)
 
     assert response.status_code == 201
 
@@ -251,12 +248,7 @@ def test_links_a_reflection_to_a_dosing_session_that_took_place(
 def test_rejects_reflection_linked_to_a_session_that_did_not_take_place(
     patient_client, patient, session_fields
 ) -> None:
-    days = session_fields.pop("scheduled_start_days")
-    session = make_session(
-        patient, scheduled_start=timezone.now() + timedelta(days=days), **session_fields
-    )
-
-    response = patient_client.post(URL, {"kind": "reflection", "session": str(session.id)})
+    response = post_linked(patient_client, patient, "reflection", session_fields)
 
     assert_field_error(response, "session")
     assert "taken place" in response.json()["errors"]["session"][0]
@@ -518,14 +510,7 @@ def test_lists_entries_newest_first_and_filters_them(patient_client, patient) ->
 def test_pages_entries_with_a_cursor_without_gaps_or_repeats(patient_client, patient) -> None:
     made = [make_entry(patient) for _ in range(7)]
 
-    seen = []
-    response = patient_client.get(URL, {"limit": 3})
-    while True:
-        page = response.json()
-        seen += [item["id"] for item in page["results"]]
-        if not page["next"]:
-            break
-        response = patient_client.get(page["next"])
+    seen = ids_page_by_page(patient_client, URL, 3)
 
     assert sorted(seen) == sorted(str(entry.id) for entry in made)
     assert len(seen) == len(set(seen)) == 7
@@ -547,10 +532,7 @@ def test_rejects_invalid_list_parameters(patient_client, params, field) -> None:
 
 
 def test_an_unknown_list_parameter_answers_400_unknown_parameter(patient_client) -> None:
-    response = patient_client.get(URL, {"sort": "title"})
-    assert response.status_code == 400
-    assert response.json()["code"] == "unknown_parameter"
-    assert set(response.json()["errors"]) == {"query"}
+    assert_unknown_parameter(patient_client.get(URL, {"sort": "title"}))
 
 
 def count_list_queries(client) -> int:
@@ -565,14 +547,12 @@ def test_list_uses_the_same_number_of_queries_for_5_and_50_entries(
     patient_client, patient, django_assert_max_num_queries
 ) -> None:
     intention = make_entry(patient, kind="intention")
-    for _ in range(4):
-        make_entry(patient, kind="reflection", intention_ids=[intention.id])
+    make_reflections(patient, intention, 4)
     with django_assert_max_num_queries(3):
         count_list_queries(patient_client)
     few = count_list_queries(patient_client)
 
-    for _ in range(45):
-        make_entry(patient, kind="reflection", intention_ids=[intention.id])
+    make_reflections(patient, intention, 45)
     with django_assert_max_num_queries(3):
         count_list_queries(patient_client)
 

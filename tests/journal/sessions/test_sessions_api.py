@@ -10,6 +10,11 @@ import pytest
 from django.utils import timezone
 
 from journal.models import TreatmentSession
+from tests.journal.api_checks import (
+    assert_field_error,
+    assert_unknown_parameter,
+    ids_page_by_page,
+)
 from tests.journal.factories import make_session
 
 pytestmark = pytest.mark.django_db
@@ -41,14 +46,6 @@ def dosing(**fields):
         "scheduled_start": soon(),
         **fields,
     }
-
-
-def assert_field_error(response, field: str) -> None:
-    assert response.status_code == 400, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == "validation"
-    assert any(name == field or name.startswith(field + ".") for name in body["errors"]), body
 
 
 # Create and read
@@ -479,15 +476,7 @@ def test_pages_sessions_with_a_cursor(patient_client, patient) -> None:
     now = timezone.now()
     made = [make_session(patient, scheduled_start=now + timedelta(days=n)) for n in range(5)]
 
-    seen = []
-    response = patient_client.get(URL, {"limit": 2})
-    while True:
-        page = response.json()
-        assert len(page["results"]) <= 2
-        seen += [item["id"] for item in page["results"]]
-        if not page["next"]:
-            break
-        response = patient_client.get(page["next"])
+    seen = ids_page_by_page(patient_client, URL, 2)
 
     assert seen == [str(session.id) for session in made]
 
@@ -512,8 +501,4 @@ def test_rejects_invalid_list_parameters(patient_client, params, field) -> None:
 
 
 def test_an_unknown_list_parameter_answers_400_unknown_parameter(patient_client) -> None:
-    response = patient_client.get(URL, {"colour": "blue"})
-
-    assert response.status_code == 400
-    assert response.json()["code"] == "unknown_parameter"
-    assert set(response.json()["errors"]) == {"query"}
+    assert_unknown_parameter(patient_client.get(URL, {"colour": "blue"}))
