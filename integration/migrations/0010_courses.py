@@ -105,6 +105,10 @@ def load_templates(apps, schema_editor):
 def unload_templates(apps, schema_editor):
     CourseTemplate = apps.get_model("integration", "CourseTemplate")
     CourseTemplate.objects.filter(slug__in=[item["slug"] for item in TEMPLATES]).delete()
+    # The phase table is altered next in this transaction; PostgreSQL refuses that while
+    # the deleted rows' deferred foreign-key checks are pending, so they run now.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
