@@ -20,13 +20,14 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts import selectors as account_selectors
 from backend.accounts.management.commands.seed_demo import PATIENT_EMAIL, THERAPIST_EMAIL
+from backend.accounts.management.demo_command import DemoCommand
 from backend.accounts.models import User
 from integration.care import links, selectors, shares
 from integration.courses import recurrence
@@ -125,31 +126,24 @@ def _backdate(entry: Entry, when: dt.datetime) -> None:
     Entry.objects.filter(pk=entry.pk).update(created_at=when, updated_at=when)
 
 
-class Command(BaseCommand):
+class Command(DemoCommand):
     help = (
         "Link the demo therapist and patient, write a shared dosing session with an "
         "intention, reflections, an exercise answer and after-effects, and print the "
         "dashboard address. Refuses to run unless DEBUG is on."
     )
 
+    writes = "writes demo journal data"
+
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--allow-without-debug",
-            action="store_true",
-            help="Run even though DEBUG is off (a demo server, never production).",
-        )
+        super().add_arguments(parser)
         parser.add_argument(
             "--url",
             default="http://127.0.0.1:8000",
             help="The server's address, for the printed dashboard link.",
         )
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG and not options["allow_without_debug"]:
-            raise CommandError(
-                "seed_demo_care writes demo journal data; it runs only with DEBUG=true "
-                "(or --allow-without-debug on a demo server)."
-            )
+    def handle_demo(self, **options: Any) -> None:
         patient = account_selectors.user_get_by_email(email=PATIENT_EMAIL)
         therapist = account_selectors.user_get_by_email(email=THERAPIST_EMAIL)
         if patient is None or therapist is None or not therapist.is_therapist:
