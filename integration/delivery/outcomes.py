@@ -174,7 +174,19 @@ def prompts_lock(prompt_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, 
     PostgreSQL may prefer the partial index on `sending` rows, which statistics gathered in a
     quiet moment call nearly empty but which holds every claimed row during a backlog, and
     scan all of it for each prompt (seen in the benchmark: 4x slower at 100,000 prompts).
+    On PostgreSQL the ids go as one array (`= ANY`), written by hand: the ORM's IN list
+    binds and quotes each of a batch's 200 ids in Python.
     """
+    if sql.is_available():
+        table = connection.ops.quote_name(Prompt._meta.db_table)
+        statement = (
+            f"SELECT {quoted(Prompt, 'id')}, {quoted(Prompt, 'status')}, "  # noqa: S608 (names only)
+            f"{quoted(Prompt, 'claim_id')} FROM {table} "
+            f"WHERE {quoted(Prompt, 'id')} = ANY(%s::uuid[]) FOR UPDATE"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [list(prompt_ids)])
+            return {prompt_id: (status, claim_id) for prompt_id, status, claim_id in cursor}
     return {
         prompt_id: (status, claim_id)
         for prompt_id, status, claim_id in Prompt.objects.select_for_update()
