@@ -19,6 +19,7 @@ from backend.accounts.models import User
 from backend.serializers import EnumField
 from integration.models import Prompt, PromptStatus
 from integration.prompts.serializers import PromptSerializer, prompt_data
+from journal.api import represent
 from journal.sync.serializers import SyncChangeSerializer
 from journal.sync.sources import SourceChange, SyncSource
 
@@ -48,7 +49,7 @@ def prompt_sync_data(prompt: Prompt) -> dict[str, Any]:
     data = prompt_data(prompt)
     if prompt.status == PromptStatus.SENDING:
         data["status"] = PromptStatus.SCHEDULED
-    return dict(PromptSerializer(data).data)
+    return represent(PromptSerializer, data)
 
 
 def prompt_sync_changes(

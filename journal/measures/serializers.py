@@ -13,6 +13,7 @@ from rest_framework import serializers
 from backend.pagination import MAX_PAGE_SIZE, pages_of
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
+from journal.api import represent
 from journal.crisis import CrisisAction, CrisisKind
 from journal.instruments import Band, Instrument
 from journal.measures import selectors
@@ -126,7 +127,7 @@ class MeasureCreatedSerializer(MeasureOutputSerializer):
 
 
 def measure_data(measure: Measure) -> dict[str, Any]:
-    return dict(MeasureOutputSerializer(measure).data)
+    return represent(MeasureOutputSerializer, measure)
 
 
 MeasurePageSerializer = pages_of("MeasurePage", MeasureOutputSerializer)

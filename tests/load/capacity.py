@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.load.run_load import (
     ROOT,
     Figures,
+    Service,
     cores,
     free_port,
     logged_errors,
@@ -51,6 +54,10 @@ class Step:
     p99: float
     requests: int
     failures: int
+    # CPU seconds each service's processes spent per request of the step (ms), and the
+    # host's one-minute load average at its end: on a shared host, what the step had.
+    cpu_ms: dict[str, float]
+    load: float
 
     @property
     def held(self) -> bool:
@@ -69,8 +76,35 @@ def step_plan(args: argparse.Namespace, host: str, rate: float) -> dict[str, Any
     return {"host": host, "phases": [warm_up, {**mix, "seconds": args.seconds}]}
 
 
-def measure(step_results: list[dict[str, Any]]) -> Step:
+def group_cpu_seconds(group: int) -> float:
+    """User and system CPU time of the live processes of a process group (Linux /proc)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone in the meantime
+        # After the command: state, ppid, pgrp, ... utime and stime are the 12th and 13th.
+        if int(fields[2]) == group:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def services_cpu(started: list[Service]) -> dict[str, float]:
+    if not Path("/proc/self/stat").exists():
+        return {}
+    return {service.name: group_cpu_seconds(service.process.pid) for service in started}
+
+
+def measure(
+    step_results: list[dict[str, Any]], cpu_before: dict[str, float], cpu_after: dict[str, float]
+) -> Step:
     mix = step_results[-1]
+    sent = sum(phase["total"]["requests"] for phase in step_results)
     total = Figures()
     total.add(mix["total"], mix["seconds"])
     return Step(
@@ -80,6 +114,11 @@ def measure(step_results: list[dict[str, Any]]) -> Step:
         p99=total.percentile(0.99),
         requests=total.requests,
         failures=sum(phase["total"]["failures"] for phase in step_results),
+        cpu_ms={
+            name: 1000 * (cpu_after[name] - cpu_before[name]) / sent if sent else 0.0
+            for name in cpu_after
+        },
+        load=os.getloadavg()[0],
     )
 
 
@@ -125,13 +164,17 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(base_url, started)
         rate = args.start
         while rate <= args.max_rate:
-            step = measure(run_locust(step_plan(args, base_url, rate), run_dir, locust_env))
+            before = services_cpu(started)
+            results = run_locust(step_plan(args, base_url, rate), run_dir, locust_env)
+            step = measure(results, before, services_cpu(started))
             steps.append(step)
+            cpu = "  ".join(f"{name} {ms:.1f}" for name, ms in step.cpu_ms.items())
             print(
                 f"  offered {step.offered:6.1f}  achieved {step.achieved:6.1f} req/s  "
                 f"p50 {step.p50:4.0f}  p99 {step.p99:4.0f} ms  requests {step.requests:6}  "
                 f"failed {step.failures}  {'held' if step.held else 'did NOT hold'}"
             )
+            print(f"    CPU ms a request: {cpu}; load average {step.load:.1f}")
             if not step.held:
                 break
             rate *= args.step
@@ -142,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         f"Highest rate that held: {best:.1f} req/s of the mix (p99 <= {P99_LIMIT_MS:.0f} ms, "
         f"no failure); goal >= {GOAL_RPS:.0f}: {'met' if best >= GOAL_RPS else 'NOT met'}"
     )
+    if steps and steps[-1].cpu_ms:
+        # The services' own CPU cost of a request, whatever else the host was running:
+        # what the cores could carry if they had nothing else to do (locust, PostgreSQL
+        # and Redis take theirs besides).
+        per_request = sum(min(step.cpu_ms[name] for step in steps) for name in steps[0].cpu_ms)
+        print(
+            f"CPU of the web, worker and beat processes a request (lowest step): "
+            f"{per_request:.1f} ms; load average {min(s.load for s in steps):.1f} to "
+            f"{max(s.load for s in steps):.1f} during the run"
+        )
     for name, bad in errors.items():
         print(f"Errors logged by {name}: {len(bad)}")
     print(f"Took {time.monotonic() - started_at:.0f} s in all")
