@@ -6,19 +6,31 @@ One definition each; views in every app import them from here.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from drf_spectacular.utils import OpenApiResponse
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from backend.accounts.models import User
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    ApiCursorPagination,
+    paginated,
+)
 
 PROBLEM = PROBLEM_CONTENT_TYPE
+
+# What an `extend_schema` made by a schema factory decorates: a view method or a view.
+Documented = TypeVar("Documented", bound=Callable[..., Any])
 
 
 def request_user(request: Request) -> User:
@@ -65,6 +77,48 @@ def problem_with_current(
 
 
 RESPONSE_404 = problem_openapi("Not found, or not yours.")
+
+
+def list_schema(
+    tag: str,
+    operation_id: str,
+    summary: str,
+    page: type[serializers.Serializer[Any]],
+    *,
+    description: str = "Newest first; cursor pages.",
+    problems: dict[int, OpenApiResponse] | None = None,
+) -> Callable[[Documented], Documented]:
+    """The schema of a list operation: the page parameters, a page of `page` (its
+    `pages_of` component) and the problem documents it may answer besides, by status."""
+    responses: dict[Any, OpenApiResponse] = {200: OpenApiResponse(page, description="A page.")}
+    for status_code, problem in (problems or {}).items():
+        responses[(status_code, PROBLEM)] = problem
+    return extend_schema(
+        tags=[tag],
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        parameters=PAGE_PARAMETERS,
+        responses=responses,
+    )
+
+
+class PageListView(APIView):
+    """A list: GET answers one page of `rows`, the page's rows rendered at once by
+    `render`, ordered and paged by `pagination`. The subclass names the schema
+    (`extend_schema_view(get=list_schema(...))`)."""
+
+    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    pagination: type[ApiCursorPagination]
+
+    def rows(self, request: Request) -> QuerySet[Any, Any] | Sequence[Any]:
+        raise NotImplementedError
+
+    def render(self, page: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        return paginated(request, self, self.rows(request), self.render, pagination=self.pagination)
 
 
 @contextlib.contextmanager

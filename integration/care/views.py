@@ -7,10 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -21,7 +23,15 @@ from backend.accounts.permissions import (
     IsAuthenticatedWithSecondFactor,
     IsPatient,
 )
-from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
+from backend.api import (
+    PROBLEM,
+    RESPONSE_404,
+    PageListView,
+    list_schema,
+    problem_openapi,
+    request_patient,
+    request_user,
+)
 from backend.errors import ProblemError
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
@@ -29,12 +39,7 @@ from backend.idempotency import (
     idempotent,
     response_409_idempotency,
 )
-from backend.pagination import (
-    PAGE_PARAMETERS,
-    PAGE_QUERY_PARAMETERS,
-    cursor_pagination,
-    paginated,
-)
+from backend.pagination import cursor_pagination
 from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
@@ -55,6 +60,7 @@ from integration.care.serializers import (
     code_field,
     share_values,
 )
+from integration.models import AccessEvent, CareLink, Share
 
 CODE_EXAMPLE = "K7M2-QX9P"
 
@@ -135,9 +141,13 @@ class CareLinkPreviewView(_PostThrottled, APIView):
         )
 
 
-class CareLinkCollectionView(_PostThrottled, APIView):
+@extend_schema_view(
+    get=list_schema(
+        "care", "care_links_list", "Your care links, ended ones too", CareLinkPageSerializer
+    )
+)
+class CareLinkCollectionView(_PostThrottled, PageListView):
     permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("-created_at", "-id")
 
     class InputSerializer(StrictSerializer):
@@ -163,23 +173,11 @@ class CareLinkCollectionView(_PostThrottled, APIView):
                 raise serializers.ValidationError("Confirm with true to link.")
             return value
 
-    @extend_schema(
-        tags=["care"],
-        operation_id="care_links_list",
-        summary="Your care links, ended ones too",
-        description="Newest first; cursor pages.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(CareLinkPageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
-        links = selectors.care_links_for_patient(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            links,
-            lambda page: [care_link_data(link) for link in page],
-            pagination=self.pagination,
-        )
+    def rows(self, request: Request) -> QuerySet[CareLink]:
+        return selectors.care_links_for_patient(patient=request_patient(request))
+
+    def render(self, page: list[CareLink]) -> list[Any]:
+        return [care_link_data(link) for link in page]
 
     @extend_schema(
         tags=["care"],
@@ -352,9 +350,11 @@ class CareLinkDetailView(APIView):
 RESPONSE_400_SHARE = problem_openapi("`validation`: see `errors` for the fields.")
 
 
-class ShareCollectionView(APIView):
+@extend_schema_view(
+    get=list_schema("care", "shares_list", "Your shares, whatever their state", SharePageSerializer)
+)
+class ShareCollectionView(PageListView):
     permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("-created_at", "-id")
 
     class InputSerializer(StrictSerializer):
@@ -395,25 +395,11 @@ class ShareCollectionView(APIView):
         class Meta:
             ref_name = "ShareCreate"
 
-    @extend_schema(
-        tags=["care"],
-        operation_id="shares_list",
-        summary="Your shares, whatever their state",
-        description="Newest first; cursor pages.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(SharePageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
-        shares = selectors.shares_for_patient(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            shares,
-            lambda page: list(
-                ShareSerializer([share_values(share) for share in page], many=True).data
-            ),
-            pagination=self.pagination,
-        )
+    def rows(self, request: Request) -> QuerySet[Share]:
+        return selectors.shares_for_patient(patient=request_patient(request))
+
+    def render(self, page: list[Share]) -> list[Any]:
+        return list(ShareSerializer([share_values(share) for share in page], many=True).data)
 
     @extend_schema(
         tags=["care"],
@@ -523,28 +509,24 @@ class ShareDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AccessEventListView(APIView):
-    permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
-    pagination = cursor_pagination("-created_at", "-id")
-
-    @extend_schema(
-        tags=["care"],
-        operation_id="access_events_list",
-        summary="Who read your data, and what",
+@extend_schema_view(
+    get=list_schema(
+        "care",
+        "access_events_list",
+        "Who read your data, and what",
+        AccessEventPageSerializer,
         description=(
             "Every read by a therapist, and every read of your calendar feed's URL (`via`: "
             "`calendar`), newest first, cursor pages."
         ),
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(AccessEventPageSerializer, description="A page.")},
     )
-    def get(self, request: Request) -> Response:
-        events = selectors.access_events_for_patient(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            events,
-            lambda page: list(AccessEventSerializer(page, many=True).data),
-            pagination=self.pagination,
-        )
+)
+class AccessEventListView(PageListView):
+    permission_classes = [IsPatient]
+    pagination = cursor_pagination("-created_at", "-id")
+
+    def rows(self, request: Request) -> QuerySet[AccessEvent]:
+        return selectors.access_events_for_patient(patient=request_patient(request))
+
+    def render(self, page: list[AccessEvent]) -> list[Any]:
+        return list(AccessEventSerializer(page, many=True).data)
