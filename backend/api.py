@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,17 +91,46 @@ def list_schema(
 ) -> Callable[[Documented], Documented]:
     """The schema of a list operation: the page parameters, a page of `page` (its
     `pages_of` component) and the problem documents it may answer besides, by status."""
-    responses: dict[Any, OpenApiResponse] = {200: OpenApiResponse(page, description="A page.")}
-    for status_code, problem in (problems or {}).items():
-        responses[(status_code, PROBLEM)] = problem
     return extend_schema(
         tags=[tag],
         operation_id=operation_id,
         summary=summary,
         description=description,
         parameters=PAGE_PARAMETERS,
-        responses=responses,
+        responses=_responses({200: OpenApiResponse(page, description="A page.")}, problems),
     )
+
+
+def detail_schema(
+    tag: str,
+    summary: str,
+    ok: OpenApiResponse,
+    *,
+    status: int = 200,
+    operation_id: str | None = None,
+    description: str | None = None,
+    problems: dict[int, OpenApiResponse] | None = None,
+    request: Any = empty,
+    examples: list[OpenApiExample] | None = None,
+) -> Callable[[Documented], Documented]:
+    """The schema of an operation on one resource of the caller's, named by its id: `ok`
+    under `status`, the 404 of one that does not exist or is not theirs, and the problem
+    documents it may answer besides, by status."""
+    return extend_schema(
+        tags=[tag],
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses=_responses({status: ok, (404, PROBLEM): RESPONSE_404}, problems),
+        examples=examples,
+    )
+
+
+def _responses(
+    responses: dict[Any, OpenApiResponse], problems: dict[int, OpenApiResponse] | None
+) -> dict[Any, OpenApiResponse]:
+    return responses | {(status, PROBLEM): problem for status, problem in (problems or {}).items()}
 
 
 class PageListView(APIView):

@@ -25,8 +25,8 @@ from backend.accounts.permissions import (
 )
 from backend.api import (
     PROBLEM,
-    RESPONSE_404,
     PageListView,
+    detail_schema,
     list_schema,
     problem_openapi,
     request_patient,
@@ -255,17 +255,16 @@ class CareLinkDetailView(APIView):
         class Meta:
             ref_name = "CareLinkUpdate"
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "One of your care links, with your safety alert consent history",
+        OpenApiResponse(CareLinkDetailSerializer, description="The link."),
         operation_id="care_links_retrieve",
-        summary="One of your care links, with your safety alert consent history",
-        responses={
-            200: OpenApiResponse(CareLinkDetailSerializer, description="The link."),
-            (404, PROBLEM): RESPONSE_404,
-            (410, PROBLEM): problem_openapi(
+        problems={
+            410: problem_openapi(
                 "`care_link_ended`: the link was ended; the problem carries `ended_at` and "
                 "`safety_alerts_history`, and the list keeps the link."
-            ),
+            )
         },
     )
     def get(self, request: Request, link_id: uuid.UUID) -> Response:
@@ -287,10 +286,11 @@ class CareLinkDetailView(APIView):
             )
         return Response(data)
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "Give or withdraw consent to safety alerts on a care link",
+        OpenApiResponse(CareLinkDetailSerializer, description="The changed link."),
         operation_id="care_links_update",
-        summary="Give or withdraw consent to safety alerts on a care link",
         description=(
             "Takes effect at once: the next PHQ-9 with item 9 above 0 alerts this therapist, "
             "or does not. Withdrawing also hides alerts not yet acknowledged and cancels any "
@@ -298,13 +298,8 @@ class CareLinkDetailView(APIView):
             "version (see GET for the history); the therapist sees only the current state. "
             "Repeating the decision in force changes nothing."
         ),
+        problems={409: RESPONSE_409_CONSENT, 410: RESPONSE_410_ENDED},
         request=UpdateSerializer,
-        responses={
-            200: OpenApiResponse(CareLinkDetailSerializer, description="The changed link."),
-            (404, PROBLEM): RESPONSE_404,
-            (409, PROBLEM): RESPONSE_409_CONSENT,
-            (410, PROBLEM): RESPONSE_410_ENDED,
-        },
         examples=[
             OpenApiExample(
                 "Withdraw consent", value={"safety_alerts_enabled": False}, request_only=True
@@ -329,18 +324,16 @@ class CareLinkDetailView(APIView):
         link, history = selectors.care_link_get_for_patient(patient=patient, link_id=link_id)
         return Response(care_link_detail_data(link, history))
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "End a care link (patient or therapist)",
+        OpenApiResponse(description="Ended."),
+        status=204,
         operation_id="care_links_end",
-        summary="End a care link (patient or therapist)",
         description=(
             "Every share under it stops being readable with the therapist's next request. "
             "Ending an ended link changes nothing (204)."
         ),
-        responses={
-            204: OpenApiResponse(description="Ended."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def delete(self, request: Request, link_id: uuid.UUID) -> Response:
         care_links.care_link_end(user=request_user(request), link_id=link_id)
@@ -468,17 +461,16 @@ class ShareCollectionView(PageListView):
 class ShareDetailView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "A share and exactly what it exposes",
+        OpenApiResponse(ShareDetailSerializer, description="The share."),
         operation_id="shares_retrieve",
-        summary="A share and exactly what it exposes",
-        responses={
-            200: OpenApiResponse(ShareDetailSerializer, description="The share."),
-            (404, PROBLEM): RESPONSE_404,
-            (410, PROBLEM): problem_openapi(
+        problems={
+            410: problem_openapi(
                 "`share_revoked`: revoked (DELETE); `revoked_at` says when. The list of "
                 "shares keeps it as a record."
-            ),
+            )
         },
     )
     def get(self, request: Request, share_id: uuid.UUID) -> Response:
@@ -494,15 +486,13 @@ class ShareDetailView(APIView):
         }
         return Response(ShareDetailSerializer(values).data)
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "Revoke a share",
+        OpenApiResponse(description="Revoked."),
+        status=204,
         operation_id="shares_revoke",
-        summary="Revoke a share",
         description="The therapist's next request no longer reads it. Again: no change (204).",
-        responses={
-            204: OpenApiResponse(description="Revoked."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def delete(self, request: Request, share_id: uuid.UUID) -> Response:
         care_shares.share_revoke(patient=request_patient(request), share_id=share_id)

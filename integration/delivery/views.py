@@ -21,7 +21,7 @@ from backend.accounts.models import DeviceToken
 from backend.accounts.permissions import (
     IsPatient,
 )
-from backend.api import PROBLEM, RESPONSE_404, PageListView, list_schema, request_patient
+from backend.api import PROBLEM, PageListView, detail_schema, list_schema, request_patient
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
@@ -170,10 +170,11 @@ class DeviceDetailView(APIView):
         class Meta:
             ref_name = "PushDeviceUpdate"
 
-    @extend_schema(
-        tags=["devices"],
+    @detail_schema(
+        "devices",
+        "Say whether this device may show notifications",
+        OpenApiResponse(DeviceSerializer, description="The device as it is now."),
         operation_id="push_devices_update",
-        summary="Say whether this device may show notifications",
         description=(
             "Send it whenever the app finds the system's notification permission changed "
             "(check at every start). A `refused` device is sent no push; then sync again: "
@@ -188,10 +189,6 @@ class DeviceDetailView(APIView):
                 "Notifications allowed", value={"push_permission": "granted"}, request_only=True
             ),
         ],
-        responses={
-            200: OpenApiResponse(DeviceSerializer, description="The device as it is now."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def patch(self, request: Request, device_id: uuid.UUID) -> Response:
         serializer = self.UpdateSerializer(data=request.data)
@@ -203,14 +200,12 @@ class DeviceDetailView(APIView):
         )
         return Response(device_data(device))
 
-    @extend_schema(
-        tags=["devices"],
+    @detail_schema(
+        "devices",
+        "Stop prompts on a device",
+        OpenApiResponse(description="Retired."),
+        status=204,
         operation_id="push_devices_retire",
-        summary="Stop prompts on a device",
-        responses={
-            204: OpenApiResponse(description="Retired."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def delete(self, request: Request, device_id: uuid.UUID) -> Response:
         delivery_devices.device_retire(patient=request_patient(request), device_id=device_id)

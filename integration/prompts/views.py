@@ -31,6 +31,7 @@ from backend.api import (
     RESPONSE_404,
     Documented,
     PageListView,
+    detail_schema,
     list_schema,
     problem_with_current,
     request_patient,
@@ -305,14 +306,11 @@ class PromptListView(APIView):
 class PromptDetailView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        tags=["prompts"],
-        summary="One of your prompts",
+    @detail_schema(
+        "prompts",
+        "One of your prompts",
+        OpenApiResponse(PromptSerializer, description="The prompt."),
         description="What a notification's prompt id opens.",
-        responses={
-            200: OpenApiResponse(PromptSerializer, description="The prompt."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def get(self, request: Request, prompt_id: uuid.UUID) -> Response:
         prompt = selectors.prompt_get_for_patient(
