@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.fields import empty
@@ -87,16 +87,18 @@ def list_schema(
     page: type[serializers.Serializer[Any]],
     *,
     description: str = "Newest first; cursor pages.",
+    parameters: Sequence[OpenApiParameter] = (),
     problems: dict[int, OpenApiResponse] | None = None,
 ) -> Callable[[Documented], Documented]:
-    """The schema of a list operation: the page parameters, a page of `page` (its
-    `pages_of` component) and the problem documents it may answer besides, by status."""
+    """The schema of a list operation: its own query `parameters` and the page's, a page
+    of `page` (its `pages_of` component) and the problem documents it may answer besides,
+    by status."""
     return extend_schema(
         tags=[tag],
         operation_id=operation_id,
         summary=summary,
         description=description,
-        parameters=PAGE_PARAMETERS,
+        parameters=[*parameters, *PAGE_PARAMETERS],
         responses=_responses({200: OpenApiResponse(page, description="A page.")}, problems),
     )
 
@@ -138,7 +140,7 @@ class PageListView(APIView):
     `render`, ordered and paged by `pagination`. The subclass names the schema
     (`extend_schema_view(get=list_schema(...))`)."""
 
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
+    query_parameters: dict[str, tuple[str, ...]] = {"get": PAGE_QUERY_PARAMETERS}
     pagination: type[ApiCursorPagination]
 
     def rows(self, request: Request) -> QuerySet[Any, Any] | Sequence[Any]:

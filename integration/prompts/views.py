@@ -48,7 +48,6 @@ from backend.idempotency import (
 )
 from backend.pagination import (
     MAX_PAGE_SIZE,
-    PAGE_PARAMETERS,
     PAGE_QUERY_PARAMETERS,
     cursor_pagination,
 )
@@ -243,9 +242,6 @@ class TimelineView(APIView):
         return Response(TimelineSerializer(timeline).data)
 
 
-PromptPagination = cursor_pagination("-due_at", "-id")
-
-
 STATUS_PARAMETER = OpenApiParameter(
     "status",
     str,
@@ -256,9 +252,24 @@ STATUS_PARAMETER = OpenApiParameter(
 )
 
 
-class PromptListView(APIView):
+@extend_schema_view(
+    get=list_schema(
+        "prompts",
+        "prompts_list",
+        "Your prompt inbox",
+        PromptPageSerializer,
+        description=(
+            "Prompts that are due and still open, and those finished in the last two "
+            "weeks; newest due first, cursor pages. A prompt you missed as a notification "
+            "is here."
+        ),
+        parameters=[STATUS_PARAMETER],
+    )
+)
+class PromptListView(PageListView):
     permission_classes = [IsPatient]
     query_parameters = {"get": ("status", *PAGE_QUERY_PARAMETERS)}
+    pagination = cursor_pagination("-due_at", "-id")
 
     class QuerySerializer(StrictSerializer):
         """The inbox's query parameters."""
@@ -267,19 +278,7 @@ class PromptListView(APIView):
         cursor = serializers.CharField(required=False)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
 
-    @extend_schema(
-        tags=["prompts"],
-        operation_id="prompts_list",
-        summary="Your prompt inbox",
-        description=(
-            "Prompts that are due and still open, and those finished in the last two "
-            "weeks; newest due first, cursor pages. A prompt you missed as a notification "
-            "is here."
-        ),
-        parameters=[STATUS_PARAMETER, *PAGE_PARAMETERS],
-        responses={200: OpenApiResponse(PromptPageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
+    def rows(self, request: Request) -> QuerySet[Prompt]:
         patient = request_patient(request)
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -293,14 +292,14 @@ class PromptListView(APIView):
             raise ValidationError(
                 {"status": ["Choose from: " + ", ".join(PromptStatus.values) + "."]}
             )
-        prompts = selectors.prompt_list_for_patient(
+        return selectors.prompt_list_for_patient(
             patient=patient, now=timezone.now(), statuses=statuses or None
         )
-        paginator = PromptPagination()
-        page = paginator.paginate_queryset(prompts, request, view=self) or []
+
+    def render(self, page: list[Prompt]) -> list[Any]:
         # One serializer for the page: one per row would copy its fields each time.
         rows = [prompt_data(prompt) for prompt in page]
-        return paginator.get_paginated_response(PromptSerializer(rows, many=True).data)
+        return list(PromptSerializer(rows, many=True).data)
 
 
 class PromptDetailView(APIView):
