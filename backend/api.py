@@ -7,21 +7,33 @@ One definition each; views in every app import them from here.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.fields import empty
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import DeviceToken, User
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError
+from backend.pagination import (
+    PAGE_PARAMETERS,
+    PAGE_QUERY_PARAMETERS,
+    ApiCursorPagination,
+    paginated,
+)
 
 PROBLEM = PROBLEM_CONTENT_TYPE
+
+# What an `extend_schema` made by a schema factory decorates: a view method or a view.
+Documented = TypeVar("Documented", bound=Callable[..., Any])
 
 
 def request_user(request: Request) -> User:
@@ -93,6 +105,79 @@ def problem_with_current(
 
 
 RESPONSE_404 = problem_openapi("Not found, or not yours.")
+
+
+def list_schema(
+    tag: str,
+    operation_id: str,
+    summary: str,
+    page: type[serializers.Serializer[Any]],
+    *,
+    description: str = "Newest first; cursor pages.",
+    parameters: Sequence[OpenApiParameter] = (),
+    problems: dict[int, OpenApiResponse] | None = None,
+) -> Callable[[Documented], Documented]:
+    """The schema of a list operation: its own query `parameters` and the page's, a page
+    of `page` (its `pages_of` component) and the problem documents it may answer besides,
+    by status."""
+    return extend_schema(
+        tags=[tag],
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        parameters=[*parameters, *PAGE_PARAMETERS],
+        responses=_responses({200: OpenApiResponse(page, description="A page.")}, problems),
+    )
+
+
+def detail_schema(
+    tag: str,
+    summary: str,
+    ok: OpenApiResponse,
+    *,
+    status: int = 200,
+    operation_id: str | None = None,
+    description: str | None = None,
+    problems: dict[int, OpenApiResponse] | None = None,
+    request: Any = empty,
+    examples: list[OpenApiExample] | None = None,
+) -> Callable[[Documented], Documented]:
+    """The schema of an operation on one resource of the caller's, named by its id: `ok`
+    under `status`, the 404 of one that does not exist or is not theirs, and the problem
+    documents it may answer besides, by status."""
+    return extend_schema(
+        tags=[tag],
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses=_responses({status: ok, (404, PROBLEM): RESPONSE_404}, problems),
+        examples=examples,
+    )
+
+
+def _responses(
+    responses: dict[Any, OpenApiResponse], problems: dict[int, OpenApiResponse] | None
+) -> dict[Any, OpenApiResponse]:
+    return responses | {(status, PROBLEM): problem for status, problem in (problems or {}).items()}
+
+
+class PageListView(APIView):
+    """A list: GET answers one page of `rows`, the page's rows rendered at once by
+    `render`, ordered and paged by `pagination`. The subclass names the schema
+    (`extend_schema_view(get=list_schema(...))`)."""
+
+    query_parameters: dict[str, tuple[str, ...]] = {"get": PAGE_QUERY_PARAMETERS}
+    pagination: type[ApiCursorPagination]
+
+    def rows(self, request: Request) -> QuerySet[Any, Any] | Sequence[Any]:
+        raise NotImplementedError
+
+    def render(self, page: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        return paginated(request, self, self.rows(request), self.render, pagination=self.pagination)
 
 
 @contextlib.contextmanager

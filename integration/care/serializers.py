@@ -169,19 +169,26 @@ class ShareSerializer(serializers.Serializer[Any]):
         ref_name = "Share"
 
 
-def share_values(share: Share) -> dict[str, Any]:
+def share_core_values(share: Share) -> dict[str, Any]:
+    """What the patient and the therapist both see of a share (its id, dates, sessions and
+    what it holds); the entry count is the selector's `exposed_entry_count`."""
     return {
         "id": share.id,
-        "care_link": share.care_link_id,
-        "therapist": {"id": share.therapist_id, "display_name": share.therapist.display_name},
-        "state": selectors.share_state(share),
         "created_at": share.created_at,
         "expires_at": share.expires_at,
-        "revoked_at": share.revoked_at,
         "dosing_session": session_ref(share.dosing_session),
         "integration_session": session_ref(share.integration_session),
         "entry_count": getattr(share, "exposed_entry_count", 0),
         "include_measures": share.include_measures,
+    }
+
+
+def share_values(share: Share) -> dict[str, Any]:
+    return share_core_values(share) | {
+        "care_link": share.care_link_id,
+        "therapist": {"id": share.therapist_id, "display_name": share.therapist.display_name},
+        "state": selectors.share_state(share),
+        "revoked_at": share.revoked_at,
     }
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -21,7 +23,15 @@ from backend.accounts.permissions import (
     IsAuthenticatedWithSecondFactor,
     IsPatient,
 )
-from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_patient, request_user
+from backend.api import (
+    PROBLEM,
+    PageListView,
+    detail_schema,
+    list_schema,
+    problem_openapi,
+    request_patient,
+    request_user,
+)
 from backend.errors import ProblemError
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
@@ -29,12 +39,7 @@ from backend.idempotency import (
     idempotent,
     response_409_idempotency,
 )
-from backend.pagination import (
-    PAGE_PARAMETERS,
-    PAGE_QUERY_PARAMETERS,
-    cursor_pagination,
-    paginated,
-)
+from backend.pagination import cursor_pagination
 from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from backend.throttling import ScopedRateThrottleFailingOpen
@@ -55,6 +60,7 @@ from integration.care.serializers import (
     code_field,
     share_values,
 )
+from integration.models import AccessEvent, CareLink, Share
 
 CODE_EXAMPLE = "K7M2-QX9P"
 
@@ -135,9 +141,13 @@ class CareLinkPreviewView(_PostThrottled, APIView):
         )
 
 
-class CareLinkCollectionView(_PostThrottled, APIView):
+@extend_schema_view(
+    get=list_schema(
+        "care", "care_links_list", "Your care links, ended ones too", CareLinkPageSerializer
+    )
+)
+class CareLinkCollectionView(_PostThrottled, PageListView):
     permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("-created_at", "-id")
 
     class InputSerializer(StrictSerializer):
@@ -163,23 +173,11 @@ class CareLinkCollectionView(_PostThrottled, APIView):
                 raise serializers.ValidationError("Confirm with true to link.")
             return value
 
-    @extend_schema(
-        tags=["care"],
-        operation_id="care_links_list",
-        summary="Your care links, ended ones too",
-        description="Newest first; cursor pages.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(CareLinkPageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
-        links = selectors.care_links_for_patient(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            links,
-            lambda page: [care_link_data(link) for link in page],
-            pagination=self.pagination,
-        )
+    def rows(self, request: Request) -> QuerySet[CareLink]:
+        return selectors.care_links_for_patient(patient=request_patient(request))
+
+    def render(self, page: list[CareLink]) -> list[Any]:
+        return [care_link_data(link) for link in page]
 
     @extend_schema(
         tags=["care"],
@@ -257,17 +255,16 @@ class CareLinkDetailView(APIView):
         class Meta:
             ref_name = "CareLinkUpdate"
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "One of your care links, with your safety alert consent history",
+        OpenApiResponse(CareLinkDetailSerializer, description="The link."),
         operation_id="care_links_retrieve",
-        summary="One of your care links, with your safety alert consent history",
-        responses={
-            200: OpenApiResponse(CareLinkDetailSerializer, description="The link."),
-            (404, PROBLEM): RESPONSE_404,
-            (410, PROBLEM): problem_openapi(
+        problems={
+            410: problem_openapi(
                 "`care_link_ended`: the link was ended; the problem carries `ended_at` and "
                 "`safety_alerts_history`, and the list keeps the link."
-            ),
+            )
         },
     )
     def get(self, request: Request, link_id: uuid.UUID) -> Response:
@@ -289,10 +286,11 @@ class CareLinkDetailView(APIView):
             )
         return Response(data)
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "Give or withdraw consent to safety alerts on a care link",
+        OpenApiResponse(CareLinkDetailSerializer, description="The changed link."),
         operation_id="care_links_update",
-        summary="Give or withdraw consent to safety alerts on a care link",
         description=(
             "Takes effect at once: the next PHQ-9 with item 9 above 0 alerts this therapist, "
             "or does not. Withdrawing also hides alerts not yet acknowledged and cancels any "
@@ -300,13 +298,8 @@ class CareLinkDetailView(APIView):
             "version (see GET for the history); the therapist sees only the current state. "
             "Repeating the decision in force changes nothing."
         ),
+        problems={409: RESPONSE_409_CONSENT, 410: RESPONSE_410_ENDED},
         request=UpdateSerializer,
-        responses={
-            200: OpenApiResponse(CareLinkDetailSerializer, description="The changed link."),
-            (404, PROBLEM): RESPONSE_404,
-            (409, PROBLEM): RESPONSE_409_CONSENT,
-            (410, PROBLEM): RESPONSE_410_ENDED,
-        },
         examples=[
             OpenApiExample(
                 "Withdraw consent", value={"safety_alerts_enabled": False}, request_only=True
@@ -331,18 +324,16 @@ class CareLinkDetailView(APIView):
         link, history = selectors.care_link_get_for_patient(patient=patient, link_id=link_id)
         return Response(care_link_detail_data(link, history))
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "End a care link (patient or therapist)",
+        OpenApiResponse(description="Ended."),
+        status=204,
         operation_id="care_links_end",
-        summary="End a care link (patient or therapist)",
         description=(
             "Every share under it stops being readable with the therapist's next request. "
             "Ending an ended link changes nothing (204)."
         ),
-        responses={
-            204: OpenApiResponse(description="Ended."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def delete(self, request: Request, link_id: uuid.UUID) -> Response:
         care_links.care_link_end(user=request_user(request), link_id=link_id)
@@ -352,9 +343,11 @@ class CareLinkDetailView(APIView):
 RESPONSE_400_SHARE = problem_openapi("`validation`: see `errors` for the fields.")
 
 
-class ShareCollectionView(APIView):
+@extend_schema_view(
+    get=list_schema("care", "shares_list", "Your shares, whatever their state", SharePageSerializer)
+)
+class ShareCollectionView(PageListView):
     permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("-created_at", "-id")
 
     class InputSerializer(StrictSerializer):
@@ -395,25 +388,11 @@ class ShareCollectionView(APIView):
         class Meta:
             ref_name = "ShareCreate"
 
-    @extend_schema(
-        tags=["care"],
-        operation_id="shares_list",
-        summary="Your shares, whatever their state",
-        description="Newest first; cursor pages.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(SharePageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
-        shares = selectors.shares_for_patient(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            shares,
-            lambda page: list(
-                ShareSerializer([share_values(share) for share in page], many=True).data
-            ),
-            pagination=self.pagination,
-        )
+    def rows(self, request: Request) -> QuerySet[Share]:
+        return selectors.shares_for_patient(patient=request_patient(request))
+
+    def render(self, page: list[Share]) -> list[Any]:
+        return list(ShareSerializer([share_values(share) for share in page], many=True).data)
 
     @extend_schema(
         tags=["care"],
@@ -482,17 +461,16 @@ class ShareCollectionView(APIView):
 class ShareDetailView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "A share and exactly what it exposes",
+        OpenApiResponse(ShareDetailSerializer, description="The share."),
         operation_id="shares_retrieve",
-        summary="A share and exactly what it exposes",
-        responses={
-            200: OpenApiResponse(ShareDetailSerializer, description="The share."),
-            (404, PROBLEM): RESPONSE_404,
-            (410, PROBLEM): problem_openapi(
+        problems={
+            410: problem_openapi(
                 "`share_revoked`: revoked (DELETE); `revoked_at` says when. The list of "
                 "shares keeps it as a record."
-            ),
+            )
         },
     )
     def get(self, request: Request, share_id: uuid.UUID) -> Response:
@@ -508,43 +486,37 @@ class ShareDetailView(APIView):
         }
         return Response(ShareDetailSerializer(values).data)
 
-    @extend_schema(
-        tags=["care"],
+    @detail_schema(
+        "care",
+        "Revoke a share",
+        OpenApiResponse(description="Revoked."),
+        status=204,
         operation_id="shares_revoke",
-        summary="Revoke a share",
         description="The therapist's next request no longer reads it. Again: no change (204).",
-        responses={
-            204: OpenApiResponse(description="Revoked."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def delete(self, request: Request, share_id: uuid.UUID) -> Response:
         care_shares.share_revoke(patient=request_patient(request), share_id=share_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AccessEventListView(APIView):
-    permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
-    pagination = cursor_pagination("-created_at", "-id")
-
-    @extend_schema(
-        tags=["care"],
-        operation_id="access_events_list",
-        summary="Who read your data, and what",
+@extend_schema_view(
+    get=list_schema(
+        "care",
+        "access_events_list",
+        "Who read your data, and what",
+        AccessEventPageSerializer,
         description=(
             "Every read by a therapist, and every read of your calendar feed's URL (`via`: "
             "`calendar`), newest first, cursor pages."
         ),
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(AccessEventPageSerializer, description="A page.")},
     )
-    def get(self, request: Request) -> Response:
-        events = selectors.access_events_for_patient(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            events,
-            lambda page: list(AccessEventSerializer(page, many=True).data),
-            pagination=self.pagination,
-        )
+)
+class AccessEventListView(PageListView):
+    permission_classes = [IsPatient]
+    pagination = cursor_pagination("-created_at", "-id")
+
+    def rows(self, request: Request) -> QuerySet[AccessEvent]:
+        return selectors.access_events_for_patient(patient=request_patient(request))
+
+    def render(self, page: list[AccessEvent]) -> list[Any]:
+        return list(AccessEventSerializer(page, many=True).data)

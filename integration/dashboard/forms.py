@@ -41,12 +41,17 @@ def may_use_dashboard(user: object) -> TypeGuard[User]:
     )
 
 
-class SignInForm(forms.Form):
-    email = forms.EmailField(
+def _account_email_field() -> forms.EmailField:
+    """The account's e-mail address, as every sign-in and password form asks for it."""
+    return forms.EmailField(
         label="Email address",
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "username"}),
     )
+
+
+class SignInForm(forms.Form):
+    email = _account_email_field()
     password = forms.CharField(
         label="Password",
         max_length=256,
@@ -173,19 +178,11 @@ class NewPasswordForm(forms.Form):
 
 
 class ForgotPasswordForm(forms.Form):
-    email = forms.EmailField(
-        label="Email address",
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
-    )
+    email = _account_email_field()
 
 
 class ResetPasswordForm(NewPasswordForm):
-    email = forms.EmailField(
-        label="Email address",
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
-    )
+    email = _account_email_field()
     code = forms.CharField(
         label="Code from the e-mail",
         max_length=32,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import status
 from rest_framework.request import Request
@@ -18,19 +21,14 @@ from backend.accounts.models import DeviceToken
 from backend.accounts.permissions import (
     IsPatient,
 )
-from backend.api import PROBLEM, RESPONSE_404, request_patient
+from backend.api import PROBLEM, PageListView, detail_schema, list_schema, request_patient
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
     idempotent,
     response_409_idempotency,
 )
-from backend.pagination import (
-    PAGE_PARAMETERS,
-    PAGE_QUERY_PARAMETERS,
-    cursor_pagination,
-    paginated,
-)
+from backend.pagination import cursor_pagination
 from backend.serializers import EnumField, StrictSerializer
 from integration.delivery import devices as delivery_devices
 from integration.delivery import selectors
@@ -41,14 +39,23 @@ from integration.delivery.serializers import (
     device_data,
 )
 from integration.models import (
+    Device,
     Platform,
     PushPermission,
 )
 
 
-class DeviceListView(APIView):
+@extend_schema_view(
+    get=list_schema(
+        "devices",
+        "push_devices_list",
+        "Your devices that receive prompts",
+        PushDevicePageSerializer,
+        description="The active ones, oldest first; cursor pages.",
+    )
+)
+class DeviceListView(PageListView):
     permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("created_at", "id")
 
     class InputSerializer(StrictSerializer):
@@ -73,23 +80,11 @@ class DeviceListView(APIView):
         class Meta:
             ref_name = "PushDeviceRegister"
 
-    @extend_schema(
-        tags=["devices"],
-        operation_id="push_devices_list",
-        summary="Your devices that receive prompts",
-        description="The active ones, oldest first; cursor pages.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(PushDevicePageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
-        devices = selectors.device_list_for_patient(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            devices,
-            lambda page: [device_data(device) for device in page],
-            pagination=self.pagination,
-        )
+    def rows(self, request: Request) -> QuerySet[Device]:
+        return selectors.device_list_for_patient(patient=request_patient(request))
+
+    def render(self, page: list[Device]) -> list[Any]:
+        return [device_data(device) for device in page]
 
     @extend_schema(
         tags=["devices"],
@@ -175,10 +170,11 @@ class DeviceDetailView(APIView):
         class Meta:
             ref_name = "PushDeviceUpdate"
 
-    @extend_schema(
-        tags=["devices"],
+    @detail_schema(
+        "devices",
+        "Say whether this device may show notifications",
+        OpenApiResponse(DeviceSerializer, description="The device as it is now."),
         operation_id="push_devices_update",
-        summary="Say whether this device may show notifications",
         description=(
             "Send it whenever the app finds the system's notification permission changed "
             "(check at every start). A `refused` device is sent no push; then sync again: "
@@ -193,10 +189,6 @@ class DeviceDetailView(APIView):
                 "Notifications allowed", value={"push_permission": "granted"}, request_only=True
             ),
         ],
-        responses={
-            200: OpenApiResponse(DeviceSerializer, description="The device as it is now."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def patch(self, request: Request, device_id: uuid.UUID) -> Response:
         serializer = self.UpdateSerializer(data=request.data)
@@ -208,14 +200,12 @@ class DeviceDetailView(APIView):
         )
         return Response(device_data(device))
 
-    @extend_schema(
-        tags=["devices"],
+    @detail_schema(
+        "devices",
+        "Stop prompts on a device",
+        OpenApiResponse(description="Retired."),
+        status=204,
         operation_id="push_devices_retire",
-        summary="Stop prompts on a device",
-        responses={
-            204: OpenApiResponse(description="Retired."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def delete(self, request: Request, device_id: uuid.UUID) -> Response:
         delivery_devices.device_retire(patient=request_patient(request), device_id=device_id)

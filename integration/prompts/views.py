@@ -5,14 +5,17 @@ me/plan/, prompts/).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -26,6 +29,10 @@ from backend.accounts.permissions import (
 from backend.api import (
     PROBLEM,
     RESPONSE_404,
+    Documented,
+    PageListView,
+    detail_schema,
+    list_schema,
     problem_with_current,
     request_patient,
 )
@@ -41,14 +48,15 @@ from backend.idempotency import (
 )
 from backend.pagination import (
     MAX_PAGE_SIZE,
-    PAGE_PARAMETERS,
     PAGE_QUERY_PARAMETERS,
     cursor_pagination,
-    paginated,
 )
 from backend.problem_codes import ProblemCode
 from backend.serializers import BoundedDateTimeField, StrictSerializer
 from integration.models import (
+    Exercise,
+    IntegrationPlan,
+    Prompt,
     PromptStatus,
 )
 from integration.prompts import inbox, selectors
@@ -106,57 +114,49 @@ class PromptConflictMixin:
         return response
 
 
-class ExerciseListView(APIView):
+@extend_schema_view(
+    get=list_schema(
+        "timeline",
+        "exercises_list",
+        "The exercise catalog",
+        ExercisePageSerializer,
+        description="By slug; cursor pages.",
+    )
+)
+class ExerciseListView(PageListView):
     permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("slug", "id")
 
-    @extend_schema(
-        tags=["timeline"],
-        operation_id="exercises_list",
-        summary="The exercise catalog",
-        description="By slug; cursor pages.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(ExercisePageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
-        exercises = selectors.exercise_list(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            exercises,
-            lambda page: [exercise_data(exercise) for exercise in page],
-            pagination=self.pagination,
-        )
+    def rows(self, request: Request) -> QuerySet[Exercise]:
+        return selectors.exercise_list(patient=request_patient(request))
+
+    def render(self, page: list[Exercise]) -> list[Any]:
+        return [exercise_data(exercise) for exercise in page]
 
 
-class PlanListView(APIView):
-    permission_classes = [IsPatient]
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
-    # The default plan first, demonstration plans last (a cursor orders by the first column
-    # and steps through ties by offset).
-    pagination = cursor_pagination("-is_default", "is_demo", "slug", "id")
-
-    @extend_schema(
-        tags=["timeline"],
-        operation_id="plans_list",
-        summary="Integration plans to choose from",
+@extend_schema_view(
+    get=list_schema(
+        "timeline",
+        "plans_list",
+        "Integration plans to choose from",
+        PlanPageSerializer,
         description=(
             "Each plan's steps in order: an exercise at an offset from a dosing session. The "
             "default plan first; cursor pages."
         ),
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(PlanPageSerializer, description="A page.")},
     )
-    def get(self, request: Request) -> Response:
-        plans = selectors.plan_list(patient=request_patient(request))
-        return paginated(
-            request,
-            self,
-            plans,
-            lambda page: list(PlanSerializer(page, many=True).data),
-            pagination=self.pagination,
-        )
+)
+class PlanListView(PageListView):
+    permission_classes = [IsPatient]
+    # The default plan first, demonstration plans last (a cursor orders by the first column
+    # and steps through ties by offset).
+    pagination = cursor_pagination("-is_default", "is_demo", "slug", "id")
+
+    def rows(self, request: Request) -> QuerySet[IntegrationPlan]:
+        return selectors.plan_list(patient=request_patient(request))
+
+    def render(self, page: list[IntegrationPlan]) -> list[Any]:
+        return list(PlanSerializer(page, many=True).data)
 
 
 class TimelineView(APIView):
@@ -242,9 +242,6 @@ class TimelineView(APIView):
         return Response(TimelineSerializer(timeline).data)
 
 
-PromptPagination = cursor_pagination("-due_at", "-id")
-
-
 STATUS_PARAMETER = OpenApiParameter(
     "status",
     str,
@@ -255,9 +252,24 @@ STATUS_PARAMETER = OpenApiParameter(
 )
 
 
-class PromptListView(APIView):
+@extend_schema_view(
+    get=list_schema(
+        "prompts",
+        "prompts_list",
+        "Your prompt inbox",
+        PromptPageSerializer,
+        description=(
+            "Prompts that are due and still open, and those finished in the last two "
+            "weeks; newest due first, cursor pages. A prompt you missed as a notification "
+            "is here."
+        ),
+        parameters=[STATUS_PARAMETER],
+    )
+)
+class PromptListView(PageListView):
     permission_classes = [IsPatient]
     query_parameters = {"get": ("status", *PAGE_QUERY_PARAMETERS)}
+    pagination = cursor_pagination("-due_at", "-id")
 
     class QuerySerializer(StrictSerializer):
         """The inbox's query parameters."""
@@ -266,19 +278,7 @@ class PromptListView(APIView):
         cursor = serializers.CharField(required=False)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
 
-    @extend_schema(
-        tags=["prompts"],
-        operation_id="prompts_list",
-        summary="Your prompt inbox",
-        description=(
-            "Prompts that are due and still open, and those finished in the last two "
-            "weeks; newest due first, cursor pages. A prompt you missed as a notification "
-            "is here."
-        ),
-        parameters=[STATUS_PARAMETER, *PAGE_PARAMETERS],
-        responses={200: OpenApiResponse(PromptPageSerializer, description="A page.")},
-    )
-    def get(self, request: Request) -> Response:
+    def rows(self, request: Request) -> QuerySet[Prompt]:
         patient = request_patient(request)
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -292,27 +292,24 @@ class PromptListView(APIView):
             raise ValidationError(
                 {"status": ["Choose from: " + ", ".join(PromptStatus.values) + "."]}
             )
-        prompts = selectors.prompt_list_for_patient(
+        return selectors.prompt_list_for_patient(
             patient=patient, now=timezone.now(), statuses=statuses or None
         )
-        paginator = PromptPagination()
-        page = paginator.paginate_queryset(prompts, request, view=self) or []
+
+    def render(self, page: list[Prompt]) -> list[Any]:
         # One serializer for the page: one per row would copy its fields each time.
         rows = [prompt_data(prompt) for prompt in page]
-        return paginator.get_paginated_response(PromptSerializer(rows, many=True).data)
+        return list(PromptSerializer(rows, many=True).data)
 
 
 class PromptDetailView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        tags=["prompts"],
-        summary="One of your prompts",
+    @detail_schema(
+        "prompts",
+        "One of your prompts",
+        OpenApiResponse(PromptSerializer, description="The prompt."),
         description="What a notification's prompt id opens.",
-        responses={
-            200: OpenApiResponse(PromptSerializer, description="The prompt."),
-            (404, PROBLEM): RESPONSE_404,
-        },
     )
     def get(self, request: Request, prompt_id: uuid.UUID) -> Response:
         prompt = selectors.prompt_get_for_patient(
@@ -321,48 +318,65 @@ class PromptDetailView(APIView):
         return prompt_response(prompt)
 
 
-class PromptOpenView(PromptConflictMixin, APIView):
-    permission_classes = [IsPatient]
-
-    @extend_schema(
+def prompt_action_schema(
+    operation_id: str,
+    summary: str,
+    description: str,
+    ok: OpenApiResponse,
+    *,
+    request: Any = None,
+    examples: list[OpenApiExample] | None = None,
+) -> Callable[[Documented], Documented]:
+    """The schema of an action on one prompt: taken under an Idempotency-Key, 404 for a
+    prompt not the patient's, 409 (with the prompt in `current`) for one in the wrong state."""
+    return extend_schema(
         tags=["prompts"],
-        operation_id="prompts_open",
-        summary="Mark a prompt opened",
+        operation_id=operation_id,
+        summary=summary,
         parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
-        description="A sent (or due) prompt becomes opened; opening it again changes nothing.",
-        request=None,
-        responses={
-            200: OpenApiResponse(PromptSerializer, description="The prompt, opened."),
-            (404, PROBLEM): RESPONSE_404,
-            (409, PROBLEM): RESPONSE_409_TRANSITION,
-        },
+        description=description,
+        request=request,
+        responses={200: ok, (404, PROBLEM): RESPONSE_404, (409, PROBLEM): RESPONSE_409_TRANSITION},
+        examples=examples,
     )
-    @idempotent("prompts_open", resource_type="prompt")
+
+
+class PromptTransitionView(PromptConflictMixin, APIView):
+    """An action that moves the prompt on by one service call (`transition`) and answers
+    it as it is then. The subclass takes `post` under its own Idempotency-Key operation."""
+
+    permission_classes = [IsPatient]
+    transition: Callable[..., Prompt]
+
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
-        prompt = inbox.prompt_open(patient=request_patient(request), prompt_id=prompt_id)
+        prompt = self.transition(patient=request_patient(request), prompt_id=prompt_id)
         return prompt_response(prompt)
 
 
-class PromptSkipView(PromptConflictMixin, APIView):
-    permission_classes = [IsPatient]
-
-    @extend_schema(
-        tags=["prompts"],
-        operation_id="prompts_skip",
-        summary="Skip a prompt",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
-        description="Let this one go: it is not asked again.",
-        request=None,
-        responses={
-            200: OpenApiResponse(PromptSerializer, description="The prompt, skipped."),
-            (404, PROBLEM): RESPONSE_404,
-            (409, PROBLEM): RESPONSE_409_TRANSITION,
-        },
+@extend_schema_view(
+    post=prompt_action_schema(
+        "prompts_open",
+        "Mark a prompt opened",
+        "A sent (or due) prompt becomes opened; opening it again changes nothing.",
+        OpenApiResponse(PromptSerializer, description="The prompt, opened."),
     )
-    @idempotent("prompts_skip", resource_type="prompt")
-    def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
-        prompt = inbox.prompt_skip(patient=request_patient(request), prompt_id=prompt_id)
-        return prompt_response(prompt)
+)
+class PromptOpenView(PromptTransitionView):
+    transition = staticmethod(inbox.prompt_open)
+    post = idempotent("prompts_open", resource_type="prompt")(PromptTransitionView.post)
+
+
+@extend_schema_view(
+    post=prompt_action_schema(
+        "prompts_skip",
+        "Skip a prompt",
+        "Let this one go: it is not asked again.",
+        OpenApiResponse(PromptSerializer, description="The prompt, skipped."),
+    )
+)
+class PromptSkipView(PromptTransitionView):
+    transition = staticmethod(inbox.prompt_skip)
+    post = idempotent("prompts_skip", resource_type="prompt")(PromptTransitionView.post)
 
 
 class PromptSnoozeView(PromptConflictMixin, APIView):
@@ -378,21 +392,13 @@ class PromptSnoozeView(PromptConflictMixin, APIView):
         class Meta:
             ref_name = "PromptSnooze"
 
-    @extend_schema(
-        tags=["prompts"],
-        operation_id="prompts_snooze",
-        summary="Ask again later",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
-        description=(
-            "The prompt goes back to scheduled, due at `until`, and is sent again then. "
-            "`until` must be in the future and before `expires_at` (400 otherwise)."
-        ),
+    @prompt_action_schema(
+        "prompts_snooze",
+        "Ask again later",
+        "The prompt goes back to scheduled, due at `until`, and is sent again then. "
+        "`until` must be in the future and before `expires_at` (400 otherwise).",
+        OpenApiResponse(PromptSerializer, description="The prompt, snoozed."),
         request=InputSerializer,
-        responses={
-            200: OpenApiResponse(PromptSerializer, description="The prompt, snoozed."),
-            (404, PROBLEM): RESPONSE_404,
-            (409, PROBLEM): RESPONSE_409_TRANSITION,
-        },
         examples=[
             OpenApiExample(
                 "This evening", value={"until": "2025-03-05T19:00:00+01:00"}, request_only=True
@@ -480,12 +486,10 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
                 raise ValidationError({"body": ["This field is required."]})
             return attrs
 
-    @extend_schema(
-        tags=["prompts"],
-        operation_id="prompts_complete",
-        summary="Answer a prompt",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
-        description=(
+    @prompt_action_schema(
+        "prompts_complete",
+        "Answer a prompt",
+        (
             "An entry prompt: writes your answer as a journal entry of the exercise's kind "
             "(linked to the prompt's session where that is allowed: an intention before it, "
             "a reflection after). A measure prompt (`answer_kind` measure): scores your "
@@ -496,14 +500,10 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
             "answers). Either way the prompt is marked completed with it, both or neither. "
             "Nobody monitors the journal in real time (`notice`)."
         ),
+        OpenApiResponse(
+            PromptCompletedSerializer, description="The prompt, with `entry` or `measure`."
+        ),
         request=InputSerializer,
-        responses={
-            200: OpenApiResponse(
-                PromptCompletedSerializer, description="The prompt, with `entry` or `measure`."
-            ),
-            (404, PROBLEM): RESPONSE_404,
-            (409, PROBLEM): RESPONSE_409_TRANSITION,
-        },
         examples=[
             OpenApiExample(
                 "An intention",

@@ -143,6 +143,17 @@ def linked_patients_for_therapist(
     return views
 
 
+def _shares_shown(therapist: User) -> QuerySet[Share]:
+    """The shares the therapist's lists show: readable now, newest first, with their
+    sessions and `exposed_entry_count`."""
+    return (
+        access.readable_shares_for_therapist(therapist=therapist)
+        .select_related("dosing_session", "integration_session")
+        .annotate(exposed_entry_count=access.exposed_entry_count())
+        .order_by("-created_at", "-id")
+    )
+
+
 def readable_shares_for_patient(
     *,
     therapist: User,
@@ -156,13 +167,7 @@ def readable_shares_for_patient(
     are linked. Writes "shares.list" for the shares shown."""
     with transaction.atomic():
         link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
-        shares: list[Share] = read(
-            access.readable_shares_for_therapist(therapist=therapist)
-            .filter(patient_id=link.patient_id)
-            .select_related("dosing_session", "integration_session")
-            .annotate(exposed_entry_count=access.exposed_entry_count())
-            .order_by("-created_at", "-id")
-        )
+        shares: list[Share] = read(_shares_shown(therapist).filter(patient_id=link.patient_id))
         access.access_record(
             actor=therapist,
             patient=link.patient_id,
@@ -190,14 +195,7 @@ def readable_shares_by_patient(
     if not by_patient:
         return by_patient
     with transaction.atomic():
-        shares = (
-            access.readable_shares_for_therapist(therapist=therapist)
-            .filter(patient_id__in=by_patient.keys())
-            .select_related("dosing_session", "integration_session")
-            .annotate(exposed_entry_count=access.exposed_entry_count())
-            .order_by("-created_at", "-id")
-        )
-        for share in shares:
+        for share in _shares_shown(therapist).filter(patient_id__in=by_patient.keys()):
             by_patient[share.patient_id].append(share)
         access.access_record_per_patient(
             actor=therapist,

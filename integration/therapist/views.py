@@ -5,11 +5,14 @@ view calls one selector that runs the access check and writes the access event.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import status
 from rest_framework.exceptions import MethodNotAllowed
@@ -20,24 +23,27 @@ from rest_framework.views import APIView
 from backend.accounts.permissions import (
     IsTherapist,
 )
-from backend.api import PROBLEM, RESPONSE_404, problem_openapi, request_therapist
+from backend.api import (
+    PROBLEM,
+    RESPONSE_404,
+    Documented,
+    PageListView,
+    list_schema,
+    problem_openapi,
+    request_therapist,
+)
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
     idempotent,
     response_409_idempotency,
 )
-from backend.pagination import (
-    PAGE_PARAMETERS,
-    PAGE_QUERY_PARAMETERS,
-    cursor_pagination,
-    page_reader,
-    paginated,
-)
+from backend.pagination import PAGE_QUERY_PARAMETERS, cursor_pagination, page_reader
 from integration.care import links, selectors
-from integration.care.serializers import session_ref
+from integration.care.serializers import share_core_values
 from integration.courses import selectors as course_selectors
 from integration.courses.serializers import SharedCourseSerializer, shared_course_data
+from integration.models import CareInvitation, Share
 from integration.therapist import measures as therapist_measures
 from integration.therapist import selectors as therapist_selectors
 from integration.therapist.serializers import (
@@ -72,30 +78,45 @@ class TherapistView(APIView):
 RESPONSE_503_AUDIT = problem_openapi(
     "`audit_unavailable`: the read could not be logged, so nothing of it is shown."
 )
+RESPONSE_404_PATIENT = problem_openapi("Not a patient linked to you.")
 
 
-class TherapistInvitationView(TherapistView):
+class TherapistLoggedListView(TherapistView):
+    """A list whose selector logs the rows it shows: it is handed the page reader (`read`),
+    so only the page's rows are read and logged; the URL's arguments go to it as well."""
+
     query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("-created_at", "-id")
+    selector: Callable[..., list[Any]]
 
-    @extend_schema(
-        tags=["therapist"],
-        operation_id="therapist_invitations_list",
-        summary="Your open invitations (codes are not shown again)",
-        description="Newest first; cursor pages.",
-        parameters=PAGE_PARAMETERS,
-        responses={200: OpenApiResponse(InvitationPageSerializer, description="A page.")},
+    def render(self, rows: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        paginator, read = page_reader(request, self, self.pagination)
+        rows = self.selector(
+            therapist=request_therapist(request), request=request, via="api", read=read, **kwargs
+        )
+        return paginator.get_paginated_response(self.render(rows))
+
+
+@extend_schema_view(
+    get=list_schema(
+        "therapist",
+        "therapist_invitations_list",
+        "Your open invitations (codes are not shown again)",
+        InvitationPageSerializer,
     )
-    def get(self, request: Request) -> Response:
-        invitations = selectors.invitations_for_therapist(therapist=request_therapist(request))
-        return paginated(
-            request,
-            self,
-            invitations,
-            lambda page: list(
-                InvitationSerializer([invitation_values(item) for item in page], many=True).data
-            ),
-            pagination=self.pagination,
+)
+class TherapistInvitationView(TherapistView, PageListView):
+    pagination = cursor_pagination("-created_at", "-id")
+
+    def rows(self, request: Request) -> QuerySet[CareInvitation]:
+        return selectors.invitations_for_therapist(therapist=request_therapist(request))
+
+    def render(self, page: list[CareInvitation]) -> list[Any]:
+        return list(
+            InvitationSerializer([invitation_values(item) for item in page], many=True).data
         )
 
     @extend_schema(
@@ -128,172 +149,140 @@ class TherapistInvitationView(TherapistView):
         return Response(NewInvitationSerializer(values).data, status=status_code)
 
 
-class TherapistPatientListView(TherapistView):
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
-    pagination = cursor_pagination(*therapist_selectors.LINKED_PATIENT_ORDERING)
-
-    @extend_schema(
-        tags=["therapist"],
-        operation_id="therapist_patients_list",
-        summary="Your linked patients and their upcoming sessions",
+@extend_schema_view(
+    get=list_schema(
+        "therapist",
+        "therapist_patients_list",
+        "Your linked patients and their upcoming sessions",
+        LinkedPatientPageSerializer,
         description=(
             "Names and the kind and time of upcoming sessions only, by name; cursor pages. "
             "Logged per patient shown."
         ),
-        parameters=PAGE_PARAMETERS,
-        responses={
-            200: OpenApiResponse(LinkedPatientPageSerializer, description="A page."),
-            (503, PROBLEM): RESPONSE_503_AUDIT,
-        },
+        problems={503: RESPONSE_503_AUDIT},
     )
-    def get(self, request: Request) -> Response:
-        paginator, read = page_reader(request, self, self.pagination)
-        patients = therapist_selectors.linked_patients_for_therapist(
-            therapist=request_therapist(request), request=request, via="api", read=read
-        )
-        return paginator.get_paginated_response(LinkedPatientSerializer(patients, many=True).data)
+)
+class TherapistPatientListView(TherapistLoggedListView):
+    pagination = cursor_pagination(*therapist_selectors.LINKED_PATIENT_ORDERING)
+    selector = staticmethod(therapist_selectors.linked_patients_for_therapist)
+
+    def render(self, rows: list[therapist_selectors.LinkedPatientView]) -> list[Any]:
+        return list(LinkedPatientSerializer(rows, many=True).data)
 
 
-class TherapistPatientSharesView(TherapistView):
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
-    pagination = cursor_pagination("-created_at", "-id")
-
-    @extend_schema(
-        tags=["therapist"],
-        operation_id="therapist_patient_shares_list",
-        summary="A linked patient's shares you can read now",
+@extend_schema_view(
+    get=list_schema(
+        "therapist",
+        "therapist_patient_shares_list",
+        "A linked patient's shares you can read now",
+        TherapistSharePageSerializer,
         description="Newest first; cursor pages. Logged for the shares shown.",
-        parameters=PAGE_PARAMETERS,
-        responses={
-            200: OpenApiResponse(TherapistSharePageSerializer, description="A page."),
-            (404, PROBLEM): problem_openapi("Not a patient linked to you."),
-            (503, PROBLEM): RESPONSE_503_AUDIT,
-        },
+        problems={404: RESPONSE_404_PATIENT, 503: RESPONSE_503_AUDIT},
     )
-    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
-        paginator, read = page_reader(request, self, self.pagination)
-        shares = therapist_selectors.readable_shares_for_patient(
-            therapist=request_therapist(request),
-            patient_id=patient_id,
-            request=request,
-            via="api",
-            read=read,
-        )
-        return paginator.get_paginated_response(
-            [
-                TherapistShareSerializer(
-                    {
-                        "id": share.id,
-                        "created_at": share.created_at,
-                        "expires_at": share.expires_at,
-                        "dosing_session": session_ref(share.dosing_session),
-                        "integration_session": session_ref(share.integration_session),
-                        "entry_count": getattr(share, "exposed_entry_count", 0),
-                        "include_measures": share.include_measures,
-                    }
-                ).data
-                for share in shares
-            ]
-        )
+)
+class TherapistPatientSharesView(TherapistLoggedListView):
+    selector = staticmethod(therapist_selectors.readable_shares_for_patient)
+
+    def render(self, rows: list[Share]) -> list[Any]:
+        values = [share_core_values(share) for share in rows]
+        return list(TherapistShareSerializer(values, many=True).data)
 
 
-class TherapistShareHistoryView(TherapistView):
-    query_parameters = {"get": PAGE_QUERY_PARAMETERS}
-    pagination = cursor_pagination("-created_at", "-id")
-
-    @extend_schema(
-        tags=["therapist"],
-        operation_id="therapist_patient_share_history_list",
-        summary="Every share a linked patient made with you: states and dates, no content",
+@extend_schema_view(
+    get=list_schema(
+        "therapist",
+        "therapist_patient_share_history_list",
+        "Every share a linked patient made with you: states and dates, no content",
+        TherapistShareHistoryPageSerializer,
         description="Newest first; cursor pages. Logged for the shares shown.",
-        parameters=PAGE_PARAMETERS,
-        responses={
-            200: OpenApiResponse(TherapistShareHistoryPageSerializer, description="A page."),
-            (404, PROBLEM): problem_openapi("Not a patient linked to you."),
-            (503, PROBLEM): RESPONSE_503_AUDIT,
-        },
+        problems={404: RESPONSE_404_PATIENT, 503: RESPONSE_503_AUDIT},
     )
-    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
-        paginator, read = page_reader(request, self, self.pagination)
-        history = therapist_selectors.share_history_for_therapist(
-            therapist=request_therapist(request),
-            patient_id=patient_id,
-            request=request,
-            via="api",
-            read=read,
-        )
-        return paginator.get_paginated_response(
-            TherapistShareHistorySerializer(history, many=True).data
-        )
+)
+class TherapistShareHistoryView(TherapistLoggedListView):
+    selector = staticmethod(therapist_selectors.share_history_for_therapist)
+
+    def render(self, rows: list[therapist_selectors.ShareHistoryItem]) -> list[Any]:
+        return list(TherapistShareHistorySerializer(rows, many=True).data)
 
 
-class TherapistShareContentView(TherapistView):
-    @extend_schema(
+def share_read_schema(
+    summary: str, description: str, ok: OpenApiResponse, *, operation_id: str | None = None
+) -> Callable[[Documented], Documented]:
+    """The schema of a read of one share: the same 404 for every share the therapist may
+    not read, and 503 when the read cannot be logged."""
+    return extend_schema(
         tags=["therapist"],
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        responses={200: ok, (404, PROBLEM): RESPONSE_404, (503, PROBLEM): RESPONSE_503_AUDIT},
+    )
+
+
+class TherapistShareReadView(TherapistView):
+    """One read of a share, through a selector that runs the access check and logs it."""
+
+    selector: Callable[..., Any]
+
+    def render(self, content: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request, share_id: uuid.UUID) -> Response:
+        content = self.selector(
+            therapist=request_therapist(request), share_id=share_id, request=request, via="api"
+        )
+        return Response(self.render(content))
+
+
+@extend_schema_view(
+    get=share_read_schema(
+        "What a share lets you read",
+        "The same 404 for a share that does not exist, is another therapist's, was "
+        "revoked, has expired or whose care link ended. Each read is logged for the "
+        "patient; when it cannot be logged the read is refused with 503.",
+        OpenApiResponse(ShareContentSerializer, description="The share's content."),
         operation_id="therapist_shares_retrieve",
-        summary="What a share lets you read",
-        description=(
-            "The same 404 for a share that does not exist, is another therapist's, was "
-            "revoked, has expired or whose care link ended. Each read is logged for the "
-            "patient; when it cannot be logged the read is refused with 503."
-        ),
-        responses={
-            200: OpenApiResponse(ShareContentSerializer, description="The share's content."),
-            (404, PROBLEM): RESPONSE_404,
-            (503, PROBLEM): RESPONSE_503_AUDIT,
-        },
     )
-    def get(self, request: Request, share_id: uuid.UUID) -> Response:
-        content = therapist_selectors.share_content_for_therapist(
-            therapist=request_therapist(request), share_id=share_id, request=request, via="api"
-        )
-        return Response(ShareContentSerializer(content).data)
+)
+class TherapistShareContentView(TherapistShareReadView):
+    selector = staticmethod(therapist_selectors.share_content_for_therapist)
+
+    def render(self, content: therapist_selectors.ShareContent) -> dict[str, Any]:
+        return ShareContentSerializer(content).data
 
 
-class TherapistShareMeasuresView(TherapistView):
-    @extend_schema(
-        tags=["therapist"],
+@extend_schema_view(
+    get=share_read_schema(
+        "A share's measures: PHQ-9 and GAD-7 over time",
+        "For a share that includes measures: each instrument's scores (time, total, "
+        "severity band, change from baseline, response and remission; never the item "
+        "answers), its bands and thresholds, and the start times of the patient's "
+        "dosing sessions: what the dashboard's charts draw. The same 404 as for any "
+        "share you may not read, and for one without measures. Each read is logged for "
+        "the patient.",
+        OpenApiResponse(ShareMeasuresSerializer, description="The series."),
         operation_id="therapist_shares_measures",
-        summary="A share's measures: PHQ-9 and GAD-7 over time",
-        description=(
-            "For a share that includes measures: each instrument's scores (time, total, "
-            "severity band, change from baseline, response and remission; never the item "
-            "answers), its bands and thresholds, and the start times of the patient's "
-            "dosing sessions: what the dashboard's charts draw. The same 404 as for any "
-            "share you may not read, and for one without measures. Each read is logged for "
-            "the patient."
-        ),
-        responses={
-            200: OpenApiResponse(ShareMeasuresSerializer, description="The series."),
-            (404, PROBLEM): RESPONSE_404,
-            (503, PROBLEM): RESPONSE_503_AUDIT,
-        },
     )
-    def get(self, request: Request, share_id: uuid.UUID) -> Response:
-        content = therapist_measures.share_measures_for_therapist(
-            therapist=request_therapist(request), share_id=share_id, request=request, via="api"
-        )
-        return Response(ShareMeasuresSerializer(content).data)
+)
+class TherapistShareMeasuresView(TherapistShareReadView):
+    selector = staticmethod(therapist_measures.share_measures_for_therapist)
+
+    def render(self, content: therapist_measures.ShareMeasures) -> dict[str, Any]:
+        return ShareMeasuresSerializer(content).data
 
 
-class TherapistShareCourseView(TherapistView):
-    @extend_schema(
-        tags=["therapist"],
-        summary="The course of a share's dosing session",
-        description=(
-            "For a share that names a dosing session of a course: which dosing session of "
-            "how many it is, how many have taken place and what comes next (times and "
-            "kinds only, never a note). The same 404 as for any share you may not read, "
-            "and for one whose session is in no course. Each read is logged for the patient."
-        ),
-        responses={
-            200: OpenApiResponse(SharedCourseSerializer, description="The course."),
-            (404, PROBLEM): RESPONSE_404,
-            (503, PROBLEM): RESPONSE_503_AUDIT,
-        },
+@extend_schema_view(
+    get=share_read_schema(
+        "The course of a share's dosing session",
+        "For a share that names a dosing session of a course: which dosing session of "
+        "how many it is, how many have taken place and what comes next (times and "
+        "kinds only, never a note). The same 404 as for any share you may not read, "
+        "and for one whose session is in no course. Each read is logged for the patient.",
+        OpenApiResponse(SharedCourseSerializer, description="The course."),
     )
-    def get(self, request: Request, share_id: uuid.UUID) -> Response:
-        shared = course_selectors.course_for_therapist_share(
-            therapist=request_therapist(request), share_id=share_id, request=request, via="api"
-        )
-        return Response(shared_course_data(shared))
+)
+class TherapistShareCourseView(TherapistShareReadView):
+    selector = staticmethod(course_selectors.course_for_therapist_share)
+
+    def render(self, content: course_selectors.SharedCourse) -> dict[str, Any]:
+        return shared_course_data(content)
