@@ -40,6 +40,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import pybase64
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -397,24 +398,14 @@ def new_data_key() -> bytes:
 
 
 def _encode_token(raw: bytes) -> str:
-    # `base64.urlsafe_b64encode`, without its two layers of Python calls.
-    encoded = binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE_ALPHABET)
-    return TOKEN_PREFIX + encoded.rstrip(b"=").decode("ascii")
-
-
-_TO_URLSAFE_ALPHABET = bytes.maketrans(b"+/", b"-_")
+    return TOKEN_PREFIX + pybase64.b64encode(raw, altchars=b"-_").rstrip(b"=").decode("ascii")
 
 
 _URLSAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _ALPHABET_INDEX = {char: index for index, char in enumerate(_URLSAFE_ALPHABET)}
 # Bits of the last character that carry no data, by the length of the final group.
 _UNUSED_BITS = {2: 0b1111, 3: 0b11}
-
-
-# base64url's two letters become the standard ones; the standard ones become a character
-# outside every alphabet, so that binascii's strict mode refuses them (base64url only).
-_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/", b"+/**")
-_PADDING = {0: b"", 2: b"==", 3: b"="}
+_PADDING = {0: "", 2: "==", 3: "="}
 
 
 def is_legacy_token(token: object) -> bool:
@@ -427,10 +418,9 @@ def _decode_token(token: str) -> tuple[int, int, bytes, bytes]:
     """Split a token into (format, key_version, nonce, ciphertext+tag), failing closed.
 
     The body is strict unpadded base64url: the alphabet only, and canonical (one text per
-    bytes). Checked in C by binascii's strict mode plus a look at the last character, which
-    is much cheaper than `b64decode(validate=True)` (a regular expression over the whole
-    token), in as few steps as can be: a page of 20 entries decodes 40 tokens, one of
-    about 1.4 KB a row.
+    bytes). Checked and decoded by pybase64 (SIMD, several times faster than binascii's
+    byte-at-a-time loop, which was a third of opening a field) plus a look at the last
+    character: a page of 20 entries decodes 40 tokens, one of about 1.4 KB a row.
     """
     if not isinstance(token, str):
         raise SealedValueError("sealed value is not a str")
@@ -440,14 +430,14 @@ def _decode_token(token: str) -> tuple[int, int, bytes, bytes]:
         token_format = LEGACY_TOKEN_FORMAT
     else:
         raise SealedValueError("sealed value has an unknown format")
-    # Both prefixes are four characters, none of which the translation changes.
-    remainder = (len(token) - _PREFIX_CHARS) % 4
-    if remainder == 1:
+    body = token[_PREFIX_CHARS:]  # both prefixes are four characters
+    remainder = len(body) % 4
+    # pybase64 takes the standard alphabet's two letters beside the URL-safe ones.
+    if remainder == 1 or "+" in body or "/" in body:
         raise SealedValueError("sealed value is not valid base64url")
     try:
-        standard = token.encode("ascii").translate(_TO_STANDARD_ALPHABET)
-        raw = binascii.a2b_base64(standard[_PREFIX_CHARS:] + _PADDING[remainder], strict_mode=True)
-    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
+        raw = pybase64.b64decode(body + _PADDING[remainder], altchars=b"-_", validate=True)
+    except ValueError:  # binascii.Error, and a str that is not ASCII
         raise SealedValueError("sealed value is not valid base64url") from None
     if remainder and _ALPHABET_INDEX[token[-1]] & _UNUSED_BITS[remainder]:
         raise SealedValueError("sealed value is not canonical base64url")
