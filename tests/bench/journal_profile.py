@@ -2,11 +2,13 @@
 and through the plaintext twin, counted by instructions (repeatable on a busy machine,
 where wall-clock ratios move by several per cent) or profiled by cProfile.
 
+    python -m tests.bench.journal_profile --cprofile list    (makes the database)
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/journal.cg \\
-        python -m tests.bench.journal_profile --callgrind list
+        python -m tests.bench.journal_profile --callgrind --reuse list
     callgrind_annotate /tmp/journal.cg.1    (encrypted)   /tmp/journal.cg.2    (twin)
 
-    python -m tests.bench.journal_profile --cprofile list    (or create)
+`--reuse` takes the database a previous run left, rather than migrating a new one under
+valgrind (which takes long).
 
 Under callgrind, counting runs only around the measured requests (one dump for each
 variant), with the garbage collector paused so that a collection falls in neither.
@@ -25,7 +27,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tests.bench.database import setup_django
+import django
+
+from tests.bench.database import SERVER, setup_django
 from tests.bench.journal_bench import BENCH_DATABASE, client_for, entry_payload, plaintext_twin
 from tests.bench.rounds import quiet_logs
 
@@ -43,9 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--callgrind", action="store_true", help="run under valgrind's callgrind")
     how.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="the database of a previous run")
     args = parser.parse_args(argv)
     quiet_logs()
-    setup_django(BENCH_DATABASE)
+    if args.reuse:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
+        os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DATABASE}"
+        django.setup()
+        from backend.accounts.models import User
+
+        User.objects.filter(email__endswith="@bench.test").delete()
+    else:
+        setup_django(BENCH_DATABASE)
     encrypted, twin = client_for("encrypted@bench.test"), client_for("plaintext@bench.test")
     created = iter(range(10**9))
 
