@@ -85,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             profile = cProfile.Profile()
             if args.callgrind:
                 callgrind("--instr=on")
+                callgrind("--zero")  # nothing before the measured requests
             else:
                 profile.enable()
             for _ in range(args.requests):
                 call(client)
             if args.callgrind:
                 callgrind("--dump", name)
-                callgrind("--instr=off")
             else:
                 profile.disable()
                 print(f"{name}:")
