@@ -40,6 +40,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import pybase64
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -52,12 +53,15 @@ __all__ = [
     "KeyConfigError",
     "KeyRing",
     "SealContext",
+    "SealedRow",
     "SealedValueError",
     "SealingKey",
     "is_legacy_token",
     "new_data_key",
+    "open_in_row",
     "open_sealed",
     "seal",
+    "seal_in_row",
     "wrapped_key_version",
 ]
 
@@ -141,6 +145,31 @@ def _aead(data_key: bytes | SealingKey) -> AESGCM:
     return AESGCM(_check_data_key(data_key))
 
 
+def _check_place(table: str, field: str, row_id: str, owner_id: str, row_version: int) -> None:
+    """The checks of a `SealContext`'s parts (and of a `SealedRow`'s, with its fields')."""
+    # The common case checked inline (a context is made for every seal).
+    if type(row_version) is not int or not 1 <= row_version <= MAX_KEY_VERSION:
+        _check_version(row_version, what="SealContext.row_version")
+    # An empty or non-str part would silently bind tokens to less than the caller meant
+    # (a UUID object, or a row id not yet assigned).
+    for name, value in (
+        ("table", table),
+        ("field", field),
+        ("row_id", row_id),
+        ("owner_id", owner_id),
+    ):
+        if not isinstance(value, str):
+            raise TypeError(f"SealContext.{name} must be a str")
+        if not value:
+            raise ValueError(f"SealContext.{name} must not be empty")
+        if value.isascii():
+            continue  # ids and names: nothing to encode
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"SealContext.{name} is not valid Unicode") from None
+
+
 @dataclass(frozen=True)
 class SealContext:
     """Where a sealed value lives, and which version of its row it belongs to; a token
@@ -155,24 +184,7 @@ class SealContext:
     row_version: int
 
     def __post_init__(self) -> None:
-        row_version = self.row_version
-        # The common case checked inline (a context is made for every seal and open).
-        if type(row_version) is not int or not 1 <= row_version <= MAX_KEY_VERSION:
-            _check_version(row_version, what="SealContext.row_version")
-        # An empty or non-str part would silently bind tokens to less than the caller meant
-        # (a UUID object, or a row id not yet assigned).
-        for name in ("table", "field", "row_id", "owner_id"):
-            value = getattr(self, name)
-            if not isinstance(value, str):
-                raise TypeError(f"SealContext.{name} must be a str")
-            if not value:
-                raise ValueError(f"SealContext.{name} must not be empty")
-            if value.isascii():
-                continue  # ids and names: nothing to encode
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError(f"SealContext.{name} is not valid Unicode") from None
+        _check_place(self.table, self.field, self.row_id, self.owner_id, self.row_version)
 
     def aad(self, key_version: int) -> bytes:
         """Associated data of a format-2 token: format, algorithm, DEK version, the place
@@ -205,6 +217,46 @@ _LEGACY_SEAL_AAD_HEAD = _length_prefixed(
 def _aad_head(key_version: int, table: str, field: str) -> bytes:
     """Names and a version, never secret: a few columns times a few key versions."""
     return _SEAL_AAD_HEAD + _length_prefixed(str(key_version), table, field)
+
+
+class SealedRow:
+    """One row's part of its sealed fields' contexts: table, row id, owner id and the row's
+    version, checked and encoded once for all of the row's fields (`open_in_row`).
+
+    Opening a page of rows otherwise makes a `SealContext` for every field, checks its
+    parts and encodes the ids again for each; the associated data is the very same bytes
+    (`SealContext.aad`).
+    """
+
+    __slots__ = ("_tail", "owner_id", "row_id", "row_version", "table")
+
+    def __init__(self, table: str, row_id: str, owner_id: str, row_version: int) -> None:
+        # Each field's name is checked with its associated data (`_checked_aad_head`).
+        _check_place(table, "-", row_id, owner_id, row_version)
+        self.table = table
+        self.row_id = row_id
+        self.owner_id = owner_id
+        self.row_version = row_version
+        self._tail = _length_prefixed(row_id, owner_id, str(row_version))
+
+    def __repr__(self) -> str:
+        return f"SealedRow({self.table!r}, {self.row_id!r}, row_version={self.row_version})"
+
+    def context(self, field: str) -> SealContext:
+        """The context of one of the row's fields."""
+        return SealContext(self.table, field, self.row_id, self.owner_id, self.row_version)
+
+    def aad(self, key_version: int, field: str) -> bytes:
+        """The same bytes as `self.context(field).aad(key_version)`."""
+        return _checked_aad_head(key_version, self.table, field) + self._tail
+
+
+@functools.lru_cache(maxsize=256, typed=True)  # typed: True is no key version, 1 is
+def _checked_aad_head(key_version: int, table: str, field: str) -> bytes:
+    """`_aad_head`, its parts checked as a `SealContext` checks them (once a process)."""
+    _check_version(key_version, what="key_version")
+    _check_place(table, field, "-", "-", 1)
+    return _aad_head(key_version, table, field)
 
 
 def _wrap_aad(*, kek_version: int, owner_id: str, dek_version: int) -> bytes:
@@ -346,38 +398,14 @@ def new_data_key() -> bytes:
 
 
 def _encode_token(raw: bytes) -> str:
-    return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return TOKEN_PREFIX + pybase64.b64encode(raw, altchars=b"-_").rstrip(b"=").decode("ascii")
 
 
 _URLSAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _ALPHABET_INDEX = {char: index for index, char in enumerate(_URLSAFE_ALPHABET)}
 # Bits of the last character that carry no data, by the length of the final group.
 _UNUSED_BITS = {2: 0b1111, 3: 0b11}
-
-
-# base64url's two letters become the standard ones; the standard ones become a character
-# outside every alphabet, so that binascii's strict mode refuses them (base64url only).
-_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/", b"+/**")
-_PADDING = {0: b"", 2: b"==", 3: b"="}
-
-
-def _decode_base64url(body: str, *, what: str = "sealed value") -> bytes:
-    """Strict unpadded base64url: the alphabet only, and canonical (one text per bytes).
-
-    Checked in C by binascii's strict mode plus a look at the last character, which is much
-    cheaper than `b64decode(validate=True)` (a regular expression over the whole token).
-    """
-    remainder = len(body) % 4
-    if remainder == 1:
-        raise SealedValueError(f"{what} is not valid base64url")
-    try:
-        standard = body.encode("ascii").translate(_TO_STANDARD_ALPHABET) + _PADDING[remainder]
-        raw = binascii.a2b_base64(standard, strict_mode=True)
-    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
-        raise SealedValueError(f"{what} is not valid base64url") from None
-    if remainder and _ALPHABET_INDEX[body[-1]] & _UNUSED_BITS[remainder]:
-        raise SealedValueError(f"{what} is not canonical base64url")
-    return raw
+_PADDING = {0: "", 2: "==", 3: "="}
 
 
 def is_legacy_token(token: object) -> bool:
@@ -387,7 +415,13 @@ def is_legacy_token(token: object) -> bool:
 
 
 def _decode_token(token: str) -> tuple[int, int, bytes, bytes]:
-    """Split a token into (format, key_version, nonce, ciphertext+tag), failing closed."""
+    """Split a token into (format, key_version, nonce, ciphertext+tag), failing closed.
+
+    The body is strict unpadded base64url: the alphabet only, and canonical (one text per
+    bytes). Checked and decoded by pybase64 (SIMD, several times faster than binascii's
+    byte-at-a-time loop, which was a third of opening a field) plus a look at the last
+    character: a page of 20 entries decodes 40 tokens, one of about 1.4 KB a row.
+    """
     if not isinstance(token, str):
         raise SealedValueError("sealed value is not a str")
     if token.startswith(TOKEN_PREFIX):
@@ -396,25 +430,48 @@ def _decode_token(token: str) -> tuple[int, int, bytes, bytes]:
         token_format = LEGACY_TOKEN_FORMAT
     else:
         raise SealedValueError("sealed value has an unknown format")
-    # Both prefixes are four characters.
-    raw = _decode_base64url(token[len(TOKEN_PREFIX) :])
-    if len(raw) < _TOKEN_HEADER.size + NONCE_BYTES + TAG_BYTES:
+    body = token[_PREFIX_CHARS:]  # both prefixes are four characters
+    remainder = len(body) % 4
+    # pybase64 takes the standard alphabet's two letters beside the URL-safe ones.
+    if remainder == 1 or "+" in body or "/" in body:
+        raise SealedValueError("sealed value is not valid base64url")
+    try:
+        raw = pybase64.b64decode(body + _PADDING[remainder], altchars=b"-_", validate=True)
+    except ValueError:  # binascii.Error, and a str that is not ASCII
+        raise SealedValueError("sealed value is not valid base64url") from None
+    if remainder and _ALPHABET_INDEX[token[-1]] & _UNUSED_BITS[remainder]:
+        raise SealedValueError("sealed value is not canonical base64url")
+    if len(raw) < _MIN_RAW_BYTES:
         raise SealedValueError("sealed value is too short")
     algorithm, key_version = _TOKEN_HEADER.unpack_from(raw)
     if algorithm not in ALGORITHM_NAMES:
         raise SealedValueError("sealed value has an unknown algorithm")
     if key_version < 1:
         raise SealedValueError("sealed value has an invalid key version")
-    nonce = raw[_TOKEN_HEADER.size : _TOKEN_HEADER.size + NONCE_BYTES]
-    return token_format, int(key_version), nonce, raw[_TOKEN_HEADER.size + NONCE_BYTES :]
+    return token_format, key_version, raw[_HEADER_BYTES:_CIPHERTEXT_AT], raw[_CIPHERTEXT_AT:]
+
+
+_PREFIX_CHARS = len(TOKEN_PREFIX)
+_HEADER_BYTES = _TOKEN_HEADER.size
+_CIPHERTEXT_AT = _HEADER_BYTES + NONCE_BYTES
+_MIN_RAW_BYTES = _CIPHERTEXT_AT + TAG_BYTES
 
 
 def seal(
     data_key: bytes | SealingKey, plaintext: str, *, context: SealContext, key_version: int
 ) -> str:
     """Encrypt text under a data key, bound to its context; every call uses a fresh nonce."""
+    row = SealedRow(context.table, context.row_id, context.owner_id, context.row_version)
+    return seal_in_row(data_key, plaintext, row=row, field=context.field, key_version=key_version)
+
+
+def seal_in_row(
+    data_key: bytes | SealingKey, plaintext: str, *, row: SealedRow, field: str, key_version: int
+) -> str:
+    """`seal` for one field of a row, with the row's part of the associated data encoded
+    once (`SealedRow`): the same token as `seal(..., context=row.context(field))` makes."""
     aead = _aead(data_key)
-    _check_version(key_version, what="key_version")
+    aad = row.aad(key_version, field)  # checks the key version and field as a context does
     if not isinstance(plaintext, str):
         raise TypeError("plaintext must be a str")
     try:
@@ -423,7 +480,7 @@ def seal(
         # `from None`: the UnicodeEncodeError carries the whole plaintext in `.object`.
         raise ValueError("plaintext is not valid Unicode (lone surrogate)") from None
     nonce = os.urandom(NONCE_BYTES)
-    sealed = aead.encrypt(nonce, encoded, context.aad(key_version))
+    sealed = aead.encrypt(nonce, encoded, aad)
     return _encode_token(_TOKEN_HEADER.pack(ALGORITHM_ID, key_version) + nonce + sealed)
 
 
@@ -441,17 +498,31 @@ def open_sealed(
     A format-1 token, which is not bound to the row's version, opens only with
     `accept_legacy` (and then opens whatever the row's version is).
     """
+    row = SealedRow(context.table, context.row_id, context.owner_id, context.row_version)
+    key_for = data_key if callable(data_key) else lambda _version: data_key
+    return open_in_row(key_for, token, row=row, field=context.field, accept_legacy=accept_legacy)
+
+
+def open_in_row(
+    key_for: Callable[[int], bytes | SealingKey],
+    token: str,
+    *,
+    row: SealedRow,
+    field: str,
+    accept_legacy: bool = False,
+) -> str:
+    """`open_sealed` for one field of a row, with the row's part of the associated data
+    encoded once (`SealedRow`): the same checks, the same bytes, the same failures."""
     token_format, key_version, nonce, sealed = _decode_token(token)
     if token_format == LEGACY_TOKEN_FORMAT:
         if not accept_legacy:
             raise SealedValueError("sealed value has a format no longer accepted")
-        aad = context.legacy_aad(key_version)
+        aad = row.context(field).legacy_aad(key_version)
     else:
-        aad = context.aad(key_version)
-    aead = _aead(data_key(key_version) if callable(data_key) else data_key)
+        aad = row.aad(key_version, field)
+    aead = _aead(key_for(key_version))
     try:
-        encoded = aead.decrypt(nonce, sealed, aad)
-        return encoded.decode("utf-8")
+        return aead.decrypt(nonce, sealed, aad).decode("utf-8")
     except (InvalidTag, UnicodeDecodeError):
         raise SealedValueError("sealed value failed authentication") from None
 

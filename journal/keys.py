@@ -26,12 +26,12 @@ from journal.crypto import (
     LEGACY_TOKEN_PREFIX,
     DataKeyCache,
     KeyRing,
-    SealContext,
+    SealedRow,
     SealedValueError,
     SealingKey,
     new_data_key,
-    open_sealed,
-    seal,
+    open_in_row,
+    seal_in_row,
 )
 from journal.models import DataKey, Entry, Measure, TreatmentSession
 
@@ -184,14 +184,19 @@ class Sealer:
     # Re-sealing must know the active key for certain, never from a cache.
     trust_cached_version: bool = True
     _active_version: int | None = None
-    # The values this sealer sealed last, by (context, token): the response to a write is
-    # built from the row just written, and need not decrypt what it has just encrypted.
-    # Bounded, so a sealer kept for a batch holds no more than a few plaintexts.
-    _just_sealed: dict[tuple[SealContext, str], str] = field(default_factory=dict, repr=False)
+    # The values this sealer sealed last, by token and place (`_just_sealed_key`): the
+    # response to a write is built from the row just written, and need not decrypt what it
+    # has just encrypted. Bounded, so a sealer kept for a batch holds no more than a few
+    # plaintexts.
+    _just_sealed: dict[tuple[str, str, str, str, int], str] = field(
+        default_factory=dict, repr=False
+    )
     # The keys this sealer has used, so that opening a page of rows looks each up once in
     # the process cache rather than once a field (the cache takes a lock and keeps order),
     # and makes each key's AES-GCM instance once.
     _keys: dict[int, SealingKey] = field(default_factory=dict, repr=False)
+    # The last row opened: (instance, its id, its version, its SealedRow).
+    _last_row: tuple[models.Model, Any, int, SealedRow] | None = field(default=None, repr=False)
 
     def _load_keys(self) -> None:
         """One query: every data key of the patient into the process cache."""
@@ -257,51 +262,62 @@ class Sealer:
         version = self.active_version()
         if hasattr(instance, "key_version"):
             instance.key_version = version
-        context = self._context(instance, field)
-        token = seal(self._key(version), text, context=context, key_version=version)
+        row = self._row(instance)
+        token = seal_in_row(self._key(version), text, row=row, field=field, key_version=version)
         if len(self._just_sealed) >= JUST_SEALED_KEPT:
             del self._just_sealed[next(iter(self._just_sealed))]
-        self._just_sealed[(context, token)] = text
+        self._just_sealed[_just_sealed_key(token, field, row)] = text
         return token
 
     def open(self, instance: models.Model, field: str) -> str:
         token: str = getattr(instance, field)
         if not token and getattr(instance, "deleted_at", None) is not None:
             return ""  # a tombstone keeps no text
-        context = self._context(instance, field)
         # Only after a write has this sealer sealed anything (a page read skips the look-up,
         # which hashes the whole token).
-        just_sealed = self._just_sealed.get((context, token)) if self._just_sealed else None
-        if just_sealed is not None:
-            return just_sealed
+        row = self._row(instance)
+        if self._just_sealed:
+            just_sealed = self._just_sealed.get(_just_sealed_key(token, field, row))
+            if just_sealed is not None:
+                return just_sealed
         try:
             # Every live row's fields are sealed, empty text included: an emptied column is
             # tampering and fails like any other.
-            return open_sealed(
-                self._key, token, context=context, accept_legacy=accept_legacy_seals()
+            return open_in_row(
+                self._key, token, row=row, field=field, accept_legacy=accept_legacy_seals()
             )
         except SealedValueError:
             security_logger.error(
                 "sealed value failed to open",
                 extra={
                     "event": "journal.sealed_value_unreadable",
-                    "table": context.table,
-                    "field": context.field,
-                    "row_id": context.row_id,
-                    "patient_id": context.owner_id,
+                    "table": row.table,
+                    "field": field,
+                    "row_id": row.row_id,
+                    "patient_id": row.owner_id,
                 },
             )
             raise UnreadableRecordError() from None
 
-    def _context(self, instance: models.Model, field: str) -> SealContext:
-        return SealContext(
-            table=instance._meta.db_table,
-            field=field,
-            row_id=str(instance.pk),
-            owner_id=self.patient_id,
-            # Every sealed model is a SyncedModel, which has a version.
-            row_version=instance.version,  # type: ignore[attr-defined]
-        )
+    def _row(self, instance: models.Model) -> SealedRow:
+        """The row's part of its fields' associated data, made once for the row's fields
+        (opened one after the other) while the row keeps its id and version."""
+        pk = instance.pk
+        # Every sealed model is a SyncedModel, which has a version.
+        version = instance.version  # type: ignore[attr-defined]
+        last = self._last_row
+        # The instance itself is held, so its identity cannot pass to another object.
+        if last is not None and last[0] is instance and last[1] is pk and last[2] == version:
+            return last[3]
+        row = SealedRow(instance._meta.db_table, str(pk), self.patient_id, version)
+        self._last_row = (instance, pk, version, row)
+        return row
+
+
+def _just_sealed_key(token: str, field: str, row: SealedRow) -> tuple[str, str, str, str, int]:
+    """A token in its place (the owner is the sealer's): the same token elsewhere is
+    decrypted, and fails there."""
+    return (token, field, row.table, row.row_id, row.row_version)
 
 
 def sealer_for(patient: Any) -> Sealer:

@@ -26,7 +26,9 @@ def put_legacy_token(row: models.Model, field: str, text: str) -> str:
     sealer._key(version)  # loads the data key into the process's cache
     data_key = keys._cache.get((sealer.patient_id, version))
     assert data_key is not None
-    token = legacy_seal(data_key, text, context=sealer._context(row, field), key_version=version)
+    token = legacy_seal(
+        data_key, text, context=sealer._row(row).context(field), key_version=version
+    )
     type(row)._default_manager.filter(pk=row.pk).update(**{field: token})
     return token
 

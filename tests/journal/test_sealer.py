@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from journal import keys
-from journal.crypto import open_sealed
+from journal.crypto import open_in_row
 from journal.keys import JUST_SEALED_KEPT, Sealer, UnreadableRecordError
 from journal.models import Entry
 from tests.journal.factories import make_patient
@@ -21,11 +21,11 @@ def decryptions(monkeypatch) -> list[str]:
     """Every token the sealer actually decrypts."""
     seen: list[str] = []
 
-    def counting(data_key, token, *, context, **options):
+    def counting(key_for, token, **options):
         seen.append(token)
-        return open_sealed(data_key, token, context=context, **options)
+        return open_in_row(key_for, token, **options)
 
-    monkeypatch.setattr("journal.keys.open_sealed", counting)
+    monkeypatch.setattr("journal.keys.open_in_row", counting)
     return seen
 
 
