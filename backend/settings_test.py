@@ -24,12 +24,12 @@ RESERVED_REDIS_DBS = {14, int(os.environ.get("LEAKSCAN_REDIS_DB", "8"))}
 def redis_url_of_xdist_worker(url: str, worker: str) -> str:
     """The Redis database of one pytest-xdist worker ("gw0", "gw1", ...): every test starts
     by clearing the cache, a FLUSHDB, so two workers must never share a database. gw0 keeps
-    the one in `url`; the others count down from it, past the reserved ones, within the 16
-    databases a default Redis has."""
+    the one in `url`; the others count down from it, past the reserved ones, and from 15
+    down once below 0 (a default Redis has 16 databases)."""
     head, _, db = url.rpartition("/")
     base = int(db) if db.isdigit() else 0
-    free = [n % 16 for n in range(base, base - 16, -1)]
-    free = [n for n in free if n == base or n not in RESERVED_REDIS_DBS]
+    below = [*range(base - 1, -1, -1), *range(15, base, -1)]
+    free = [base, *(n for n in below if n not in RESERVED_REDIS_DBS)]
     index = int(worker.removeprefix("gw"))
     if index >= len(free):
         raise RuntimeError(f"pytest-xdist worker {worker}: no Redis database left for it")

@@ -33,6 +33,12 @@ def test_counting_down_wraps_within_the_sixteen_databases() -> None:
     assert len(set(databases)) == 4
 
 
+def test_a_database_beyond_fifteen_is_kept_for_the_first_worker() -> None:
+    # A Redis configured with more databases than the default sixteen
+    assert redis_url_of_xdist_worker("redis://h:6380/40", "gw0") == "redis://h:6380/40"
+    assert redis_url_of_xdist_worker("redis://h:6380/40", "gw1") == "redis://h:6380/39"
+
+
 def test_this_process_uses_the_database_of_its_worker() -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     location = settings.CACHES["default"]["LOCATION"]
