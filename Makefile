@@ -83,9 +83,12 @@ beat: $(VENV)/.installed-run ## Run Celery beat alone
 services: ## Make sure PostgreSQL and Redis answer on 127.0.0.1 (start them when down)
 	@bash .ci/services
 
+# The suite's processes (pytest-xdist): `make test TEST_WORKERS=4` on a bigger machine, 0 for one.
+TEST_WORKERS ?= 2
+
 .PHONY: test
 test: $(VENV)/.installed-dev $(OPENAPI_TOOLS) services ## Run the whole suite on PostgreSQL and Redis
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## Lint and check formatting (ruff)
