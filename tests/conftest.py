@@ -16,18 +16,6 @@ from tests.smtp import SmtpServer
 from worker import tasks
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs the suite in several processes (pytest-xdist, `--dist loadgroup`):
-    the tests of a module that share a module-scoped fixture (a generated schema, the chaos
-    run) go to one process together, so that the fixture is made once, not once in each."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info is not None else ()
-        if any(d.scope in ("class", "module", "package") for ds in definitions for d in ds):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     """Throttle counters live in the Redis cache; each test starts with none."""
