@@ -88,7 +88,7 @@ TEST_WORKERS ?= 2
 
 .PHONY: test
 test: $(VENV)/.installed-dev $(OPENAPI_TOOLS) services ## Run the whole suite on PostgreSQL and Redis
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## Lint and check formatting (ruff)

@@ -9,7 +9,8 @@ import yaml
 from django.core.management import call_command
 from openapi_spec_validator import validate
 
-pytestmark = pytest.mark.django_db
+# Its tests share one generated schema (a module fixture): one process runs them all.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("openapi-schema")]
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

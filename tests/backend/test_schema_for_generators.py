@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-pytestmark = pytest.mark.django_db
+# Its tests share one generated schema (a module fixture): one process runs them all.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("openapi-schema")]
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

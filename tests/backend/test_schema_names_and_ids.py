@@ -12,7 +12,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-pytestmark = pytest.mark.django_db
+# Its tests share one generated schema (a module fixture): one process runs them all.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("openapi-schema")]
 
 # drf-spectacular's own names: `<Field>Enum` for an enum it names itself (StateEnum,
 # ViaEnum, Status3a1Enum for a clash), `...RequestRequest` when a serializer already named

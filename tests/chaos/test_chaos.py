@@ -25,6 +25,9 @@ pytestmark = pytest.mark.slow
 
 TIMEOUT_SECONDS = 600
 
+# Every test reads the one chaos run (a module fixture): one process runs them all.
+pytestmark = pytest.mark.xdist_group("chaos")
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
