@@ -21,12 +21,10 @@ from tests.chaos.chaos import SCENARIOS
 from tests.chaos.delivery import BATCH_SIZE
 from tests.chaos.infra import ROOT
 
-pytestmark = pytest.mark.slow
+# Every test reads the one chaos run (a module fixture): one process runs them all.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos")]
 
 TIMEOUT_SECONDS = 600
-
-# Every test reads the one chaos run (a module fixture): one process runs them all.
-pytestmark = pytest.mark.xdist_group("chaos")
 
 
 @pytest.fixture(scope="module")
