@@ -32,13 +32,14 @@ from integration.providers.http import (
     CachedToken,
     Lane,
     PushResponse,
-    PushTransport,
     json_object,
     log_outcome,
     max_in_flight,
+    push_timeout,
     push_ttl,
     transient_http_result,
 )
+from integration.providers.http2 import Http2Transport
 
 if TYPE_CHECKING:
     from integration.models import Device
@@ -84,7 +85,7 @@ class ApnsProvider:
         base_url = str(getattr(settings, "APNS_BASE_URL", DEFAULT_BASE_URL)).rstrip("/")
         self._device_url = f"{base_url}/3/device/"
         self.lane = Lane(max_in_flight("APNS_MAX_IN_FLIGHT"))
-        self._transport = PushTransport(http2_only=True)
+        self._transport = Http2Transport(timeout=push_timeout())
         self._provider_token = CachedToken(self._sign_provider_token, margin=0)
 
     def __repr__(self) -> str:

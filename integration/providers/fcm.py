@@ -31,12 +31,13 @@ from integration.providers.http import (
     AsyncCachedToken,
     Lane,
     PushResponse,
-    PushTransport,
     json_object,
     log_outcome,
     max_in_flight,
+    push_timeout,
     transient_http_result,
 )
+from integration.providers.http2 import Http2Transport
 
 if TYPE_CHECKING:
     from integration.models import Device
@@ -148,7 +149,7 @@ class FcmProvider:
         self._send_url = f"{base_url}/v1/projects/{project_id}/messages:send"
         self.lane = Lane(max_in_flight("FCM_MAX_IN_FLIGHT"))
         # Google's endpoints speak HTTP/2: every push in flight is a stream of one connection.
-        self._transport = PushTransport(http2_only=True)
+        self._transport = Http2Transport(timeout=push_timeout())
         self._access_token = AsyncCachedToken(
             self._fetch_access_token, margin=TOKEN_REFRESH_MARGIN_SECONDS
         )

@@ -1,14 +1,12 @@
-"""What the HTTP providers share: a connection pool per process, the timeout, the lanes that
-bound and pause what is in flight, cached credentials, Retry-After, and loggers that never
-see a token.
+"""What the HTTP providers share: the timeout, the lanes that bound and pause what is in
+flight, cached credentials, Retry-After, loggers that never see a token, and Web Push's
+HTTP/1.1 transport.
 
-Pushes go through httpcore, the connection pool under httpx (its HTTP/2 support), on the
-process's push loop (`integration/providers/loop.py`). Not through `httpx.AsyncClient`: its
-layers (the cookie jar, redirects, the auth flow, request and response models) cost 40% of
-each push's CPU, measured with a push in flight to a local HTTP/2 server (about 830 µs a
-request through the client's transport, 620 through the pool), and a push needs none of
-them. The pool keeps one connection per origin; over HTTP/2 every push in flight is a
-stream on it.
+APNs and FCM speak HTTP/2 through `integration/providers/http2.py`. Web Push services are
+many hosts over HTTP/1.1: their pushes go through httpcore, the connection pool under httpx,
+on the process's push loop (`integration/providers/loop.py`). Not through
+`httpx.AsyncClient`: its layers (the cookie jar, redirects, the auth flow, request and
+response models) cost 40% of each push's CPU and a push needs none of them.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ import httpcore
 from django.conf import settings
 
 from integration.providers.base import Outcome, SendResult
-from integration.providers.goaway import keep_answers_that_arrive_with_a_goaway
 from integration.providers.loop import LoopLocal
 
 logger = logging.getLogger("afterglow.push")
@@ -56,7 +53,7 @@ TRANSPORT_ERRORS = (
 _QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "h2")
 
 
-def _quiet_third_party_loggers() -> None:
+def quiet_third_party_loggers() -> None:
     for name in _QUIET_LOGGERS:
         third_party = logging.getLogger(name)
         if third_party.level == logging.NOTSET:
@@ -88,11 +85,10 @@ class PushResponse:
 
 
 class PushTransport:
-    """A connection pool made on first use in each event loop (so in each process: see
-    loop.py), with the push timeout on every request."""
+    """An HTTP/1.1 connection pool made on first use in each event loop (so in each process:
+    see loop.py), with the push timeout on every request."""
 
-    def __init__(self, *, http2_only: bool, max_connections: int = 10) -> None:
-        self._http2_only = http2_only
+    def __init__(self, *, max_connections: int = 10) -> None:
         self._max_connections = max_connections
         timeout = push_timeout()
         self._extensions = {
@@ -101,13 +97,8 @@ class PushTransport:
         self._pool: LoopLocal[httpcore.AsyncConnectionPool] = LoopLocal(self._make)
 
     def _make(self) -> httpcore.AsyncConnectionPool:
-        _quiet_third_party_loggers()
-        keep_answers_that_arrive_with_a_goaway()
+        quiet_third_party_loggers()
         return httpcore.AsyncConnectionPool(
-            # APNs speaks HTTP/2 only: over TLS ALPN offers only h2, over plain HTTP (the
-            # local fakes) this means prior knowledge.
-            http1=not self._http2_only,
-            http2=self._http2_only,
             max_connections=self._max_connections,
             max_keepalive_connections=self._max_connections,
         )

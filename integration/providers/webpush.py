@@ -121,7 +121,7 @@ class WebPushProvider:
         self._allowed_hosts = tuple(
             getattr(settings, "WEBPUSH_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
         )
-        self._transport = PushTransport(http2_only=False, max_connections=MAX_CONNECTIONS)
+        self._transport = PushTransport(max_connections=MAX_CONNECTIONS)
         self._per_host = max_in_flight(
             "WEBPUSH_MAX_IN_FLIGHT_PER_HOST", DEFAULT_MAX_IN_FLIGHT_PER_HOST
         )
