@@ -545,7 +545,7 @@ from backend.settings_sync import *  # noqa: E402, F403
 
 # Prompt delivery: the beat dispatcher claims due prompts in batches with a lease.
 PROMPT_DISPATCH_INTERVAL_SECONDS = env.int("PROMPT_DISPATCH_INTERVAL_SECONDS", default=60)
-PROMPT_DISPATCH_BATCH_SIZE = env.int("PROMPT_DISPATCH_BATCH_SIZE", default=200)
+PROMPT_DISPATCH_BATCH_SIZE = env.int("PROMPT_DISPATCH_BATCH_SIZE", default=400)
 # At most this many batches a tick (10,000 prompts with the defaults).
 PROMPT_DISPATCH_MAX_BATCHES = env.int("PROMPT_DISPATCH_MAX_BATCHES", default=50)
 # Longer than the slowest single prompt's sends; a claim older than this is taken back.

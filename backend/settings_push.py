@@ -45,8 +45,8 @@ PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
 PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=24 * 60 * 60)
 # Pushes in flight per worker process, and per provider (Web Push: per push service).
 PUSH_MAX_IN_FLIGHT = env.int("PUSH_MAX_IN_FLIGHT", default=200)
-FCM_MAX_IN_FLIGHT = env.int("FCM_MAX_IN_FLIGHT", default=100)
-APNS_MAX_IN_FLIGHT = env.int("APNS_MAX_IN_FLIGHT", default=100)
+FCM_MAX_IN_FLIGHT = env.int("FCM_MAX_IN_FLIGHT", default=200)
+APNS_MAX_IN_FLIGHT = env.int("APNS_MAX_IN_FLIGHT", default=200)
 WEBPUSH_MAX_IN_FLIGHT_PER_HOST = env.int("WEBPUSH_MAX_IN_FLIGHT_PER_HOST", default=8)
 FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
 FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")  # empty: project_id from the file

@@ -89,7 +89,9 @@ logger = logging.getLogger("integration.delivery")  # named before the split: lo
 # Stored in broker messages: never rename (see worker/tasks.py).
 DELIVER_TASK = "afterglow.integration.deliver_prompts"
 
-DEFAULT_BATCH_SIZE = 200
+# Two waves of a provider's 200 pushes in flight: a batch's fixed costs (the claim, the
+# devices, the last answer's wait and the last write) spread over more pushes.
+DEFAULT_BATCH_SIZE = 400
 DEFAULT_MAX_BATCHES = 50
 DEFAULT_LEASE_SECONDS = 120
 DEFAULT_MAX_ATTEMPTS = 5

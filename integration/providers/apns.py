@@ -4,14 +4,14 @@ Apple's "Establishing a token-based connection to APNs": the provider token is a
 with the key id as `kid` and the team id as `iss`, renewed no more often than every 20
 minutes and no less often than every 60.
 
-Sends run on the push loop: at most APNS_MAX_IN_FLIGHT at once per process, as streams of
-one HTTP/2 connection (Apple: "keep your connections with APNs open across multiple
-notifications"). Back-pressure: APNs' 429 TooManyRequests is about one device token ("too
-many requests were made consecutively to the same device token"), so only that push's
-prompt retries later (after Retry-After when given); the rest of the batch goes on. A
-GOAWAY or a reset stream fails only the pushes still in flight on it, as transient; the
-transport opens a new connection for the others (streams the server never took are sent
-again there at once).
+Sends run on the push loop: at most APNS_MAX_IN_FLIGHT (200) at once per process, as
+streams of one HTTP/2 connection, another only while it is at the stream limit Apple set
+(Apple: "keep your connections with APNs open across multiple notifications"). Back-
+pressure: APNs' 429 TooManyRequests is about one device token ("too many requests were made
+consecutively to the same device token"), so only that push's prompt retries later (after
+Retry-After when given); the rest of the batch goes on. A GOAWAY or a reset stream fails
+only the pushes still in flight on it, as transient; the transport opens a new connection
+for the others (streams the server never took are sent again there at once).
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ The access token comes from the OAuth 2.0 JWT bearer grant (RFC 7523) that Googl
 for service accounts: a JWT signed RS256 with the account's key is exchanged at its
 `token_uri` for a bearer token that lives about an hour.
 
-Sends run on the push loop: at most FCM_MAX_IN_FLIGHT at once per process, as streams of
-one HTTP/2 connection. Back-pressure: a 429 (QUOTA_EXCEEDED: the project's send rate; a
-single device's rate, 240 a minute, is far beyond what a patient receives) or a 503 with
-Retry-After pauses this process's FCM lane until then; the pushes it turns away meanwhile
-make no request and their prompts retry when the pause ends. Google's guidance: honour
-Retry-After, else back off exponentially (firebase.google.com/docs/cloud-messaging/scale-fcm).
+Sends run on the push loop: at most FCM_MAX_IN_FLIGHT (200) at once per process, as streams
+of one HTTP/2 connection, or of a second while the first is at the stream limit Google's
+server set (integration/providers/http2.py). Back-pressure: a 429 (QUOTA_EXCEEDED: the
+project's send rate; a single device's rate, 240 a minute, is far beyond what a patient
+receives) or a 503 with Retry-After pauses this process's FCM lane until then; the pushes
+it turns away meanwhile make no request and their prompts retry when the pause ends.
+Google's guidance: honour Retry-After, else back off exponentially
+(firebase.google.com/docs/cloud-messaging/scale-fcm).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ logger = logging.getLogger("afterglow.push")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_TTL_SECONDS = 24 * 60 * 60
-DEFAULT_MAX_IN_FLIGHT = 100
+DEFAULT_MAX_IN_FLIGHT = 200
 # However long a service asks us to stay away, a process looks again after this long: the
 # prompts it turned away wait their own Retry-After in the database meanwhile.
 LANE_PAUSE_CAP_SECONDS = 15 * 60

@@ -96,6 +96,16 @@ class _Session(asyncio.Protocol):
 
     # requests
 
+    @property
+    def streams(self) -> int:
+        return len(self._streams)
+
+    def has_room(self) -> bool:
+        """Whether a new stream goes out at once (the server's limit not reached)."""
+        return (
+            not self.closed and len(self._streams) < self._h2.remote_settings.max_concurrent_streams
+        )
+
     async def request(
         self, path: bytes, headers: list[tuple[bytes, bytes]], content: bytes
     ) -> tuple[int, dict[str, str], bytes]:
@@ -287,11 +297,14 @@ class _Origin:
 
 class Http2Transport:
     """POST over HTTP/2: TLS with ALPN `h2` for https, prior knowledge for http (the local
-    fakes). One connection per origin in each event loop (so in each process: loop.py)."""
+    fakes). Each event loop (so each process: loop.py) keeps its own connections: one per
+    origin, and another only while every one is at the stream limit its server set, up to
+    `max_connections`."""
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, *, timeout: float, max_connections: int = 4) -> None:
         self._timeout = timeout
-        self._sessions: LoopLocal[dict[_Origin, asyncio.Task[_Session]]] = LoopLocal(dict)
+        self._max_connections = max(1, max_connections)
+        self._sessions: LoopLocal[dict[_Origin, list[asyncio.Task[_Session]]]] = LoopLocal(dict)
 
     async def post(self, url: str, *, headers: dict[str, str], content: bytes) -> PushResponse:
         """POST and read the whole answer; raises one of `http.TRANSPORT_ERRORS` when there
@@ -317,15 +330,23 @@ class Http2Transport:
         raise httpcore.RemoteProtocolError("no try left")  # pragma: no cover (the loop returns)
 
     async def _session(self, origin: _Origin, authority: bytes) -> _Session:
-        sessions = self._sessions.get()
-        task = sessions.get(origin)
-        if task is not None and task.done() and not _usable(task):
-            task = None
-        if task is None:
-            task = asyncio.get_running_loop().create_task(_connect(origin, authority))
-            sessions[origin] = task
-        # A caller that gives up must not cancel the connection the others wait for.
-        return await asyncio.shield(task)
+        """A connection with a stream free; else one being made; else a new one; else the
+        least busy, where the request waits for a stream."""
+        connections = self._sessions.get().setdefault(origin, [])
+        while True:
+            connections[:] = [task for task in connections if not task.done() or _usable(task)]
+            made = [task.result() for task in connections if task.done()]
+            for session in made:
+                if session.has_room():
+                    return session
+            making = next((task for task in connections if not task.done()), None)
+            if making is None and len(connections) < self._max_connections:
+                making = asyncio.get_running_loop().create_task(_connect(origin, authority))
+                connections.append(making)
+            if making is None:
+                return min(made, key=lambda session: session.streams)
+            # A caller that gives up must not cancel the connection the others wait for.
+            await asyncio.shield(making)
 
     def close(self) -> None:
         """Close this process's connections (from any thread but the push loop's)."""
@@ -335,11 +356,12 @@ class Http2Transport:
             return
 
         def close_all() -> None:
-            for task in sessions.values():
-                if task.done() and not task.cancelled() and task.exception() is None:
-                    task.result().close()
-                else:
-                    task.cancel()
+            for connections in sessions.values():
+                for task in connections:
+                    if task.done() and not task.cancelled() and task.exception() is None:
+                        task.result().close()
+                    else:
+                        task.cancel()
 
         loop.call_soon_threadsafe(close_all)
 

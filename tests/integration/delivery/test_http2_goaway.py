@@ -30,11 +30,13 @@ def _recorder(taken: list[str]) -> Callable[[Request], Response]:
     return handle
 
 
-def send_all(url: str, *, requests: int = REQUESTS, timeout: float = 10.0) -> dict[str, str]:
+def send_all(
+    url: str, *, requests: int = REQUESTS, timeout: float = 10.0, connections: int = 4
+) -> dict[str, str]:
     """Every request at once over one transport; what became of each."""
 
     async def run() -> dict[str, str]:
-        transport = Http2Transport(timeout=timeout)
+        transport = Http2Transport(timeout=timeout, max_connections=connections)
         fates: dict[str, str] = {}
 
         async def one(number: int) -> None:
@@ -71,6 +73,22 @@ def test_without_faults_every_request_is_answered_over_one_connection():
     assert server.connections == 1
     # All at once: the server saw them in flight together, as streams of that connection.
     assert server.most_in_flight > REQUESTS // 2
+
+
+def test_a_server_that_takes_few_streams_at_once_gets_more_connections_up_to_the_bound():
+    for connections, expected in ((4, 4), (1, 1)):
+        taken: list[str] = []
+        server = H2Server(_recorder(taken), faults=Faults(latency=0.05), max_streams=10).start()
+        try:
+            fates = send_all(server.url, requests=60, connections=connections)
+        finally:
+            server.stop()
+
+        assert set(fates.values()) == {"200"}
+        assert sorted(taken) == sorted(fates)
+        assert server.connections == expected
+        # Never more streams than the server allows on each: they waited their turn.
+        assert server.most_in_flight == 10 * expected
 
 
 def test_an_answer_that_arrives_with_a_goaway_is_read_not_failed():

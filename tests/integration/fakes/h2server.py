@@ -77,7 +77,7 @@ class _Connection:
         self.h2.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.server.max_streams
             },
         )
         self.h2.initiate_connection()
@@ -199,9 +199,16 @@ class _Connection:
 
 
 class H2Server(ThreadedServer):
-    def __init__(self, handler: Handler, *, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        faults: Faults | None = None,
+        max_streams: int = MAX_CONCURRENT_STREAMS,
+    ) -> None:
         super().__init__()
         self.handler = handler
+        self.max_streams = max_streams  # what each connection's SETTINGS allows at once
         self.faults = faults or Faults()
         self.numbers = itertools.count(1)
         self.faulted: list[tuple[str, int]] = []
