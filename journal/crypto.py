@@ -549,26 +549,47 @@ class DataKeyCache:
         self._ttl = ttl_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, int], tuple[float, bytes]] = OrderedDict()
+        # key -> (expires at, the raw key, its SealingKey once one was asked for)
+        self._entries: OrderedDict[tuple[str, int], tuple[float, bytes, SealingKey | None]] = (
+            OrderedDict()
+        )
 
     def __repr__(self) -> str:
         return f"DataKeyCache(entries={len(self)}, max_entries={self._max_entries})"
 
     def get(self, key: tuple[str, int]) -> bytes | None:
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._live(key)
+            return None if entry is None else entry[1]
+
+    def sealing_key(self, key: tuple[str, int]) -> SealingKey | None:
+        """The entry's key as a `SealingKey`, made once for the entry's life: OpenSSL sets
+        up an AES-GCM instance on its first use, which cost more than the encryption of a
+        journal entry when every request made its own. It goes with the entry (expiry,
+        erasure, rotation), as the raw key does."""
+        with self._lock:
+            entry = self._live(key)
             if entry is None:
                 return None
-            expires_at, value = entry
-            if self._clock() >= expires_at:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return value
+            expires_at, value, sealing = entry
+            if sealing is None:
+                sealing = SealingKey(value)
+                self._entries[key] = (expires_at, value, sealing)
+            return sealing
+
+    def _live(self, key: tuple[str, int]) -> tuple[float, bytes, SealingKey | None] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock() >= entry[0]:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
 
     def put(self, key: tuple[str, int], value: bytes) -> None:
         with self._lock:
-            self._entries[key] = (self._clock() + self._ttl, value)
+            self._entries[key] = (self._clock() + self._ttl, value, None)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
@@ -585,6 +606,6 @@ class DataKeyCache:
     def __len__(self) -> int:
         with self._lock:
             now = self._clock()
-            for key in [key for key, (expires, _) in self._entries.items() if now >= expires]:
+            for key in [key for key, (expires, *_) in self._entries.items() if now >= expires]:
                 del self._entries[key]
             return len(self._entries)

@@ -244,13 +244,13 @@ class Sealer:
         key = self._keys.get(version)
         if key is not None:
             return key
-        raw = _cache.get((self.patient_id, version))
-        if raw is None:
+        key = _cache.sealing_key((self.patient_id, version))
+        if key is None:
             self._load_keys()
-            raw = _cache.get((self.patient_id, version))
-        if raw is None:
+            key = _cache.sealing_key((self.patient_id, version))
+        if key is None:
             raise SealedValueError("no data key of this version")
-        key = self._keys[version] = SealingKey(raw)
+        self._keys[version] = key
         return key
 
     def seal(self, instance: models.Model, field: str, text: str) -> str:

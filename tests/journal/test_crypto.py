@@ -579,6 +579,28 @@ def test_cache_discard_owner_drops_only_that_owners_keys():
     assert len(cache) == 1
 
 
+def test_cache_makes_one_sealing_key_per_entry_and_drops_it_with_the_entry():
+    clock = FakeClock()
+    cache = DataKeyCache(ttl_seconds=10, clock=clock)
+    key = new_data_key()
+    cache.put(("a", 1), key)
+    cache.put(("b", 1), new_data_key())
+
+    first = cache.sealing_key(("a", 1))
+    assert first is not None
+    assert cache.sealing_key(("a", 1)) is first  # one AES-GCM instance across requests
+    assert cache.get(("a", 1)) == key
+    context = SealContext("journal_entry", "body", "row-1", "a", 1)
+    token = seal(first, "kept", context=context, key_version=1)
+    assert open_sealed(key, token, context=context) == "kept"
+
+    cache.discard_owner("a")  # erasure: the instance goes with the raw key
+    assert cache.sealing_key(("a", 1)) is None
+    clock.now += 10  # expiry too
+    assert cache.sealing_key(("b", 1)) is None
+    assert cache.sealing_key(("c", 1)) is None
+
+
 def test_cache_clear_and_repr_hold_no_values():
     cache = DataKeyCache()
     cache.put(("a", 1), b"secret-key-bytes")
