@@ -301,8 +301,13 @@ class Http2Transport:
     origin, and another only while every one is at the stream limit its server set, up to
     `max_connections`."""
 
-    def __init__(self, *, timeout: float, max_connections: int = 4) -> None:
+    def __init__(
+        self, *, timeout: float, max_connections: int = 4, tls: ssl.SSLContext | None = None
+    ) -> None:
         self._timeout = timeout
+        # The system's trust store unless told otherwise; ALPN offers only h2.
+        self._tls = tls or ssl.create_default_context()
+        self._tls.set_alpn_protocols(["h2"])
         self._max_connections = max(1, max_connections)
         self._sessions: LoopLocal[dict[_Origin, list[asyncio.Task[_Session]]]] = LoopLocal(dict)
 
@@ -341,7 +346,9 @@ class Http2Transport:
                     return session
             making = next((task for task in connections if not task.done()), None)
             if making is None and len(connections) < self._max_connections:
-                making = asyncio.get_running_loop().create_task(_connect(origin, authority))
+                making = asyncio.get_running_loop().create_task(
+                    _connect(origin, authority, self._tls)
+                )
                 connections.append(making)
             if making is None:
                 return min(made, key=lambda session: session.streams)
@@ -374,12 +381,9 @@ def _usable(connecting: asyncio.Task[_Session]) -> bool:
     )
 
 
-async def _connect(origin: _Origin, authority: bytes) -> _Session:
+async def _connect(origin: _Origin, authority: bytes, context: ssl.SSLContext) -> _Session:
     quiet_third_party_loggers()  # hpack logs the headers it encodes (bearer tokens)
-    tls: ssl.SSLContext | None = None
-    if origin.scheme == "https":
-        tls = ssl.create_default_context()
-        tls.set_alpn_protocols(["h2"])
+    tls = context if origin.scheme == "https" else None
     loop = asyncio.get_running_loop()
     try:
         transport, session = await loop.create_connection(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,8 +206,12 @@ class H2Server(ThreadedServer):
         *,
         faults: Faults | None = None,
         max_streams: int = MAX_CONCURRENT_STREAMS,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__()
+        self.tls = tls  # HTTPS, with what ALPN the context offers, instead of cleartext
+        if tls is not None:
+            self.url = self.url.replace("http://", "https://", 1)
         self.handler = handler
         self.max_streams = max_streams  # what each connection's SETTINGS allows at once
         self.faults = faults or Faults()
@@ -247,7 +252,7 @@ class H2Server(ThreadedServer):
                 if task is not None:
                     readers.discard(task)
 
-        server = await asyncio.start_server(serve_one, sock=self._socket)
+        server = await asyncio.start_server(serve_one, sock=self._socket, ssl=self.tls)
         self._started.set()
         async with server:
             await self._stopping.wait()

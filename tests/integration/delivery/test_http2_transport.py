@@ -6,11 +6,19 @@ lost or taken twice."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import socket
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import httpcore
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from integration.providers.http2 import Http2Transport
 from tests.integration.fakes.h2server import Faults, H2Server
@@ -152,3 +160,104 @@ def test_nothing_listening_is_a_connect_error():
     fates = send_all(f"http://127.0.0.1:{port}", requests=3, timeout=2.0)
 
     assert set(fates.values()) == {"ConnectError"}
+
+
+def _self_signed(directory: Path) -> Path:
+    """A certificate for 127.0.0.1 and its key, in one PEM file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "afterglow test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / "server.pem"
+    path.write_bytes(
+        certificate.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def _post_once(url: str, tls: ssl.SSLContext) -> str:
+    async def run() -> str:
+        transport = Http2Transport(timeout=5.0, tls=tls)
+        try:
+            response = await transport.post(url + "/push/1", headers={}, content=b"{}")
+            return str(response.status_code)
+        except (httpcore.NetworkError, httpcore.ProtocolError) as error:
+            return type(error).__name__
+        finally:
+            transport.close()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("server_alpn", "trusted", "expected"),
+    [
+        pytest.param(["h2"], True, "200", id="h2-over-tls"),
+        pytest.param(["http/1.1"], True, "ConnectError", id="no-h2-offered"),
+        pytest.param(["h2"], False, "ConnectError", id="untrusted-certificate"),
+    ],
+)
+def test_over_tls_only_a_trusted_server_that_chooses_h2_is_spoken_to(
+    tmp_path, server_alpn, trusted, expected
+):
+    pem = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(pem)
+    server_tls.set_alpn_protocols(server_alpn)
+    taken: list[str] = []
+    server = H2Server(_recorder(taken), tls=server_tls).start()
+    client_tls = ssl.create_default_context(cafile=str(pem) if trusted else None)
+    try:
+        assert server.url.startswith("https://")
+        fate = _post_once(server.url, client_tls)
+    finally:
+        server.stop()
+
+    assert fate == expected
+    assert taken == (["/push/1"] if expected == "200" else [])
+
+
+def test_a_body_larger_than_the_flow_control_window_waits_for_it_and_arrives_whole():
+    received: list[bytes] = []
+
+    def handle(request: Request) -> Response:
+        received.append(request.body)
+        return Response.json(200, {"path": request.path})
+
+    body = bytes(range(256)) * 1200  # 300 KB: more than the 64 KB a window starts with
+    server = H2Server(handle).start()
+
+    async def run() -> int:
+        transport = Http2Transport(timeout=10.0)
+        try:
+            sent = [transport.post(server.url + "/push/big", headers={}, content=body)]
+            return (await asyncio.gather(*sent))[0].status_code
+        finally:
+            transport.close()
+
+    try:
+        status = asyncio.run(run())
+    finally:
+        server.stop()
+
+    assert status == 200
+    assert received == [body]
