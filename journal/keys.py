@@ -8,9 +8,11 @@ Redis, the database, logs or task messages.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,7 +26,6 @@ from backend.errors import ProblemError
 from backend.problem_codes import ProblemCode
 from journal.crypto import (
     LEGACY_TOKEN_PREFIX,
-    DataKeyCache,
     KeyRing,
     SealedRow,
     SealedValueError,
@@ -34,6 +35,91 @@ from journal.crypto import (
     seal_in_row,
 )
 from journal.models import DataKey, Entry, Measure, TreatmentSession
+
+
+class DataKeyCache:
+    """Unwrapped DEKs in this process's memory: a bounded LRU whose entries expire.
+
+    The TTL counts from `put`, not from the last `get`, so a key dropped elsewhere
+    (erasure, rotation in another process) leaves this one within `ttl_seconds`.
+    Keys are (owner_id, dek_version).
+    """
+
+    def __init__(
+        self,
+        max_entries: int = 1024,
+        ttl_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self._max_entries = max_entries
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        # key -> (expires at, the raw key, its SealingKey once one was asked for)
+        self._entries: OrderedDict[tuple[str, int], tuple[float, bytes, SealingKey | None]] = (
+            OrderedDict()
+        )
+
+    def __repr__(self) -> str:
+        return f"DataKeyCache(entries={len(self)}, max_entries={self._max_entries})"
+
+    def get(self, key: tuple[str, int]) -> bytes | None:
+        with self._lock:
+            entry = self._live(key)
+            return None if entry is None else entry[1]
+
+    def sealing_key(self, key: tuple[str, int]) -> SealingKey | None:
+        """The entry's key as a `SealingKey`, made once for the entry's life: OpenSSL sets
+        up an AES-GCM instance on its first use, which cost more than the encryption of a
+        journal entry when every request made its own. It goes with the entry (expiry,
+        erasure, rotation), as the raw key does."""
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
+                return None
+            expires_at, value, sealing = entry
+            if sealing is None:
+                sealing = SealingKey(value)
+                self._entries[key] = (expires_at, value, sealing)
+            return sealing
+
+    def _live(self, key: tuple[str, int]) -> tuple[float, bytes, SealingKey | None] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock() >= entry[0]:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple[str, int], value: bytes) -> None:
+        with self._lock:
+            self._entries[key] = (self._clock() + self._ttl, value, None)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def discard_owner(self, owner_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == owner_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            now = self._clock()
+            for key in [key for key, (expires, *_) in self._entries.items() if now >= expires]:
+                del self._entries[key]
+            return len(self._entries)
+
 
 security_logger = logging.getLogger("afterglow.security")
 # How many just-sealed values a Sealer remembers (a write's response opens them at once).

@@ -111,6 +111,8 @@ class _Session(asyncio.Protocol):
     ) -> tuple[int, dict[str, str], bytes]:
         limit = self._h2.remote_settings
         await self._wait(lambda: len(self._streams) < limit.max_concurrent_streams)
+        if self.closed:
+            raise _NotProcessed
         try:
             stream_id = self._h2.get_next_available_stream_id()
             self._h2.send_headers(
@@ -143,28 +145,39 @@ class _Session(asyncio.Protocol):
             raise
 
     async def _send_body(self, stream_id: int, content: bytes) -> None:
+        """Send the body as the flow-control windows allow. A stream the server answered
+        or reset meanwhile takes no more of it: its answer stands."""
         view = memoryview(content)
+        room = 0
+
+        def has_room() -> bool:
+            nonlocal room
+            if stream_id not in self._streams:
+                return True
+            room = min(
+                self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size
+            )
+            return room > 0
+
         while view:
-            room = 0
-
-            def has_room() -> bool:
-                nonlocal room
-                room = min(
-                    self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size
-                )
-                return room > 0
-
             await self._wait(has_room)
+            if stream_id not in self._streams:
+                return  # answered, reset, or failed with the connection: its future says
+            if room <= 0:  # the connection closed with this stream's body unsent
+                raise _NotProcessed
             chunk, view = view[:room], view[room:]
-            self._h2.send_data(stream_id, chunk.tobytes(), end_stream=not view)
+            try:
+                self._h2.send_data(stream_id, chunk.tobytes(), end_stream=not view)
+            except h2.exceptions.ProtocolError as error:
+                raise httpcore.LocalProtocolError(repr(error)) from None
             if view:
                 self._flush()
 
     async def _wait(self, ready: Callable[[], bool]) -> None:
+        """Until `ready()`; a connection closed meanwhile ends the wait (the caller says
+        what that means for its stream)."""
         while True:
-            if self.closed:
-                raise _NotProcessed
-            if ready():
+            if ready() or self.closed:
                 return
             waiter = asyncio.get_running_loop().create_future()
             self._room.append(waiter)
@@ -216,6 +229,7 @@ class _Session(asyncio.Protocol):
         self.closed = True
         if not self.ready.done():
             self.ready.set_exception(httpcore.ConnectError("the server went away"))
+            self.ready.exception()  # read: nobody may be waiting for it
         self._wake()
         if not self._streams and self._transport is not None:
             self._transport.close()
@@ -227,6 +241,7 @@ class _Session(asyncio.Protocol):
         self._streams.clear()
         if not self.ready.done():
             self.ready.set_exception(httpcore.ConnectError(str(error)))
+            self.ready.exception()  # read: nobody may be waiting for it
         self._wake()
         if self._transport is not None:
             self._transport.close()
@@ -347,7 +362,7 @@ class Http2Transport:
             making = next((task for task in connections if not task.done()), None)
             if making is None and len(connections) < self._max_connections:
                 making = asyncio.get_running_loop().create_task(
-                    _connect(origin, authority, self._tls)
+                    _connect(origin, authority, self._tls, timeout=self._timeout)
                 )
                 connections.append(making)
             if making is None:
@@ -381,14 +396,24 @@ def _usable(connecting: asyncio.Task[_Session]) -> bool:
     )
 
 
-async def _connect(origin: _Origin, authority: bytes, context: ssl.SSLContext) -> _Session:
+async def _connect(
+    origin: _Origin, authority: bytes, context: ssl.SSLContext, *, timeout: float
+) -> _Session:
+    """A new connection, within `timeout` (so that a host that never answers is asked
+    again by the next push, not waited on by every push after it)."""
     quiet_third_party_loggers()  # hpack logs the headers it encodes (bearer tokens)
     tls = context if origin.scheme == "https" else None
     loop = asyncio.get_running_loop()
     try:
-        transport, session = await loop.create_connection(
-            lambda: _Session(origin.scheme.encode(), authority), origin.host, origin.port, ssl=tls
-        )
+        async with asyncio.timeout(timeout):
+            transport, session = await loop.create_connection(
+                lambda: _Session(origin.scheme.encode(), authority),
+                origin.host,
+                origin.port,
+                ssl=tls,
+            )
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"no connection within {timeout:g} s") from None
     except OSError as error:  # ssl.SSLError included
         raise httpcore.ConnectError(f"{error.__class__.__name__}: {error}") from None
     if tls is not None:
@@ -397,5 +422,10 @@ async def _connect(origin: _Origin, authority: bytes, context: ssl.SSLContext) -
             transport.close()
             raise httpcore.ConnectError("the server does not speak HTTP/2 (ALPN)")
     # The server's first SETTINGS says how many streams it takes at once.
-    await session.ready
+    try:
+        async with asyncio.timeout(timeout):
+            await session.ready
+    except TimeoutError:
+        session.close()
+        raise httpcore.ConnectTimeout(f"no HTTP/2 settings within {timeout:g} s") from None
     return session

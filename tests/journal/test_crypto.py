@@ -14,7 +14,6 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from journal.crypto import (
-    DataKeyCache,
     KeyConfigError,
     KeyRing,
     SealContext,
@@ -25,6 +24,7 @@ from journal.crypto import (
     seal,
     wrapped_key_version,
 )
+from journal.keys import DataKeyCache
 from tests.journal.legacy_tokens import legacy_seal, legacy_seal_aad
 
 CONTEXT = SealContext(

@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -261,3 +262,28 @@ def test_a_body_larger_than_the_flow_control_window_waits_for_it_and_arrives_who
 
     assert status == 200
     assert received == [body]
+
+
+def test_a_server_that_accepts_but_never_speaks_times_out_and_each_push_asks_again():
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes connections, says nothing
+        port = silent.getsockname()[1]
+
+        async def run() -> list[tuple[str, float]]:
+            transport = Http2Transport(timeout=0.3)
+            fates = []
+            for _ in range(3):
+                started = time.monotonic()
+                try:
+                    await transport.post(f"http://127.0.0.1:{port}/push", headers={}, content=b"")
+                    fates.append(("200", time.monotonic() - started))
+                except (httpcore.TimeoutException, httpcore.NetworkError) as error:
+                    fates.append((type(error).__name__, time.monotonic() - started))
+                await asyncio.sleep(0.05)
+            transport.close()
+            return fates
+
+        fates = asyncio.run(run())
+
+    assert {fate for fate, _ in fates} <= {"ReadTimeout", "ConnectTimeout"}
+    # Each push waits its own timeout, not the remains of a connection attempt before it.
+    assert all(0.25 <= waited < 0.6 for _, waited in fates), fates
