@@ -79,6 +79,25 @@ def version_field() -> serializers.IntegerField:
     )
 
 
+def version_and_times() -> tuple[
+    serializers.IntegerField,
+    serializers.DateTimeField,
+    serializers.DateTimeField,
+    serializers.DateTimeField,
+]:
+    """The fields a versioned record's output ends with: `version`, `written_at`,
+    `created_at`, `updated_at`, made in that order. An output serializer unpacks them after
+    its own fields (a base class's fields would come first in the schema)."""
+    return (
+        serializers.IntegerField(help_text="Also sent as the ETag."),
+        serializers.DateTimeField(
+            help_text="When it was written (the time of writing sent, else its arrival)."
+        ),
+        serializers.DateTimeField(),
+        serializers.DateTimeField(),
+    )
+
+
 @extend_schema_field(
     {
         "type": "string",

@@ -218,19 +218,54 @@ def insert_new(row: Model) -> None:
         raise id_conflict() from None
 
 
-def existing_for_create(
-    model: type[RecordT], record_id: uuid.UUID, patient: User
+def repeat_of(
+    model: type[RecordT],
+    record_id: uuid.UUID,
+    patient: User,
+    *,
+    values: Mapping[str, Any],
+    stored: Callable[[RecordT], Mapping[str, Any]],
 ) -> RecordT | None:
-    """The live record of this patient with this id, or None when the id is free.
+    """The record a repeated create names, or None when the id is free.
 
-    Any other holder of the id (a deleted record, another patient's) is a 409.
+    A repeat is the patient's live record with this id whose content (`stored(record)`, in
+    the terms of the create's `values`) is the same. Any other holder of the id (a deleted
+    record, another patient's, one with other content) is a 409.
     """
     existing = model._default_manager.filter(pk=record_id).first()
     if existing is None:
         return None
     if existing.patient_id != patient.pk or existing.deleted_at is not None:
         raise id_conflict()
+    if stored(existing) != values:
+        raise id_conflict()
     return existing
+
+
+def create_once(
+    patient: User,
+    row: RecordT,
+    *,
+    repeat: Callable[[uuid.UUID], RecordT | None],
+    check: Callable[[], None] | None = None,
+) -> Created[RecordT]:
+    """Insert a new record (inside a transaction): the patient's next change number first,
+    then `check` (the rules that must hold under the patient's write lock, such as a link
+    to a record that could otherwise be deleted meanwhile), then the insert. An id taken
+    meanwhile answers `repeat(id)`: another request of the patient's made the record while
+    this one waited for the counter (the number taken here is left unused: sync does not
+    mind gaps), or it is a 409."""
+    row.change = next_change(patient)
+    if check is not None:
+        check()
+    try:
+        insert_new(row)
+    except ProblemError:
+        existing = repeat(row.pk)
+        if existing is None:
+            raise
+        return Created(existing, is_new=False)
+    return Created(row, is_new=True)
 
 
 RowT = TypeVar("RowT", TreatmentSession, Entry)

@@ -12,6 +12,7 @@ from backend.serializers import BoundedDateTimeField, EnumField, StrictSerialize
 from journal.api import (
     NoticeField,
     represent,
+    version_and_times,
 )
 from journal.entries import selectors, services
 from journal.keys import Sealer
@@ -36,12 +37,7 @@ class EntryOutputSerializer(serializers.Serializer[selectors.OpenedEntry]):
         child=serializers.UUIDField(),
         help_text="Reflections: the intentions it looks back on (kept if one is deleted).",
     )
-    version = serializers.IntegerField(help_text="Also sent as the ETag.")
-    written_at = serializers.DateTimeField(
-        help_text="When it was written (the time of writing sent, else its arrival)."
-    )
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    version, written_at, created_at, updated_at = version_and_times()
 
     class Meta:
         ref_name = "Entry"

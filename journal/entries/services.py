@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.errors import ProblemError, invalid_fields
+from backend.errors import invalid_fields
 from journal import access, sql
 from journal.entries import selectors
 from journal.keys import Sealer, sealer_for
@@ -28,13 +28,11 @@ from journal.models import (
 from journal.records import (
     Created,
     check_written_at,
+    create_once,
     delete_once,
-    existing_for_create,
-    id_conflict,
-    insert_new,
     lock_for_change,
     mark_changed,
-    next_change,
+    repeat_of,
     tombstone,
 )
 
@@ -247,25 +245,22 @@ def entry_create(
     entry = Entry(id=id or uuid.uuid4(), patient=patient, written_at=written_at)
     _apply_entry_values(entry, values, sealer=sealer)
     with transaction.atomic():
-        entry.change = next_change(patient)
-        # Checked under the patient's write lock, so the linked session and intentions
-        # cannot be deleted between the check and the insert.
-        _validate_entry(
-            patient=patient,
-            entry_id=entry.id,
-            values=values,
-            changed=values.keys(),
-            written_at=written_at,
+        created = create_once(
+            patient,
+            entry,
+            repeat=lambda entry_id: _entry_repeat(entry_id, patient, values, sealer),
+            # Under the patient's write lock, so the linked session and intentions cannot
+            # be deleted between the check and the insert.
+            check=lambda: _validate_entry(
+                patient=patient,
+                entry_id=entry.id,
+                values=values,
+                changed=values.keys(),
+                written_at=written_at,
+            ),
         )
-        try:
-            insert_new(entry)
-        except ProblemError:
-            # Made by another request of this patient's while this one waited for the
-            # counter; the number taken here is left unused (sync does not mind gaps).
-            repeat = _entry_repeat(entry.id, patient, values, sealer)
-            if repeat is None:
-                raise
-            return Created(repeat, is_new=False)
+        if not created.is_new:
+            return created
         if values["intention_ids"]:
             entry.intentions.set(values["intention_ids"])
             return Created(selectors.entry_with_links(entry), is_new=True)
@@ -275,13 +270,13 @@ def entry_create(
 def _entry_repeat(
     entry_id: uuid.UUID, patient: User, values: Mapping[str, Any], sealer: Sealer
 ) -> Entry | None:
-    existing = existing_for_create(Entry, entry_id, patient)
-    if existing is None:
-        return None
-    existing = selectors.entry_with_links(existing)
-    if _entry_values(existing, sealer=sealer) != values:
-        raise id_conflict()
-    return existing
+    return repeat_of(
+        Entry,
+        entry_id,
+        patient,
+        values=values,
+        stored=lambda existing: _entry_values(selectors.entry_with_links(existing), sealer=sealer),
+    )
 
 
 def _locked_entry(patient: User, entry_id: uuid.UUID) -> Entry:

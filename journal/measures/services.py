@@ -15,14 +15,14 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backend.accounts.models import User
-from backend.errors import ProblemError, invalid_fields
+from backend.errors import invalid_fields
 from journal import access, instruments
 from journal.keys import Sealer, sealer_for
 from journal.measure_items import open_measure, seal_items
 from journal.models import (
     Measure,
 )
-from journal.records import Created, existing_for_create, id_conflict, insert_new, next_change
+from journal.records import Created, create_once, repeat_of
 
 # How far ahead of the server's clock a measure's `taken_at` may be: an offline phone's
 # clock can be off, and refusing its measure for that would lose it.
@@ -42,16 +42,15 @@ def _measure_values(measure: Measure) -> dict[str, Any]:
 def _measure_repeat(
     measure_id: uuid.UUID, patient: User, values: Mapping[str, Any], sealer: Sealer
 ) -> Measure | None:
-    existing = existing_for_create(Measure, measure_id, patient)
-    if existing is None:
-        return None
-    stored = _measure_values(open_measure(existing, sealer=sealer))
-    if values["taken_at"] is None:
-        # The first create left the time to the server; its repeat cannot know it.
-        stored["taken_at"] = None
-    if stored != values:
-        raise id_conflict()
-    return existing
+
+    def stored(existing: Measure) -> dict[str, Any]:
+        found = _measure_values(open_measure(existing, sealer=sealer))
+        if values["taken_at"] is None:
+            # The first create left the time to the server; its repeat cannot know it.
+            found["taken_at"] = None
+        return found
+
+    return repeat_of(Measure, measure_id, patient, values=values, stored=stored)
 
 
 def _safety_hooks(measure: Measure) -> None:
@@ -114,10 +113,10 @@ def measure_create(
         taken_at=taken_at or timezone.now(),
     )
     seal_items(measure, answers=values["answers"], difficulty=difficulty, sealer=sealer)
-    with transaction.atomic():
-        measure.change = next_change(patient)
-        # Checked under the patient's write lock, so the session cannot be deleted between
-        # the check and the insert.
+
+    def check_session() -> None:
+        # Under the patient's write lock, so the session cannot be deleted between the
+        # check and the insert.
         if (
             session_id is not None
             and not access.session_queryset_for_patient(patient=patient)
@@ -125,18 +124,17 @@ def measure_create(
             .exists()
         ):
             raise invalid_fields({"session": ["No such session."]})
-        try:
-            insert_new(measure)
-        except ProblemError:
-            # Made by another request of this patient's while this one waited for the
-            # counter; the number taken here is left unused (sync does not mind gaps).
-            repeat = _measure_repeat(measure.id, patient, values, sealer)
-            if repeat is None:
-                raise
-            return Created(repeat, is_new=False)
-        if instruments.needs_safety_response(instrument, values["answers"]):
+
+    with transaction.atomic():
+        created = create_once(
+            patient,
+            measure,
+            repeat=lambda measure_id: _measure_repeat(measure_id, patient, values, sealer),
+            check=check_session,
+        )
+        if created.is_new and instruments.needs_safety_response(instrument, values["answers"]):
             _safety_hooks(measure)
-    return Created(measure, is_new=True)
+    return created
 
 
 def measures_erase(*, user: User) -> int:

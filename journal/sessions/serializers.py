@@ -12,6 +12,7 @@ from backend.serializers import BoundedDateTimeField, EnumField, StrictSerialize
 from journal.api import (
     NoticeField,
     represent,
+    version_and_times,
 )
 from journal.keys import Sealer
 from journal.models import (
@@ -56,12 +57,7 @@ class SessionOutputSerializer(serializers.Serializer[selectors.OpenedSession]):
     note = serializers.CharField(allow_blank=True)
     after_effects = AfterEffectsSerializer(allow_null=True)
     overall_rating = serializers.IntegerField(allow_null=True, min_value=0, max_value=10)
-    version = serializers.IntegerField(help_text="Also sent as the ETag.")
-    written_at = serializers.DateTimeField(
-        help_text="When it was written (the time of writing sent, else its arrival)."
-    )
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    version, written_at, created_at, updated_at = version_and_times()
 
     class Meta:
         ref_name = "Session"

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from backend.accounts.models import User
-from backend.errors import ProblemError, invalid_fields
+from backend.errors import invalid_fields
 from journal import access
 from journal.keys import Sealer, sealer_for
 from journal.models import (
@@ -27,13 +27,11 @@ from journal.models import (
 from journal.records import (
     Created,
     check_written_at,
+    create_once,
     delete_once,
-    existing_for_create,
-    id_conflict,
-    insert_new,
     lock_for_change,
     mark_changed,
-    next_change,
+    repeat_of,
     tombstone,
 )
 
@@ -169,29 +167,26 @@ def session_create(
     session = TreatmentSession(id=id or uuid.uuid4(), patient=patient, written_at=written_at)
     _apply_session_values(session, values, sealer=sealer)
     with transaction.atomic():
-        session.change = next_change(patient)
-        try:
-            insert_new(session)
-        except ProblemError:
-            # Made by another request of this patient's while this one waited for the
-            # counter; the number taken here is left unused (sync does not mind gaps).
-            repeat = _session_repeat(session.id, patient, values, sealer)
-            if repeat is None:
-                raise
-            return Created(repeat, is_new=False)
-        _session_changed(session)
-    return Created(session, is_new=True)
+        created = create_once(
+            patient,
+            session,
+            repeat=lambda session_id: _session_repeat(session_id, patient, values, sealer),
+        )
+        if created.is_new:
+            _session_changed(session)
+    return created
 
 
 def _session_repeat(
     session_id: uuid.UUID, patient: User, values: Mapping[str, Any], sealer: Sealer
 ) -> TreatmentSession | None:
-    existing = existing_for_create(TreatmentSession, session_id, patient)
-    if existing is None:
-        return None
-    if _session_values(existing, sealer=sealer) != values:
-        raise id_conflict()
-    return existing
+    return repeat_of(
+        TreatmentSession,
+        session_id,
+        patient,
+        values=values,
+        stored=lambda existing: _session_values(existing, sealer=sealer),
+    )
 
 
 def _locked_session(patient: User, session_id: uuid.UUID) -> TreatmentSession:
