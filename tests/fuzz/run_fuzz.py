@@ -18,7 +18,6 @@ import argparse
 import collections
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,20 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.processes import database_url, recreate_database
+from tests.processes import database_url, free_port, recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "afterglow_fuzz_run"
 SETTINGS = "tests.fuzz.settings_fuzz"
 SERVER_ERROR_MARK = '"logger": "afterglow.errors"'
 SAMPLE_CHARS = 600  # of a failure's reproduction (curl); fuzzed URLs run to pages
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

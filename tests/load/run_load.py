@@ -40,7 +40,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -51,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.processes import database_url, recreate_database
+from tests.processes import database_url, free_port, recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = os.environ.get("AFTERGLOW_LOAD_DATABASE", "afterglow_load")
@@ -77,13 +76,6 @@ STOP_TIMEOUT = 20.0
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def redis_url() -> str:
