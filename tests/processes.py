@@ -1,13 +1,15 @@
 """What the tests need to run other programs: a command run to its end (from the
 repository's root unless told otherwise, text output captured, a time limit, the exit status
-left for the test to assert unless `check`), a free port for a server, and waiting until
-something is ready."""
+left for the test to assert unless `check`), a free port for a server, a fresh database of
+its own for a service, and waiting until something is ready."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -37,6 +39,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def database_url(name: str) -> str:
+    """DATABASE_URL (by default the local server's) with the database name replaced by
+    `name`."""
+    base = urllib.parse.urlsplit(
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/afterglow")
+    )
+    return urllib.parse.urlunsplit(base._replace(path=f"/{name}"))
+
+
+def recreate_database(url: str) -> None:
+    """Drops the database `url` names, closing its connections, and creates it empty."""
+    import psycopg
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(scheme="postgresql", path="/postgres")
+    with psycopg.connect(urllib.parse.urlunsplit(admin), autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> None:

@@ -19,6 +19,14 @@ def recreate_database(name: str, *, create: bool) -> None:
             db.execute(f"CREATE DATABASE {name}")
 
 
+def drop_database(name: str) -> None:
+    """Closes Django's connections and drops the benchmark's database."""
+    from django.db import connections
+
+    connections.close_all()
+    recreate_database(name, create=False)
+
+
 def setup_django(name: str) -> None:
     """Points Django's test settings at a fresh database `name` and migrates it."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"

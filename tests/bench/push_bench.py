@@ -251,10 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                     ok &= report(latency, fast, slow, prompts=args.prompts, sample=sample)
         finally:
             fake.stop()
-    from django.db import connections
-
-    connections.close_all()
-    database.recreate_database(BENCH_DATABASE, create=False)
+    database.drop_database(BENCH_DATABASE)
     print(f"  total {time.perf_counter() - began:.0f} s; goals {goal(ok)}")
     return 0
 

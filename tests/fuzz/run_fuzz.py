@@ -18,7 +18,6 @@ import argparse
 import collections
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,35 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.processes import database_url, free_port, recreate_database
+
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "afterglow_fuzz_run"
 SETTINGS = "tests.fuzz.settings_fuzz"
 SERVER_ERROR_MARK = '"logger": "afterglow.errors"'
 SAMPLE_CHARS = 600  # of a failure's reproduction (curl); fuzzed URLs run to pages
-
-
-def database_url() -> str:
-    """DATABASE_URL with the database name replaced by the fuzz run's own."""
-    base = urllib.parse.urlsplit(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/afterglow")
-    )
-    return urllib.parse.urlunsplit(base._replace(path=f"/{DATABASE}"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    admin = urllib.parse.urlsplit(url)._replace(scheme="postgresql", path="/postgres")
-    with psycopg.connect(urllib.parse.urlunsplit(admin), autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -237,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
     print(f"Seed: {seed} (repeat with --seed {seed})")
 
-    url = database_url()
+    url = database_url(DATABASE)
     recreate_database(url)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "DATABASE_URL": url}
     subprocess.run(

@@ -1,16 +1,18 @@
-"""Fixtures for the care-layer tests: two patients, a therapist, signed-in clients and a
-fixed clock (prompt times are compared to the minute)."""
+"""Fixtures for the care-layer tests: two patients, a therapist, signed-in clients, a
+fixed clock (prompt times are compared to the minute) and a log of the pushes sent."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import time_machine
 from django.test import Client
 
 from tests.accounts.helpers import admin_client_for
+from tests.integration import counting_provider
 from tests.integration.care_data import make_link, signed_in
 from tests.integration.factories import make_patient
 
@@ -53,3 +55,14 @@ def patient_api(patient):
 def therapist_api(therapist):
     """The therapist, signed in with a checked second factor."""
     return signed_in(therapist)
+
+
+@pytest.fixture
+def push_log(settings, monkeypatch, tmp_path) -> Path:
+    """Pushes go to the counting provider, without delay; returns the file it logs them in."""
+    path = tmp_path / "pushes.log"
+    settings.PUSH_PROVIDERS = {"default": counting_provider.PROVIDER_PATH}
+    monkeypatch.setenv(counting_provider.LOG_VARIABLE, str(path))
+    monkeypatch.delenv(counting_provider.DELAY_VARIABLE, raising=False)
+    counting_provider.MESSAGES.clear()
+    return path

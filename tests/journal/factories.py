@@ -15,6 +15,16 @@ from journal.models import Entry, Measure, TreatmentSession
 from journal.sessions import services
 from tests.accounts.factories import PatientFactory, TherapistFactory
 
+# A dosing session's after-effects as the patient reports them afterwards.
+AFTER_EFFECTS = {
+    "dissociation": "moderate",
+    "nausea": "mild",
+    "dizziness": "none",
+    "headache": "none",
+    "raised_blood_pressure": "mild",
+    "anxiety": "severe",
+}
+
 
 def make_patient(**fields: Any) -> User:
     # No usable password: these tests sign in with force_authenticate, and skipping the

@@ -14,9 +14,7 @@ that held, with the gunicorn and Celery settings used.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -24,19 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.load.run_load import (
-    ROOT,
     Figures,
     Service,
     cores,
-    free_port,
     logged_errors,
     makefile_commands,
     plan,
-    recreate_database,
-    redis_url,
     run_locust,
-    seed_database,
-    service_env,
+    run_setup,
+    seed_afresh,
     services,
     wait_ready,
 )
@@ -134,19 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=cores(), help="gunicorn workers")
     args = parser.parse_args(argv)
 
-    run_dir = ROOT / ".local" / "capacity"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = service_env(run_dir, port, args.workers)
+    run_dir, base_url, env = run_setup("capacity", args.workers)
     started_at = time.monotonic()
-    recreate_database(env["DATABASE_URL"])
-    from tests.load.run_load import empty_redis
-
-    empty_redis(redis_url())
-    data = seed_database(env, args)
-    (run_dir / "seed.json").write_text(json.dumps(data))
+    seed_afresh(env, run_dir, args)
     commands = makefile_commands()
     print(
         f"Capacity: the realistic mix ({args.patients} patients, {args.therapists} therapists) "

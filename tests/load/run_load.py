@@ -40,7 +40,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,6 +49,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.processes import database_url, free_port, recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = os.environ.get("AFTERGLOW_LOAD_DATABASE", "afterglow_load")
@@ -77,32 +78,9 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def database_url() -> str:
-    base = urllib.parse.urlsplit(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/afterglow")
-    )
-    return urllib.parse.urlunsplit(base._replace(path=f"/{DATABASE}"))
-
-
 def redis_url() -> str:
     base = urllib.parse.urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     return urllib.parse.urlunsplit(base._replace(path=f"/{os.environ.get('LOAD_REDIS_DB', '11')}"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    admin = urllib.parse.urlsplit(url)._replace(scheme="postgresql", path="/postgres")
-    with psycopg.connect(urllib.parse.urlunsplit(admin), autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
 
 
 def empty_redis(url: str) -> None:
@@ -141,7 +119,7 @@ def service_env(run_dir: Path, port: int, workers: int) -> dict[str, str]:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "JOURNAL_KEKS": f"1:{kek}",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": database_url(),
+            "DATABASE_URL": database_url(DATABASE),
             "REDIS_URL": redis_url(),
             "AFTERGLOW_LOCAL_DIR": str(run_dir / "local"),
             # Plain HTTP on the loopback: production mode refuses SECURE_COOKIES=false (if
@@ -158,6 +136,26 @@ def service_env(run_dir: Path, port: int, workers: int) -> dict[str, str]:
         }
     )
     return env
+
+
+def run_setup(name: str, workers: int) -> tuple[Path, str, dict[str, str]]:
+    """An empty .local/<name>/ for the run's files, and the base URL and the service's
+    environment on a free loopback port."""
+    run_dir = ROOT / ".local" / name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    port = free_port()
+    return run_dir, f"http://127.0.0.1:{port}", service_env(run_dir, port, workers)
+
+
+def seed_afresh(env: dict[str, str], run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The run's database made afresh and its Redis database emptied, then migrated and
+    seeded; the seed also goes to run_dir/seed.json, where locust's users read it."""
+    recreate_database(env["DATABASE_URL"])
+    empty_redis(env["REDIS_URL"])
+    data = seed_database(env, args)
+    (run_dir / "seed.json").write_text(json.dumps(data))
+    return data
 
 
 def seed_database(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
@@ -483,19 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--require-goal", action="store_true", help="exit 1 on a missed goal")
     args = parser.parse_args(argv)
 
-    run_dir = ROOT / ".local" / "load"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = service_env(run_dir, port, args.workers)
+    run_dir, base_url, env = run_setup("load", args.workers)
 
     started_at = time.monotonic()
     print(f"Database {DATABASE} and Redis db {redis_url().rsplit('/', 1)[1]}: made afresh")
-    recreate_database(env["DATABASE_URL"])
-    empty_redis(env["REDIS_URL"])
-    data = seed_database(env, args)
-    (run_dir / "seed.json").write_text(json.dumps(data))
+    data = seed_afresh(env, run_dir, args)
     print(
         f"Seeded {len(data['patients'])} patients ({data['prompts']} open prompts),"
         f" {len(data['therapists'])} therapists, {len(data['bench'])} comparison patients"

@@ -1,19 +1,20 @@
 """What the simulated people do, without locust: the routes, the patient's and the
 therapist's actions, and the entries operations measured against the stock twin.
 
-Every action sends exactly one request through a `Send` callable, so an action is one
-arrival and the offered rate is the number of arrivals a second. The locustfile binds
-`Send` to locust's HTTP client; the tests bind it to Django's test client and run every
-action against the real application in process (tests/load/test_scenario.py).
+Every action sends exactly one request through a `Send`, so an action is one arrival and
+the offered rate is the number of arrivals a second. The locustfile's `Send` goes through
+locust's HTTP client; the tests' goes through Django's test client and runs every action
+against the real application in process (tests/load/test_scenario.py).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 API = "/api/v1"
 STOCK = "/api/stock"
@@ -46,10 +47,20 @@ class Reply:
     headers: Mapping[str, str]
 
 
-class Send(Protocol):
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    name: str
+    expect: tuple[int, ...]
+    json: Any
+    headers: Mapping[str, str]
+
+
+class Send(ABC):
     """Send one request; `name` groups it in the statistics. Returns the reply when its
     status is one of `expect`, None when it is not (the transport has recorded the
-    failure)."""
+    failure). Each transport implements `exchange`."""
 
     def __call__(
         self,
@@ -60,7 +71,11 @@ class Send(Protocol):
         expect: tuple[int, ...] = (200,),
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Reply | None: ...
+    ) -> Reply | None:
+        return self.exchange(Request(method, path, name, expect, json, headers or {}))
+
+    @abstractmethod
+    def exchange(self, request: Request) -> Reply | None: ...
 
 
 def stat_name(method: str, route: str, query: str = "") -> str:

@@ -11,9 +11,7 @@ import argparse
 import importlib.util
 import json
 import random
-import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +27,15 @@ from tests.load.scenario import (
     EntriesClient,
     Patient,
     Reply,
+    Request,
     Send,
     Therapist,
 )
 from tests.load.seed import seed
+from tests.processes import run
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-class InProcess:
+class InProcess(Send):
     """A `Send` over Django's test client that fails the test on an unexpected status and
     remembers each (method, path template) sent."""
 
@@ -46,35 +44,26 @@ class InProcess:
         self.client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         self.sent: set[tuple[str, str]] = set()
 
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        *,
-        name: str,
-        expect: tuple[int, ...] = (200,),
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Reply | None:
+    def exchange(self, request: Request) -> Reply | None:
         extra: dict[str, Any] = {
-            "HTTP_" + key.upper().replace("-", "_"): value for key, value in (headers or {}).items()
+            "HTTP_" + key.upper().replace("-", "_"): value for key, value in request.headers.items()
         }
         response = self.client.generic(
-            method,
-            path,
-            data=_dumps(json) if json is not None else "",
+            request.method,
+            request.path,
+            data=json.dumps(request.json) if request.json is not None else "",
             content_type="application/json",
             **extra,
         )
-        assert response.status_code in expect, (name, response.status_code, response.content)
-        named_method, template = name.split(" ", 1)
-        assert named_method == method
-        self.sent.add((method, template.split("?", 1)[0]))
+        assert response.status_code in request.expect, (
+            request.name,
+            response.status_code,
+            response.content,
+        )
+        named_method, template = request.name.split(" ", 1)
+        assert named_method == request.method
+        self.sent.add((request.method, template.split("?", 1)[0]))
         return Reply(response.status_code, response.json() if response.content else None, {})
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value)
 
 
 @pytest.mark.django_db
@@ -87,10 +76,9 @@ def test_every_action_answers_as_expected_and_uses_a_schema_operation() -> None:
     person = data["patients"][0]
     patient_send = InProcess(person["token"])
     patient = Patient(person["entries"], rng)
-    send: Send = patient_send
     # Twice over: the second sync is incremental, the second answer takes the next prompt.
     for action in [*Patient.WEIGHTS, *Patient.WEIGHTS]:
-        patient.act(action, send)
+        patient.act(action, patient_send)
     assert patient.state.cursor is not None
     assert len(patient.state.entries) > 3
 
@@ -178,23 +166,11 @@ def test_the_service_commands_come_from_the_makefile() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="make load installs it")
 def test_locust_loads_the_locustfile_and_the_phase_runner_imports() -> None:
-    listed = subprocess.run(
-        [str(Path(sys.executable).with_name("locust")), "-f", "tests/load/locustfile.py", "--list"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    listed = run(
+        [str(Path(sys.executable).with_name("locust")), "-f", "tests/load/locustfile.py", "--list"]
     )
     assert listed.returncode == 0, listed.stderr
     for user in ("PatientUser", "TherapistUser", "OurEntriesUser", "StockEntriesUser"):
         assert user in listed.stdout
-    imported = subprocess.run(
-        [sys.executable, "-c", "import tests.load.phases"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    imported = run([sys.executable, "-c", "import tests.load.phases"])
     assert imported.returncode == 0, imported.stderr

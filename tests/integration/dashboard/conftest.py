@@ -29,6 +29,7 @@ from tests.accounts.factories import (
     TOTPDeviceFactory,
     totp_code,
 )
+from tests.journal.factories import AFTER_EFFECTS
 
 LOGIN_URL = "/dashboard/sign-in/"
 PATIENTS_URL = "/dashboard/"
@@ -120,14 +121,7 @@ def share_course(
             "actual_start": start,
             "actual_end": start + dt.timedelta(hours=2),
             "status": "completed",
-            "after_effects": {
-                "dissociation": "moderate",
-                "nausea": "mild",
-                "dizziness": "none",
-                "headache": "none",
-                "raised_blood_pressure": "none",
-                "anxiety": "severe",
-            },
+            "after_effects": AFTER_EFFECTS,
             "overall_rating": 7,
         },
         expected_versions=None,

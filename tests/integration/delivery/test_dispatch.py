@@ -9,7 +9,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -33,17 +32,6 @@ from tests.integration.delivery_data import insert_prompts, make_device, make_pr
 from worker import tasks
 
 LEASE = timedelta(minutes=2)
-
-
-@pytest.fixture
-def push_log(settings, monkeypatch, tmp_path) -> Path:
-    """Pushes go to the counting provider; returns the file it logs them in."""
-    path = tmp_path / "pushes.log"
-    settings.PUSH_PROVIDERS = {"default": counting_provider.PROVIDER_PATH}
-    monkeypatch.setenv(counting_provider.LOG_VARIABLE, str(path))
-    monkeypatch.delenv(counting_provider.DELAY_VARIABLE, raising=False)
-    counting_provider.MESSAGES.clear()
-    return path
 
 
 @pytest.fixture

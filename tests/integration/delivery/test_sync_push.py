@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from integration.delivery.sync import patient_sync_push
@@ -15,15 +13,6 @@ from tests.integration import counting_provider
 from tests.integration.counting_provider import read_log
 from tests.integration.delivery_data import make_device
 from worker import tasks
-
-
-@pytest.fixture
-def push_log(settings, monkeypatch, tmp_path) -> Path:
-    path = tmp_path / "pushes.log"
-    settings.PUSH_PROVIDERS = {"default": counting_provider.PROVIDER_PATH}
-    monkeypatch.setenv(counting_provider.LOG_VARIABLE, str(path))
-    counting_provider.MESSAGES.clear()
-    return path
 
 
 @pytest.mark.django_db

@@ -202,16 +202,6 @@ def test_a_deleted_session_cancels_its_prompts_in_the_feed(patient, patient_api)
     assert all(c["data"]["status"] == "cancelled" and not c["deleted"] for c in cancelled)
 
 
-@pytest.fixture
-def push_log(settings, monkeypatch, tmp_path):
-    path = tmp_path / "pushes.log"
-    settings.PUSH_PROVIDERS = {"default": counting_provider.PROVIDER_PATH}
-    monkeypatch.setenv(counting_provider.LOG_VARIABLE, str(path))
-    monkeypatch.delenv(counting_provider.DELAY_VARIABLE, raising=False)
-    counting_provider.MESSAGES.clear()
-    return path
-
-
 def test_dispatch_bookkeeping_adds_no_change_and_a_send_adds_one(patient, patient_api) -> None:
     make_session(patient, START)
     prompt = Prompt.objects.filter(patient=patient).order_by("due_at")[0]

@@ -22,7 +22,6 @@ from integration.models import (
     Exercise,
     IntegrationPlan,
     PatientTimeline,
-    PlanStep,
     Prompt,
     PromptStatus,
 )
@@ -30,7 +29,7 @@ from integration.prompts import inbox
 from integration.prompts.planning import prompts_expire_overdue
 from journal.sessions import services
 from tests.conftest import client_for
-from tests.integration.factories import make_patient, make_session
+from tests.integration.factories import make_patient, make_plan, make_session
 
 URL = "/api/v1/sync/"
 H = dt.timedelta(hours=1)
@@ -50,16 +49,13 @@ def make_own_plan() -> IntegrationPlan:
         entry_kind="reflection",
         is_safety_relevant=True,  # neither the post-dosing quiet period nor the cap moves it
     )
-    made = IntegrationPlan.objects.create(slug=f"plan-{tag}", name="Plan", description="Test")
-    for position, hours in enumerate((-48, -24, 3, 26, 50, 74), start=1):
-        PlanStep.objects.create(
-            plan=made,
-            position=position,
-            exercise=exercise,
-            offset=dt.timedelta(hours=hours),
-            answer_window=dt.timedelta(hours=20),
-        )
-    return made
+    return make_plan(
+        f"plan-{tag}",
+        [
+            (exercise.slug, dt.timedelta(hours=hours), dt.timedelta(hours=20))
+            for hours in (-48, -24, 3, 26, 50, 74)
+        ],
+    )
 
 
 def run(errors: list[BaseException], work: Callable[[], None]) -> threading.Thread:

@@ -31,6 +31,7 @@ from tests.integration.factories import (
     make_therapist,
     yesterdays_dosing,
 )
+from tests.journal.factories import AFTER_EFFECTS
 
 pytestmark = pytest.mark.django_db
 
@@ -41,14 +42,7 @@ def dosing(patient):
         patient,
         status="completed",
         note="private calendar note",
-        after_effects={
-            "dissociation": "moderate",
-            "nausea": "mild",
-            "dizziness": "none",
-            "headache": "none",
-            "raised_blood_pressure": "mild",
-            "anxiety": "none",
-        },
+        after_effects=AFTER_EFFECTS,
         overall_rating=7,
     )
 

@@ -15,19 +15,11 @@ from tests.journal.api_checks import (
     assert_unknown_parameter,
     ids_page_by_page,
 )
-from tests.journal.factories import make_session
+from tests.journal.factories import AFTER_EFFECTS, make_session
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/sessions/"
-AFTER_EFFECTS = {
-    "dissociation": "moderate",
-    "nausea": "mild",
-    "dizziness": "none",
-    "headache": "none",
-    "raised_blood_pressure": "mild",
-    "anxiety": "severe",
-}
 
 
 def detail(session_id) -> str:
