@@ -14,7 +14,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -83,14 +83,16 @@ RESPONSE_404_PATIENT = problem_openapi("Not a patient linked to you.")
 
 class TherapistLoggedListView(TherapistView):
     """A list whose selector logs the rows it shows: it is handed the page reader (`read`),
-    so only the page's rows are read and logged; the URL's arguments go to it as well."""
+    so only the page's rows are read and logged; the URL's arguments go to it as well. The
+    rows are shown through `output` (`render` adapts them first where they need it)."""
 
     query_parameters = {"get": PAGE_QUERY_PARAMETERS}
     pagination = cursor_pagination("-created_at", "-id")
     selector: Callable[..., list[Any]]
+    output: type[serializers.Serializer[Any]]
 
     def render(self, rows: list[Any]) -> list[Any]:
-        raise NotImplementedError
+        return list(self.output(rows, many=True).data)
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         paginator, read = page_reader(request, self, self.pagination)
@@ -165,9 +167,7 @@ class TherapistInvitationView(TherapistView, PageListView):
 class TherapistPatientListView(TherapistLoggedListView):
     pagination = cursor_pagination(*therapist_selectors.LINKED_PATIENT_ORDERING)
     selector = staticmethod(therapist_selectors.linked_patients_for_therapist)
-
-    def render(self, rows: list[therapist_selectors.LinkedPatientView]) -> list[Any]:
-        return list(LinkedPatientSerializer(rows, many=True).data)
+    output = LinkedPatientSerializer
 
 
 @extend_schema_view(
@@ -182,10 +182,10 @@ class TherapistPatientListView(TherapistLoggedListView):
 )
 class TherapistPatientSharesView(TherapistLoggedListView):
     selector = staticmethod(therapist_selectors.readable_shares_for_patient)
+    output = TherapistShareSerializer
 
     def render(self, rows: list[Share]) -> list[Any]:
-        values = [share_core_values(share) for share in rows]
-        return list(TherapistShareSerializer(values, many=True).data)
+        return super().render([share_core_values(share) for share in rows])
 
 
 @extend_schema_view(
@@ -200,9 +200,7 @@ class TherapistPatientSharesView(TherapistLoggedListView):
 )
 class TherapistShareHistoryView(TherapistLoggedListView):
     selector = staticmethod(therapist_selectors.share_history_for_therapist)
-
-    def render(self, rows: list[therapist_selectors.ShareHistoryItem]) -> list[Any]:
-        return list(TherapistShareHistorySerializer(rows, many=True).data)
+    output = TherapistShareHistorySerializer
 
 
 def share_read_schema(
@@ -220,12 +218,14 @@ def share_read_schema(
 
 
 class TherapistShareReadView(TherapistView):
-    """One read of a share, through a selector that runs the access check and logs it."""
+    """One read of a share, through a selector that runs the access check and logs it,
+    shown through `output`."""
 
     selector: Callable[..., Any]
+    output: type[serializers.Serializer[Any]]
 
     def render(self, content: Any) -> dict[str, Any]:
-        raise NotImplementedError
+        return self.output(content).data
 
     def get(self, request: Request, share_id: uuid.UUID) -> Response:
         content = self.selector(
@@ -246,9 +246,7 @@ class TherapistShareReadView(TherapistView):
 )
 class TherapistShareContentView(TherapistShareReadView):
     selector = staticmethod(therapist_selectors.share_content_for_therapist)
-
-    def render(self, content: therapist_selectors.ShareContent) -> dict[str, Any]:
-        return ShareContentSerializer(content).data
+    output = ShareContentSerializer
 
 
 @extend_schema_view(
@@ -266,9 +264,7 @@ class TherapistShareContentView(TherapistShareReadView):
 )
 class TherapistShareMeasuresView(TherapistShareReadView):
     selector = staticmethod(therapist_measures.share_measures_for_therapist)
-
-    def render(self, content: therapist_measures.ShareMeasures) -> dict[str, Any]:
-        return ShareMeasuresSerializer(content).data
+    output = ShareMeasuresSerializer
 
 
 @extend_schema_view(
