@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -143,6 +143,27 @@ def linked_patients_for_therapist(
     return views
 
 
+def _record_per_patient(
+    rows_by_patient: Mapping[uuid.UUID, Sequence[Share | SafetyAlertView]],
+    *,
+    therapist: User,
+    action: access.AccessAction,
+    object_type: str,
+    request: HttpRequest | Request | None,
+    via: str,
+) -> None:
+    """One `action` event for each patient of `rows_by_patient`, naming the ids of their
+    rows shown, in one INSERT; call it in the transaction of the read."""
+    access.access_record_per_patient(
+        actor=therapist,
+        action=action,
+        via=via,
+        request=request,
+        object_type=object_type,
+        ids_by_patient={key: [row.id for row in rows] for key, rows in rows_by_patient.items()},
+    )
+
+
 def _shares_shown(therapist: User) -> QuerySet[Share]:
     """The shares the therapist's lists show: readable now, newest first, with their
     sessions and `exposed_entry_count`."""
@@ -152,6 +173,34 @@ def _shares_shown(therapist: User) -> QuerySet[Share]:
         .annotate(exposed_entry_count=access.exposed_entry_count())
         .order_by("-created_at", "-id")
     )
+
+
+def _linked_patient_shares(
+    *,
+    therapist: User,
+    patient_id: uuid.UUID | str,
+    shares: Callable[[uuid.UUID], QuerySet[Share]],
+    action: access.AccessAction,
+    request: HttpRequest | Request | None,
+    via: str,
+    read: Callable[[QuerySet[Share]], list[Share]],
+) -> list[Share]:
+    """The rows `read` takes from `shares` of a patient linked to the therapist now (given
+    the patient's id), with one `action` event naming them, written with the read;
+    NotFound unless they are linked."""
+    with transaction.atomic():
+        link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
+        rows = read(shares(link.patient_id))
+        access.access_record(
+            actor=therapist,
+            patient=link.patient_id,
+            action=action,
+            via=via,
+            request=request,
+            object_type="share",
+            object_ids=[share.pk for share in rows],
+        )
+    return rows
 
 
 def readable_shares_for_patient(
@@ -165,19 +214,15 @@ def readable_shares_for_patient(
     """The shares of this patient the therapist may read now, newest first, each with
     `exposed_entry_count` (`read` takes the rows to show, a page); NotFound unless they
     are linked. Writes "shares.list" for the shares shown."""
-    with transaction.atomic():
-        link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
-        shares: list[Share] = read(_shares_shown(therapist).filter(patient_id=link.patient_id))
-        access.access_record(
-            actor=therapist,
-            patient=link.patient_id,
-            action=access.AccessAction.SHARES_LIST,
-            via=via,
-            request=request,
-            object_type="share",
-            object_ids=[share.pk for share in shares],
-        )
-    return shares
+    return _linked_patient_shares(
+        therapist=therapist,
+        patient_id=patient_id,
+        shares=lambda linked_id: _shares_shown(therapist).filter(patient_id=linked_id),
+        action=access.AccessAction.SHARES_LIST,
+        request=request,
+        via=via,
+        read=read,
+    )
 
 
 def readable_shares_by_patient(
@@ -197,15 +242,13 @@ def readable_shares_by_patient(
     with transaction.atomic():
         for share in _shares_shown(therapist).filter(patient_id__in=by_patient.keys()):
             by_patient[share.patient_id].append(share)
-        access.access_record_per_patient(
-            actor=therapist,
+        _record_per_patient(
+            by_patient,
+            therapist=therapist,
             action=access.AccessAction.SHARES_LIST,
-            via=via,
-            request=request,
             object_type="share",
-            ids_by_patient={
-                key: [share.pk for share in items] for key, items in by_patient.items()
-            },
+            request=request,
+            via=via,
         )
     return by_patient
 
@@ -234,22 +277,19 @@ def share_history_for_therapist(
     earlier links too), state and dates only, newest first (`read` takes the rows to show,
     a page); NotFound unless they are linked now. Writes "shares.history"."""
     now = timezone.now()
-    with transaction.atomic():
-        link = access.therapist_link_for_patient(therapist=therapist, patient_id=patient_id)
-        shares = read(
-            access.share_history_for_therapist(therapist=therapist, patient_id=link.patient_id)
+    shares = _linked_patient_shares(
+        therapist=therapist,
+        patient_id=patient_id,
+        shares=lambda linked_id: (
+            access.share_history_for_therapist(therapist=therapist, patient_id=linked_id)
             .select_related("care_link")
             .order_by("-created_at", "-id")
-        )
-        access.access_record(
-            actor=therapist,
-            patient=link.patient_id,
-            action=access.AccessAction.SHARES_HISTORY,
-            via=via,
-            request=request,
-            object_type="share",
-            object_ids=[share.pk for share in shares],
-        )
+        ),
+        action=access.AccessAction.SHARES_HISTORY,
+        request=request,
+        via=via,
+        read=read,
+    )
     return [
         ShareHistoryItem(
             share_id=share.id,
@@ -477,14 +517,12 @@ def open_safety_alerts_for_therapist(
                     crisis_lines=tuple(crisis_resources(country=alert.patient.country)),
                 )
             )
-        access.access_record_per_patient(
-            actor=therapist,
+        _record_per_patient(
+            by_patient,
+            therapist=therapist,
             action=access.AccessAction.SAFETY_ALERTS_LIST,
-            via=via,
-            request=request,
             object_type="safety_alert",
-            ids_by_patient={
-                key: [alert.id for alert in items] for key, items in by_patient.items()
-            },
+            request=request,
+            via=via,
         )
     return by_patient
