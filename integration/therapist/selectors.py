@@ -32,6 +32,7 @@ from journal.entries.selectors import open_content, open_title
 from journal.keys import sealer_for
 from journal.models import Entry, SessionKind, SessionStatus, TreatmentSession
 from journal.safety import crisis_resources
+from journal.sessions.selectors import UnsealedSession, unsealed_session
 
 # The therapist's side ---------------------------------------------------------------------
 #
@@ -304,23 +305,6 @@ def share_history_for_therapist(
 
 
 @dataclass(frozen=True)
-class SharedSessionView:
-    """The shared dosing session as a therapist sees it: its record, not its note (the
-    note is the patient's private remark on the calendar, not something attached)."""
-
-    id: uuid.UUID
-    modality: str | None
-    setting: str | None
-    scheduled_start: dt.datetime
-    actual_start: dt.datetime | None
-    actual_end: dt.datetime | None
-    status: str
-    after_effects: dict[str, str] | None
-    overall_rating: int | None
-    updated_at: dt.datetime
-
-
-@dataclass(frozen=True)
 class SharedEntryView:
     id: uuid.UUID
     kind: str
@@ -350,7 +334,9 @@ class ShareContent:
     patient_display_name: str
     created_at: dt.datetime
     expires_at: dt.datetime
-    dosing_session: SharedSessionView | None
+    # The shared dosing session: its record, not its note (the note is the patient's
+    # private remark on the calendar, not something attached).
+    dosing_session: UnsealedSession | None
     integration_session: UpcomingSession | None
     entries: list[SharedEntryView]
     prompts: list[SharedPromptView]
@@ -433,22 +419,7 @@ def share_content_for_therapist(
         patient_display_name=share.patient.display_name,
         created_at=share.created_at,
         expires_at=share.expires_at,
-        dosing_session=(
-            SharedSessionView(
-                id=session.id,
-                modality=session.modality or None,
-                setting=session.setting or None,
-                scheduled_start=session.scheduled_start,
-                actual_start=session.actual_start,
-                actual_end=session.actual_end,
-                status=session.status,
-                after_effects=session.after_effects,
-                overall_rating=session.overall_rating,
-                updated_at=session.updated_at,
-            )
-            if session is not None
-            else None
-        ),
+        dosing_session=unsealed_session(session) if session is not None else None,
         integration_session=(
             UpcomingSession(integration.id, integration.kind, integration.scheduled_start)
             if integration is not None and integration.deleted_at is None

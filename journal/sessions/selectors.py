@@ -1,4 +1,5 @@
-"""Reads of treatment sessions, and `open_session`: a row's plaintext view for one response."""
+"""Reads of treatment sessions, and `open_session`: a row's plaintext view for one response
+(`unsealed_session`, the same without the note)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,9 @@ def session_get_for_patient(*, patient: User, session_id: uuid.UUID) -> Treatmen
 
 
 @dataclass(frozen=True)
-class OpenedSession:
-    """A session as its owner reads it: the note opened. Lives only while a response is
-    built."""
+class UnsealedSession:
+    """A session's columns that are not sealed: all of it but the note. What a reader who
+    may not open the note (a therapist, through a share) is given."""
 
     id: uuid.UUID
     kind: str
@@ -58,7 +59,6 @@ class OpenedSession:
     actual_start: datetime | None
     actual_end: datetime | None
     status: str
-    note: str
     after_effects: dict[str, str] | None
     overall_rating: int | None
     version: int
@@ -67,8 +67,16 @@ class OpenedSession:
     updated_at: datetime
 
 
-def open_session(session: TreatmentSession, *, sealer: Sealer) -> OpenedSession:
-    return OpenedSession(
+@dataclass(frozen=True)
+class OpenedSession(UnsealedSession):
+    """A session as its owner reads it: the note opened. Lives only while a response is
+    built."""
+
+    note: str
+
+
+def unsealed_session(session: TreatmentSession) -> UnsealedSession:
+    return UnsealedSession(
         id=session.id,
         kind=session.kind,
         modality=session.modality or None,
@@ -77,11 +85,16 @@ def open_session(session: TreatmentSession, *, sealer: Sealer) -> OpenedSession:
         actual_start=session.actual_start,
         actual_end=session.actual_end,
         status=session.status,
-        note=sealer.open(session, "note_sealed"),
         after_effects=session.after_effects,
         overall_rating=session.overall_rating,
         version=session.version,
         written_at=session.written_time,
         created_at=session.created_at,
         updated_at=session.updated_at,
+    )
+
+
+def open_session(session: TreatmentSession, *, sealer: Sealer) -> OpenedSession:
+    return OpenedSession(
+        **vars(unsealed_session(session)), note=sealer.open(session, "note_sealed")
     )
