@@ -48,8 +48,8 @@ def session_get_for_patient(*, patient: User, session_id: uuid.UUID) -> Treatmen
 
 @dataclass(frozen=True)
 class UnsealedSession:
-    """A session's columns that are not sealed: all of it but the note. What a reader who
-    may not open the note (a therapist, through a share) is given."""
+    """A session's columns that are not sealed: all of it but the note, for a reader who
+    may not open the note."""
 
     id: uuid.UUID
     kind: str
