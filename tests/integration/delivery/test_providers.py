@@ -122,11 +122,12 @@ def write_service_account(path: Path, key: KeyPair, token_uri: str) -> str:
     return str(path)
 
 
-def point_fcm_at(settings, tmp_path: Path, key: KeyPair, fake: FakeFcm, url: str) -> None:
+def point_fcm_at(fake: FakeFcm, settings, tmp_path: Path, key: KeyPair) -> None:
+    """Settings that send to `fake`, signing in with `key`'s service account."""
     settings.FCM_CREDENTIALS_FILE = write_service_account(
         tmp_path / "service-account.json", key, fake.token_uri
     )
-    settings.FCM_BASE_URL = url
+    settings.FCM_BASE_URL = fake.base_url
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def fcm(serve, settings, tmp_path, service_account_key) -> FakeFcm:
         public_pem=service_account_key.public_pem,
     )
     server.start(fake.handle)
-    point_fcm_at(settings, tmp_path, service_account_key, fake, server.url)
+    point_fcm_at(fake, settings, tmp_path, service_account_key)
     return fake
 
 
@@ -327,7 +328,7 @@ def test_fcm_sends_at_once_over_one_connection_within_its_bound(
     server = H2Server(fake.handle, faults=Faults(latency=0.2))
     fake.base_url, fake.public_pem = server.url, service_account_key.public_pem
     server.start()
-    point_fcm_at(settings, tmp_path, service_account_key, fake, server.url)
+    point_fcm_at(fake, settings, tmp_path, service_account_key)
     provider = FcmProvider()
 
     async def together() -> list[SendResult]:
@@ -547,6 +548,7 @@ def vapid_key() -> KeyPair:
 
 
 def sign_webpush_with(settings, tmp_path: Path, key: KeyPair) -> None:
+    """Settings that sign with `key` and send to push services on 127.0.0.1."""
     key_file = tmp_path / "vapid_private.pem"
     key_file.write_text(key.private_pem)
     settings.VAPID_PRIVATE_KEY = str(key_file)
