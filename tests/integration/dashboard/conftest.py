@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -104,14 +105,13 @@ def share_course(
         modality="esketamine_nasal",
         setting="clinic",
     ).record
-    intention = entries_services.entry_create(
-        patient=patient,
-        kind="intention",
-        session_id=dosing.pk,
-        title="Meeting the tightness",
-        body=INTENTION_TEXT,
-        tags=["body"],
-    ).record
+
+    def about_dosing(kind: str, title: str, body: str, **fields: Any) -> Entry:
+        return entries_services.entry_create(
+            patient=patient, kind=kind, session_id=dosing.pk, title=title, body=body, **fields
+        ).record
+
+    intention = about_dosing("intention", "Meeting the tightness", INTENTION_TEXT, tags=["body"])
     start = now - dt.timedelta(days=2)
     services.session_update(
         patient=patient,
@@ -127,24 +127,10 @@ def share_course(
         expected_versions=None,
     )
     reflections = [
-        entries_services.entry_create(
-            patient=patient,
-            kind="reflection",
-            session_id=dosing.pk,
-            title=title,
-            body=body,
-            mood=6,
-            intention_ids=[intention.pk],
-        ).record
+        about_dosing("reflection", title, body, mood=6, intention_ids=[intention.pk])
         for title, body in (("That evening", REFLECTION_TEXT), ("Next day", LATER_REFLECTION_TEXT))
     ]
-    exercise = entries_services.entry_create(
-        patient=patient,
-        kind="exercise",
-        session_id=dosing.pk,
-        title="Body scan",
-        body=EXERCISE_TEXT,
-    ).record
+    exercise = about_dosing("exercise", "Body scan", EXERCISE_TEXT)
     private_note = entries_services.entry_create(
         patient=patient, kind="note", title="Mine alone", body=PRIVATE_TEXT
     ).record

@@ -56,6 +56,16 @@ class Authenticator:
 
 
 @pytest.fixture
+def authenticator(therapist_device) -> Authenticator:
+    return Authenticator(therapist_device)
+
+
+@pytest.fixture
+def dashboard(live_server) -> str:
+    return f"{live_server.url}/dashboard/"
+
+
+@pytest.fixture
 def browser_page() -> Iterator[tuple[object, list[str]]]:
     """A headless Chromium page and the console messages it logged (errors, warnings)."""
     if not CHROMIUM.exists():
@@ -108,11 +118,9 @@ def sign_in(page, email: str, code: str) -> None:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_therapist_prepares_for_an_integration_session_in_the_browser(
-    live_server, settings, therapist, therapist_device, course, browser_page
+    settings, therapist, authenticator, dashboard, course, browser_page
 ):
     page, console = browser_page
-    authenticator = Authenticator(therapist_device)
-    dashboard = f"{live_server.url}/dashboard/"
 
     # Asking for the dashboard leads to the sign-in page; the keyboard reaches the skip
     # link first, and it moves focus to the main content.
@@ -263,11 +271,9 @@ def chart_and_table(page, instrument: str) -> tuple[list[int], list[int]]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_therapist_reads_the_scores_charts_and_acknowledges_an_alert_in_the_browser(
-    live_server, therapist, therapist_device, scored_share, browser_page
+    therapist, authenticator, dashboard, scored_share, browser_page
 ):
     page, console = browser_page
-    authenticator = Authenticator(therapist_device)
-    dashboard = f"{live_server.url}/dashboard/"
     scores = f"{dashboard}shares/{scored_share.pk}/measures/"
 
     page.goto(scores)
@@ -319,11 +325,9 @@ NEW_PASSWORD = "amber-meadow-quiet-river-84"
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_therapist_resets_the_password_and_uses_a_recovery_code_in_the_browser(
-    live_server, settings, therapist, therapist_device, mail, browser_page
+    settings, therapist, authenticator, dashboard, mail, browser_page
 ):
     page, console = browser_page
-    authenticator = Authenticator(therapist_device)
-    dashboard = f"{live_server.url}/dashboard/"
     settings.DASHBOARD_PUBLIC_URL = dashboard
 
     # Forgot the password: from the sign-in page, an address, then the same page for any.

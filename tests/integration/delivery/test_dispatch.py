@@ -562,27 +562,31 @@ def test_a_push_turned_away_by_a_paused_provider_waits_its_time_and_is_no_attemp
     assert not DeliveryAttempt.objects.filter(prompt=prompt).exists()
 
 
+def delivered_hours_apart(token: str, rounds: int) -> Prompt:
+    """A prompt to one device answering as `token` says, after `rounds` deliveries an hour
+    apart (each past any lease or retry delay)."""
+    prompt = make_prompts(1, tokens=(token,))[0]
+    for _ in range(rounds):
+        deliver_claimed(now=timezone.now() + timedelta(hours=1))
+    prompt.refresh_from_db()
+    return prompt
+
+
 @pytest.mark.django_db
 def test_a_push_turned_away_never_uses_up_the_attempts(push_log, settings):
     settings.PROMPT_MAX_ATTEMPTS = 2
-    prompt = make_prompts(1, tokens=("turned-away:1",))[0]
 
-    for _ in range(4):
-        deliver_claimed(now=timezone.now() + timedelta(hours=1))
+    prompt = delivered_hours_apart("turned-away:1", rounds=4)
 
-    prompt.refresh_from_db()
     assert (prompt.status, prompt.attempts) == (PromptStatus.SENDING, 0)
 
 
 @pytest.mark.django_db
 def test_deliver_gives_up_pushing_after_the_last_attempt(push_log, settings):
     settings.PROMPT_MAX_ATTEMPTS = 3
-    prompt = make_prompts(1, tokens=("transient",))[0]
 
-    for _ in range(3):
-        deliver_claimed(now=timezone.now() + timedelta(hours=1))
+    prompt = delivered_hours_apart("transient", rounds=3)
 
-    prompt.refresh_from_db()
     assert (prompt.status, prompt.attempts, prompt.last_error) == (
         PromptStatus.SENT,
         3,

@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import jwt
@@ -27,6 +28,7 @@ from integration.providers.base import (
     GENERIC_BODY,
     GENERIC_TITLE,
     Outcome,
+    Provider,
     PushMessage,
     SendResult,
     provider_for,
@@ -58,6 +60,13 @@ def a_device(platform: str, token: str) -> Device:
 
 def a_message(badge: int | None = None) -> PushMessage:
     return PushMessage(prompt_id=str(uuid.uuid4()), badge=badge)
+
+
+def send_again_after(provider: Provider, device: Device, change: Callable[[], None]) -> SendResult:
+    """Sends one push, makes `change` at the service, and returns what a second push got."""
+    send_now(provider, device, a_message())
+    change()
+    return send_now(provider, device, a_message())
 
 
 @pytest.fixture
@@ -113,6 +122,14 @@ def write_service_account(path: Path, key: KeyPair, token_uri: str) -> str:
     return str(path)
 
 
+def point_fcm_at(fake: FakeFcm, settings, tmp_path: Path, key: KeyPair) -> None:
+    """Settings that send to `fake`, signing in with `key`'s service account."""
+    settings.FCM_CREDENTIALS_FILE = write_service_account(
+        tmp_path / "service-account.json", key, fake.token_uri
+    )
+    settings.FCM_BASE_URL = fake.base_url
+
+
 @pytest.fixture
 def fcm(serve, settings, tmp_path, service_account_key) -> FakeFcm:
     server = serve()
@@ -123,18 +140,14 @@ def fcm(serve, settings, tmp_path, service_account_key) -> FakeFcm:
         public_pem=service_account_key.public_pem,
     )
     server.start(fake.handle)
-    settings.FCM_CREDENTIALS_FILE = write_service_account(
-        tmp_path / "service-account.json", service_account_key, fake.token_uri
-    )
-    settings.FCM_BASE_URL = server.url
+    point_fcm_at(fake, settings, tmp_path, service_account_key)
     return fake
 
 
 @pytest.fixture
 def fcm_provider(fcm) -> Iterator[FcmProvider]:
-    provider = FcmProvider()
-    yield provider
-    provider.close()
+    with closing(FcmProvider()) as provider:
+        yield provider
 
 
 def test_fcm_delivers_only_the_generic_text_and_what_the_app_routes_by(fcm, fcm_provider):
@@ -228,10 +241,8 @@ def test_fcm_fetches_a_new_access_token_shortly_before_it_expires(fcm, fcm_provi
 
 def test_fcm_replaces_a_rejected_access_token_once(fcm, fcm_provider):
     device = a_device(Platform.ANDROID, "token")
-    send_now(fcm_provider, device, a_message())
-    fcm.revoke_access_tokens()
 
-    result = send_now(fcm_provider, device, a_message())
+    result = send_again_after(fcm_provider, device, fcm.revoke_access_tokens)
 
     assert result.outcome is Outcome.DELIVERED
     assert len(fcm.assertions) == 2
@@ -239,10 +250,11 @@ def test_fcm_replaces_a_rejected_access_token_once(fcm, fcm_provider):
 
 def test_fcm_fails_when_a_fresh_access_token_is_rejected_too(fcm, fcm_provider):
     device = a_device(Platform.ANDROID, "token")
-    send_now(fcm_provider, device, a_message())
-    fcm.accepts_access_tokens = False
 
-    result = send_now(fcm_provider, device, a_message())
+    def refuse_every_access_token() -> None:
+        fcm.accepts_access_tokens = False
+
+    result = send_again_after(fcm_provider, device, refuse_every_access_token)
 
     assert result.outcome is Outcome.FAILED
     assert result.status_code == 401
@@ -316,10 +328,7 @@ def test_fcm_sends_at_once_over_one_connection_within_its_bound(
     server = H2Server(fake.handle, faults=Faults(latency=0.2))
     fake.base_url, fake.public_pem = server.url, service_account_key.public_pem
     server.start()
-    settings.FCM_CREDENTIALS_FILE = write_service_account(
-        tmp_path / "service-account.json", service_account_key, fake.token_uri
-    )
-    settings.FCM_BASE_URL = server.url
+    point_fcm_at(fake, settings, tmp_path, service_account_key)
     provider = FcmProvider()
 
     async def together() -> list[SendResult]:
@@ -397,9 +406,8 @@ def apns(serve, settings, tmp_path, apns_key) -> FakeApns:
 
 @pytest.fixture
 def apns_provider(apns) -> Iterator[ApnsProvider]:
-    provider = ApnsProvider()
-    yield provider
-    provider.close()
+    with closing(ApnsProvider()) as provider:
+        yield provider
 
 
 def an_apns_token() -> str:
@@ -470,10 +478,8 @@ def test_apns_reuses_the_provider_token_and_renews_it_after_50_minutes(apns, apn
 
 def test_apns_renews_an_expired_provider_token_once(apns, apns_provider):
     device = a_device(Platform.IOS, an_apns_token())
-    send_now(apns_provider, device, a_message())
-    apns.expire_provider_tokens()
 
-    result = send_now(apns_provider, device, a_message())
+    result = send_again_after(apns_provider, device, apns.expire_provider_tokens)
 
     assert result.outcome is Outcome.DELIVERED
     assert apns.rejected == ["ExpiredProviderToken"]
@@ -541,24 +547,28 @@ def vapid_key() -> KeyPair:
     return p256_key()
 
 
+def sign_webpush_with(settings, tmp_path: Path, key: KeyPair) -> None:
+    """Settings that sign with `key` and send to push services on 127.0.0.1."""
+    key_file = tmp_path / "vapid_private.pem"
+    key_file.write_text(key.private_pem)
+    settings.VAPID_PRIVATE_KEY = str(key_file)
+    settings.VAPID_SUBJECT = "mailto:push@afterglow.example"
+    settings.WEBPUSH_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def push_service(serve, settings, tmp_path, vapid_key) -> FakePushService:
     server = serve()
     fake = FakePushService(base_url=server.url, vapid_public_key=vapid_key.public_raw)
     server.start(fake.handle)
-    key_file = tmp_path / "vapid_private.pem"
-    key_file.write_text(vapid_key.private_pem)
-    settings.VAPID_PRIVATE_KEY = str(key_file)
-    settings.VAPID_SUBJECT = "mailto:push@afterglow.example"
-    settings.WEBPUSH_ALLOWED_HOSTS = ["127.0.0.1"]
+    sign_webpush_with(settings, tmp_path, vapid_key)
     return fake
 
 
 @pytest.fixture
 def webpush_provider(push_service) -> Iterator[WebPushProvider]:
-    provider = WebPushProvider()
-    yield provider
-    provider.close()
+    with closing(WebPushProvider()) as provider:
+        yield provider
 
 
 def test_webpush_delivers_only_the_generic_text_and_the_prompt_id_encrypted(
@@ -613,11 +623,7 @@ def test_webpush_keeps_to_its_bound_at_each_push_service_and_serves_them_togethe
         fake = FakePushService(base_url=server.url, vapid_public_key=vapid_key.public_raw)
         server.start(fake.handle)
         services.append((server, fake))
-    key_file = tmp_path / "vapid_private.pem"
-    key_file.write_text(vapid_key.private_pem)
-    settings.VAPID_PRIVATE_KEY = str(key_file)
-    settings.VAPID_SUBJECT = "mailto:push@afterglow.example"
-    settings.WEBPUSH_ALLOWED_HOSTS = ["127.0.0.1"]
+    sign_webpush_with(settings, tmp_path, vapid_key)
     provider = WebPushProvider()
     devices = [a_device(Platform.WEB, fake.subscribe()) for _, fake in services for _ in range(9)]
 

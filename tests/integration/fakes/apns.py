@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
+from tests.integration.fakes.answers import ScriptedAnswers
 from tests.integration.fakes.server import Request, Response
 
 
@@ -34,16 +35,11 @@ ANSWERS = {
 
 
 @dataclass
-class FakeApns:
+class FakeApns(ScriptedAnswers):
     key_id: str
     team_id: str
     topic: str
     public_pem: str
-    answers: dict[str, str] = field(default_factory=dict)
-    # Device token -> a key of ANSWERS for its first request only; "ok" after that.
-    first_answers: dict[str, str] = field(default_factory=dict)
-    # The prompt id of every push answered 200: what reached a phone.
-    delivered: list[str] = field(default_factory=list)
     # Every accepted request: device token, headers, JSON body, HTTP version.
     requests: list[Request] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # the reasons of refused requests
@@ -65,9 +61,8 @@ class FakeApns:
             return refusal
         self.requests.append(request)
         device_token = request.path.removeprefix("/3/device/")
-        answer = self.first_answers.pop(device_token, None) or self.answers.get(device_token, "ok")
+        answer = self.answer_for(device_token, request.json().get("prompt_id", ""))
         if answer == "ok":
-            self.delivered.append(str(request.json().get("prompt_id", "")))
             return Response(200, headers={"apns-id": str(uuid.uuid4())})
         return ANSWERS[answer]()
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 import jwt
 
+from tests.integration.fakes.answers import ScriptedAnswers
 from tests.integration.fakes.server import Request, Response
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -98,23 +99,17 @@ ANSWERS: dict[str, Response] = {
 
 
 @dataclass
-class FakeFcm:
+class FakeFcm(ScriptedAnswers):
     base_url: str
     project_id: str
     client_email: str
     public_pem: str
-    # Device token -> a key of ANSWERS.
-    answers: dict[str, str] = field(default_factory=dict)
-    # Device token -> a key of ANSWERS for its first send only; "ok" after that.
-    first_answers: dict[str, str] = field(default_factory=dict)
     expires_in: int = 3599
     # False: every access token is refused, as if the service account lost its role.
     accepts_access_tokens: bool = True
     # The claims of every accepted assertion, and every send's bearer token and JSON body.
     assertions: list[dict[str, object]] = field(default_factory=list)
     sends: list[tuple[str, dict[str, object]]] = field(default_factory=list)
-    # The prompt id of every push answered 200: what reached a phone.
-    delivered: list[str] = field(default_factory=list)
     rejected_assertions: int = 0
     _issued: set[str] = field(default_factory=set)
     _numbers: itertools.count[int] = field(default_factory=itertools.count)
@@ -176,9 +171,9 @@ class FakeFcm:
         device_token = body.get("message", {}).get("token")
         if not device_token:
             return Response.json(400, INVALID_PAYLOAD_BODY)
-        answer = self.first_answers.pop(device_token, None) or self.answers.get(device_token, "ok")
+        prompt_id = body["message"].get("data", {}).get("prompt_id", "")
+        answer = self.answer_for(device_token, prompt_id)
         if answer == "ok":
-            self.delivered.append(str(body["message"].get("data", {}).get("prompt_id", "")))
             return Response.json(
                 200, {"name": f"projects/{self.project_id}/messages/{next(self._numbers)}"}
             )
