@@ -150,7 +150,7 @@ class FcmProvider:
         base_url = str(getattr(settings, "FCM_BASE_URL", DEFAULT_BASE_URL)).rstrip("/")
         self._send_url = f"{base_url}/v1/projects/{project_id}/messages:send"
         self.lane = Lane(max_in_flight("FCM_MAX_IN_FLIGHT"))
-        # Google's endpoints speak HTTP/2: every push in flight is a stream of one connection.
+        # Google's endpoints speak HTTP/2: every push in flight is a stream.
         self._transport = Http2Transport(timeout=push_timeout())
         self._access_token = AsyncCachedToken(
             self._fetch_access_token, margin=TOKEN_REFRESH_MARGIN_SECONDS

@@ -54,7 +54,7 @@ class _NotProcessed(Exception):
 
 @dataclass
 class _Stream:
-    answer: asyncio.Future[tuple[int, dict[str, str], bytes]]
+    answer: asyncio.Future[PushResponse]
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytearray = field(default_factory=bytearray)
 
@@ -102,15 +102,15 @@ class _Session(asyncio.Protocol):
 
     def has_room(self) -> bool:
         """Whether a new stream goes out at once (the server's limit not reached)."""
-        return (
-            not self.closed and len(self._streams) < self._h2.remote_settings.max_concurrent_streams
-        )
+        return not self.closed and self._stream_free()
+
+    def _stream_free(self) -> bool:
+        return len(self._streams) < self._h2.remote_settings.max_concurrent_streams
 
     async def request(
         self, path: bytes, headers: list[tuple[bytes, bytes]], content: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
-        limit = self._h2.remote_settings
-        await self._wait(lambda: len(self._streams) < limit.max_concurrent_streams)
+    ) -> PushResponse:
+        await self._wait(self._stream_free)
         if self.closed:
             raise _NotProcessed
         try:
@@ -282,7 +282,7 @@ def _answer(stream: _Stream) -> None:
             status = int(value)
         elif not name.startswith(b":"):
             headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-    stream.answer.set_result((status, headers, bytes(stream.body)))
+    stream.answer.set_result(PushResponse(status, headers, bytes(stream.body)))
 
 
 def _fail(stream: _Stream, error: Exception) -> None:
@@ -338,8 +338,7 @@ class Http2Transport:
                 for attempt in range(_TRIES):
                     session = await self._session(origin, authority)
                     try:
-                        status, answer_headers, body = await session.request(path, fields, content)
-                        return PushResponse(status, answer_headers, body)
+                        return await session.request(path, fields, content)
                     except _NotProcessed:
                         if attempt == _TRIES - 1:
                             raise httpcore.RemoteProtocolError(
@@ -399,11 +398,13 @@ def _usable(connecting: asyncio.Task[_Session]) -> bool:
 async def _connect(
     origin: _Origin, authority: bytes, context: ssl.SSLContext, *, timeout: float
 ) -> _Session:
-    """A new connection, within `timeout` (so that a host that never answers is asked
-    again by the next push, not waited on by every push after it)."""
+    """A new connection that has said how many streams it takes, within `timeout` (so that
+    a host that never answers is asked again by the next push, not waited on by every push
+    after it)."""
     quiet_third_party_loggers()  # hpack logs the headers it encodes (bearer tokens)
     tls = context if origin.scheme == "https" else None
     loop = asyncio.get_running_loop()
+    session: _Session | None = None
     try:
         async with asyncio.timeout(timeout):
             transport, session = await loop.create_connection(
@@ -412,20 +413,17 @@ async def _connect(
                 origin.port,
                 ssl=tls,
             )
-    except TimeoutError:
-        raise httpcore.ConnectTimeout(f"no connection within {timeout:g} s") from None
-    except OSError as error:  # ssl.SSLError included
-        raise httpcore.ConnectError(f"{error.__class__.__name__}: {error}") from None
-    if tls is not None:
-        chosen: Any = transport.get_extra_info("ssl_object")
-        if chosen is None or chosen.selected_alpn_protocol() != "h2":
-            transport.close()
-            raise httpcore.ConnectError("the server does not speak HTTP/2 (ALPN)")
-    # The server's first SETTINGS says how many streams it takes at once.
-    try:
-        async with asyncio.timeout(timeout):
+            if tls is not None:
+                chosen: Any = transport.get_extra_info("ssl_object")
+                if chosen is None or chosen.selected_alpn_protocol() != "h2":
+                    session.close()
+                    raise httpcore.ConnectError("the server does not speak HTTP/2 (ALPN)")
+            # The server's first SETTINGS says how many streams it takes at once.
             await session.ready
     except TimeoutError:
-        session.close()
-        raise httpcore.ConnectTimeout(f"no HTTP/2 settings within {timeout:g} s") from None
+        if session is not None:
+            session.close()
+        raise httpcore.ConnectTimeout(f"no HTTP/2 connection within {timeout:g} s") from None
+    except OSError as error:  # ssl.SSLError included
+        raise httpcore.ConnectError(f"{error.__class__.__name__}: {error}") from None
     return session
