@@ -32,7 +32,7 @@ from journal.entries.selectors import open_content, open_title
 from journal.keys import sealer_for
 from journal.models import Entry, SessionKind, SessionStatus, TreatmentSession
 from journal.safety import crisis_resources
-from journal.sessions.selectors import UnsealedSession, unsealed_session
+from journal.sessions.selectors import SessionWithoutNote, session_without_note
 
 # The therapist's side ---------------------------------------------------------------------
 #
@@ -336,7 +336,7 @@ class ShareContent:
     expires_at: dt.datetime
     # The shared dosing session: its record, not its note (the note is the patient's
     # private remark on the calendar, not something attached).
-    dosing_session: UnsealedSession | None
+    dosing_session: SessionWithoutNote | None
     integration_session: UpcomingSession | None
     entries: list[SharedEntryView]
     prompts: list[SharedPromptView]
@@ -419,7 +419,7 @@ def share_content_for_therapist(
         patient_display_name=share.patient.display_name,
         created_at=share.created_at,
         expires_at=share.expires_at,
-        dosing_session=unsealed_session(session) if session is not None else None,
+        dosing_session=session_without_note(session) if session is not None else None,
         integration_session=(
             UpcomingSession(integration.id, integration.kind, integration.scheduled_start)
             if integration is not None and integration.deleted_at is None

@@ -1,5 +1,5 @@
 """Reads of treatment sessions, and `open_session`: a row's plaintext view for one response
-(`unsealed_session`, the same without the note)."""
+(`session_without_note`, the same without the note)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def session_get_for_patient(*, patient: User, session_id: uuid.UUID) -> Treatmen
 
 
 @dataclass(frozen=True)
-class UnsealedSession:
+class SessionWithoutNote:
     """A session's columns that are not sealed: all of it but the note, for a reader who
     may not open the note."""
 
@@ -68,15 +68,15 @@ class UnsealedSession:
 
 
 @dataclass(frozen=True)
-class OpenedSession(UnsealedSession):
+class OpenedSession(SessionWithoutNote):
     """A session as its owner reads it: the note opened. Lives only while a response is
     built."""
 
     note: str
 
 
-def unsealed_session(session: TreatmentSession) -> UnsealedSession:
-    return UnsealedSession(
+def session_without_note(session: TreatmentSession) -> SessionWithoutNote:
+    return SessionWithoutNote(
         id=session.id,
         kind=session.kind,
         modality=session.modality or None,
@@ -96,5 +96,5 @@ def unsealed_session(session: TreatmentSession) -> UnsealedSession:
 
 def open_session(session: TreatmentSession, *, sealer: Sealer) -> OpenedSession:
     return OpenedSession(
-        **vars(unsealed_session(session)), note=sealer.open(session, "note_sealed")
+        **vars(session_without_note(session)), note=sealer.open(session, "note_sealed")
     )
