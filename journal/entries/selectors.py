@@ -28,14 +28,25 @@ from journal.models import (
 )
 from journal.sessions.selectors import session_get_for_patient
 
+# Where `intention_ids_prefetch` puts a row's intentions: a plain list, which
+# `intention_ids` reads without making the row's related manager (about 25 µs a row, most
+# of what a page of entries spent on its links).
+_PREFETCHED_INTENTIONS = "prefetched_intentions"
+
 
 def intention_ids_prefetch() -> Prefetch[Any]:
     # Only the ids of the intentions a reflection looks back on: one query per page.
-    return Prefetch("intentions", queryset=Entry.objects.order_by().only("id"))
+    return Prefetch(
+        "intentions",
+        queryset=Entry.objects.order_by().only("id"),
+        to_attr=_PREFETCHED_INTENTIONS,
+    )
 
 
 def entry_with_links(entry: Entry) -> Entry:
-    """The entry with the ids of its intentions loaded (for rows fetched one at a time)."""
+    """The entry with the ids of its intentions loaded (for rows fetched one at a time),
+    loaded anew: a write may have changed them since the row was read."""
+    entry.__dict__.pop(_PREFETCHED_INTENTIONS, None)
     prefetch_related_objects([entry], intention_ids_prefetch())
     return entry
 
@@ -51,7 +62,9 @@ def intention_ids(entry: Entry) -> list[uuid.UUID]:
     (journal.sql, `entry_without_links`), else from the `intentions` prefetch."""
     if entry.loaded_intention_ids is not None:
         return list(entry.loaded_intention_ids)
-    return sorted(intention.pk for intention in entry.intentions.all())
+    prefetched: list[Entry] | None = getattr(entry, _PREFETCHED_INTENTIONS, None)
+    intentions = entry.intentions.all() if prefetched is None else prefetched
+    return sorted(intention.pk for intention in intentions)
 
 
 def entry_list_for_patient(
