@@ -40,6 +40,7 @@ from backend.idempotency import (
     REPLAYED_HEADER,
     derived_id,
     idempotency_key,
+    key_reused_problem,
 )
 from backend.middleware import log_unhandled_exception
 from backend.pagination import ApiCursorPagination
@@ -304,13 +305,7 @@ def create_with_key(
             made: dict[str, Any] | None = current(data["id"])
         except (ProblemError, NotFound):
             made = None
-        raise ProblemError(
-            409,
-            ProblemCode.IDEMPOTENCY_KEY_REUSED,
-            "This Idempotency-Key was used for a different request. Use a new key for a "
-            "new request; `current` is what the key made.",
-            extra={"current": made} if made is not None else None,
-        ) from None
+        raise key_reused_problem(made) from None
 
 
 class SafetyBlockOnErrorView(APIView):
