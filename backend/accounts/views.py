@@ -320,12 +320,21 @@ class EnrolmentView(AnonymousView):
     throttle_scope = "otp"
 
 
+# What both enrolment steps start with: the address and the code from the operator. (No
+# docstring: the schema describes each step's input by the nearest one, StrictSerializer's.)
+class EnrolmentCodeInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    code = serializers.CharField(max_length=64, write_only=True)
+
+
+# The address and code of both enrolment steps' examples (the same therapist enrolling).
+ENROLMENT_CODE_EXAMPLE = {"email": "dr.berg@example.org", "code": "ABCDE-FGHJK-MNPQR-STVWX"}
+
+
 class EnrolView(EnrolmentView):
     """A new therapist sets a password and starts an authenticator app."""
 
-    class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
-        code = serializers.CharField(max_length=64, write_only=True)
+    class InputSerializer(EnrolmentCodeInput):
         password = password_field()
 
         class Meta:
@@ -354,12 +363,7 @@ class EnrolView(EnrolmentView):
         },
         examples=[
             request_example(
-                "Enrol",
-                {
-                    "email": "dr.berg@example.org",
-                    "code": "ABCDE-FGHJK-MNPQR-STVWX",
-                    "password": "correct horse battery staple",
-                },
+                "Enrol", {**ENROLMENT_CODE_EXAMPLE, "password": "correct horse battery staple"}
             )
         ],
         extensions={"x-throttled": True},
@@ -375,9 +379,7 @@ class EnrolView(EnrolmentView):
 
 
 class EnrolConfirmView(EnrolmentView):
-    class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
-        code = serializers.CharField(max_length=64, write_only=True)
+    class InputSerializer(EnrolmentCodeInput):
         otp = serializers.CharField(max_length=10, write_only=True)
 
         class Meta:
@@ -411,16 +413,7 @@ class EnrolConfirmView(EnrolmentView):
                 "`enrolment_not_started`: call /api/v1/auth/enrol/ first."
             ),
         },
-        examples=[
-            request_example(
-                "Confirm",
-                {
-                    "email": "dr.berg@example.org",
-                    "code": "ABCDE-FGHJK-MNPQR-STVWX",
-                    "otp": "123456",
-                },
-            )
-        ],
+        examples=[request_example("Confirm", {**ENROLMENT_CODE_EXAMPLE, "otp": "123456"})],
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
