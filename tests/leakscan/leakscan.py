@@ -58,7 +58,7 @@ from celery import Celery
 from tests.leakscan import flows
 from tests.leakscan.canaries import Finder, Registry, unescape_monitor
 from tests.leakscan.capture import RedisMonitor, Service, WireRecorder
-from tests.processes import free_port, wait_for
+from tests.processes import drop_database, free_port, recreate_database, wait_for
 from tests.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +72,7 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_DB = int(os.environ.get("LEAKSCAN_REDIS_DB", "8"))
 if not re.fullmatch(r"[a-z_][a-z0-9_]*", DB_NAME):
     raise SystemExit(f"LEAKSCAN_DATABASE must be a plain lower-case name, not {DB_NAME!r}")
+DB_URL = f"postgres://postgres@{PG_HOST}:{PG_PORT}/{DB_NAME}"
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 ADMIN_PASSWORD = "leakscan-admin " + secrets.token_urlsafe(12)
 CACHE_PREFIX = b"afterglow:"  # settings.CACHES KEY_PREFIX
@@ -198,16 +199,10 @@ def _database_connection() -> psycopg.Connection[Any]:
     )
 
 
-def _drop_database() -> None:
-    with _admin_connection() as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
 def _create_database() -> bool:
     """A fresh database; True when its statements go to the server log."""
-    _drop_database()
+    recreate_database(DB_URL)
     with _admin_connection() as connection:
-        connection.execute(f"CREATE DATABASE {DB_NAME}")
         try:
             connection.execute(f"ALTER DATABASE {DB_NAME} SET log_statement = 'all'")
             connection.execute(f"ALTER DATABASE {DB_NAME} SET log_parameter_max_length = -1")
@@ -697,7 +692,7 @@ def run() -> Report:
     cache = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
     with contextlib.ExitStack() as stack:
         # Undone last, whatever happens: the database dropped, the Redis database emptied.
-        stack.callback(_drop_database)
+        stack.callback(drop_database, DB_URL)
         stack.callback(cache.flushdb)
         cache.flushdb()
         log_statement = _create_database()
