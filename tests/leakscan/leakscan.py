@@ -324,6 +324,13 @@ def _scan_files(finder: Finder, paths: list[Path]) -> tuple[Counter[str], int]:
     return hits, size
 
 
+def _bodies_place(name: str, bodies: list[bytes], finder: Finder, *, counted: str) -> Place:
+    """A place made of answers' bodies: their total size and `counted` (how many of what)
+    as what was scanned, and the hits in them."""
+    scanned = f"{_size(sum(map(len, bodies)))}, {counted}"
+    return Place(name, scanned, finder.count(b"\n".join(bodies)))
+
+
 def _dump_redis(client: Any, path: Path) -> int:
     """Every key of the database with its value, by type, one record a line."""
     count = 0
@@ -512,26 +519,24 @@ def _scan(
     (ARTIFACTS / "pushes.log").write_bytes(b"\n".join(pushes) + b"\n")
     admin = [x.body for x in http.exchanges if x.audience == flows.ADMIN]
     places.append(
-        Place(
-            "Django admin pages (staff)",
-            f"{_size(sum(map(len, admin)))}, {admin_pages} pages",
-            finder.count(b"\n".join(admin)),
-        )
+        _bodies_place("Django admin pages (staff)", admin, finder, counted=f"{admin_pages} pages")
     )
     errors = [x.body for x in http.exchanges if x.status >= 400 and x.audience != flows.ADMIN]
     places.append(
-        Place(
+        _bodies_place(
             "error answers (4xx/5xx problem documents)",
-            f"{_size(sum(map(len, errors)))}, {len(errors)} answers",
-            finder.count(b"\n".join(errors)),
+            errors,
+            finder,
+            counted=f"{len(errors)} answers",
         )
     )
     upcoming = [x.body for x in http.exchanges if x.step == flows.UPCOMING_STEP]
     places.append(
-        Place(
+        _bodies_place(
             "the patient's upcoming view (sessions, reminders, prompts)",
-            f"{_size(sum(map(len, upcoming)))}, {len(upcoming)} answers",
-            finder.count(b"\n".join(upcoming)),
+            upcoming,
+            finder,
+            counted=f"{len(upcoming)} answers",
         )
     )
     anonymous = [x.body for x in http.exchanges if x.audience == flows.ANONYMOUS and x.status < 400]
@@ -548,10 +553,8 @@ def _scan(
         if x.audience == flows.CALENDAR and x.status < 400
     ]
     places.append(
-        Place(
-            "calendar feed (iCalendar, unfolded)",
-            f"{_size(sum(map(len, feeds)))}, {len(feeds)} reads",
-            finder.count(b"\n".join(feeds)),
+        _bodies_place(
+            "calendar feed (iCalendar, unfolded)", feeds, finder, counted=f"{len(feeds)} reads"
         )
     )
     commands, commands_size = _scan_files(finder, [ARTIFACTS / "commands.log"])
