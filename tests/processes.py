@@ -1,7 +1,7 @@
 """What the tests need to run other programs: a command run to its end (from the
 repository's root unless told otherwise, text output captured, a time limit, the exit status
 left for the test to assert unless `check`), a free port for a server, a fresh database of
-its own for a service, and waiting until something is ready."""
+its own for a service (dropped again after), and waiting until something is ready."""
 
 from __future__ import annotations
 
@@ -50,15 +50,30 @@ def database_url(name: str) -> str:
     return urllib.parse.urlunsplit(base._replace(path=f"/{name}"))
 
 
+def _name_and_server(url: str) -> tuple[str, str]:
+    """The name of the database `url` names, and the URL of its server's maintenance
+    database (where databases are dropped and created)."""
+    parts = urllib.parse.urlsplit(url)
+    server = parts._replace(scheme="postgresql", path="/postgres")
+    return parts.path.lstrip("/"), urllib.parse.urlunsplit(server)
+
+
+def drop_database(url: str) -> None:
+    """Drops the database `url` names, if there is one, closing its connections."""
+    import psycopg
+
+    name, server = _name_and_server(url)
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def recreate_database(url: str) -> None:
     """Drops the database `url` names, closing its connections, and creates it empty."""
     import psycopg
 
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(scheme="postgresql", path="/postgres")
-    with psycopg.connect(urllib.parse.urlunsplit(admin), autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    drop_database(url)
+    name, server = _name_and_server(url)
+    with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {name}")
 
 

@@ -6,17 +6,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tests import processes
+
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-
-
-def recreate_database(name: str, *, create: bool) -> None:
-    """Drops the benchmark's database and, with `create`, makes it again empty."""
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {name}")
-        if create:
-            db.execute(f"CREATE DATABASE {name}")
 
 
 def drop_database(name: str) -> None:
@@ -24,14 +16,14 @@ def drop_database(name: str) -> None:
     from django.db import connections
 
     connections.close_all()
-    recreate_database(name, create=False)
+    processes.drop_database(f"{SERVER}/{name}")
 
 
 def setup_django(name: str) -> None:
     """Points Django's test settings at a fresh database `name` and migrates it."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
-    recreate_database(name, create=True)
+    processes.recreate_database(f"{SERVER}/{name}")
     import django
 
     django.setup()

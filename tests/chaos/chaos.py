@@ -44,11 +44,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from tests import processes
 from tests.chaos.infra import ROOT
 from tests.chaos.results import Scenario, render
 
 SCENARIOS = ("worker-kill", "redis-restart", "postgres-restart")
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _say(message: str) -> None:
@@ -59,18 +59,20 @@ def _database_name() -> str:
     return f"afterglow_chaos_{os.getpid()}"
 
 
+def _database_url(database_name: str) -> str:
+    """On the shared PostgreSQL, which the workers and gunicorn of the delivery scenarios
+    use too."""
+    return f"postgres://postgres@127.0.0.1:5432/{database_name}"
+
+
 def setup_django(database_name: str) -> None:
     """This process reads and checks prompts through the ORM, on a database of its own
     (the workers use it too)."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database_name}"
+    os.environ["DATABASE_URL"] = _database_url(database_name)
     os.environ["REDIS_URL"] = ""  # a cache in memory: this process needs no Redis
     os.environ["CELERY_BROKER_URL"] = "memory://"
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {database_name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {database_name}")
+    processes.recreate_database(_database_url(database_name))
     import django
 
     django.setup()
@@ -80,12 +82,10 @@ def setup_django(database_name: str) -> None:
 
 
 def drop_database(database_name: str) -> None:
-    import psycopg
     from django.db import connections
 
     connections.close_all()
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {database_name} WITH (FORCE)")
+    processes.drop_database(_database_url(database_name))
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -58,7 +58,7 @@ from celery import Celery
 from tests.leakscan import flows
 from tests.leakscan.canaries import Finder, Registry, unescape_monitor
 from tests.leakscan.capture import RedisMonitor, Service, WireRecorder
-from tests.processes import free_port, wait_for
+from tests.processes import drop_database, free_port, recreate_database, wait_for
 from tests.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +72,7 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_DB = int(os.environ.get("LEAKSCAN_REDIS_DB", "8"))
 if not re.fullmatch(r"[a-z_][a-z0-9_]*", DB_NAME):
     raise SystemExit(f"LEAKSCAN_DATABASE must be a plain lower-case name, not {DB_NAME!r}")
+DB_URL = f"postgres://postgres@{PG_HOST}:{PG_PORT}/{DB_NAME}"
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 ADMIN_PASSWORD = "leakscan-admin " + secrets.token_urlsafe(12)
 CACHE_PREFIX = b"afterglow:"  # settings.CACHES KEY_PREFIX
@@ -198,16 +199,10 @@ def _database_connection() -> psycopg.Connection[Any]:
     )
 
 
-def _drop_database() -> None:
-    with _admin_connection() as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
 def _create_database() -> bool:
     """A fresh database; True when its statements go to the server log."""
-    _drop_database()
+    recreate_database(DB_URL)
     with _admin_connection() as connection:
-        connection.execute(f"CREATE DATABASE {DB_NAME}")
         try:
             connection.execute(f"ALTER DATABASE {DB_NAME} SET log_statement = 'all'")
             connection.execute(f"ALTER DATABASE {DB_NAME} SET log_parameter_max_length = -1")
@@ -327,6 +322,13 @@ def _scan_files(finder: Finder, paths: list[Path]) -> tuple[Counter[str], int]:
         size += len(data)
         hits += finder.count(data)
     return hits, size
+
+
+def _bodies_place(name: str, bodies: list[bytes], finder: Finder, *, counted: str) -> Place:
+    """A place made of answers' bodies: their total size and `counted` (how many of what)
+    as what was scanned, and the hits in them."""
+    scanned = f"{_size(sum(map(len, bodies)))}, {counted}"
+    return Place(name, scanned, finder.count(b"\n".join(bodies)))
 
 
 def _dump_redis(client: Any, path: Path) -> int:
@@ -517,26 +519,24 @@ def _scan(
     (ARTIFACTS / "pushes.log").write_bytes(b"\n".join(pushes) + b"\n")
     admin = [x.body for x in http.exchanges if x.audience == flows.ADMIN]
     places.append(
-        Place(
-            "Django admin pages (staff)",
-            f"{_size(sum(map(len, admin)))}, {admin_pages} pages",
-            finder.count(b"\n".join(admin)),
-        )
+        _bodies_place("Django admin pages (staff)", admin, finder, counted=f"{admin_pages} pages")
     )
     errors = [x.body for x in http.exchanges if x.status >= 400 and x.audience != flows.ADMIN]
     places.append(
-        Place(
+        _bodies_place(
             "error answers (4xx/5xx problem documents)",
-            f"{_size(sum(map(len, errors)))}, {len(errors)} answers",
-            finder.count(b"\n".join(errors)),
+            errors,
+            finder,
+            counted=f"{len(errors)} answers",
         )
     )
     upcoming = [x.body for x in http.exchanges if x.step == flows.UPCOMING_STEP]
     places.append(
-        Place(
+        _bodies_place(
             "the patient's upcoming view (sessions, reminders, prompts)",
-            f"{_size(sum(map(len, upcoming)))}, {len(upcoming)} answers",
-            finder.count(b"\n".join(upcoming)),
+            upcoming,
+            finder,
+            counted=f"{len(upcoming)} answers",
         )
     )
     anonymous = [x.body for x in http.exchanges if x.audience == flows.ANONYMOUS and x.status < 400]
@@ -553,10 +553,8 @@ def _scan(
         if x.audience == flows.CALENDAR and x.status < 400
     ]
     places.append(
-        Place(
-            "calendar feed (iCalendar, unfolded)",
-            f"{_size(sum(map(len, feeds)))}, {len(feeds)} reads",
-            finder.count(b"\n".join(feeds)),
+        _bodies_place(
+            "calendar feed (iCalendar, unfolded)", feeds, finder, counted=f"{len(feeds)} reads"
         )
     )
     commands, commands_size = _scan_files(finder, [ARTIFACTS / "commands.log"])
@@ -697,7 +695,7 @@ def run() -> Report:
     cache = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
     with contextlib.ExitStack() as stack:
         # Undone last, whatever happens: the database dropped, the Redis database emptied.
-        stack.callback(_drop_database)
+        stack.callback(drop_database, DB_URL)
         stack.callback(cache.flushdb)
         cache.flushdb()
         log_statement = _create_database()
