@@ -32,6 +32,7 @@ test-artifacts/leakscan/. The database is dropped at the end, also on failure or
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import fcntl
@@ -904,7 +905,21 @@ def run() -> Report:
         return report
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    # No options: the scan's places are moved by the environment. Parsed so that `--help`
+    # (or a mistyped option) answers before anything is dropped, started or written.
+    argparse.ArgumentParser(
+        prog="python -m tests.leakscan.leakscan",
+        description=(
+            "Write canaries through every flow of the real service and fail if one turns "
+            "up outside the sealed columns."
+        ),
+        epilog=(
+            f"Environment: LEAKSCAN_DATABASE (now {DB_NAME}; dropped and made anew), "
+            f"LEAKSCAN_REDIS_DB (now {REDIS_DB}; emptied), LEAKSCAN_PG_LOG (PostgreSQL's log "
+            f"file, when it cannot be found). Artefacts: {ARTIFACTS.relative_to(ROOT)}/."
+        ),
+    ).parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with _exclusive():
