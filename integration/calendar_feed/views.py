@@ -31,6 +31,7 @@ from backend.accounts.permissions import IsPatient
 from backend.api import (
     PROBLEM,
     current_on_conflict,
+    input_data,
     problem_openapi,
     problem_with_current,
     request_patient,
@@ -145,11 +146,10 @@ class CalendarFeedView(APIView):
         ],
     )
     def patch(self, request: Request) -> Response:
-        serializer = CalendarFeedUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, CalendarFeedUpdateSerializer)
         feed = services.calendar_feed_update(
             patient=request_patient(request),
-            plain_titles=serializer.validated_data.get("plain_titles"),
+            plain_titles=data.get("plain_titles"),
         )
         return Response(calendar_feed_data(feed))
 

@@ -27,6 +27,7 @@ from backend.api import (
     PROBLEM,
     PageListView,
     detail_schema,
+    input_data,
     list_schema,
     problem_openapi,
     request_patient,
@@ -126,10 +127,9 @@ class CareLinkPreviewView(_PostThrottled, APIView):
         extensions={"x-throttled": True},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, self.InputSerializer)
         invitation = care_links.invitation_preview(
-            patient=request_patient(request), code=serializer.validated_data["code"]
+            patient=request_patient(request), code=data["code"]
         )
         return Response(
             self.OutputSerializer(
@@ -215,13 +215,12 @@ class CareLinkCollectionView(_PostThrottled, PageListView):
     )
     @idempotent("care_links_create", resource_type="care_link")
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, self.InputSerializer)
         link = care_links.care_link_create(
             patient=request_patient(request),
-            code=serializer.validated_data["code"],
-            safety_alerts_enabled=serializer.validated_data["safety_alerts_enabled"],
-            consent_version=serializer.validated_data.get("consent_version"),
+            code=data["code"],
+            safety_alerts_enabled=data["safety_alerts_enabled"],
+            consent_version=data.get("consent_version"),
         )
         return Response(care_link_data(link), status=status.HTTP_201_CREATED)
 
@@ -313,13 +312,12 @@ class CareLinkDetailView(APIView):
     )
     def patch(self, request: Request, link_id: uuid.UUID) -> Response:
         patient = request_patient(request)
-        serializer = self.UpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, self.UpdateSerializer)
         care_links.care_link_consent_set(
             patient=patient,
             link_id=link_id,
-            safety_alerts_enabled=serializer.validated_data["safety_alerts_enabled"],
-            consent_version=serializer.validated_data.get("consent_version"),
+            safety_alerts_enabled=data["safety_alerts_enabled"],
+            consent_version=data.get("consent_version"),
         )
         link, history = selectors.care_link_get_for_patient(patient=patient, link_id=link_id)
         return Response(care_link_detail_data(link, history))
@@ -438,9 +436,7 @@ class ShareCollectionView(PageListView):
     @idempotent("shares_create", resource_type="share")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = input_data(request, self.InputSerializer)
         share = care_shares.share_create(
             patient=patient,
             care_link_id=data["care_link"],

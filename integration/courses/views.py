@@ -21,6 +21,7 @@ from backend.api import (
     PROBLEM,
     RESPONSE_404,
     current_on_conflict,
+    input_data,
     problem_openapi,
     problem_with_current,
     request_patient,
@@ -131,12 +132,6 @@ def _course(request: Request, course_id: uuid.UUID) -> dict[str, Any]:
 
 def _answer(request: Request, course_id: uuid.UUID, status: int = 200) -> Response:
     return Response(_course(request, course_id), status=status)
-
-
-def _validated(serializer_class: type[StrictSerializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _change(
@@ -262,7 +257,7 @@ class CourseCollectionView(CourseActionView):
     @idempotent("courses_create", resource_type="course")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
-        arguments = _validated(self.InputSerializer, request)
+        arguments = input_data(request, self.InputSerializer)
         try:
             created = services.course_create(patient=patient, **arguments)
         except services.CourseConflictError as conflict:
@@ -302,7 +297,7 @@ class CourseDetailView(APIView):
         examples=[OpenApiExample("Another plan", value={"plan": "kap-default"}, request_only=True)],
     )
     def patch(self, request: Request, course_id: uuid.UUID) -> Response:
-        arguments = _validated(self.UpdateInputSerializer, request)
+        arguments = input_data(request, self.UpdateInputSerializer)
         return _change(request, course_id, services.course_update, **arguments)
 
 
@@ -333,7 +328,7 @@ class CourseSessionMoveView(CourseActionView):
     )
     @idempotent("courses_sessions_move", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID, session_id: uuid.UUID) -> Response:
-        arguments = _validated(self.InputSerializer, request)
+        arguments = input_data(request, self.InputSerializer)
         return _change(
             request, course_id, services.course_session_move, session_id=session_id, **arguments
         )
@@ -365,7 +360,7 @@ class CourseExtendView(CourseActionView):
     )
     @idempotent("courses_extend", resource_type="course")
     def post(self, request: Request, course_id: uuid.UUID) -> Response:
-        arguments = _validated(self.InputSerializer, request)
+        arguments = input_data(request, self.InputSerializer)
         return _change(request, course_id, services.course_extend, **arguments)
 
 

@@ -364,16 +364,33 @@ def _refusal_shown(form: forms.Form, error: ProblemError) -> None:
 TOO_MANY = "Too many requests. Try again later."
 
 
+def _throttled_page(
+    request: HttpRequest,
+    form: forms.Form,
+    template: str,
+    scope: str,
+    address_scope: str | None = None,
+) -> HttpResponse | None:
+    """The form's page answering 429 when the request is over its rate limit (the form's
+    own errors shown too, under the limit's message); None when it may go on."""
+    if not _throttled(request, scope, address_scope):
+        return None
+    form.is_valid()
+    form.add_error(None, TOO_MANY)
+    return _page(request, template, {"form": form}, status=429)
+
+
 @require_http_methods(["GET", "POST"])
 @never_cache
 def password_forgot(request: HttpRequest) -> HttpResponse:
     """The same page after the request for every address, in the same time."""
     form = ForgotPasswordForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if _throttled(request, "account_email", "account_email_address"):
-            form.is_valid()
-            form.add_error(None, TOO_MANY)
-            return _page(request, "password_forgot.html", {"form": form}, status=429)
+        refused = _throttled_page(
+            request, form, "password_forgot.html", "account_email", "account_email_address"
+        )
+        if refused is not None:
+            return refused
         with uniform_duration():
             if form.is_valid():
                 passwords.password_reset_request(email=form.cleaned_data["email"])
@@ -392,10 +409,11 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     else:
         form = ResetPasswordForm(initial={"code": request.GET.get("code", "")[:32]})
     if request.method == "POST":
-        if _throttled(request, "account_code", "account_code_address"):
-            form.is_valid()
-            form.add_error(None, TOO_MANY)
-            return _page(request, "password_reset.html", {"form": form}, status=429)
+        refused = _throttled_page(
+            request, form, "password_reset.html", "account_code", "account_code_address"
+        )
+        if refused is not None:
+            return refused
         if form.is_valid():
             try:
                 with uniform_duration():
@@ -429,10 +447,9 @@ def account(request: HttpRequest, therapist: User) -> HttpResponse:
 def password_change(request: HttpRequest, therapist: User) -> HttpResponse:
     form = ChangePasswordForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if _throttled(request, "password"):
-            form.is_valid()
-            form.add_error(None, TOO_MANY)
-            return _page(request, "password_change.html", {"form": form}, status=429)
+        refused = _throttled_page(request, form, "password_change.html", "password")
+        if refused is not None:
+            return refused
         if form.is_valid():
             try:
                 passwords.user_change_password(
@@ -459,10 +476,9 @@ def recovery_codes(request: HttpRequest, therapist: User) -> HttpResponse:
     """A new set, shown once on this answer (never stored in the page's cache)."""
     form = ConfirmPasswordForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if _throttled(request, "password"):
-            form.is_valid()
-            form.add_error(None, TOO_MANY)
-            return _page(request, "recovery_codes.html", {"form": form}, status=429)
+        refused = _throttled_page(request, form, "recovery_codes.html", "password")
+        if refused is not None:
+            return refused
         if form.is_valid():
             try:
                 codes = recovery.recovery_codes_regenerate(

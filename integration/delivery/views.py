@@ -21,7 +21,14 @@ from backend.accounts.models import DeviceToken
 from backend.accounts.permissions import (
     IsPatient,
 )
-from backend.api import PROBLEM, PageListView, detail_schema, list_schema, request_patient
+from backend.api import (
+    PROBLEM,
+    PageListView,
+    detail_schema,
+    input_data,
+    list_schema,
+    request_patient,
+)
 from backend.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
@@ -134,14 +141,13 @@ class DeviceListView(PageListView):
     @idempotent("push_devices_register", resource_type="push_device")
     def post(self, request: Request) -> Response:
         patient = request_patient(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, self.InputSerializer)
         registered = delivery_devices.device_register(
             patient=patient,
-            platform=serializer.validated_data["platform"],
-            token=serializer.validated_data["token"],
+            platform=data["platform"],
+            token=data["token"],
             sign_in=request.auth if isinstance(request.auth, DeviceToken) else None,
-            push_permission=serializer.validated_data.get("push_permission"),
+            push_permission=data.get("push_permission"),
         )
         return Response(
             device_data(registered.device),
@@ -191,12 +197,11 @@ class DeviceDetailView(APIView):
         ],
     )
     def patch(self, request: Request, device_id: uuid.UUID) -> Response:
-        serializer = self.UpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, self.UpdateSerializer)
         device = delivery_devices.device_update(
             patient=request_patient(request),
             device_id=device_id,
-            push_permission=serializer.validated_data.get("push_permission"),
+            push_permission=data.get("push_permission"),
         )
         return Response(device_data(device))
 

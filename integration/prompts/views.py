@@ -32,6 +32,7 @@ from backend.api import (
     Documented,
     PageListView,
     detail_schema,
+    input_data,
     list_schema,
     problem_with_current,
     request_patient,
@@ -227,9 +228,7 @@ class TimelineView(APIView):
     )
     def patch(self, request: Request) -> Response:
         patient = request_patient(request)
-        serializer = self.UpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = input_data(request, self.UpdateInputSerializer)
         prompts_timeline.timeline_update(
             patient=patient,
             plan_slug=data.get("plan"),
@@ -407,12 +406,11 @@ class PromptSnoozeView(PromptConflictMixin, APIView):
     )
     @idempotent("prompts_snooze", resource_type="prompt")
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = input_data(request, self.InputSerializer)
         prompt = inbox.prompt_snooze(
             patient=request_patient(request),
             prompt_id=prompt_id,
-            until=serializer.validated_data["until"],
+            until=data["until"],
         )
         return prompt_response(prompt)
 
@@ -532,9 +530,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
         patient = request_patient(request)
         self.submitted_safety = submitted_safety(request.data, country=patient.country)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = dict(input_data(request, self.InputSerializer))
         # An Idempotency-Key here stands for the answer's own client id (`entry_id` or
         # `measure_id`, when not sent): the repeat is then found by opening the stored
         # answer, and no digest of the patient's words is kept anywhere.

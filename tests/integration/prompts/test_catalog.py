@@ -15,6 +15,15 @@ pytestmark = pytest.mark.django_db
 H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
 M = dt.timedelta(minutes=1)
+# The PHQ-9 and GAD-7 steps after a plan's own (migration 0005; the demonstration plan has
+# them in minutes): the course's baseline before its first dosing session, and a week
+# after each one.
+MEASURE_STEPS = [
+    ("phq9", -72 * H),
+    ("gad7", -72 * H),
+    ("phq9", 7 * D),
+    ("gad7", 7 * D),
+]
 
 
 def steps(slug: str) -> list[tuple[str, dt.timedelta, dt.timedelta]]:
@@ -83,10 +92,7 @@ def test_default_plan_offsets() -> None:
         ("intention-follow-up", 7 * D),
         ("values-clarification", 14 * D),
         ("carry-forward", 30 * D),
-        ("phq9", -72 * H),
-        ("gad7", -72 * H),
-        ("phq9", 7 * D),
-        ("gad7", 7 * D),
+        *MEASURE_STEPS,
     ]
 
 
@@ -97,20 +103,14 @@ def test_course_plans_are_shorter_and_demo_runs_in_minutes() -> None:
         ("after-session-checkin", 3 * H),
         ("next-day-reflection", 24 * H),
         ("breathing-practice", 72 * H),
-        ("phq9", -72 * H),
-        ("gad7", -72 * H),
-        ("phq9", 7 * D),
-        ("gad7", 7 * D),
+        *MEASURE_STEPS,
     ]
     assert [(slug, offset) for slug, offset, _ in steps("iv-series")] == [
         ("set-intention", -24 * H),
         ("after-session-checkin", 3 * H),
         ("next-day-reflection", 24 * H),
         ("walk-outside", 48 * H),
-        ("phq9", -72 * H),
-        ("gad7", -72 * H),
-        ("phq9", 7 * D),
-        ("gad7", 7 * D),
+        *MEASURE_STEPS,
     ]
     demo = steps("demo-minutes")
     assert len(demo) >= 5
