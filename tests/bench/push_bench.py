@@ -31,7 +31,6 @@ rounds with their spread (tests/bench/rounds.py).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -74,6 +73,7 @@ class FakeFcmProcess:
 
 def start_fake(directory: Path) -> tuple[FakeFcmProcess, Path]:
     """The fake in its own process, and the service account file that points at it."""
+    from tests.integration.fakes.fcm import write_service_account
     from tests.integration.fakes.keys import rsa_key
 
     key = rsa_key()
@@ -91,20 +91,15 @@ def start_fake(directory: Path) -> tuple[FakeFcmProcess, Path]:
     )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
-    credentials = directory / "service-account.json"
-    credentials.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": PROJECT_ID,
-                "private_key_id": "bench-1",
-                "private_key": key.private_pem,
-                "client_email": CLIENT_EMAIL,
-                "token_uri": f"{url}/token",
-            }
-        )
+    credentials = write_service_account(
+        directory / "service-account.json",
+        project_id=PROJECT_ID,
+        client_email=CLIENT_EMAIL,
+        private_pem=key.private_pem,
+        token_uri=f"{url}/token",
+        key_id="bench-1",
     )
-    return FakeFcmProcess(process, url), credentials
+    return FakeFcmProcess(process, url), Path(credentials)
 
 
 def make_due(count: int, patients: list[Any]) -> None:

@@ -11,7 +11,6 @@ delivered (answered 200); the database says what the service recorded.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from integration.delivery.dispatch import prompts_dispatch
 from integration.models import DeliveryAttempt, Device, Prompt, PromptStatus
 from tests.integration.delivery_data import make_device, make_prompts
 from tests.integration.fakes.apns import FakeApns
-from tests.integration.fakes.fcm import FakeFcm
+from tests.integration.fakes.fcm import FakeFcm, write_service_account
 from tests.integration.fakes.h2server import Faults, H2Server
 from tests.integration.fakes.keys import p256_key, rsa_key
 from tests.integration.workers import Workers
@@ -68,25 +67,20 @@ def fcm_service(directory: Path, faults: Faults) -> Service:
     fake = FakeFcm(base_url="", project_id=PROJECT_ID, client_email=CLIENT_EMAIL, public_pem="")
     server = H2Server(fake.handle, faults=faults)
     fake.base_url, fake.public_pem = server.url, key.public_pem
-    credentials = directory / "service-account.json"
-    credentials.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": PROJECT_ID,
-                "private_key_id": "faults-1",
-                "private_key": key.private_pem,
-                "client_email": CLIENT_EMAIL,
-                "token_uri": fake.token_uri,
-            }
-        )
+    credentials = write_service_account(
+        directory / "service-account.json",
+        project_id=PROJECT_ID,
+        client_email=CLIENT_EMAIL,
+        private_pem=key.private_pem,
+        token_uri=fake.token_uri,
+        key_id="faults-1",
     )
     return Service(
         fake=fake,
         server=server,
         platform="android",
         provider="integration.providers.fcm.FcmProvider",
-        settings={"FCM_CREDENTIALS_FILE": str(credentials), "FCM_BASE_URL": server.url},
+        settings={"FCM_CREDENTIALS_FILE": credentials, "FCM_BASE_URL": server.url},
         token=lambda number: f"fcm-token-{number}",
     )
 

@@ -41,7 +41,7 @@ from integration.providers.loop import push_loop
 from integration.providers.noop import NoopProvider
 from integration.providers.webpush import WebPushProvider
 from tests.integration.fakes.apns import FakeApns
-from tests.integration.fakes.fcm import FakeFcm
+from tests.integration.fakes.fcm import FakeFcm, write_service_account
 from tests.integration.fakes.h2server import Faults, H2Server
 from tests.integration.fakes.keys import KeyPair, p256_key, p256_private_raw, rsa_key
 from tests.integration.fakes.server import LocalServer, Request, Response
@@ -106,25 +106,19 @@ def service_account_key() -> KeyPair:
     return rsa_key()
 
 
-def write_service_account(path: Path, key: KeyPair, token_uri: str) -> str:
-    path.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": PROJECT_ID,
-                "private_key_id": "test-key-1",
-                "private_key": key.private_pem,
-                "client_email": CLIENT_EMAIL,
-                "token_uri": token_uri,
-            }
-        )
+def service_account(path: Path, key: KeyPair, token_uri: str) -> str:
+    return write_service_account(
+        path,
+        project_id=PROJECT_ID,
+        client_email=CLIENT_EMAIL,
+        private_pem=key.private_pem,
+        token_uri=token_uri,
     )
-    return str(path)
 
 
 def point_fcm_at(fake: FakeFcm, settings, tmp_path: Path, key: KeyPair) -> None:
     """Settings that send to `fake`, signing in with `key`'s service account."""
-    settings.FCM_CREDENTIALS_FILE = write_service_account(
+    settings.FCM_CREDENTIALS_FILE = service_account(
         tmp_path / "service-account.json", key, fake.token_uri
     )
     settings.FCM_BASE_URL = fake.base_url
@@ -351,7 +345,7 @@ def test_fcm_sends_at_once_over_one_connection_within_its_bound(
 
 
 def test_fcm_fails_when_google_rejects_the_service_account_signature(fcm, settings, tmp_path):
-    settings.FCM_CREDENTIALS_FILE = write_service_account(
+    settings.FCM_CREDENTIALS_FILE = service_account(
         tmp_path / "other.json", rsa_key(), fcm.token_uri
     )
     provider = FcmProvider()

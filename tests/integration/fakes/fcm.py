@@ -8,8 +8,10 @@ it issued. Error bodies are FCM's documented ones.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import jwt
@@ -20,6 +22,32 @@ from tests.integration.fakes.server import Request, Response
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+
+
+def write_service_account(
+    path: Path,
+    *,
+    project_id: str,
+    client_email: str,
+    private_pem: str,
+    token_uri: str,
+    key_id: str = "test-key-1",
+) -> str:
+    """A service account key file as Google issues it (the fields the FCM provider reads),
+    written to `path`; its path as a str, for FCM_CREDENTIALS_FILE."""
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": project_id,
+                "private_key_id": key_id,
+                "private_key": private_pem,
+                "client_email": client_email,
+                "token_uri": token_uri,
+            }
+        )
+    )
+    return str(path)
 
 
 def fcm_error(status_code: int, status: str, message: str, error_code: str) -> dict[str, object]:
