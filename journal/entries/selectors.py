@@ -52,7 +52,9 @@ def entry_with_links(entry: Entry) -> Entry:
 
 
 def entry_without_links(entry: Entry) -> Entry:
-    """A new entry that names no intentions, marked as such without a query."""
+    """An entry that names no intentions (a new one, or one whose links were just
+    cleared), marked as such without a query; a list prefetched before goes."""
+    entry.__dict__.pop(_PREFETCHED_INTENTIONS, None)
     entry.loaded_intention_ids = []
     return entry
 

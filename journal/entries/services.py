@@ -347,6 +347,9 @@ def entry_delete(
     def delete(entry: Entry, change: int) -> None:
         tombstone(entry, change, title_sealed="", content_sealed="", mood=None)
         entry.intentions.clear()
+        # The row as returned names no intentions, as a repeated delete's fresh read does
+        # (the links read with the row are gone).
+        selectors.entry_without_links(entry)
 
     with transaction.atomic():
         return delete_once(

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from journal import keys
+from journal.entries import selectors, services
 from journal.models import Entry
 from tests.journal.api_checks import (
     assert_field_error,
@@ -447,6 +448,21 @@ def test_delete_leaves_a_tombstone_and_a_repeat_answers_the_same(patient_client,
     assert (repeat.status_code, repeat["ETag"]) == (204, response["ETag"])
     assert Entry.objects.get(pk=entry.pk).version == 2  # the repeat changed nothing
     assert [item["id"] for item in patient_client.get(URL).json()["results"]] == [str(intention.id)]
+
+
+def test_a_delete_answers_the_tombstone_without_the_links_it_cleared(patient) -> None:
+    # The row is read with its links before they are cleared: the tombstone the delete
+    # answers must not carry them, and must be the one a repeated delete answers.
+    intention = make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection", intention_ids=[intention.id])
+
+    deleted = services.entry_delete(patient=patient, entry_id=reflection.id, expected_versions=None)
+    repeated = services.entry_delete(
+        patient=patient, entry_id=reflection.id, expected_versions=None
+    )
+
+    assert selectors.intention_ids(deleted) == [] == selectors.intention_ids(repeated)
+    assert deleted.version == repeated.version == 2
 
 
 def test_delete_without_if_match_is_428(patient_client, patient) -> None:
