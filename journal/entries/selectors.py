@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,24 +44,21 @@ def intention_ids_prefetch() -> Prefetch[Any]:
 
 
 def entry_with_links(entry: Entry) -> Entry:
-    """The entry with the ids of its intentions loaded (for rows fetched one at a time),
-    loaded anew: a write may have changed them since the row was read."""
-    entry.__dict__.pop(_PREFETCHED_INTENTIONS, None)
+    """The entry with the ids of its intentions loaded (for rows fetched one at a time)."""
     prefetch_related_objects([entry], intention_ids_prefetch())
     return entry
 
 
-def entry_without_links(entry: Entry) -> Entry:
-    """An entry that names no intentions (a new one, or one whose links were just
-    cleared), marked as such without a query; a list prefetched before goes."""
-    entry.__dict__.pop(_PREFETCHED_INTENTIONS, None)
-    entry.loaded_intention_ids = []
+def entry_with_known_links(entry: Entry, intention_ids: Sequence[uuid.UUID] = ()) -> Entry:
+    """The entry naming the intentions given, without a query: a new one's, or those a
+    write has just set or cleared (a list prefetched before the write no longer holds)."""
+    entry.loaded_intention_ids = list(intention_ids)
     return entry
 
 
 def intention_ids(entry: Entry) -> list[uuid.UUID]:
     """The sorted ids of the intentions the entry looks back on: as loaded with the row
-    (journal.sql, `entry_without_links`), else from the `intentions` prefetch."""
+    (journal.sql, `entry_with_known_links`), else from the `intentions` prefetch."""
     if entry.loaded_intention_ids is not None:
         return list(entry.loaded_intention_ids)
     prefetched: list[Entry] | None = getattr(entry, _PREFETCHED_INTENTIONS, None)

@@ -237,7 +237,7 @@ def entry_create(
         entry = Entry(id=id or uuid.uuid4(), patient=patient, written_at=written_at)
         _apply_entry_values(entry, values, sealer=sealer)
         if sql.insert_entry_with_next_change(entry):
-            return Created(selectors.entry_without_links(entry), is_new=True)
+            return Created(selectors.entry_with_known_links(entry), is_new=True)
     if id is not None:
         repeat = _entry_repeat(id, patient, values, sealer)
         if repeat is not None:
@@ -263,8 +263,7 @@ def entry_create(
             return created
         if values["intention_ids"]:
             entry.intentions.set(values["intention_ids"])
-            return Created(selectors.entry_with_links(entry), is_new=True)
-    return Created(selectors.entry_without_links(entry), is_new=True)
+    return Created(selectors.entry_with_known_links(entry, values["intention_ids"]), is_new=True)
 
 
 def _entry_repeat(
@@ -331,7 +330,8 @@ def entry_update(
         entry.save()
         if "intention_ids" in updates:
             entry.intentions.set(values["intention_ids"])
-    return selectors.entry_with_links(entry)
+            selectors.entry_with_known_links(entry, values["intention_ids"])
+    return entry
 
 
 def entry_delete(
@@ -347,9 +347,7 @@ def entry_delete(
     def delete(entry: Entry, change: int) -> None:
         tombstone(entry, change, title_sealed="", content_sealed="", mood=None)
         entry.intentions.clear()
-        # The row as returned names no intentions, as a repeated delete's fresh read does
-        # (the links read with the row are gone).
-        selectors.entry_without_links(entry)
+        selectors.entry_with_known_links(entry)  # as a repeated delete's fresh read finds
 
     with transaction.atomic():
         return delete_once(

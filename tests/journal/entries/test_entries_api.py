@@ -616,6 +616,30 @@ def test_a_create_with_links_checks_them_under_the_write_lock(patient_client, pa
     assert "INSERT" in sql
 
 
+def test_a_change_reads_the_links_once_and_never_reads_back_what_it_wrote(
+    patient_client, patient
+) -> None:
+    intention, other = make_entry(patient, kind="intention"), make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection", intention_ids=[intention.id])
+    links = Entry.intentions.through._meta.db_table
+
+    def change(body: dict[str, Any], version: int) -> tuple[dict[str, Any], list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = patient_client.patch(detail(reflection.id), {**body, "version": version})
+        assert response.status_code == 200, response.json()
+        reads = [sql for sql in statements(queries) if sql.startswith("SELECT") and links in sql]
+        return response.json(), reads
+
+    kept, reads = change({"title": "Another title"}, 1)
+    assert kept["intention_ids"] == [str(intention.id)]
+    assert len(reads) == 1, reads  # with the locked row, not again for the answer
+
+    replaced, reads = change({"intention_ids": [str(other.id)]}, 2)
+    assert replaced["intention_ids"] == [str(other.id)]
+    # With the locked row, and the set's own read of what to change; none for the answer.
+    assert len(reads) == 2, reads
+
+
 def test_a_read_of_one_entry_is_one_statement(patient_client, patient) -> None:
     intention = make_entry(patient, kind="intention")
     reflection = make_entry(patient, kind="reflection", intention_ids=[intention.id])
