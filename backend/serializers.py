@@ -11,8 +11,10 @@ from django.db.models import TextChoices
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 from rest_framework.utils.serializer_helpers import BindingDict
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from backend.accounts.countries import is_country_code
 from backend.accounts.models import is_known_time_zone
@@ -71,6 +73,40 @@ def _bound_fields(serializer: serializers.Serializer[Any]) -> BindingDict:
     for name, field in serializer.get_fields().items():
         fields[name] = field
     return fields
+
+
+class NoLoneSurrogates(ProhibitSurrogateCharactersValidator):
+    """DRF's refusal of lone surrogates (text that cannot be stored as UTF-8), asked of the
+    UTF-8 codec instead of one Python step a character: the same message and code, naming
+    the same first surrogate, in microseconds rather than half a millisecond for 20,000
+    characters."""
+
+    def __call__(self, value: Any) -> None:
+        text = str(value)
+        if text.isascii():
+            return
+        try:
+            text.encode("utf-8")  # fails on a surrogate code point, and on nothing else
+        except UnicodeEncodeError as error:
+            code_point = ord(text[error.start])
+            # `from None`: the codec's error holds the whole text in `.object`.
+            raise ValidationError(
+                self.message.format(code_point=code_point), code=self.code
+            ) from None
+
+
+class TextField(serializers.CharField):
+    """A CharField for long text a person writes (an entry's body, a session's note),
+    whose check for lone surrogates is `NoLoneSurrogates`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            NoLoneSurrogates()
+            if type(validator) is ProhibitSurrogateCharactersValidator
+            else validator
+            for validator in self.validators
+        ]
 
 
 class TimeZoneField(serializers.CharField):

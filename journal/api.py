@@ -45,7 +45,7 @@ from backend.idempotency import (
 from backend.middleware import log_unhandled_exception
 from backend.pagination import ApiCursorPagination
 from backend.problem_codes import ProblemCode
-from backend.serializers import BoundedDateTimeField
+from backend.serializers import BoundedDateTimeField, TextField
 from journal import records
 from journal.keys import Sealer, sealer_for
 from journal.models import (
@@ -55,10 +55,10 @@ from journal.models import (
 from journal.safety import not_monitored_notice
 
 
-def text_field(max_length: int, help_text: str) -> serializers.CharField:
-    # Taken as written (no trimming). DRF's CharField already refuses NUL characters and
-    # lone surrogates (which cannot be stored as UTF-8), without quoting the text.
-    return serializers.CharField(
+def text_field(max_length: int, help_text: str) -> TextField:
+    # Taken as written (no trimming). The field refuses NUL characters and lone surrogates
+    # (which cannot be stored as UTF-8), without quoting the text.
+    return TextField(
         max_length=max_length,
         required=False,
         allow_blank=True,

@@ -80,7 +80,7 @@ from integration.prompts.serializers import (
     time_field,
 )
 from journal import instruments
-from journal.api import SafetyBlockOnErrorView, written_at_field
+from journal.api import SafetyBlockOnErrorView, text_field, written_at_field
 from journal.entries import services
 from journal.measures.serializers import AnswerField
 from journal.safety import SafetyReason, not_monitored_notice, safety_block
@@ -426,19 +426,9 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
             required=False,
             help_text="Your own random UUID for the entry, so a repeated complete is safe.",
         )
-        title = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            trim_whitespace=False,
-            max_length=services.TITLE_MAX_CHARS,
-            help_text="Stored encrypted.",
-        )
-        body = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            trim_whitespace=False,
-            max_length=services.BODY_MAX_CHARS,
-            help_text="Your answer; stored encrypted. Required for entry prompts.",
+        title = text_field(services.TITLE_MAX_CHARS, "Stored encrypted.")
+        body = text_field(
+            services.BODY_MAX_CHARS, "Your answer; stored encrypted. Required for entry prompts."
         )
         tags = serializers.ListField(
             child=serializers.CharField(min_length=1, max_length=services.TAG_MAX_CHARS),
