@@ -358,22 +358,30 @@ def course_session_move(
             raise invalid_fields({"scheduled_start": ["Move a session to a time in the future."]})
         moved = [link]
         if scope == MoveScope.FOLLOWING:
+            # Later in time, not in course order: a session moved on its own past its
+            # neighbours is where it is now.
+            since = link.session.scheduled_start
             moved += list(
                 CourseSession.objects.select_related("session")
                 .filter(
+                    models.Q(session__scheduled_start__gt=since)
+                    | models.Q(session__scheduled_start=since, position__gt=link.position),
                     course=course,
-                    position__gt=link.position,
                     session__status=SessionStatus.SCHEDULED,
                     session__deleted_at__isnull=True,
                 )
-                .order_by("position")
+                .exclude(pk=link.pk)
             )
         delta = scheduling.wall_time(scheduled_start, zone) - scheduling.wall_time(
             link.session.scheduled_start, zone
         )
+
+        def in_time(row: CourseSession) -> tuple[dt.datetime, int]:
+            return (row.session.scheduled_start, row.position)
+
         # Later ones first when moving later, earlier ones first when moving earlier: the
         # sessions keep their order at every step.
-        for item in sorted(moved, key=lambda row: row.position, reverse=delta > dt.timedelta(0)):
+        for item in sorted(moved, key=in_time, reverse=delta > dt.timedelta(0)):
             if item.pk == link.pk:
                 start = scheduled_start
             else:

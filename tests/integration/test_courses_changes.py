@@ -148,6 +148,50 @@ def test_moving_later_keeps_the_sessions_in_order(patient, frozen_now):
     assert all(earlier < later for earlier, later in itertools.pairwise(starts))
 
 
+def test_moving_following_moves_the_sessions_later_in_time_not_in_course_order(patient, frozen_now):
+    # Tue 3, Fri 6, Tue 10, Fri 13, Tue 17, Fri 20 March at 09:00 in Berlin (08:00 UTC).
+    course = iv_course(patient)
+    sessions = sessions_of(course)
+    # The patient is away the week of the 9th: the Tuesday session goes to Wednesday the 18th.
+    move_by(patient, course, sessions[2], dt.timedelta(days=8))
+
+    # Then the Friday 13th session and every later one move a day later.
+    move_by(patient, course, sessions[3], dt.timedelta(days=1), scope="following")
+
+    starts = {session.pk: session.scheduled_start for session in sessions_of(course)}
+    assert starts[sessions[3].pk] == dt.datetime(2026, 3, 14, 8, 0, tzinfo=dt.UTC)
+    assert starts[sessions[4].pk] == dt.datetime(2026, 3, 18, 8, 0, tzinfo=dt.UTC)
+    # The session on the 18th came after the 13th: it moves too, rather than sharing its
+    # hour with the one moved onto the 18th.
+    assert starts[sessions[2].pk] == dt.datetime(2026, 3, 19, 8, 0, tzinfo=dt.UTC)
+    assert starts[sessions[5].pk] == dt.datetime(2026, 3, 21, 8, 0, tzinfo=dt.UTC)
+    assert starts[sessions[1].pk] == sessions[1].scheduled_start
+
+
+def test_moving_following_earlier_never_moves_an_earlier_session_into_the_past(patient, frozen_now):
+    # Now is Monday 2 March, 11:00 in Berlin; the course starts Tuesday 3 March.
+    course = iv_course(patient)
+    sessions = sessions_of(course)
+    # The Friday 13th session goes to Monday the 9th, before the Tuesday 10th one.
+    move_by(patient, course, sessions[3], -dt.timedelta(days=4))
+
+    # Then the Tuesday 10th session and every later one move a week less an hour earlier.
+    move_by(
+        patient,
+        course,
+        sessions[2],
+        -dt.timedelta(days=7) + dt.timedelta(hours=1),
+        scope="following",
+    )
+
+    moved = {session.pk: session for session in sessions_of(course)}
+    assert moved[sessions[2].pk].scheduled_start == dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+    # Monday the 9th came before the session moved: it stays, and is not put in the past.
+    assert moved[sessions[3].pk].scheduled_start == dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC)
+    assert all(session.scheduled_start > frozen_now for session in moved.values())
+    assert moved[sessions[4].pk].scheduled_start == dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
+
+
 def test_skipping_a_session_cancels_it_and_its_prompts(patient, patient_api, frozen_now):
     course = iv_course(patient)
     second = sessions_of(course)[1]
