@@ -29,7 +29,7 @@ from integration.courses.models import (
     CourseTemplate,
     CourseTemplatePhase,
 )
-from integration.models import IntegrationPlan
+from integration.models import IntegrationPlan, PatientTimeline
 from integration.prompts import scheduling
 from integration.prompts.timeline import timeline_update
 from journal.models import Modality, SessionKind, SessionStatus, TreatmentSession
@@ -471,7 +471,10 @@ def course_update(
         raise invalid_fields({"plan": ["No such plan: choose one from GET /api/v1/plans/."]})
     with transaction.atomic():
         course = _locked_course(patient, course_id)
-        if chosen.pk == course.plan_id:
+        # The patient may have chosen another plan in their settings since (/me/plan/):
+        # only when the course's plan is still theirs is there nothing to do.
+        current = PatientTimeline.objects.filter(patient=patient).values_list("plan_id", flat=True)
+        if chosen.pk == course.plan_id and current.first() == chosen.pk:
             return course
         course.plan = chosen
         timeline_update(patient=patient, plan_slug=chosen.slug, now=now)

@@ -324,6 +324,26 @@ def test_switching_the_plan_replans_the_prompts(patient, patient_api, frozen_now
     assert unknown.status_code == 400
 
 
+def test_switching_back_to_the_course_plan_after_the_plan_changed_elsewhere(
+    patient, patient_api, frozen_now
+):
+    course = iv_course(patient)
+    # The patient chose another plan in their settings meanwhile.
+    changed = patient_api.patch("/api/v1/me/plan/", {"plan": "kap-default"}, format="json")
+    assert changed.status_code == 200
+
+    response = patient_api.patch(
+        f"/api/v1/courses/{course.pk}/", {"plan": "iv-series"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["plan"] == "iv-series"
+    # The answer says the course's plan is theirs: it is, and the prompts follow it.
+    assert PatientTimeline.objects.get(patient=patient).plan.slug == "iv-series"
+    scheduled = Prompt.objects.filter(patient=patient, status=PromptStatus.SCHEDULED)
+    assert set(scheduled.values_list("step__plan__slug", flat=True)) == {"iv-series"}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
