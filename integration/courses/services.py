@@ -427,8 +427,12 @@ def course_extend(
                 ProblemCode.COURSE_NOT_EXTENDABLE,
                 "This course's template has no maintenance phase to extend.",
             )
-        maintenance = [row for row in rows if row.phase_id == phase.pk]
-        last = maintenance[-1].session if maintenance else rows[-1].session
+        # The last in time: a session moved on its own past its neighbours is where it is now.
+        last = max(
+            (row for row in rows if row.phase_id == phase.pk),
+            key=lambda row: (row.session.scheduled_start, row.position),
+            default=rows[-1],
+        ).session
         occurrences = recurrence.extension(
             phase,
             after=scheduling.wall_time(last.scheduled_start, zone).replace(tzinfo=None),

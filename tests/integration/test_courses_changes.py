@@ -234,6 +234,24 @@ def test_extending_maintenance_adds_sessions_in_its_rhythm_with_prompts(patient,
     assert sorted(positions) == list(range(1, 19))
 
 
+def test_extending_adds_the_sessions_after_the_last_maintenance_session_in_time(
+    patient, frozen_now
+):
+    # Maintenance on Thursdays 30 April, 7, 14 and 21 May at 09:00 in Berlin.
+    course = esketamine_course(patient)
+    maintenance = sessions_of(course)[12:]
+    # The one of 14 May is put off to Wednesday 3 June, after the one of 21 May.
+    move_by(patient, course, maintenance[2], dt.timedelta(days=20))
+
+    services.course_extend(patient=patient, course_id=course.pk, sessions=2)
+
+    added = sessions_of(course)[16:]
+    walls = [session.scheduled_start.astimezone(BERLIN) for session in added]
+    # After 3 June, not in the fortnight before it.
+    assert [wall.date() for wall in walls] == [dt.date(2026, 6, 10), dt.date(2026, 6, 17)]
+    assert {wall.time() for wall in walls} == {dt.time(9)}
+
+
 def test_a_repeated_extension_under_one_key_adds_the_sessions_once(
     patient, patient_api, frozen_now
 ):
