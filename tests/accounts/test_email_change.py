@@ -98,3 +98,15 @@ def test_a_new_password_cancels_a_pending_change(patient, mail):
     )
 
     assert_problem(phone.post(CONFIRM, {"code": message.code}), 400, "invalid_code")
+
+
+def test_a_new_address_too_long_once_lower_cased_is_a_400_not_a_500(api_client, patient, mail):
+    # 249 characters as typed; 489 lower-cased ("İ" becomes two characters), which no
+    # account's or code's address column holds.
+    grows = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+    phone = authorized(issue_token(patient))
+
+    body = assert_problem(_ask(phone, new_email=grows), 400, "validation")
+
+    assert "new_email" in body["errors"]
+    assert not mail.messages_to(grows.lower())
