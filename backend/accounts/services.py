@@ -28,7 +28,11 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from backend.accounts.backends import is_marked_inactive
 from backend.accounts.lifetimes import token_lifetime
-from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
+from backend.accounts.lockout import (
+    LOCKED_OUT_DETAIL,
+    lockout_records_erase,
+    lockout_retry_after_seconds,
+)
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
 from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
 from backend.errors import ProblemError
@@ -560,7 +564,7 @@ def user_erase(*, user: User, password: str) -> User:
     """Erase an account: the password re-entered, then, in one transaction, every erasure
     hook runs (the journal destroys the patient's data keys: crypto-shredding), every token
     and session ends (`user_end_all_sessions`), and the account is marked erased and
-    stripped of its email and name.
+    stripped of its email and name (django-axes' records under the address go too).
 
     The hooks are named in settings.ACCOUNT_ERASURE_HOOKS so that accounts need not import
     the apps built on them (imports flow journal -> accounts).
@@ -572,6 +576,8 @@ def user_erase(*, user: User, password: str) -> User:
             import_string(path)(user=user)
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
+        # django-axes logs each sign-in under the address: it goes with the account's.
+        lockout_records_erase(email=user.email)
         user.email = f"erased-{user.pk}@erased.invalid"
         user.display_name = ""
         user.set_unusable_password()
