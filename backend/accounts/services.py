@@ -27,6 +27,7 @@ from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import NotFound, ValidationError
 
 from backend.accounts.backends import is_marked_inactive
+from backend.accounts.codes import account_codes_end
 from backend.accounts.lifetimes import token_lifetime
 from backend.accounts.lockout import (
     LOCKED_OUT_DETAIL,
@@ -564,7 +565,8 @@ def user_erase(*, user: User, password: str) -> User:
     """Erase an account: the password re-entered, then, in one transaction, every erasure
     hook runs (the journal destroys the patient's data keys: crypto-shredding), every token
     and session ends (`user_end_all_sessions`), and the account is marked erased and
-    stripped of its email and name (django-axes' records under the address go too).
+    stripped of its email and name (django-axes' records under the address and pending
+    codes go too).
 
     The hooks are named in settings.ACCOUNT_ERASURE_HOOKS so that accounts need not import
     the apps built on them (imports flow journal -> accounts).
@@ -576,8 +578,10 @@ def user_erase(*, user: User, password: str) -> User:
             import_string(path)(user=user)
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
-        # django-axes logs each sign-in under the address: it goes with the account's.
+        # django-axes logs each sign-in under the address: it goes with the account's, as
+        # do pending codes (a change of address holds the new one).
         lockout_records_erase(email=user.email)
+        account_codes_end(user=user)
         user.email = f"erased-{user.pk}@erased.invalid"
         user.display_name = ""
         user.set_unusable_password()
