@@ -424,13 +424,18 @@ def _enrolment_code_hash(code: str) -> str:
 
 
 def enrolment_code_create(*, user: User) -> str:
-    """A one-time enrolment code, valid for ENROLMENT_CODE_TTL. Only its hash is kept."""
+    """A one-time enrolment code, valid for ENROLMENT_CODE_TTL. Only its hash is kept.
+    It replaces any code the account was given before: that one expires now, so a code
+    handed out earlier (lost, or read by someone else) cannot enrol after this one."""
     raw = "".join(secrets.choice(ENROLMENT_CODE_ALPHABET) for _ in range(ENROLMENT_CODE_LENGTH))
-    EnrolmentCode.objects.create(
-        user=user,
-        code_hash=_enrolment_code_hash(raw),
-        expires_at=timezone.now() + ENROLMENT_CODE_TTL,
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        EnrolmentCode.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
+            expires_at=now
+        )
+        EnrolmentCode.objects.create(
+            user=user, code_hash=_enrolment_code_hash(raw), expires_at=now + ENROLMENT_CODE_TTL
+        )
     return "-".join(raw[index : index + 5] for index in range(0, len(raw), 5))
 
 
