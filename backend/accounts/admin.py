@@ -40,6 +40,11 @@ class UserEditForm(_ChangeForm):
         model = User
         fields = "__all__"
 
+    def clean_email(self) -> str:
+        # A changed address too: sign-in looks the account up lower-case.
+        email: str = self.cleaned_data["email"]
+        return email.strip().lower()
+
 
 @admin.register(User)
 class UserAdmin(_UserAdmin):

@@ -89,3 +89,15 @@ def lockout_clear(*, email: str) -> int:
 
     removed: int = reset(username=email.strip().lower())
     return removed
+
+
+def lockout_records_erase(*, email: str) -> None:
+    """Delete every record django-axes keeps under this address: its failed attempts and
+    its log of sign-ins (each with the address, network address and browser). For an
+    erasure, which must leave the address nowhere."""
+    # Imported here: axes' models need the app registry, which this module does not.
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    username = email.strip().lower()
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+        model.objects.filter(username=username).delete()

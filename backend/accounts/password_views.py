@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import passwords
-from backend.accounts.serializers import password_field
+from backend.accounts.serializers import AddressField, password_field
 from backend.accounts.uniform import answers_in_uniform_time
 from backend.api import (
     PROBLEM,
@@ -130,7 +130,7 @@ class PasswordChangeView(APIView):
 
 class PasswordResetRequestView(AnonymousEmailView):
     class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
+        email = AddressField()
 
         class Meta:
             ref_name = "PasswordReset"
@@ -161,7 +161,7 @@ class PasswordResetRequestView(AnonymousEmailView):
 
 class PasswordResetConfirmView(AnonymousCodeView):
     class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
+        email = AddressField()
         code = code_field()
         new_password = password_field()
 

@@ -18,6 +18,7 @@ from backend.accounts.password_views import (
     code_sent,
 )
 from backend.accounts.serializers import (
+    AddressField,
     SignInSerializer,
     UserSerializer,
     device_name_field,
@@ -45,7 +46,7 @@ class RegisterView(AnonymousEmailView):
     throttle_scope = "register"
 
     class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
+        email = AddressField()
         password = password_field()
         display_name = serializers.CharField(max_length=100)
         time_zone = TimeZoneField(required=False, default="UTC")
@@ -106,7 +107,7 @@ class RegisterView(AnonymousEmailView):
 
 class RegisterResendView(AnonymousEmailView):
     class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
+        email = AddressField()
 
         class Meta:
             ref_name = "RegisterResend"
@@ -133,7 +134,7 @@ class RegisterResendView(AnonymousEmailView):
 
 class RegisterConfirmView(AnonymousCodeView):
     class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
+        email = AddressField()
         code = code_field()
         password = password_field()
         device_name = device_name_field()
@@ -186,7 +187,7 @@ class EmailChangeView(APIView):
 
     class InputSerializer(StrictSerializer):
         password = password_field()
-        new_email = serializers.EmailField(max_length=254)
+        new_email = AddressField()
 
         class Meta:
             ref_name = "EmailChange"

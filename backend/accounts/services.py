@@ -27,8 +27,13 @@ from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import NotFound, ValidationError
 
 from backend.accounts.backends import is_marked_inactive
+from backend.accounts.codes import account_codes_end
 from backend.accounts.lifetimes import token_lifetime
-from backend.accounts.lockout import LOCKED_OUT_DETAIL, lockout_retry_after_seconds
+from backend.accounts.lockout import (
+    LOCKED_OUT_DETAIL,
+    lockout_records_erase,
+    lockout_retry_after_seconds,
+)
 from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
 from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
 from backend.errors import ProblemError
@@ -419,13 +424,18 @@ def _enrolment_code_hash(code: str) -> str:
 
 
 def enrolment_code_create(*, user: User) -> str:
-    """A one-time enrolment code, valid for ENROLMENT_CODE_TTL. Only its hash is kept."""
+    """A one-time enrolment code, valid for ENROLMENT_CODE_TTL. Only its hash is kept.
+    It replaces any code the account was given before: that one expires now, so a code
+    handed out earlier (lost, or read by someone else) cannot enrol after this one."""
     raw = "".join(secrets.choice(ENROLMENT_CODE_ALPHABET) for _ in range(ENROLMENT_CODE_LENGTH))
-    EnrolmentCode.objects.create(
-        user=user,
-        code_hash=_enrolment_code_hash(raw),
-        expires_at=timezone.now() + ENROLMENT_CODE_TTL,
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        EnrolmentCode.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
+            expires_at=now
+        )
+        EnrolmentCode.objects.create(
+            user=user, code_hash=_enrolment_code_hash(raw), expires_at=now + ENROLMENT_CODE_TTL
+        )
     return "-".join(raw[index : index + 5] for index in range(0, len(raw), 5))
 
 
@@ -560,7 +570,8 @@ def user_erase(*, user: User, password: str) -> User:
     """Erase an account: the password re-entered, then, in one transaction, every erasure
     hook runs (the journal destroys the patient's data keys: crypto-shredding), every token
     and session ends (`user_end_all_sessions`), and the account is marked erased and
-    stripped of its email and name.
+    stripped of its email and name (django-axes' records under the address and pending
+    codes go too).
 
     The hooks are named in settings.ACCOUNT_ERASURE_HOOKS so that accounts need not import
     the apps built on them (imports flow journal -> accounts).
@@ -572,6 +583,10 @@ def user_erase(*, user: User, password: str) -> User:
             import_string(path)(user=user)
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
+        # django-axes logs each sign-in under the address: it goes with the account's, as
+        # do pending codes (a change of address holds the new one).
+        lockout_records_erase(email=user.email)
+        account_codes_end(user=user)
         user.email = f"erased-{user.pk}@erased.invalid"
         user.display_name = ""
         user.set_unusable_password()

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from backend.accounts import selectors, services, terms
 from backend.accounts.models import DeviceToken
 from backend.accounts.serializers import (
+    AddressField,
     DevicePageSerializer,
     DeviceSerializer,
     SignInSerializer,
@@ -48,7 +49,7 @@ class LoginView(AnonymousView):
     throttle_scope = "login"
 
     class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
+        email = AddressField()
         password = password_field()
         otp = serializers.CharField(
             max_length=20,
@@ -323,7 +324,7 @@ class EnrolmentView(AnonymousView):
 # What both enrolment steps start with: the address and the code from the operator. (No
 # docstring: the schema describes each step's input by the nearest one, StrictSerializer's.)
 class EnrolmentCodeInput(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
+    email = AddressField()
     code = serializers.CharField(max_length=64, write_only=True)
 
 

@@ -8,7 +8,7 @@ from django.test import Client
 from backend.accounts.models import DeviceToken, EnrolmentCode, User
 from backend.accounts.services import therapist_create
 from tests.accounts.factories import UserFactory, issue_token
-from tests.accounts.helpers import admin_client_for
+from tests.accounts.helpers import admin_client_for, login
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +64,22 @@ def test_enrolment_codes_are_listed_without_code_or_hash(admin_client):
     for page in (listing, detail):
         assert stored.code_hash not in page
         assert new.enrolment_code not in page
+
+
+def test_admin_changes_an_address_to_lower_case_and_the_account_still_signs_in(
+    admin_client, patient, api_client
+):
+    response = admin_client.post(
+        f"/admin/accounts/user/{patient.pk}/change/",
+        {
+            "email": "Anna.New@Example.org",
+            "display_name": patient.display_name,
+            "time_zone": patient.time_zone,
+            "role": "patient",
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 302, response.content
+    assert User.objects.get(pk=patient.pk).email == "anna.new@example.org"
+    assert login(api_client, "anna.new@example.org").status_code == 200

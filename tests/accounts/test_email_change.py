@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.accounts.models import User
+from backend.accounts.models import AccountCode, User
 from tests.accounts.factories import PASSWORD, PatientFactory, issue_token
 from tests.accounts.helpers import assert_problem, authorized, login, without_request_id
 
@@ -98,3 +98,26 @@ def test_a_new_password_cancels_a_pending_change(patient, mail):
     )
 
     assert_problem(phone.post(CONFIRM, {"code": message.code}), 400, "invalid_code")
+
+
+def test_a_new_address_too_long_once_lower_cased_is_a_400_not_a_500(api_client, patient, mail):
+    # 249 characters as typed; 489 lower-cased ("İ" becomes two characters), which no
+    # account's or code's address column holds.
+    grows = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+    phone = authorized(issue_token(patient))
+
+    body = assert_problem(_ask(phone, new_email=grows), 400, "validation")
+
+    assert "new_email" in body["errors"]
+    assert not mail.messages_to(grows.lower())
+
+
+def test_an_erasure_keeps_no_pending_new_address(api_client, patient, mail):
+    phone = authorized(issue_token(patient))
+    assert _ask(phone).status_code == 202
+    assert AccountCode.objects.filter(email="anna@example.net").exists()
+
+    erased = phone.post("/api/v1/me/erase/", {"password": PASSWORD})
+
+    assert erased.status_code == 204, erased.content
+    assert not AccountCode.objects.filter(user=patient).exists()

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt, AccessLog
 from django.conf import settings
 from django.utils import timezone
 
 from backend.accounts.models import DeviceToken
-from tests.accounts.factories import PatientFactory, totp_code
-from tests.accounts.helpers import assert_problem, login
+from tests.accounts.factories import PASSWORD, PatientFactory, totp_code
+from tests.accounts.helpers import assert_problem, authorized, login
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +111,23 @@ def test_the_right_password_without_otp_locks_a_therapist_out(
     _assert_locked_out(answers[-1])
     _assert_locked_out(login(api_client, "dr.berg@example.org", otp=totp_code(therapist_device)))
     assert DeviceToken.objects.count() == 0
+
+
+def test_an_erasure_leaves_the_address_in_none_of_the_lock_outs_records(api_client, patient):
+    # A failed sign-in from one network address, a sign-in from another: django-axes keeps
+    # a record of each under the address
+    assert_problem(
+        login(api_client, "anna@example.org", WRONG, remote_addr=ELSEWHERE),
+        401,
+        "invalid_credentials",
+    )
+    signed_in = login(api_client, "anna@example.org")
+    assert signed_in.status_code == 200, signed_in.content
+    assert AccessLog.objects.filter(username="anna@example.org").exists()
+    assert AccessAttempt.objects.filter(username="anna@example.org").exists()
+
+    erased = authorized(signed_in.json()["token"]).post("/api/v1/me/erase/", {"password": PASSWORD})
+
+    assert erased.status_code == 204, erased.content
+    assert not AccessLog.objects.filter(username="anna@example.org").exists()
+    assert not AccessAttempt.objects.filter(username="anna@example.org").exists()

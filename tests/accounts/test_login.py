@@ -204,3 +204,17 @@ class TestTherapist:
 
         with time_machine.travel(timezone.now() + timedelta(minutes=10)):
             assert authorized(token).get("/api/v1/me/").status_code == 200
+
+
+# 249 characters as typed, a valid address; lower-cased ("İ" becomes "i" and a combining
+# dot) it has 489, longer than any stored address and than the lock-out's account column.
+GROWS_WHEN_LOWERED = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+
+
+def test_an_address_too_long_once_lower_cased_is_a_400_not_a_500(api_client, patient):
+    assert len(GROWS_WHEN_LOWERED) <= 254 < len(GROWS_WHEN_LOWERED.lower())
+
+    body = assert_problem(login(api_client, GROWS_WHEN_LOWERED), 400, "validation")
+
+    assert "email" in body["errors"]
+    assert not AccessAttempt.objects.exists()

@@ -222,3 +222,29 @@ class TestRefusals:
 
         self._assert_invalid_code(response)
         assert not TOTPDevice.objects.exists()
+
+
+def test_a_new_enrolment_code_ends_the_one_handed_out_before(api_client, code):
+    # Given a first code, then a second from the operator's reset (the first was lost,
+    # or went over a channel that someone else reads)
+    out = io.StringIO()
+    call_command("reset_therapist_totp", "--email", EMAIL, stdout=out)
+    second = printed_code(out.getvalue())
+
+    # When the therapist enrols with the second code
+    started = api_client.post(ENROL, {"email": EMAIL, "code": second, "password": PASSWORD})
+    assert started.status_code == 200, started.content
+    secret = started.json()["secret"]
+    confirmed = api_client.post(CONFIRM, {"email": EMAIL, "code": second, "otp": app_code(secret)})
+    assert confirmed.status_code == 200, confirmed.content
+
+    # Then the first code sets no password and starts no app: the account stays theirs
+    assert_problem(
+        api_client.post(
+            ENROL, {"email": EMAIL, "code": code, "password": "taken-over-" + PASSWORD}
+        ),
+        400,
+        "invalid_enrolment_code",
+    )
+    assert User.objects.get(email=EMAIL).check_password(PASSWORD)
+    assert TOTPDevice.objects.filter(confirmed=False).count() == 0
