@@ -315,12 +315,15 @@ def entry_update(
             updates["tags"] = list(updates["tags"])
         if "intention_ids" in updates:
             updates["intention_ids"] = sorted(set(updates["intention_ids"]))
+        # A field sent with the value it already has is not a change: a client that sends
+        # the whole record back keeps its links as they are, like one that leaves them out.
+        changed = {name for name, value in updates.items() if values[name] != value}
         values.update(updates)
         _validate_entry(
             patient=patient,
             entry_id=entry.id,
             values=values,
-            changed=updates.keys(),
+            changed=changed,
             written_at=written_at,
         )
         if written_at is not None:
