@@ -404,6 +404,40 @@ def test_a_reflection_sent_back_whole_keeps_a_deleted_intention(patient_client, 
     assert response.json()["body"] == "later"
 
 
+def test_a_reflection_keeps_a_deleted_intention_when_another_is_added(
+    patient_client, patient
+) -> None:
+    # The ids shown back, with one more: only the added one is a new link to check.
+    gone = make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection", intention_ids=[gone.id])
+    assert patient_client.delete(detail(gone.id), HTTP_IF_MATCH='"1"').status_code == 204
+    added = make_entry(patient, kind="intention")
+    shown = patient_client.get(detail(reflection.id)).json()
+
+    response = patient_client.patch(
+        detail(reflection.id),
+        {"intention_ids": [*shown["intention_ids"], str(added.id)], "version": 1},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["intention_ids"] == sorted([str(gone.id), str(added.id)])
+
+
+def test_a_reflection_cannot_newly_look_back_on_a_deleted_intention(
+    patient_client, patient
+) -> None:
+    gone = make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection")
+    assert patient_client.delete(detail(gone.id), HTTP_IF_MATCH='"1"').status_code == 204
+
+    response = patient_client.patch(
+        detail(reflection.id), {"intention_ids": [str(gone.id)], "version": 1}, format="json"
+    )
+
+    assert_field_error(response, "intention_ids")
+
+
 # Change and delete
 
 
