@@ -169,9 +169,10 @@ def _validate_entry(
     written_at: datetime | None = None,
     linked: Collection[uuid.UUID] = (),
 ) -> None:
-    """`changed` names the fields this write sets: a link is checked when it is made (or
-    its entry's kind changes), not on every later edit, so an intention can still be edited
-    after its dosing session has taken place."""
+    """`changed` names the fields whose value this write changes: a link is checked when
+    it is made (or its entry's kind changes), not on every later edit, so an intention can
+    still be edited after its dosing session has taken place. `linked`: the intentions the
+    entry looks back on already (see `_validate_intentions`)."""
     errors: dict[str, list[str]] = {}
     _validate_entry_text(values, errors)
     check_written_at(patient, written_at, errors)
