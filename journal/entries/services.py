@@ -134,7 +134,11 @@ def _validate_intentions(
     entry_id: uuid.UUID,
     intention_ids: Sequence[uuid.UUID],
     errors: dict[str, list[str]],
+    linked: Collection[uuid.UUID] = (),
 ) -> None:
+    """`linked`: the intentions the entry looks back on already; their links stand (one
+    may have been deleted since, and the reflection keeps its id), only new ones are
+    checked."""
     if not intention_ids:
         return
     if kind != EntryKind.REFLECTION:
@@ -143,7 +147,9 @@ def _validate_intentions(
     if len(intention_ids) > INTENTIONS_MAX:
         errors["intention_ids"] = [f"At most {INTENTIONS_MAX} intentions."]
         return
-    wanted = set(intention_ids)
+    wanted = set(intention_ids) - set(linked)
+    if not wanted:
+        return
     found = set(
         access.entry_queryset_for_patient(patient=patient)
         .filter(pk__in=wanted, kind=EntryKind.INTENTION)
@@ -161,10 +167,12 @@ def _validate_entry(
     values: Mapping[str, Any],
     changed: Collection[str],
     written_at: datetime | None = None,
+    linked: Collection[uuid.UUID] = (),
 ) -> None:
-    """`changed` names the fields this write sets: a link is checked when it is made (or
-    its entry's kind changes), not on every later edit, so an intention can still be edited
-    after its dosing session has taken place."""
+    """`changed` names the fields whose value this write changes: a link is checked when
+    it is made (or its entry's kind changes), not on every later edit, so an intention can
+    still be edited after its dosing session has taken place. `linked`: the intentions the
+    entry looks back on already (see `_validate_intentions`)."""
     errors: dict[str, list[str]] = {}
     _validate_entry_text(values, errors)
     check_written_at(patient, written_at, errors)
@@ -183,6 +191,7 @@ def _validate_entry(
             entry_id=entry_id,
             intention_ids=values["intention_ids"],
             errors=errors,
+            linked=linked,
         )
     if errors:
         raise invalid_fields(errors)
@@ -315,13 +324,18 @@ def entry_update(
             updates["tags"] = list(updates["tags"])
         if "intention_ids" in updates:
             updates["intention_ids"] = sorted(set(updates["intention_ids"]))
+        # A field sent with the value it already has is not a change: a client that sends
+        # the whole record back keeps its links as they are, like one that leaves them out.
+        changed = {name for name, value in updates.items() if values[name] != value}
+        linked = values["intention_ids"]
         values.update(updates)
         _validate_entry(
             patient=patient,
             entry_id=entry.id,
             values=values,
-            changed=updates.keys(),
+            changed=changed,
             written_at=written_at,
+            linked=linked,
         )
         if written_at is not None:
             entry.written_at = written_at

@@ -37,7 +37,9 @@ def _session_heading(session: OpenedSession) -> str:
 
 
 def _entry_lines(entry: OpenedEntry) -> list[str]:
-    when = entry.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    # When the patient wrote it (`written_at`, else its arrival): an entry written offline
+    # arrives later, and its arrival would date an intention after its session.
+    when = entry.written_at.strftime("%Y-%m-%d %H:%M UTC")
     title = f": {entry.title}" if entry.title else ""
     lines = [f"### {_KIND_TITLES.get(entry.kind, entry.kind)}{title} ({when})", ""]
     if entry.mood is not None:

@@ -284,6 +284,26 @@ def test_an_intention_can_still_be_edited_after_its_session_took_place(
     assert response.json()["session"] == str(session.id)
 
 
+def test_an_intention_sent_back_whole_can_still_be_edited_after_its_session(
+    patient_client, patient
+) -> None:
+    # A client that sends the whole record back (kind and session unchanged) is not
+    # linking the intention anew: its link is not checked again.
+    session = make_session(patient, scheduled_start=timezone.now() + timedelta(hours=1))
+    intention = make_entry(patient, kind="intention", session_id=session.id)
+
+    with time_machine.travel(timezone.now() + timedelta(days=1)):
+        response = patient_client.patch(
+            detail(intention.id),
+            {"kind": "intention", "session": str(session.id), "body": "later", "version": 1},
+            format="json",
+        )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["body"] == "later"
+    assert Entry.objects.get(pk=intention.pk).version == 2
+
+
 def test_moving_an_intention_to_a_past_session_is_rejected(patient_client, patient) -> None:
     intention = make_entry(patient, kind="intention", session_id=make_session(patient).id)
     past = past_dosing(patient)
@@ -357,6 +377,65 @@ def test_patch_replaces_the_intentions_of_a_reflection(patient_client, patient) 
 
     assert response.json()["intention_ids"] == [str(second.id)]
     assert list(Entry.objects.get(pk=reflection.pk).intentions.all()) == [second]
+
+
+def test_a_reflection_sent_back_whole_keeps_a_deleted_intention(patient_client, patient) -> None:
+    # The reflection keeps the id of an intention deleted since; sending its ids back
+    # unchanged with an edit is not looking back on them anew.
+    intention = make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection", intention_ids=[intention.id])
+    deleted = patient_client.delete(detail(intention.id), HTTP_IF_MATCH='"1"')
+    assert deleted.status_code == 204
+    shown = patient_client.get(detail(reflection.id)).json()
+
+    response = patient_client.patch(
+        detail(reflection.id),
+        {
+            "kind": "reflection",
+            "intention_ids": shown["intention_ids"],
+            "body": "later",
+            "version": 1,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["intention_ids"] == [str(intention.id)]
+    assert response.json()["body"] == "later"
+
+
+def test_a_reflection_keeps_a_deleted_intention_when_another_is_added(
+    patient_client, patient
+) -> None:
+    # The ids shown back, with one more: only the added one is a new link to check.
+    gone = make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection", intention_ids=[gone.id])
+    assert patient_client.delete(detail(gone.id), HTTP_IF_MATCH='"1"').status_code == 204
+    added = make_entry(patient, kind="intention")
+    shown = patient_client.get(detail(reflection.id)).json()
+
+    response = patient_client.patch(
+        detail(reflection.id),
+        {"intention_ids": [*shown["intention_ids"], str(added.id)], "version": 1},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["intention_ids"] == sorted([str(gone.id), str(added.id)])
+
+
+def test_a_reflection_cannot_newly_look_back_on_a_deleted_intention(
+    patient_client, patient
+) -> None:
+    gone = make_entry(patient, kind="intention")
+    reflection = make_entry(patient, kind="reflection")
+    assert patient_client.delete(detail(gone.id), HTTP_IF_MATCH='"1"').status_code == 204
+
+    response = patient_client.patch(
+        detail(reflection.id), {"intention_ids": [str(gone.id)], "version": 1}, format="json"
+    )
+
+    assert_field_error(response, "intention_ids")
 
 
 # Change and delete

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from tests.journal.factories import make_entry, make_session
 
@@ -57,6 +60,19 @@ def test_export_markdown_is_readable_and_groups_entries_by_session(patient, pati
     assert "Mood: 7/10" in text
     assert "Tags: walk" in text
     assert text.index("### Intention: Hope") < text.index("## Other entries")
+
+
+def test_export_markdown_dates_an_entry_by_its_time_of_writing(patient, patient_client) -> None:
+    # An intention written offline three days ago, before its session, arrives today.
+    patient.created_at = timezone.now() - timedelta(days=30)
+    patient.save(update_fields=["created_at"])
+    written = timezone.now() - timedelta(days=3)
+    session = make_session(patient, scheduled_start=written + timedelta(hours=2))
+    make_entry(patient, kind="intention", session_id=session.id, title="Hope", written_at=written)
+
+    text = patient_client.get("/api/v1/me/export/?format=markdown").content.decode()
+
+    assert f"### Intention: Hope ({written:%Y-%m-%d %H:%M} UTC)" in text
 
 
 def test_export_rejects_an_unknown_format(patient_client) -> None:
