@@ -326,7 +326,7 @@ def entry_update(
             updates["intention_ids"] = sorted(set(updates["intention_ids"]))
         # A field sent with the value it already has is not a change: a client that sends
         # the whole record back keeps its links as they are, like one that leaves them out.
-        changed = {name for name, value in updates.items() if values[name] != value}
+        changed = {name for name, value in updates.items() if values.get(name) != value}
         linked = values["intention_ids"]
         values.update(updates)
         _validate_entry(
