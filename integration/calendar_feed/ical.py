@@ -13,23 +13,27 @@ reminder's text). Never journal text (a session's note, an entry's title or word
 scores, either way: the feed reads no sealed column and no measure.
 
 Change: a session's UID is its row's id, so a moved session moves in the calendar; its
-SEQUENCE is its version less one (RFC 5545 starts at 0), DTSTAMP and LAST-MODIFIED its
-`updated_at`. A prompt has no version of its own: its revision is the latest of the times
-it changed (created, each step of its delivery, its session's and its plan settings'
-last change), and its SEQUENCE that time in seconds since `SEQUENCE_EPOCH`, which only
-grows. The document names no METHOD, so DTSTAMP is the time the item was last revised
-(RFC 5545 3.8.7.2) and the same data always gives the same bytes.
+SEQUENCE is its version less one (RFC 5545 starts at 0) plus the revisions of its alarms
+and title (`revisions.py`: they change with the plan, not the row), DTSTAMP and
+LAST-MODIFIED the later of its `updated_at` and the last of those revisions. A prompt has
+no version of its own: its revision is the latest of the times it changed (created, each
+step of its delivery, its session's, its plan settings' and the feed settings' last
+change), and its SEQUENCE that time in seconds since `SEQUENCE_EPOCH`, which only grows.
+The document names no METHOD, so DTSTAMP is the time the item was last revised (RFC 5545
+3.8.7.2) and the same data (with the stored revisions) always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from icalendar import Alarm, Calendar, Event, vDuration
 
 from integration.calendar_feed.reminders import FeedReminder
+from integration.calendar_feed.revisions import NO_REVISION, EventRevision
 from integration.calendar_feed.selectors import FeedContent
 from integration.models import Prompt, PromptStatus
 from journal.models import Modality, SessionKind, SessionStatus, TreatmentSession
@@ -96,7 +100,11 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def prompt_revised_at(prompt: Prompt, timeline_updated_at: dt.datetime | None) -> dt.datetime:
+def prompt_revised_at(
+    prompt: Prompt,
+    timeline_updated_at: dt.datetime | None,
+    feed_updated_at: dt.datetime | None = None,
+) -> dt.datetime:
     """The last time the prompt, as the calendar shows it, may have changed."""
     times = [
         prompt.created_at,
@@ -110,6 +118,7 @@ def prompt_revised_at(prompt: Prompt, timeline_updated_at: dt.datetime | None) -
         prompt.cancelled_at,
         prompt.answered_late_at,
         timeline_updated_at,  # quiet hours, the plan or its steps changed
+        feed_updated_at,  # the titles setting changed (its SUMMARY)
     ]
     return max(moment for moment in times if moment is not None)
 
@@ -147,16 +156,46 @@ def _alarms(
     return alarms
 
 
-def session_event(
+def _session_extras(
     session: TreatmentSession, reminders: Sequence[FeedReminder], *, plain: bool
 ) -> Event:
+    """What a session's event carries beyond its row: its title and its alarms."""
+    event = Event()
+    event.add("summary", session_title(session, plain=plain))
+    if session.status != SessionStatus.CANCELLED:  # a cancelled session reminds of nothing
+        for alarm in _alarms(session, reminders, plain=plain):
+            event.add_component(alarm)
+    return event
+
+
+def session_digests(content: FeedContent) -> dict[uuid.UUID, str]:
+    """Each session's digest of its title and alarms: a new one is a revision of its event."""
+    return {
+        session.id: hashlib.sha256(
+            _session_extras(
+                session, content.reminders.get(session.id, ()), plain=content.plain_titles
+            ).to_ical()
+        ).hexdigest()[:32]
+        for session in content.sessions
+    }
+
+
+def session_event(
+    session: TreatmentSession,
+    reminders: Sequence[FeedReminder],
+    *,
+    plain: bool,
+    revision: EventRevision = NO_REVISION,
+) -> Event:
     start = _utc(session.scheduled_start)
+    revised_at = _utc(max(session.updated_at, revision.at or session.updated_at))
+    extras = _session_extras(session, reminders, plain=plain)
     event = Event()
     event.add("uid", session_uid(session.id))
-    event.add("dtstamp", _utc(session.updated_at))
-    event.add("last-modified", _utc(session.updated_at))
+    event.add("dtstamp", revised_at)
+    event.add("last-modified", revised_at)
     event.add("created", _utc(session.created_at))
-    event.add("sequence", max(0, session.version - 1))
+    event.add("sequence", max(0, session.version - 1) + revision.count)
     event.add("summary", session_title(session, plain=plain))
     event.add("dtstart", start)
     event.add("dtend", start + SESSION_LENGTH.get(session.kind, dt.timedelta(hours=1)))
@@ -164,14 +203,19 @@ def session_event(
     event.add("transp", "OPAQUE")
     cancelled = session.status == SessionStatus.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    if not cancelled:  # a cancelled session reminds of nothing
-        for alarm in _alarms(session, reminders, plain=plain):
-            event.add_component(alarm)
+    for alarm in extras.subcomponents:
+        event.add_component(alarm)
     return event
 
 
-def prompt_event(prompt: Prompt, *, plain: bool, timeline_updated_at: dt.datetime | None) -> Event:
-    revised_at = _utc(prompt_revised_at(prompt, timeline_updated_at))
+def prompt_event(
+    prompt: Prompt,
+    *,
+    plain: bool,
+    timeline_updated_at: dt.datetime | None,
+    feed_updated_at: dt.datetime | None = None,
+) -> Event:
+    revised_at = _utc(prompt_revised_at(prompt, timeline_updated_at, feed_updated_at))
     start = _utc(prompt.due_at)
     length = max(dt.timedelta(minutes=prompt.exercise.estimated_minutes), MINIMUM_PROMPT_LENGTH)
     event = Event()
@@ -206,15 +250,29 @@ def _calendar(events: Iterable[Event]) -> Calendar:
     return calendar
 
 
-def feed_document(content: FeedContent) -> bytes:
-    """The feed's iCalendar bytes (CRLF lines, folded at 75 octets by the library)."""
+def feed_document(
+    content: FeedContent, revisions: Mapping[uuid.UUID, EventRevision] | None = None
+) -> bytes:
+    """The feed's iCalendar bytes (CRLF lines, folded at 75 octets by the library), with
+    each session's revisions of its alarms and title (`revisions.revise`)."""
     plain = content.plain_titles
+    revisions = revisions or {}
     events = [
-        session_event(session, content.reminders.get(session.id, ()), plain=plain)
+        session_event(
+            session,
+            content.reminders.get(session.id, ()),
+            plain=plain,
+            revision=revisions.get(session.id, NO_REVISION),
+        )
         for session in content.sessions
     ]
     events += [
-        prompt_event(prompt, plain=plain, timeline_updated_at=content.timeline_updated_at)
+        prompt_event(
+            prompt,
+            plain=plain,
+            timeline_updated_at=content.timeline_updated_at,
+            feed_updated_at=content.feed_updated_at,
+        )
         for prompt in content.prompts
     ]
     document: bytes = _calendar(events).to_ical()

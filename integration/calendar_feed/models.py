@@ -33,6 +33,9 @@ class CalendarFeed(models.Model):
     # The last read of the current URL (a calendar app fetching it); null until then.
     last_read_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Per session, the digest of its event's alarms and title as last served, how often
+    # they changed and when (`revisions.py`): {session id: [digest, count, time]}.
+    event_revisions = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

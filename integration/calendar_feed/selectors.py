@@ -67,6 +67,8 @@ class FeedContent:
     prompts: list[Prompt]
     # When the patient's plan settings last changed: it moves prompts (a revision of each).
     timeline_updated_at: dt.datetime | None
+    # When the feed's settings last changed (its titles: a revision of each prompt).
+    feed_updated_at: dt.datetime | None = None
 
 
 def calendar_feed_content(*, feed: CalendarFeed, now: dt.datetime | None = None) -> FeedContent:
@@ -130,4 +132,5 @@ def calendar_feed_content(*, feed: CalendarFeed, now: dt.datetime | None = None)
         reminders=reminders_for_sessions(patient=patient, sessions=dosing) if dosing else {},
         prompts=prompts,
         timeline_updated_at=timeline_updated_at,
+        feed_updated_at=feed.updated_at,
     )

@@ -17,8 +17,9 @@ from backend.accounts.models import User
 from backend.errors import ProblemError
 from backend.problem_codes import ProblemCode
 from integration.calendar_feed import selectors
-from integration.calendar_feed.ical import feed_document
+from integration.calendar_feed.ical import feed_document, session_digests
 from integration.calendar_feed.models import CalendarFeed
+from integration.calendar_feed.revisions import revise
 from integration.calendar_feed.tokens import token_digest, token_new
 from integration.care.access import AccessAction, access_record
 
@@ -115,15 +116,21 @@ def calendar_feed_read(*, token: str, request: HttpRequest | Request | None) -> 
     any other (one answer for unknown, rotated, turned off). In one transaction with the
     read: the feed's `last_read_at` and the patient's access event (`calendar_feed.read`,
     via `calendar`, the actor the patient: whoever holds the URL reads as them); if the
-    event cannot be written, nothing is read (503 `audit_unavailable`)."""
+    event cannot be written, nothing is read (503 `audit_unavailable`). A session whose
+    alarms or title changed since the last read gets a new revision (`revisions.py`),
+    stored with the read."""
     with transaction.atomic():
         feed = selectors.calendar_feed_for_token(token=token)
         if feed is None:
             raise NotFound()
-        document = feed_document(selectors.calendar_feed_content(feed=feed))
-        CalendarFeed.objects.filter(pk=feed.pk, token_hash=feed.token_hash).update(
-            last_read_at=timezone.now()
-        )
+        now = timezone.now()
+        content = selectors.calendar_feed_content(feed=feed, now=now)
+        state, revisions = revise(feed.event_revisions, session_digests(content), now=now)
+        document = feed_document(content, revisions)
+        changes: dict[str, object] = {"last_read_at": now}
+        if state != feed.event_revisions:
+            changes["event_revisions"] = state
+        CalendarFeed.objects.filter(pk=feed.pk, token_hash=feed.token_hash).update(**changes)
         access_record(
             actor=feed.patient,
             patient=feed.patient,

@@ -128,7 +128,13 @@ class CourseTemplatePhase(models.Model):
         # Imported here: the rules module reads the prompts package, which reads these models.
         from integration.courses.recurrence import check_rule
 
-        check_rule(self.rule, field="rule", weekdays=self.weekdays)
+        check_rule(
+            self.rule,
+            field="rule",
+            weekdays=self.weekdays,
+            starts_after_days=self.starts_after_days or 0,
+            is_maintenance=self.is_maintenance,
+        )
 
 
 class CourseStatus(models.TextChoices):

@@ -160,14 +160,17 @@ def course_create(
     )
     phases = _phases(chosen)
     zone = scheduling.zone_for(patient.time_zone)
-    occurrences = recurrence.expand(
-        phases,
-        start_date=start_date,
-        local_time=local_time,
-        weekdays=recurrence.weekday_numbers(weekdays),
-        zone=zone,
-        maintenance_interval_weeks=maintenance_interval_weeks,
-    )
+    try:
+        occurrences = recurrence.expand(
+            phases,
+            start_date=start_date,
+            local_time=local_time,
+            weekdays=recurrence.weekday_numbers(weekdays),
+            zone=zone,
+            maintenance_interval_weeks=maintenance_interval_weeks,
+        )
+    except recurrence.RuleError:
+        raise _template_unusable() from None
     if not occurrences or occurrences[0].start <= now:
         raise invalid_fields({"local_time": ["The course's first session would be in the past."]})
     course = Course(
@@ -197,6 +200,18 @@ def course_create(
         timeline_update(patient=patient, plan_slug=chosen_plan.slug, now=now)
         _add_sessions(course, occurrences, first_position=1)
     return CourseCreated(course, is_new=True)
+
+
+def _template_unusable() -> ProblemError:
+    """A template whose stored rules its checks now refuse (saved before them)."""
+    return invalid_fields(
+        {
+            "template": [
+                "This course template cannot be scheduled: its rules need correcting by "
+                "the clinic. Choose another."
+            ]
+        }
+    )
 
 
 def _active_course_exists() -> ProblemError:
@@ -433,14 +448,17 @@ def course_extend(
             key=lambda row: (row.session.scheduled_start, row.position),
             default=rows[-1],
         ).session
-        occurrences = recurrence.extension(
-            phase,
-            after=scheduling.wall_time(last.scheduled_start, zone).replace(tzinfo=None),
-            not_before=now,
-            count=sessions,
-            zone=zone,
-            maintenance_interval_weeks=course.maintenance_interval_weeks,
-        )
+        try:
+            occurrences = recurrence.extension(
+                phase,
+                after=scheduling.wall_time(last.scheduled_start, zone).replace(tzinfo=None),
+                not_before=now,
+                count=sessions,
+                zone=zone,
+                maintenance_interval_weeks=course.maintenance_interval_weeks,
+            )
+        except recurrence.RuleError:
+            raise _template_unusable() from None
         _add_sessions(course, occurrences, first_position=rows[-1].position + 1)
         _touch(course, now)
     return course

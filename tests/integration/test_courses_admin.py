@@ -70,6 +70,38 @@ def test_a_rule_the_expansion_cannot_take_is_refused(admin_client) -> None:
     assert not CourseTemplate.objects.filter(slug="weekly-im").exists()
 
 
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=1", "Use only FREQ, COUNT, INTERVAL"),
+        ("FREQ=WEEKLY;COUNT=4;INTERVAL=5000", "Give an INTERVAL from 1"),
+        ("FREQ=DAILY;INTERVAL=14;COUNT=4;BYDAY=SA", "fewer sessions than its COUNT"),
+    ],
+)
+def test_a_rule_that_makes_no_sessions_or_too_late_ones_is_refused(
+    admin_client, rule, message
+) -> None:
+    form = template_form(rule)
+    form["phases-0-weekdays"] = "none"
+
+    response = admin_client.post("/admin/integration/coursetemplate/add/", form)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not CourseTemplate.objects.filter(slug="weekly-im").exists()
+
+
+def test_a_start_beyond_the_course_span_is_refused(admin_client) -> None:
+    form = template_form("FREQ=WEEKLY;COUNT=4")
+    form["phases-0-starts_after_days"] = 30000
+
+    response = admin_client.post("/admin/integration/coursetemplate/add/", form)
+
+    assert response.status_code == 200
+    assert "days of the course" in response.content.decode()
+    assert not CourseTemplate.objects.filter(slug="weekly-im").exists()
+
+
 def test_courses_are_read_only_in_the_admin(admin_client, patient, frozen_now) -> None:
     course = iv_course(patient)
 

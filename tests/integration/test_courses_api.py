@@ -4,13 +4,21 @@ bad input answered as a 4xx problem."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integration.models import Course, CourseSession, PatientTimeline, Prompt, PromptStatus
+from integration.models import (
+    Course,
+    CourseSession,
+    CourseTemplatePhase,
+    PatientTimeline,
+    Prompt,
+    PromptStatus,
+)
 from journal.models import TreatmentSession
 from tests.integration.factories import iv_course, make_patient
 
@@ -223,3 +231,32 @@ def test_a_repeat_after_a_change_answers_the_course_as_it_is_now(patient_api, fr
     assert again.status_code == 200
     assert again.json()["sessions"][0]["status"] == "cancelled"
     assert again.json()["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("changes"),
+    [
+        {"rule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=1"},  # no session, ever
+        {"rule": "FREQ=WEEKLY;COUNT=4;INTERVAL=5000"},  # sessions in the 22nd century
+        {"starts_after_days": 30000},
+        {"rule": "FREQ=DAILY;INTERVAL=7;COUNT=4", "starts_after_days": 30},  # no weekday
+    ],
+)
+def test_a_rule_stored_before_its_checks_is_a_quick_clear_400(
+    patient, patient_api, frozen_now, changes
+):
+    # Saved without the admin's checks (an older release, a script).
+    CourseTemplatePhase.objects.filter(
+        template__slug=ESKETAMINE["template"], is_maintenance=True
+    ).update(**changes)
+
+    began = time.monotonic()
+    response = create(patient_api)
+    took = time.monotonic() - began
+
+    assert response.status_code == 400, response.json()
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert "cannot be scheduled" in response.json()["errors"]["template"][0]
+    assert took < 1.0
+    assert not Course.objects.exists()
+    assert not TreatmentSession.objects.filter(patient=patient).exists()

@@ -176,6 +176,18 @@ def test_a_time_in_the_spring_gap_becomes_the_first_instant_after_it():
         ("FREQ=WEEKLY;UNTIL=20270101T000000Z", "first", "UNTIL"),
         ("FREQ=WEEKLY;COUNT=4;BYDAY=MO", "all", "BYDAY"),
         ("every week", "first", "RRULE"),
+        # Parts that can filter out every day: no session, and seconds of work for it.
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=1", "none", "BYDAY"),
+        ("FREQ=WEEKLY;COUNT=4;BYSETPOS=5", "first", "INTERVAL"),
+        ("FREQ=WEEKLY;COUNT=4;BYHOUR=9", "first", "INTERVAL"),
+        ("FREQ=WEEKLY;COUNT=4;BYDAY=1MO", "none", "day codes"),
+        ("FREQ=WEEKLY;COUNT=4;INTERVAL=0", "first", "INTERVAL from 1"),
+        # Sessions in the 22nd century.
+        ("FREQ=WEEKLY;COUNT=2;INTERVAL=5000", "first", "INTERVAL from 1"),
+        ("FREQ=WEEKLY;COUNT=60;INTERVAL=52", "first", "days of the course"),
+        # Whole weeks of days land on one weekday only, never on BYDAY's Tuesday for a
+        # course that starts on a Monday.
+        ("FREQ=DAILY;INTERVAL=7;COUNT=4;BYDAY=TU", "none", "fewer sessions"),
     ],
 )
 def test_a_template_rule_a_course_cannot_expand_is_refused(rule, weekdays, message):
@@ -184,7 +196,48 @@ def test_a_template_rule_a_course_cannot_expand_is_refused(rule, weekdays, messa
     assert message in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("rule", "weekdays", "starts_after_days", "is_maintenance", "message"),
+    [
+        ("FREQ=WEEKLY;COUNT=4", "first", 5000, False, "days of the course"),
+        ("FREQ=DAILY;INTERVAL=7;COUNT=4", "first", 3, False, "fewer sessions"),
+        ("FREQ=DAILY;COUNT=4", "all", 3, True, "fewer sessions"),  # maintenance: weeks
+    ],
+)
+def test_a_phase_start_a_rule_cannot_take_is_refused(
+    rule, weekdays, starts_after_days, is_maintenance, message
+):
+    with pytest.raises(ValidationError) as refused:
+        recurrence.check_rule(
+            rule,
+            field="rule",
+            weekdays=weekdays,
+            starts_after_days=starts_after_days,
+            is_maintenance=is_maintenance,
+        )
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=WEEKLY;COUNT=8;INTERVAL=2",
+        "FREQ=DAILY;INTERVAL=7;COUNT=4",
+        "FREQ=DAILY;INTERVAL=3;COUNT=4;BYDAY=MO,WE",
+        "FREQ=WEEKLY;COUNT=4;BYDAY=MO,TH;WKST=SU",
+    ],
+)
+def test_rules_that_always_make_their_sessions_pass(rule):
+    recurrence.check_rule(rule, field="rule", weekdays="none" if "BYDAY" in rule else "first")
+
+
 def test_the_shipped_rules_pass_the_check():
     for template in TEMPLATES.values():
-        for _, _, rule, _, weekdays, _ in template["phases"]:
-            recurrence.check_rule(rule, field="rule", weekdays=weekdays)
+        for _, _, rule, starts_after_days, weekdays, maintenance in template["phases"]:
+            recurrence.check_rule(
+                rule,
+                field="rule",
+                weekdays=weekdays,
+                starts_after_days=starts_after_days,
+                is_maintenance=maintenance,
+            )
