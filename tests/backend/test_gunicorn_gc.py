@@ -30,7 +30,10 @@ def test_a_worker_freezes_what_it_loaded_and_again_after_its_first_requests(unfr
     again = gunicorn_conf.GC_FREEZE_AGAIN_AFTER_REQUESTS
     for number in (1, again - 1, again + 1):
         gunicorn_conf.post_request(SimpleNamespace(nr=number), None, None, None)
-        assert gc.get_freeze_count() == frozen_at_start  # only at its one request count
+        # Only at its one request count: no freeze here, which would take in the 5,000
+        # lists. (Not `==`: a frozen object that another thread of the test process frees
+        # leaves the permanent generation, and the count one lower.)
+        assert gc.get_freeze_count() < frozen_at_start + len(loaded_lazily)
 
     gunicorn_conf.post_request(SimpleNamespace(nr=again), None, None, None)
     assert gc.get_freeze_count() >= frozen_at_start + len(loaded_lazily)
