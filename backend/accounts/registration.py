@@ -163,7 +163,8 @@ def email_change_request(*, user: User, password: str, new_email: str) -> None:
 
 
 def email_change_confirm(*, user: User, code: str) -> User:
-    """Type in the code sent to the new address: from now on it is the account's."""
+    """Type in the code sent to the new address: from now on it is the account's, and
+    every pending code of the account ends (those sent to the old address too)."""
     with transaction.atomic():
         verdict, account_code = codes.account_code_check(
             user=user, purpose=CodePurpose.EMAIL_CHANGE, code=code
@@ -178,7 +179,9 @@ def email_change_confirm(*, user: User, code: str) -> User:
                 raise ProblemError(
                     409, ProblemCode.EMAIL_UNAVAILABLE, EMAIL_UNAVAILABLE_DETAIL
                 ) from None
-            account_code.delete()
+            # This code, and every other one: a code sent to the old address (a password
+            # reset) must not act on the account once that address is no longer its.
+            codes.account_codes_end(user=user)
     if verdict is not codes.Verdict.ACCEPTED:
         raise codes.code_refused(verdict)
     user.refresh_from_db(fields=["email", "email_verified_at"])

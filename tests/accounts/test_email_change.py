@@ -121,3 +121,23 @@ def test_an_erasure_keeps_no_pending_new_address(api_client, patient, mail):
 
     assert erased.status_code == 204, erased.content
     assert not AccountCode.objects.filter(user=patient).exists()
+
+
+def test_a_reset_code_sent_to_the_old_address_ends_with_the_change(api_client, patient, mail):
+    # Given a reset code in the old mailbox, then a confirmed change of address
+    api_client.post("/api/v1/auth/password/reset/", {"email": "anna@example.org"})
+    (reset,) = mail.messages_to("anna@example.org")
+    phone = authorized(issue_token(patient))
+    _ask(phone)
+    (message,) = mail.messages_to("anna@example.net")
+    assert phone.post(CONFIRM, {"code": message.code}).status_code == 200
+
+    # the old mailbox's code no longer resets the password, with either address
+    for email in ("anna@example.net", "anna@example.org"):
+        response = api_client.post(
+            "/api/v1/auth/password/reset/confirm/",
+            {"email": email, "code": reset.code, "new_password": "amber-meadow-quiet-river-84"},
+        )
+        assert_problem(response, 400, "invalid_code")
+    assert login(api_client, "anna@example.net").status_code == 200
+    assert not AccountCode.objects.filter(user=patient).exists()
