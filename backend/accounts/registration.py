@@ -33,7 +33,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.accounts import codes, emails, passwords, services, terms
-from backend.accounts.models import AccountCode, CodePurpose, Role, User
+from backend.accounts.models import AccountCode, CodePurpose, EmailChangeNotice, Role, User
 from backend.errors import ProblemError
 from backend.problem_codes import ProblemCode
 
@@ -148,7 +148,8 @@ def user_register_confirm(
 
 def email_change_request(*, user: User, password: str, new_email: str) -> None:
     """Send a code to the new address and a notice to the current one. A new address
-    that another account has gets no code (and the answer is the same)."""
+    that another account has gets no code (and the answer is the same). The notice goes
+    to the address the account has now, even if the worker sends it after the change."""
     services.password_confirm(user=user, password=password)
     new_email = services.email_normalized(new_email)
     with transaction.atomic():
@@ -159,7 +160,10 @@ def email_change_request(*, user: User, password: str, new_email: str) -> None:
             emails.account_email_queue(
                 kind=emails.EmailKind.EMAIL_CHANGE_CODE, user=user, account_code=account_code
             )
-        emails.account_email_queue(kind=emails.EmailKind.EMAIL_CHANGE_NOTICE, user=user)
+        notice = EmailChangeNotice.objects.create(user=user, email=user.email)
+        emails.account_email_queue(
+            kind=emails.EmailKind.EMAIL_CHANGE_NOTICE, user=user, notice=notice
+        )
 
 
 def email_change_confirm(*, user: User, code: str) -> User:
@@ -191,9 +195,11 @@ def email_change_confirm(*, user: User, code: str) -> User:
 def registrations_unconfirmed_purge(*, now: datetime) -> int:
     """The beat's hourly sweep: delete registrations never confirmed within
     UNCONFIRMED_REGISTRATION_DAYS (their address is free again; such an account never
-    signed in, so it holds nothing of anyone's), and codes expired a day ago. Returns how
-    many accounts went."""
+    signed in, so it holds nothing of anyone's), codes expired a day ago, and notices of a
+    change of address that the worker gave up sending a day ago. Returns how many
+    accounts went."""
     AccountCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    EmailChangeNotice.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
     stale = User.objects.filter(
         role=Role.PATIENT,
         email_verified_at__isnull=True,
