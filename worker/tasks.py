@@ -52,16 +52,18 @@ EMAIL_RETRY_OPTIONS: dict[str, Any] = {
 
 
 @shared_task(name="afterglow.accounts.send_email", **EMAIL_RETRY_OPTIONS)
-def send_account_email(kind: str, user_id: str, code_id: str | None = None) -> bool:
+def send_account_email(kind: str, user_id: str, row_id: str | None = None) -> bool:
     """Send one account e-mail (a code or a notice). The message holds the kind and ids
-    only; the address and the code are read from the database here. A repeat sends the
-    same code again; a stale message (code replaced, used or expired) is not sent."""
-    return emails.account_email_send(kind=kind, user_id=user_id, code_id=code_id)
+    (the account's, and the code's or the change of address notice's row) only; the
+    address and the code are read from the database here. A repeat sends the same code
+    again; a stale message (code replaced, used or expired) is not sent."""
+    return emails.account_email_send(kind=kind, user_id=user_id, row_id=row_id)
 
 
 @shared_task(name="afterglow.accounts.purge_unconfirmed", **RETRY_OPTIONS)
 def purge_unconfirmed_registrations() -> int:
-    """Beat, hourly: registrations never confirmed free their address; old codes go."""
+    """Beat, hourly: registrations never confirmed free their address; old codes, and
+    notices of a change of address never sent, go."""
     return registration.registrations_unconfirmed_purge(now=timezone.now())
 
 

@@ -27,6 +27,7 @@ from django_otp import verify_token
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from backend.accounts import selectors
+from backend.accounts.forms import AddressField
 from backend.accounts.models import User
 
 # django-otp has no type information: the type checker sees the Django classes they extend.
@@ -48,16 +49,19 @@ class AdminSignInForm(_OTPAdminAuthenticationForm):
         "invalid_login": REFUSED_MESSAGE,
     }
 
+    # Addresses are stored lower-case: matched as the API and the dashboard match them,
+    # and checked for length once lower-cased (the lock-out stores the account tried).
+    username = AddressField(
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocapitalize": "none", "autocomplete": "username"}
+        )
+    )
+
     def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.fields["otp_token"].widget.attrs.update(
             {"autocomplete": "one-time-code", "inputmode": "numeric"}
         )
-
-    def clean_username(self) -> str:
-        # Addresses are stored lower-case: match them as the API and the dashboard do.
-        username: str = self.cleaned_data.get("username") or ""
-        return username.strip().lower()
 
     def clean(self) -> dict[str, Any]:
         try:

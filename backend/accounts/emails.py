@@ -9,7 +9,12 @@ How a message travels:
 2. The worker's task calls `account_email_send`, which loads the account (and the code
    row), renders the plain-text and HTML templates of `accounts/email/<kind>`, and sends
    through Django's e-mail backend: the console in development (`make run` prints the
-   code in the terminal), SMTP in production (EMAIL_* settings).
+   code in the terminal), SMTP in production (EMAIL_* settings). A message goes to the
+   account's address as it is when sent, but for two: a code for a new address goes to
+   that address (the code's row holds it), and the notice of a change of address to the
+   address the account had when the change was asked for (an `EmailChangeNotice` row,
+   queued in its stead and deleted once sent), so that a notice sent after the change
+   was confirmed (a retry, a backlog) still reaches the old mailbox, not the new one.
 3. An SMTP or network error is raised to the task, which retries with backoff (a few
    minutes at most). A message that would be stale is not sent: a code that was replaced,
    used or has expired, an account that has gone.
@@ -26,6 +31,7 @@ import enum
 import logging
 import smtplib
 import zoneinfo
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -37,7 +43,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from backend.accounts import codes
-from backend.accounts.models import AccountCode, User
+from backend.accounts.models import AccountCode, EmailChangeNotice, User
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +79,16 @@ WITH_CODE = frozenset(
 
 
 def account_email_queue(
-    *, kind: EmailKind, user: User, account_code: AccountCode | None = None
+    *,
+    kind: EmailKind,
+    user: User,
+    account_code: AccountCode | None = None,
+    notice: EmailChangeNotice | None = None,
 ) -> None:
-    """Send this e-mail from the worker once the current transaction commits."""
-    args = [str(kind), str(user.pk), str(account_code.pk) if account_code is not None else None]
+    """Send this e-mail from the worker once the current transaction commits. The row it
+    is about (a code, or a change of address's notice) goes by its id."""
+    row = account_code if account_code is not None else notice
+    args = [str(kind), str(user.pk), str(row.pk) if row is not None else None]
     transaction.on_commit(partial(_enqueue, args))
 
 
@@ -99,21 +111,27 @@ def web_link(path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
-def _local_time(user: User) -> str:
+def _local_time(user: User, moment: datetime | None = None) -> str:
     try:
         zone = zoneinfo.ZoneInfo(user.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")
-    local = timezone.now().astimezone(zone)
+    local = (moment or timezone.now()).astimezone(zone)
     return f"{local:%A %d %B %Y, %H:%M} ({local.tzname()})"
 
 
-def _context(kind: EmailKind, user: User, account_code: AccountCode | None) -> dict[str, Any]:
+def _context(
+    kind: EmailKind,
+    user: User,
+    account_code: AccountCode | None,
+    notice: EmailChangeNotice | None = None,
+) -> dict[str, Any]:
     context: dict[str, Any] = {
         "product": PRODUCT,
         "subject": SUBJECTS[kind],
         "display_name": user.display_name or "there",
-        "when": _local_time(user),
+        # A notice says when the change was asked for, not when the worker got to it.
+        "when": _local_time(user, notice.created_at if notice is not None else None),
         "reset_link": web_link("password/forgot/"),
     }
     if account_code is not None:
@@ -126,9 +144,10 @@ def _context(kind: EmailKind, user: User, account_code: AccountCode | None) -> d
 
 
 def account_email_message(
-    *, kind: str, user_id: str, code_id: str | None = None
+    *, kind: str, user_id: str, row_id: str | None = None
 ) -> EmailMultiAlternatives | None:
-    """The message to send now, or None when it would be stale."""
+    """The message to send now, or None when it would be stale. `row_id`: the code's row
+    (the kinds with a code), or the notice's row (a change of address's notice)."""
     try:
         email_kind = EmailKind(kind)
     except ValueError:
@@ -138,18 +157,26 @@ def account_email_message(
         return None
     account_code: AccountCode | None = None
     if email_kind in WITH_CODE:
-        if code_id is None:
+        if row_id is None:
             return None
         account_code = AccountCode.objects.filter(
-            pk=code_id, user=user, expires_at__gt=timezone.now()
+            pk=row_id, user=user, expires_at__gt=timezone.now()
         ).first()
         if account_code is None:
             return None
-    # A code for a new address goes to that address; everything else to the account's.
+    notice: EmailChangeNotice | None = None
+    if email_kind == EmailKind.EMAIL_CHANGE_NOTICE and row_id is not None:
+        notice = EmailChangeNotice.objects.filter(pk=row_id, user=user).first()
+        if notice is None:
+            return None  # sent already (a repeat), or the account was erased
+    # A code for a new address goes to that address; the notice of a change to the address
+    # the account had when it was asked for; everything else to the account's.
     recipient = user.email
     if email_kind == EmailKind.EMAIL_CHANGE_CODE and account_code is not None:
         recipient = account_code.email
-    context = _context(email_kind, user, account_code)
+    elif notice is not None:
+        recipient = notice.email
+    context = _context(email_kind, user, account_code, notice)
     message = EmailMultiAlternatives(
         subject=SUBJECTS[email_kind],
         body=render_to_string(f"accounts/email/{email_kind}.txt", context).strip() + "\n",
@@ -161,13 +188,16 @@ def account_email_message(
     return message
 
 
-def account_email_send(*, kind: str, user_id: str, code_id: str | None = None) -> bool:
+def account_email_send(*, kind: str, user_id: str, row_id: str | None = None) -> bool:
     """Send one account e-mail now (the worker's task). Raises the mail server's
-    transient errors, for the task to retry; returns whether a message went out."""
-    message = account_email_message(kind=kind, user_id=user_id, code_id=code_id)
+    transient errors, for the task to retry; returns whether a message went out. A
+    notice's row, which holds an address, goes once the message is sent."""
+    message = account_email_message(kind=kind, user_id=user_id, row_id=row_id)
     if message is None:
         logger.info("account e-mail skipped: stale", extra={"kind": kind, "user_id": user_id})
         return False
     message.send()
+    if kind == EmailKind.EMAIL_CHANGE_NOTICE and row_id is not None:
+        EmailChangeNotice.objects.filter(pk=row_id).delete()
     logger.info("account e-mail sent", extra={"kind": kind, "user_id": user_id})
     return True

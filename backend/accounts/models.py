@@ -283,3 +283,20 @@ class AccountCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} code {self.id}"
+
+
+class EmailChangeNotice(models.Model):
+    """The notice of a change of address asked for, until the worker has sent it: the
+    address the account had then, where the notice goes (the alarm, for its owner, when
+    someone else with the password asked). It is kept here, not in the code's row, because
+    the notice must outlive the code (typed in, replaced by the next request, or ended by
+    a new password before the worker gets to the notice), and not in the task's message,
+    which holds ids only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_change_notices")
+    email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"change of address notice {self.id}"

@@ -33,7 +33,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.accounts import codes, emails, passwords, services, terms
-from backend.accounts.models import AccountCode, CodePurpose, Role, User
+from backend.accounts.models import AccountCode, CodePurpose, EmailChangeNotice, Role, User
 from backend.errors import ProblemError
 from backend.problem_codes import ProblemCode
 
@@ -148,7 +148,8 @@ def user_register_confirm(
 
 def email_change_request(*, user: User, password: str, new_email: str) -> None:
     """Send a code to the new address and a notice to the current one. A new address
-    that another account has gets no code (and the answer is the same)."""
+    that another account has gets no code (and the answer is the same). The notice goes
+    to the address the account has now, even if the worker sends it after the change."""
     services.password_confirm(user=user, password=password)
     new_email = services.email_normalized(new_email)
     with transaction.atomic():
@@ -159,11 +160,15 @@ def email_change_request(*, user: User, password: str, new_email: str) -> None:
             emails.account_email_queue(
                 kind=emails.EmailKind.EMAIL_CHANGE_CODE, user=user, account_code=account_code
             )
-        emails.account_email_queue(kind=emails.EmailKind.EMAIL_CHANGE_NOTICE, user=user)
+        notice = EmailChangeNotice.objects.create(user=user, email=user.email)
+        emails.account_email_queue(
+            kind=emails.EmailKind.EMAIL_CHANGE_NOTICE, user=user, notice=notice
+        )
 
 
 def email_change_confirm(*, user: User, code: str) -> User:
-    """Type in the code sent to the new address: from now on it is the account's."""
+    """Type in the code sent to the new address: from now on it is the account's, and
+    every pending code of the account ends (those sent to the old address too)."""
     with transaction.atomic():
         verdict, account_code = codes.account_code_check(
             user=user, purpose=CodePurpose.EMAIL_CHANGE, code=code
@@ -178,7 +183,9 @@ def email_change_confirm(*, user: User, code: str) -> User:
                 raise ProblemError(
                     409, ProblemCode.EMAIL_UNAVAILABLE, EMAIL_UNAVAILABLE_DETAIL
                 ) from None
-            account_code.delete()
+            # This code, and every other one: a code sent to the old address (a password
+            # reset) must not act on the account once that address is no longer its.
+            codes.account_codes_end(user=user)
     if verdict is not codes.Verdict.ACCEPTED:
         raise codes.code_refused(verdict)
     user.refresh_from_db(fields=["email", "email_verified_at"])
@@ -188,9 +195,11 @@ def email_change_confirm(*, user: User, code: str) -> User:
 def registrations_unconfirmed_purge(*, now: datetime) -> int:
     """The beat's hourly sweep: delete registrations never confirmed within
     UNCONFIRMED_REGISTRATION_DAYS (their address is free again; such an account never
-    signed in, so it holds nothing of anyone's), and codes expired a day ago. Returns how
-    many accounts went."""
+    signed in, so it holds nothing of anyone's), codes expired a day ago, and notices of a
+    change of address that the worker gave up sending a day ago. Returns how many
+    accounts went."""
     AccountCode.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    EmailChangeNotice.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
     stale = User.objects.filter(
         role=Role.PATIENT,
         email_verified_at__isnull=True,

@@ -34,7 +34,7 @@ from backend.accounts.lockout import (
     lockout_records_erase,
     lockout_retry_after_seconds,
 )
-from backend.accounts.models import DeviceToken, EnrolmentCode, Role, User
+from backend.accounts.models import DeviceToken, EmailChangeNotice, EnrolmentCode, Role, User
 from backend.accounts.recovery import recovery_code_normalized, recovery_codes_create
 from backend.errors import ProblemError
 from backend.problem_codes import ProblemCode
@@ -584,9 +584,11 @@ def user_erase(*, user: User, password: str) -> User:
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         # django-axes logs each sign-in under the address: it goes with the account's, as
-        # do pending codes (a change of address holds the new one).
+        # do pending codes (a change of address holds the new one) and notices not yet
+        # sent (each holds an address the account had).
         lockout_records_erase(email=user.email)
         account_codes_end(user=user)
+        EmailChangeNotice.objects.filter(user=user).delete()
         user.email = f"erased-{user.pk}@erased.invalid"
         user.display_name = ""
         user.set_unusable_password()

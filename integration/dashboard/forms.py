@@ -22,6 +22,7 @@ from django.http import HttpRequest, QueryDict
 from django_otp.models import Device
 
 from backend.accounts import selectors as account_selectors
+from backend.accounts.forms import AddressField
 from backend.accounts.models import User
 from backend.accounts.recovery import recovery_code_normalized
 from backend.accounts.services import INVALID_CREDENTIALS_DETAIL
@@ -41,11 +42,11 @@ def may_use_dashboard(user: object) -> TypeGuard[User]:
     )
 
 
-def _account_email_field() -> forms.EmailField:
-    """The account's e-mail address, as every sign-in and password form asks for it."""
-    return forms.EmailField(
+def _account_email_field() -> AddressField:
+    """The account's e-mail address, as every sign-in and password form asks for it:
+    lower-case, and at most 254 characters once lower-cased."""
+    return AddressField(
         label="Email address",
-        max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "username"}),
     )
 

@@ -83,3 +83,35 @@ def test_admin_changes_an_address_to_lower_case_and_the_account_still_signs_in(
     assert response.status_code == 302, response.content
     assert User.objects.get(pk=patient.pk).email == "anna.new@example.org"
     assert login(api_client, "anna.new@example.org").status_code == 200
+
+
+# 249 characters as typed; 489 lower-cased ("İ" becomes "i" and a combining dot).
+GROWS_WHEN_LOWERED = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+
+
+def test_an_address_too_long_once_lower_cased_is_a_form_error_not_a_500(admin_client, patient):
+    added = admin_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": GROWS_WHEN_LOWERED,
+            "display_name": "New",
+            "time_zone": "UTC",
+            "role": "patient",
+            "usable_password": "false",
+        },
+    )
+    changed = admin_client.post(
+        f"/admin/accounts/user/{patient.pk}/change/",
+        {
+            "email": GROWS_WHEN_LOWERED,
+            "display_name": patient.display_name,
+            "time_zone": patient.time_zone,
+            "role": "patient",
+            "is_active": "on",
+        },
+    )
+
+    for response in (added, changed):
+        assert response.status_code == 200, response.content
+        assert "at most 254 characters" in response.content.decode()
+    assert User.objects.get(pk=patient.pk).email == patient.email

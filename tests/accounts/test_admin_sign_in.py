@@ -198,3 +198,20 @@ class TestLockOut:
         )
 
         assert response.status_code == 302, response.content
+
+
+# 249 characters as typed, a valid address; lower-cased ("İ" becomes "i" and a combining
+# dot) it has 489, longer than any stored address and than the lock-out's account column.
+GROWS_WHEN_LOWERED = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+
+
+@pytest.mark.usefixtures("admin_enabled")
+def test_an_address_too_long_once_lower_cased_is_a_form_error_not_a_500(browser, staff_device):
+    assert len(GROWS_WHEN_LOWERED) <= 254 < len(GROWS_WHEN_LOWERED.lower())
+
+    response = admin_sign_in(browser, GROWS_WHEN_LOWERED, code=totp_code(staff_device))
+
+    assert response.status_code == 200, response.content
+    assert "at most 254 characters" in response.content.decode()
+    assert not _is_in_the_admin(browser)
+    assert not AccessAttempt.objects.exists()

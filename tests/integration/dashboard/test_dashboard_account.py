@@ -201,3 +201,28 @@ def test_the_forgot_page_is_rate_limited_per_address(therapist, mail, monkeypatc
     assert again.status_code == 429
     assert "Too many requests. Try again later." in html_of(again)
     assert len(mail.messages()) == 1
+
+
+# 249 characters as typed; 489 lower-cased ("İ" becomes "i" and a combining dot).
+GROWS_WHEN_LOWERED = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+
+
+def test_an_address_too_long_once_lower_cased_is_a_field_error_on_the_password_forms(
+    therapist, mail
+):
+    forgot = posted(Client(enforce_csrf_checks=True), FORGOT, {"email": GROWS_WHEN_LOWERED})
+    reset = posted(
+        Client(enforce_csrf_checks=True),
+        RESET,
+        {
+            "email": GROWS_WHEN_LOWERED,
+            "code": "1234 5678",
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
+    )
+
+    for response in (forgot, reset):
+        assert response.status_code == 200, response.content
+        assert "at most 254 characters" in html_of(response)
+    assert mail.messages() == []

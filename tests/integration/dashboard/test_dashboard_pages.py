@@ -155,6 +155,21 @@ class TestSignIn:
         assert GENERIC_FAILURE not in html
         assert not AccessAttempt.objects.exists()
 
+    def test_an_address_too_long_once_lower_cased_is_a_field_error_not_a_500(
+        self, therapist_device
+    ):
+        # 249 characters as typed; 489 lower-cased ("İ" becomes "i" and a combining dot),
+        # longer than any stored address and than the lock-out's account column.
+        grows = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+        assert len(grows) <= 254 < len(grows.lower())
+
+        response = sign_in(Client(), therapist_device, email=grows)
+
+        html = assert_sign_in_page(response)
+        assert "at most 254 characters" in html
+        assert GENERIC_FAILURE not in html
+        assert not AccessAttempt.objects.exists()
+
     def test_a_patient_with_the_right_password_is_refused_and_counted(self, patient):
         response = Client().post(
             LOGIN_URL,
