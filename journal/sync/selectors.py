@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from backend.accounts.models import User
+from backend.errors import ProblemError
+from backend.problem_codes import ProblemCode
 from journal.entries.selectors import intention_ids_prefetch
 from journal.models import (
     Entry,
@@ -14,6 +16,11 @@ from journal.models import (
     TreatmentSession,
 )
 from journal.sync.sources import SourceChange, sync_sources
+
+RESYNC_REQUIRED_DETAIL = (
+    "This cursor is ahead of any this account's feed has given out. Drop the synced copy "
+    "(keep the writes not yet sent) and sync again without `since`."
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,18 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
     to it, across the tables, can never pass over a change that is still to commit. (Two
     plain queries without that bound could: the second may see a later commit the first
     did not.)
+
+    A `since` past the committed counter is no cursor this feed gave the patient (the
+    counter only grows, and every cursor is at most its value when it was given): the
+    database was restored to an earlier state, or the cursor is another account's or
+    another server's. Its changes up to the counter would never come, so it answers 410
+    `resync_required` rather than an empty page.
     """
     committed = (
         SyncState.objects.filter(patient=patient).values_list("last_change", flat=True).first()
     ) or 0
+    if since > committed:
+        raise ProblemError(410, ProblemCode.RESYNC_REQUIRED, RESYNC_REQUIRED_DETAIL)
     window = {"patient": patient, "change__gt": since, "change__lte": committed}
     sessions = list(TreatmentSession.objects.filter(**window).order_by("change")[: limit + 1])
     entries = list(

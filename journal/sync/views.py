@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
-from backend.api import request_patient
+from backend.api import PROBLEM, problem_openapi, request_patient
 from backend.query import query_names
 from backend.serializers import StrictSerializer
 from journal.api import validated_query
@@ -63,10 +63,19 @@ class SyncView(APIView):
             "bookkeeping. "
             "Store `cursor` and send it as `since` next time; while `has_more` is true, "
             "ask again at once. A change that is still being saved is never passed over: "
-            "changes are reported only once every earlier one has been saved."
+            "changes are reported only once every earlier one has been saved. A cursor "
+            "ahead of any this account's feed gave out answers 410 `resync_required`."
         ),
         parameters=[QuerySerializer],
-        responses={200: OpenApiResponse(SyncPageSerializer, description="A page of changes.")},
+        responses={
+            200: OpenApiResponse(SyncPageSerializer, description="A page of changes."),
+            (410, PROBLEM): problem_openapi(
+                "`resync_required`: `since` is ahead of every cursor this account's feed has "
+                "given out (the server was restored to an earlier state, or the cursor is "
+                "another account's or another server's). Drop the synced copy, keep the "
+                "writes not yet sent, and sync again without `since`."
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)

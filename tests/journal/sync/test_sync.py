@@ -285,3 +285,63 @@ def test_tombstones_after_a_cursor_are_reported(patient_client, patient) -> None
     assert [(c["id"], c["deleted"], c["data"]) for c in page["changes"]] == [
         (str(entry.id), True, None)
     ]
+
+
+def counter_of(patient) -> int:
+    return SyncState.objects.get(patient=patient).last_change
+
+
+@pytest.mark.django_db
+def test_a_cursor_ahead_of_the_counter_answers_410_resync_required(patient_client, patient) -> None:
+    """After a restore of the database (or with a cursor from somewhere else) the counter is
+    behind the app's cursor: an empty page would hide every change until it caught up."""
+    make_entry(patient)
+    make_entry(patient)
+    ahead = cursor_for(counter_of(patient) + 1)
+
+    response = patient_client.get(URL, {"since": ahead})
+
+    assert response.status_code == 410, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "resync_required"
+    assert problem["status"] == 410
+    # What the app does next works, and brings everything.
+    assert len(sync(patient_client)["changes"]) == 2
+
+
+@pytest.mark.django_db
+def test_the_last_cursor_given_out_is_not_ahead(patient_client, patient) -> None:
+    make_entry(patient)
+    cursor = sync(patient_client)["cursor"]
+
+    assert sync(patient_client, since=cursor)["changes"] == []
+    assert sync(patient_client, since=cursor_for(counter_of(patient)))["changes"] == []
+
+
+@pytest.mark.django_db
+def test_a_new_patient_takes_the_empty_cursor_and_no_other(patient_client) -> None:
+    cursor = sync(patient_client)["cursor"]
+
+    assert sync(patient_client, since=cursor)["changes"] == []
+    response = patient_client.get(URL, {"since": cursor_for(1)})
+    assert response.status_code == 410
+    assert response.json()["code"] == "resync_required"
+
+
+@pytest.mark.django_db
+def test_another_accounts_cursor_ahead_of_this_one_answers_410(patient_client, patient) -> None:
+    other = make_patient(email="other@example.com")
+    for _ in range(3):
+        make_entry(other)
+    make_entry(patient)
+    theirs = sync(client_for(other))["cursor"]
+
+    response = patient_client.get(URL, {"since": theirs})
+
+    assert response.status_code == 410
+    problem = response.json()
+    assert problem["code"] == "resync_required"
+    # It tells nothing of the other account, nor this one's counter.
+    assert str(counter_of(other)) not in problem["detail"]
+    assert set(problem) <= {"type", "title", "status", "detail", "code", "instance", "request_id"}
