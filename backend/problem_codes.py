@@ -89,8 +89,8 @@ class ProblemCode(enum.StrEnum):
     SEALED_VALUE_UNREADABLE = "sealed_value_unreadable", "A stored record could not be opened."
     RESYNC_REQUIRED = (
         "resync_required",
-        "The sync cursor is ahead of any this account's feed gave out (a restored server, or "
-        "another account's or server's cursor): drop the synced copy, sync without `since`.",
+        "The sync cursor is not one this account's feed gave (another account's, altered, or "
+        "ahead of all it gave: a restored server): drop the synced copy, sync without `since`.",
     )
 
     # Treatment courses

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from backend.accounts.models import User
-from backend.errors import ProblemError
-from backend.problem_codes import ProblemCode
 from journal.entries.selectors import intention_ids_prefetch
 from journal.models import (
     Entry,
@@ -15,12 +13,8 @@ from journal.models import (
     SyncState,
     TreatmentSession,
 )
+from journal.sync.cursor import resync_required
 from journal.sync.sources import SourceChange, sync_sources
-
-RESYNC_REQUIRED_DETAIL = (
-    "This cursor is ahead of any this account's feed has given out. Drop the synced copy "
-    "(keep the writes not yet sent) and sync again without `since`."
-)
 
 
 @dataclass(frozen=True)
@@ -59,15 +53,16 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
 
     A `since` past the committed counter is no cursor this feed gave the patient (the
     counter only grows, and every cursor is at most its value when it was given): the
-    database was restored to an earlier state, or the cursor is another account's or
-    another server's. Its changes up to the counter would never come, so it answers 410
-    `resync_required` rather than an empty page.
+    database was restored to an earlier state, or failed over to a replica that lacked the
+    last commits. The changes up to the counter would never come, so it answers 410
+    `resync_required` rather than an empty page. (A cursor of another account, or of a
+    server with another SECRET_KEY, is refused before, by its tag: `journal.sync.cursor`.)
     """
     committed = (
         SyncState.objects.filter(patient=patient).values_list("last_change", flat=True).first()
     ) or 0
     if since > committed:
-        raise ProblemError(410, ProblemCode.RESYNC_REQUIRED, RESYNC_REQUIRED_DETAIL)
+        raise resync_required()
     window = {"patient": patient, "change__gt": since, "change__lte": committed}
     sessions = list(TreatmentSession.objects.filter(**window).order_by("change")[: limit + 1])
     entries = list(

@@ -40,7 +40,9 @@ class SyncView(APIView):
         since = serializers.CharField(
             required=False,
             max_length=64,
-            help_text="The `cursor` of your last sync; leave out for everything.",
+            help_text=(
+                "The `cursor` of your last sync, with the same account; leave out for everything."
+            ),
         )
         limit = serializers.IntegerField(
             required=False,
@@ -64,15 +66,15 @@ class SyncView(APIView):
             "Store `cursor` and send it as `since` next time; while `has_more` is true, "
             "ask again at once. A change that is still being saved is never passed over: "
             "changes are reported only once every earlier one has been saved. A cursor "
-            "ahead of any this account's feed gave out answers 410 `resync_required`."
+            "this account's feed did not give answers 410 `resync_required`."
         ),
         parameters=[QuerySerializer],
         responses={
             200: OpenApiResponse(SyncPageSerializer, description="A page of changes."),
             (410, PROBLEM): problem_openapi(
-                "`resync_required`: `since` is ahead of every cursor this account's feed has "
-                "given out (the server was restored to an earlier state, or the cursor is "
-                "another account's or another server's). Drop the synced copy, keep the "
+                "`resync_required`: `since` is not a cursor this account's feed gave: another "
+                "account's or server's, altered, or ahead of every cursor given so far (the "
+                "server was restored to an earlier state). Drop the synced copy, keep the "
                 "writes not yet sent, and sync again without `since`."
             ),
         },
@@ -83,7 +85,7 @@ class SyncView(APIView):
         since = query.get("since")
         page = selectors.sync_changes_for_patient(
             patient=patient,
-            since=decode_sync_cursor(since) if since is not None else 0,
+            since=decode_sync_cursor(since, patient_id=patient.pk) if since is not None else 0,
             limit=query["limit"],
         )
         sealer = sealer_for(patient)
@@ -120,7 +122,7 @@ class SyncView(APIView):
             )
         body = {
             "changes": changes,
-            "cursor": encode_sync_cursor(page.last_change),
+            "cursor": encode_sync_cursor(page.last_change, patient_id=patient.pk),
             "has_more": page.has_more,
             "local_notifications": not push_capable(patient),
         }
