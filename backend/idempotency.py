@@ -9,7 +9,9 @@ first result again (its status, and the created resource as it is now), marked
 first is still running waits for it (`IDEMPOTENCY_WAIT_SECONDS`) and then answers its
 result; past the wait, 409 `idempotency_key_in_use` with `Retry-After`. A key answers for
 `IDEMPOTENCY_KEY_TTL_HOURS` (24); then it is free again. Only a success is remembered: a
-refused request (4xx) leaves the key free for the corrected one.
+refused request (4xx) leaves the key free for the corrected one. (Creates that repeat by
+client id, sessions, entries, measures and prompt answers, take the key as that id
+instead, `derived_id`: there it never expires; `IDEMPOTENCY_KEY_AS_ID_PARAMETER`.)
 
 What is stored (`backend.models.IdempotencyKey`): keyed digests (HMAC-SHA256 under a key
 derived from SECRET_KEY) of the key and of the request, the status, and the type and id
@@ -64,6 +66,23 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
         "`idempotency_key_reused`; while the first is still running, it waits for it, "
         "then 409 `idempotency_key_in_use`. Keys are per account and operation and answer "
         "for 24 hours."
+    ),
+)
+
+IDEMPOTENCY_KEY_AS_ID_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "A unique value of your choosing for this create (a random UUID), sent again "
+        'unchanged with every retry of it, quoted or not (`"8e03978e-..."`): up to 255 '
+        "printable ASCII characters. Without a client id in the body, the key stands for "
+        "one: the id is made from your account, this operation and the key, so the key "
+        "never expires. The same key with the same request answers the first result "
+        "(header `Idempotent-Replayed: true`), the record as it is now; with another "
+        "request, 409 `idempotency_key_reused`, however much later. Use a new key for each "
+        "new record. With a client id in the body, the key is not used."
     ),
 )
 

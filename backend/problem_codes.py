@@ -87,6 +87,11 @@ class ProblemCode(enum.StrEnum):
     PRECONDITION_FAILED = "precondition_failed", "The If-Match precondition did not hold."
     VERSION_CONFLICT = "version_conflict", "It changed since your version: see `current`."
     SEALED_VALUE_UNREADABLE = "sealed_value_unreadable", "A stored record could not be opened."
+    RESYNC_REQUIRED = (
+        "resync_required",
+        "The sync cursor is not one this account's feed gave (another account's, altered, or "
+        "ahead of all it gave: a restored server): drop the synced copy, sync without `since`.",
+    )
 
     # Treatment courses
     COURSE_ACTIVE = "course_active", "You have an active course: end it before starting another."

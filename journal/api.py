@@ -35,7 +35,7 @@ from backend.accounts.permissions import IsPatient
 from backend.api import PROBLEM, problem_openapi, problem_with_current, request_patient
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError, problem
 from backend.idempotency import (
-    IDEMPOTENCY_KEY_PARAMETER,
+    IDEMPOTENCY_KEY_AS_ID_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
     REPLAYED_HEADER,
     derived_id,
@@ -521,7 +521,7 @@ def create_schema(
 ) -> Callable[[ViewMethod], ViewMethod]:
     return extend_schema(
         tags=[tag],
-        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
+        parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_AS_ID_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
         responses={
             201: OpenApiResponse(record, description="Created."),
             200: OpenApiResponse(record, description="A repeated create."),

@@ -39,6 +39,7 @@ from backend.api import (
 )
 from backend.errors import ProblemError
 from backend.idempotency import (
+    IDEMPOTENCY_KEY_AS_ID_PARAMETER,
     IDEMPOTENCY_KEY_PARAMETER,
     IDEMPOTENT_REPLAYED_HEADER,
     REPLAYED_HEADER,
@@ -325,14 +326,16 @@ def prompt_action_schema(
     *,
     request: Any = None,
     examples: list[OpenApiExample] | None = None,
+    key: OpenApiParameter = IDEMPOTENCY_KEY_PARAMETER,
 ) -> Callable[[Documented], Documented]:
-    """The schema of an action on one prompt: taken under an Idempotency-Key, 404 for a
-    prompt not the patient's, 409 (with the prompt in `current`) for one in the wrong state."""
+    """The schema of an action on one prompt: taken under an Idempotency-Key (`key`: how
+    long it answers), 404 for a prompt not the patient's, 409 (with the prompt in
+    `current`) for one in the wrong state."""
     return extend_schema(
         tags=["prompts"],
         operation_id=operation_id,
         summary=summary,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
+        parameters=[key, IDEMPOTENT_REPLAYED_HEADER],
         description=description,
         request=request,
         responses={200: ok, (404, PROBLEM): RESPONSE_404, (409, PROBLEM): RESPONSE_409_TRANSITION},
@@ -516,6 +519,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
                 request_only=True,
             ),
         ],
+        key=IDEMPOTENCY_KEY_AS_ID_PARAMETER,
     )
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
         patient = request_patient(request)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -43,12 +44,16 @@ class JournalExport:
 
 def journal_export_for_patient(*, patient: User, sealer: Sealer) -> JournalExport:
     """The patient's live sessions, entries (opened) and measures, oldest first (three
-    queries and the intentions prefetch, whatever the size of the journal)."""
+    queries and the intentions prefetch, whatever the size of the journal).
+
+    Entries come in the order they were written (`written_at`, else their arrival; then
+    arrival): one written offline arrives late, and its arrival would place it after
+    entries written since."""
     sessions = session_queryset_for_patient(patient=patient).order_by("scheduled_start", "id")
     entries = (
         entry_queryset_for_patient(patient=patient)
         .prefetch_related(intention_ids_prefetch())
-        .order_by("created_at", "id")
+        .order_by(Coalesce("written_at", "created_at"), "created_at", "id")
     )
     return JournalExport(
         exported_at=timezone.now(),

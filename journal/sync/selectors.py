@@ -13,6 +13,7 @@ from journal.models import (
     SyncState,
     TreatmentSession,
 )
+from journal.sync.cursor import resync_required
 from journal.sync.sources import SourceChange, sync_sources
 
 
@@ -49,10 +50,19 @@ def sync_changes_for_patient(*, patient: User, since: int, limit: int) -> SyncPa
     to it, across the tables, can never pass over a change that is still to commit. (Two
     plain queries without that bound could: the second may see a later commit the first
     did not.)
+
+    A `since` past the committed counter is no cursor this feed gave the patient (the
+    counter only grows, and every cursor is at most its value when it was given): the
+    database was restored to an earlier state, or failed over to a replica that lacked the
+    last commits. The changes up to the counter would never come, so it answers 410
+    `resync_required` rather than an empty page. (A cursor of another account, or of a
+    server with another SECRET_KEY, is refused before, by its tag: `journal.sync.cursor`.)
     """
     committed = (
         SyncState.objects.filter(patient=patient).values_list("last_change", flat=True).first()
     ) or 0
+    if since > committed:
+        raise resync_required()
     window = {"patient": patient, "change__gt": since, "change__lte": committed}
     sessions = list(TreatmentSession.objects.filter(**window).order_by("change")[: limit + 1])
     entries = list(

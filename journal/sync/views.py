@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
-from backend.api import request_patient
+from backend.api import PROBLEM, problem_openapi, request_patient
 from backend.query import query_names
 from backend.serializers import StrictSerializer
 from journal.api import validated_query
@@ -40,7 +40,9 @@ class SyncView(APIView):
         since = serializers.CharField(
             required=False,
             max_length=64,
-            help_text="The `cursor` of your last sync; leave out for everything.",
+            help_text=(
+                "The `cursor` of your last sync, with the same account; leave out for everything."
+            ),
         )
         limit = serializers.IntegerField(
             required=False,
@@ -63,10 +65,19 @@ class SyncView(APIView):
             "bookkeeping. "
             "Store `cursor` and send it as `since` next time; while `has_more` is true, "
             "ask again at once. A change that is still being saved is never passed over: "
-            "changes are reported only once every earlier one has been saved."
+            "changes are reported only once every earlier one has been saved. A cursor "
+            "this account's feed did not give answers 410 `resync_required`."
         ),
         parameters=[QuerySerializer],
-        responses={200: OpenApiResponse(SyncPageSerializer, description="A page of changes.")},
+        responses={
+            200: OpenApiResponse(SyncPageSerializer, description="A page of changes."),
+            (410, PROBLEM): problem_openapi(
+                "`resync_required`: `since` is not a cursor this account's feed gave: another "
+                "account's or server's, altered, or ahead of every cursor given so far (the "
+                "server was restored to an earlier state). Drop the synced copy, keep the "
+                "writes not yet sent, and sync again without `since`."
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         patient = request_patient(request)
@@ -74,7 +85,7 @@ class SyncView(APIView):
         since = query.get("since")
         page = selectors.sync_changes_for_patient(
             patient=patient,
-            since=decode_sync_cursor(since) if since is not None else 0,
+            since=decode_sync_cursor(since, patient_id=patient.pk) if since is not None else 0,
             limit=query["limit"],
         )
         sealer = sealer_for(patient)
@@ -111,7 +122,7 @@ class SyncView(APIView):
             )
         body = {
             "changes": changes,
-            "cursor": encode_sync_cursor(page.last_change),
+            "cursor": encode_sync_cursor(page.last_change, patient_id=patient.pk),
             "has_more": page.has_more,
             "local_notifications": not push_capable(patient),
         }

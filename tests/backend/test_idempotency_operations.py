@@ -363,3 +363,47 @@ def test_the_database_keeps_neither_the_key_nor_what_was_sent(operation) -> None
     assert KEY.replace("-", "") not in dump
     for text in _strings(request.body):
         assert text not in dump
+
+
+KEY_IS_THE_ID = [
+    operation
+    for operation in OPERATIONS
+    if operation.name.split(" ")[0]
+    in {"sessions_create", "entries_create", "measures_create", "prompts_complete"}
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", KEY_IS_THE_ID, ids=lambda op: op.name)
+def test_a_key_that_stands_for_a_client_id_never_expires(operation) -> None:
+    """As the schema says of these creates: the key is the record's id, so it answers the
+    same long after the 24 hours of a stored key (whose purge does not touch it)."""
+    user = _account(operation.role)
+    request = operation.make(user)
+    first = _post(user, request)
+
+    with time_machine.travel(NOW + dt.timedelta(days=30), tick=False):
+        again = _post(user, request)
+        other = _post(user, request, body=request.other_body)
+
+    assert again.status_code == operation.repeat_status, again.content
+    assert again.json()["id"] == first.json()["id"]
+    assert other.status_code == 409, other.content
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("make", "path"), [(_entry, "entries"), (_session, "sessions")])
+def test_the_key_of_a_deleted_record_still_answers_409(make, path) -> None:
+    user = make_patient()
+    request = make(user)
+    made = _post(user, request).json()
+    deleted = signed_in(user).delete(f"/api/v1/{path}/{made['id']}/", headers={"If-Match": "*"})
+    assert deleted.status_code == 204
+
+    again = _post(user, request)
+
+    assert again.status_code == 409, again.content
+    assert again.json()["code"] == "idempotency_key_reused"
+    assert again.json().get("current") is None

@@ -95,3 +95,24 @@ def test_a_reused_key_types_current_as_the_resource_made(schema) -> None:  # noq
         parts = content["schema"]["allOf"]
         assert parts[1]["properties"]["current"] == {"$ref": f"#/components/schemas/{component}"}
         assert "required" not in parts[1], name
+
+
+# Creates whose key stands for the record's client id (`backend.idempotency.derived_id`):
+# the key is bound to that id for good, not for the 24 hours of a stored key.
+KEY_IS_THE_ID = {"entries_create", "measures_create", "prompts_complete", "sessions_create"}
+
+
+def test_each_key_says_how_long_it_answers(schema) -> None:  # noqa: F811
+    posts = {
+        operation["operationId"]: operation
+        for _, method, operation in operations(schema)
+        if method == "post"
+    }
+
+    for name in WITH_KEY:
+        description = _idempotency_parameter(posts[name])["description"]
+        if name in KEY_IS_THE_ID:
+            assert "24 hours" not in description, name
+            assert "never expires" in description, name
+        else:
+            assert "for 24 hours" in description, name

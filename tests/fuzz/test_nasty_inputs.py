@@ -444,6 +444,11 @@ MALFORMED_SYNC_CURSORS = [
     "c1." + "A" * 33,
     "c1.LTE",
     "c1.OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk",
+    # The current form, c2.<number>.<tag>: refused before its tag is read.
+    "c2.",
+    "c2.MTU.",
+    "c2.LTE." + "A" * 22,
+    "c2.OTk5OTk5OTk5OTk5OTk5OTk5OQ." + "A" * 22,  # 19 nines: past the largest number
 ]
 
 

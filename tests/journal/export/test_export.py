@@ -75,6 +75,43 @@ def test_export_markdown_dates_an_entry_by_its_time_of_writing(patient, patient_
     assert f"### Intention: Hope ({written:%Y-%m-%d %H:%M} UTC)" in text
 
 
+def _write_offline_then_online(patient):
+    """An entry written yesterday that arrives now, after one written (and sent) an hour
+    ago; and the same pair on a session. Returns the ids in the order they were written."""
+    patient.created_at = timezone.now() - timedelta(days=30)
+    patient.save(update_fields=["created_at"])
+    session = make_session(patient, scheduled_start=timezone.now() - timedelta(days=2))
+    yesterday = timezone.now() - timedelta(days=1)
+    online = make_entry(patient, title="Sent at once", written_at=timezone.now())
+    offline = make_entry(patient, title="Written offline", written_at=yesterday)
+    later = make_entry(patient, kind="reflection", session_id=session.id, title="Later")
+    earlier = make_entry(
+        patient,
+        kind="reflection",
+        session_id=session.id,
+        title="Earlier",
+        written_at=yesterday - timedelta(hours=1),
+    )
+    return [earlier.id, offline.id, online.id, later.id]
+
+
+def test_export_markdown_orders_entries_by_their_time_of_writing(patient, patient_client) -> None:
+    _write_offline_then_online(patient)
+
+    text = patient_client.get("/api/v1/me/export/?format=markdown").content.decode()
+
+    assert text.index("### Reflection: Earlier") < text.index("### Reflection: Later")
+    assert text.index("### Note: Written offline") < text.index("### Note: Sent at once")
+
+
+def test_export_json_orders_entries_by_their_time_of_writing(patient, patient_client) -> None:
+    written_order = _write_offline_then_online(patient)
+
+    document = patient_client.get("/api/v1/me/export/").json()
+
+    assert [entry["id"] for entry in document["entries"]] == [str(i) for i in written_order]
+
+
 def test_export_rejects_an_unknown_format(patient_client) -> None:
     response = patient_client.get("/api/v1/me/export/?format=pdf")
     assert response.status_code == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import connection, transaction
@@ -12,6 +13,7 @@ from django.db import connection, transaction
 from journal.entries import services
 from journal.keys import sealer_for
 from journal.models import SyncState
+from journal.sync.cursor import encode_sync_cursor
 from tests.conftest import client_for
 from tests.journal.factories import make_entry, make_patient, make_reflections, make_session
 
@@ -128,8 +130,10 @@ def test_sync_from_a_cursor_returns_only_later_changes(patient_client, patient) 
     assert page["changes"][1]["data"]["note"] == "moved"
 
 
-def cursor_for(number) -> str:
-    return "c1." + base64.urlsafe_b64encode(str(number).encode()).decode().rstrip("=")
+def cursor_for(number, patient_id=None) -> str:
+    """A cursor the feed would give the patient (any patient: a malformed one is refused
+    before whose it is)."""
+    return encode_sync_cursor(number, patient_id=patient_id or uuid.uuid4())
 
 
 @pytest.mark.django_db
@@ -140,6 +144,9 @@ def cursor_for(number) -> str:
         "c1.",
         "c1.!!!",
         "c2." + base64.urlsafe_b64encode(b"5").decode(),
+        "c1.MTU",
+        cursor_for(5).rsplit(".", 1)[0],
+        cursor_for(5) + "A",
         "c1." + base64.urlsafe_b64encode(b"abc").decode().rstrip("="),
         "c1." + base64.urlsafe_b64encode(b"-1").decode().rstrip("="),
         cursor_for(2**63),
@@ -285,3 +292,112 @@ def test_tombstones_after_a_cursor_are_reported(patient_client, patient) -> None
     assert [(c["id"], c["deleted"], c["data"]) for c in page["changes"]] == [
         (str(entry.id), True, None)
     ]
+
+
+def counter_of(patient) -> int:
+    return SyncState.objects.get(patient=patient).last_change
+
+
+@pytest.mark.django_db
+def test_a_cursor_ahead_of_the_counter_answers_410_resync_required(patient_client, patient) -> None:
+    """After a restore of the database (or with a cursor from somewhere else) the counter is
+    behind the app's cursor: an empty page would hide every change until it caught up."""
+    make_entry(patient)
+    make_entry(patient)
+    ahead = cursor_for(counter_of(patient) + 1, patient.pk)
+
+    response = patient_client.get(URL, {"since": ahead})
+
+    assert response.status_code == 410, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "resync_required"
+    assert problem["status"] == 410
+    # What the app does next works, and brings everything.
+    assert len(sync(patient_client)["changes"]) == 2
+
+
+@pytest.mark.django_db
+def test_the_last_cursor_given_out_is_not_ahead(patient_client, patient) -> None:
+    make_entry(patient)
+    cursor = sync(patient_client)["cursor"]
+
+    assert sync(patient_client, since=cursor)["changes"] == []
+    assert sync(patient_client, since=cursor_for(counter_of(patient), patient.pk))["changes"] == []
+
+
+@pytest.mark.django_db
+def test_a_new_patient_takes_the_empty_cursor_and_no_other(patient_client, patient) -> None:
+    cursor = sync(patient_client)["cursor"]
+
+    assert sync(patient_client, since=cursor)["changes"] == []
+    response = patient_client.get(URL, {"since": cursor_for(1, patient.pk)})
+    assert response.status_code == 410
+    assert response.json()["code"] == "resync_required"
+
+
+@pytest.mark.django_db
+def test_another_accounts_cursor_ahead_of_this_one_answers_410(patient_client, patient) -> None:
+    other = make_patient(email="other@example.com")
+    for _ in range(3):
+        make_entry(other)
+    make_entry(patient)
+    theirs = sync(client_for(other))["cursor"]
+
+    response = patient_client.get(URL, {"since": theirs})
+
+    assert response.status_code == 410
+    problem = response.json()
+    assert problem["code"] == "resync_required"
+    # It tells nothing of the other account, nor this one's counter.
+    assert str(counter_of(other)) not in problem["detail"]
+    assert set(problem) <= {"type", "title", "status", "detail", "code", "instance", "request_id"}
+
+
+@pytest.mark.django_db
+def test_another_accounts_cursor_behind_this_one_answers_410(patient_client, patient) -> None:
+    """A cursor kept across a switch of account: its number is no position in this
+    account's feed, and a page after it would leave out this account's earlier changes."""
+    other = make_patient(email="other@example.com")
+    make_entry(other)
+    theirs = sync(client_for(other))["cursor"]
+    for _ in range(3):
+        make_entry(patient)
+
+    response = patient_client.get(URL, {"since": theirs})
+
+    assert response.status_code == 410, response.content
+    assert response.json()["code"] == "resync_required"
+    assert len(sync(patient_client)["changes"]) == 3
+
+
+@pytest.mark.django_db
+def test_an_altered_cursor_answers_410(patient_client, patient) -> None:
+    for _ in range(3):
+        make_entry(patient)
+    cursor = sync(patient_client, limit=1)["cursor"]
+    tag = cursor.rsplit(".", 1)[1]
+    altered = "c2." + base64.urlsafe_b64encode(b"2").decode().rstrip("=") + "." + tag
+
+    response = patient_client.get(URL, {"since": altered})
+
+    assert response.status_code == 410
+    assert response.json()["code"] == "resync_required"
+
+
+@pytest.mark.django_db
+def test_a_cursor_made_under_a_retired_secret_key_still_reads(
+    patient_client, patient, settings
+) -> None:
+    make_entry(patient)
+    cursor = sync(patient_client)["cursor"]
+    entry = make_entry(patient)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+
+    assert [c["id"] for c in sync(patient_client, since=cursor)["changes"]] == [str(entry.id)]
+
+    settings.SECRET_KEY_FALLBACKS = []
+    response = patient_client.get(URL, {"since": cursor})
+    assert response.status_code == 410
+    assert response.json()["code"] == "resync_required"
