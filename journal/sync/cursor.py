@@ -31,6 +31,11 @@ _CURSOR_PREFIX = "c2."
 _CURSOR = re.compile(r"c2\.([A-Za-z0-9_-]{1,26})\.([A-Za-z0-9_-]{22})")
 
 
+# A cursor given before cursors were bound to their patient: a position the app did reach,
+# but whose, it cannot tell; it answers 410, so that the app starts again on its own.
+_UNBOUND_CURSOR = re.compile(r"c1\.([A-Za-z0-9_-]{1,32})")
+
+
 _MAX_CHANGE = 2**63 - 1
 
 
@@ -69,16 +74,26 @@ def decode_sync_cursor(cursor: str, *, patient_id: uuid.UUID) -> int:
     bad = ValidationError({"since": ["Not a cursor from this API: send the last `cursor`."]})
     match = _CURSOR.fullmatch(cursor)
     if match is None:
+        unbound = _UNBOUND_CURSOR.fullmatch(cursor)
+        if unbound is not None and _change_number(unbound.group(1)) is not None:
+            raise resync_required()
         raise bad
     body, tag = match.groups()
-    try:
-        text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):
-        raise bad from None
-    if not text.isdigit() or int(text) > _MAX_CHANGE:
+    change = _change_number(body)
+    if change is None:
         raise bad
-    change = int(text)
     secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     if not any(hmac.compare_digest(tag, _tag(patient_id, change, secret)) for secret in secrets):
         raise resync_required()
     return change
+
+
+def _change_number(body: str) -> int | None:
+    """The change number a cursor's body encodes, or None for a body that encodes none."""
+    try:
+        text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        return None
+    if not text.isdigit() or int(text) > _MAX_CHANGE:
+        return None
+    return int(text)

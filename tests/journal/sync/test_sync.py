@@ -144,7 +144,6 @@ def cursor_for(number, patient_id=None) -> str:
         "c1.",
         "c1.!!!",
         "c2." + base64.urlsafe_b64encode(b"5").decode(),
-        "c1.MTU",
         cursor_for(5).rsplit(".", 1)[0],
         cursor_for(5) + "A",
         "c1." + base64.urlsafe_b64encode(b"abc").decode().rstrip("="),
@@ -159,6 +158,16 @@ def test_rejects_a_malformed_cursor(patient_client, since) -> None:
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert "since" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_a_cursor_given_before_cursors_were_bound_answers_410(patient_client) -> None:
+    # "c1.MTU": change 15, from before a cursor named its account. The app holds one from
+    # an earlier build; 410 tells it to start again, as for any cursor not this account's.
+    response = patient_client.get(URL, {"since": "c1.MTU"})
+
+    assert response.status_code == 410
+    assert response.json()["code"] == "resync_required"
 
 
 @pytest.mark.django_db
