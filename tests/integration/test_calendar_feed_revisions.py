@@ -62,7 +62,7 @@ def test_an_edited_reminder_is_a_new_revision_and_then_nothing_moves(feed, dosin
     before = events(read(feed))[session_uid(dosing)]
 
     with time_machine.travel(frozen_now + LATER, tick=False):
-        reminder = PlanReminder.objects.filter(plan__slug="esketamine-course").first()
+        reminder = PlanReminder.objects.filter(plan__slug="esketamine-course").earliest("pk")
         reminder.offset -= dt.timedelta(hours=1)
         reminder.save()
         response = APIClient().get(feed)
@@ -82,7 +82,7 @@ def test_an_edited_reminder_is_a_new_revision_and_then_nothing_moves(feed, dosin
 def test_a_removed_reminder_is_a_new_revision(feed, dosing, frozen_now):
     before = events(read(feed))[session_uid(dosing)]
 
-    PlanReminder.objects.filter(plan__slug="esketamine-course").order_by("offset").last().delete()
+    PlanReminder.objects.filter(plan__slug="esketamine-course").latest("offset").delete()
     after = events(read(feed))[session_uid(dosing)]
 
     assert len(after.walk("VALARM")) == len(before.walk("VALARM")) - 1
