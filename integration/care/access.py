@@ -123,7 +123,10 @@ def therapist_share_for_course(
     """The share, if this therapist may read the course of its dosing session now;
     otherwise NotFound (the same answer as for every other refusal)."""
     share = therapist_share_for_read(therapist=therapist, share_id=share_id, now=now)
-    if share.dosing_session_id is None:  # a course is shown only through its shared session
+    session = share.dosing_session
+    if session is None:  # a course is shown only through its shared session
+        raise _not_found()
+    if session.deleted_at is not None:  # a deleted session is gone for everyone
         raise _not_found()
     return share
 

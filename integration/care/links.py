@@ -222,11 +222,6 @@ def care_link_consent_set(
     request that changes nothing (the same decision under the same text) records nothing.
     404 for a link that is not theirs; 410 `care_link_ended` for an ended one (gone, as
     its GET answers)."""
-    version = (
-        _consent_version_checked(consent_version)
-        if safety_alerts_enabled
-        else current_consent_version()
-    )
     with transaction.atomic():
         link = (
             # Locks the link alone (the consent in force is a nullable join): concurrent
@@ -244,6 +239,12 @@ def care_link_consent_set(
                 ProblemCode.CARE_LINK_ENDED,
                 "This care link has ended; its consent cannot change.",
             )
+        # Checked once the link is known to be theirs and live (404 and 410 come first).
+        version = (
+            _consent_version_checked(consent_version)
+            if safety_alerts_enabled
+            else current_consent_version()
+        )
         in_force = link.safety_alerts_consent
         unchanged = (
             in_force is not None

@@ -235,7 +235,7 @@ class CareLinkDetailView(APIView):
     # Reading and changing consent: the patient of the link. Ending it: either side, the
     # therapist signed in with the second factor.
     def get_permissions(self) -> list[Any]:
-        if self.request.method in ("GET", "PATCH"):
+        if self.request.method in ("GET", "HEAD", "PATCH"):  # HEAD runs the GET view
             return [IsPatient()]
         return [IsAuthenticatedWithSecondFactor()]
 

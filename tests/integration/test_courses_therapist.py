@@ -9,6 +9,7 @@ import pytest
 
 from integration.care import shares
 from integration.models import AccessEvent, CourseSession
+from journal.sessions import services as session_services
 from tests.integration.care_data import expire, make_entry, make_share
 from tests.integration.factories import iv_course, make_session
 
@@ -95,3 +96,15 @@ def test_it_is_read_only(therapist_api, link, course, frozen_now):
     for method in ("post", "put", "patch", "delete"):
         response = getattr(therapist_api, method)(f"/api/v1/therapist/shares/{share.pk}/course/")
         assert response.status_code == 405
+
+
+def test_a_share_whose_dosing_session_was_deleted_reads_no_course(
+    patient, link, therapist_api, course, frozen_now
+):
+    # A deleted session is gone for everyone: the share no longer reaches its course.
+    session = course_session(course, 2).session
+    share = make_share(link, dosing_session=session)
+    session_services.session_delete(patient=patient, session_id=session.pk, expected_versions=None)
+
+    assert read(therapist_api, share).status_code == 404
+    assert not AccessEvent.objects.filter(action="share.course").exists()

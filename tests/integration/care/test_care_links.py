@@ -276,3 +276,13 @@ def test_nobody_else_can_end_a_link(patient, other_patient, therapist):
         unverified.delete(f"/api/v1/care-links/{link.id}/"), 403, "second_factor_required"
     )
     assert CareLink.objects.get(pk=link.pk).ended_at is None
+
+
+def test_a_head_request_is_refused_as_its_get_is(therapist_api, patient_api, patient, therapist):
+    """HEAD runs the GET view: it must meet the GET's permission (the patient's), not the
+    one for ending a link, which lets the link's therapist through."""
+    link = make_link(patient, therapist)
+
+    assert therapist_api.get(f"/api/v1/care-links/{link.id}/").status_code == 403
+    assert therapist_api.head(f"/api/v1/care-links/{link.id}/").status_code == 403
+    assert patient_api.head(f"/api/v1/care-links/{link.id}/").status_code == 200

@@ -248,3 +248,21 @@ def test_the_therapist_sees_the_current_state_not_the_history(patient, therapist
     assert "Consent to safety alerts" in html
     assert "Not given" in html
     assert html.count('class="safety-consent"') == 1
+
+
+def test_a_link_not_theirs_or_ended_answers_404_or_410_whatever_the_consent_version(
+    patient, link
+) -> None:
+    """The link is looked up before the consent text is checked: a stranger's request is
+    404 and one on an ended link 410, not 409 `consent_version_outdated` (showing the
+    current text would lead nowhere)."""
+    stranger = client_of(make_patient(email="ben@example.org"))
+    client = client_of(patient)
+
+    assert consent(stranger, link, True, consent_version="2025-01").status_code == 404
+    client.delete(f"/api/v1/care-links/{link.pk}/")
+    ended = consent(client, link, True, consent_version="2025-01")
+
+    assert ended.status_code == 410
+    assert ended.json()["code"] == "care_link_ended"
+    assert SafetyAlertConsent.objects.filter(care_link=link).count() == 1
