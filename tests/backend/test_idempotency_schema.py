@@ -110,7 +110,9 @@ def test_each_key_says_how_long_it_answers(schema) -> None:  # noqa: F811
     }
 
     for name in WITH_KEY:
-        description = _idempotency_parameter(posts[name])["description"]
+        parameter = _idempotency_parameter(posts[name])
+        assert parameter is not None, name
+        description = parameter["description"]
         if name in KEY_IS_THE_ID:
             assert "24 hours" not in description, name
             assert "never expires" in description, name
