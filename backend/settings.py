@@ -494,6 +494,7 @@ ACCOUNT_ERASURE_HOOKS = [
     "journal.measures.services.measures_erase",
     "integration.delivery.devices.devices_erase",
     "integration.calendar_feed.services.calendar_feed_erase",
+    "integration.care.links.care_links_erase",
 ]
 # A sign-in and its push registration are one device: called with user=, token_digests=,
 # every_sign_in= as sign-ins end, and with user=, token_digests= for the devices list.

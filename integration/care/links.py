@@ -208,6 +208,25 @@ def care_link_end(*, user: User, link_id: uuid.UUID) -> CareLink:
     return link
 
 
+def care_links_erase(*, user: User) -> int:
+    """ACCOUNT_ERASURE_HOOKS: an erased account's live care links end, by the system, so
+    the other side sees the link ended (`ended_by`: system) rather than live with an account
+    that is no more, and every share under them stops being readable (as when a side ends
+    a link); a therapist's invitations not yet redeemed stop working. Returns how many
+    links ended."""
+    now = timezone.now()
+    ended = (
+        access.care_links_of(user=user)
+        .filter(ended_at__isnull=True)
+        .update(ended_at=now, ended_by=CareLinkEndedBy.SYSTEM)
+    )
+    if not user.is_patient:
+        CareInvitation.objects.filter(
+            therapist=user, redeemed_at__isnull=True, expires_at__gt=now
+        ).update(expires_at=now)
+    return ended
+
+
 def care_link_consent_set(
     *,
     patient: User,

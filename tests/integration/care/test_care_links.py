@@ -11,8 +11,11 @@ import time_machine
 from django.utils import timezone
 from rest_framework.throttling import ScopedRateThrottle
 
+from backend.accounts import services as account_services
+from backend.errors import ProblemError
 from integration.care import links
 from integration.models import CareInvitation, CareLink
+from tests.accounts.factories import PASSWORD, PatientFactory, TherapistFactory
 from tests.accounts.helpers import assert_problem, without_request_id
 from tests.integration.care_data import make_entry, make_link, make_share, signed_in
 from tests.integration.factories import make_therapist
@@ -286,3 +289,35 @@ def test_a_head_request_is_refused_as_its_get_is(therapist_api, patient_api, pat
     assert therapist_api.get(f"/api/v1/care-links/{link.id}/").status_code == 403
     assert therapist_api.head(f"/api/v1/care-links/{link.id}/").status_code == 403
     assert patient_api.head(f"/api/v1/care-links/{link.id}/").status_code == 200
+
+
+# Erasure --------------------------------------------------------------------------------
+
+
+def test_an_erased_patients_links_end_by_the_system(therapist_api, therapist) -> None:
+    patient = PatientFactory.create()
+    link = make_link(patient, therapist)
+    share = make_share(link, entries=[make_entry(patient)])
+
+    account_services.user_erase(user=patient, password=PASSWORD)
+
+    link.refresh_from_db()
+    assert (link.ended_by, link.ended_at is not None) == ("system", True)
+    # The therapist no longer lists an account that is no more, nor reads under it.
+    assert therapist_api.get("/api/v1/therapist/patients/").json()["results"] == []
+    assert_problem(therapist_api.get(f"/api/v1/therapist/shares/{share.id}/"), 404, "not_found")
+
+
+def test_an_erased_therapists_links_end_and_their_codes_stop_working(patient_api, patient) -> None:
+    therapist = TherapistFactory.create()
+    link = make_link(patient, therapist)
+    unused_code = links.invitation_create(therapist=therapist).code
+
+    account_services.user_erase(user=therapist, password=PASSWORD)
+
+    (shown,) = patient_api.get("/api/v1/care-links/").json()["results"]
+    assert (shown["id"], shown["is_active"], shown["ended_by"]) == (str(link.id), False, "system")
+    assert_problem(patient_api.get(f"/api/v1/care-links/{link.id}/"), 410, "care_link_ended")
+    # A code handed out before the erasure links to nobody.
+    with pytest.raises(ProblemError):
+        links.invitation_preview(patient=patient, code=unused_code)
