@@ -166,6 +166,27 @@ def test_a_refused_submission_with_item_9_above_0_still_brings_it(patient_client
     assert not Measure.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("item9", "endorsed"),
+    [
+        pytest.param("\u00b2", False, id="superscript-two"),
+        pytest.param("9" * 5000, True, id="5000-nines"),
+    ],
+)
+def test_an_item_9_string_int_cannot_read_is_refused_not_a_server_error(
+    patient_client, item9, endorsed
+) -> None:
+    response = patient_client.post(
+        URL, {"instrument": "phq9", "answers": [1] * 8 + [item9]}, format="json"
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body["errors"]) == {"answers.8"}
+    assert ("safety" in body) is endorsed
+    assert not Measure.objects.exists()
+
+
 def test_a_refused_submission_without_item_9_has_no_block(patient_client) -> None:
     response = patient_client.post(
         URL, {"instrument": "phq9", "answers": [1, 1, 1, 9, 1, 1, 1, 1, 0]}, format="json"
