@@ -77,8 +77,11 @@ class CrisisLine:
             return (
                 f"text {self.keyword} to {self.contact}" if self.keyword else f"text {self.contact}"
             )
-        verb = "call or text" if self.action == CrisisAction.CALL_OR_TEXT else "call"
-        return f"{verb} {self.contact}"
+        if self.action == CrisisAction.CALL_OR_TEXT:
+            if self.keyword:
+                return f"call {self.contact} or text {self.keyword} to {self.contact}"
+            return f"call or text {self.contact}"
+        return f"call {self.contact}"
 
     @property
     def instructions(self) -> str:

@@ -20,6 +20,7 @@ Sources:
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -399,8 +400,10 @@ def needs_safety_response(instrument: str, answers: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
+        # Decimal digits of any script, read without int(): a digit int() cannot read
+        # ("\u00b2") or more digits than it converts would raise, and answer 500.
         value = value.strip()
-        return value.isdigit() and int(value) > 0
+        return value.isdecimal() and any(unicodedata.decimal(digit) > 0 for digit in value)
     return isinstance(value, int | float) and value > 0
 
 

@@ -80,13 +80,19 @@ def not_monitored_notice(*, country: str | None) -> str:
     the emergency number, or plainly their local emergency number."""
     clinic, lines = _lines(country)
     crisis, emergency = _first(lines, CrisisKind.CRISIS_LINE), _first(lines, CrisisKind.EMERGENCY)
-    named = [f"{line.name} ({line.contact})" for line in (clinic, crisis) if line is not None]
+    shown = [line for line in (clinic, crisis) if line is not None]
+    to_call = [
+        f"{line.name} ({line.contact})" for line in shown if line.action != CrisisAction.TEXT
+    ]
+    # A line one can only text is named with how to text it, never as one to call.
+    to_text = [f"{line.reach} ({line.name})" for line in shown if line.action == CrisisAction.TEXT]
+    ways = ([f"call {' or '.join(to_call)}"] if to_call else []) + to_text
     if emergency is not None:
-        reach = f"call {' or '.join(named)}, or {emergency.contact} in an emergency."
-        if not named:
+        reach = f"{' or '.join(ways)}, or {emergency.contact} in an emergency."
+        if not ways:
             reach = f"call {emergency.contact}."
-    elif named:
-        reach = f"call {' or '.join(named)}, or your local emergency number."
+    elif ways:
+        reach = f"{' or '.join(ways)}, or your local emergency number."
     else:
         reach = "call your local emergency number."
     return NOT_MONITORED_LEAD + reach

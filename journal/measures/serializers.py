@@ -146,8 +146,11 @@ class MeasureFilterSerializer(StrictSerializer):
 
 def submitted_safety(data: Any, *, country: str | None) -> dict[str, Any] | None:
     """The safety block for a submission that endorses PHQ-9 item 9, read from the raw
-    body, so that it comes back even when the measure is refused or fails."""
-    if not isinstance(data, Mapping) or data.get("instrument") != Instrument.PHQ9:
+    body, so that it comes back even when the measure is refused or fails. Read liberally,
+    whatever `instrument` says: nine answers whose ninth is above 0 are a PHQ-9's, even
+    one an app mislabels (a GAD-7 has seven, so a valid one never brings the block), and
+    showing crisis resources to someone who did not need them costs little."""
+    if not isinstance(data, Mapping):
         return None
     if not measures_instruments.needs_safety_response(Instrument.PHQ9, data.get("answers")):
         return None

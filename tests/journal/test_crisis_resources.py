@@ -87,6 +87,19 @@ def test_a_line_limited_in_hours_says_so() -> None:
     assert amico.instructions == "Call 02 2327 2327 (10:00-24:00 every day)."
 
 
+def test_the_keyword_of_a_line_one_can_call_or_text_is_in_its_instructions() -> None:
+    # The file allows a keyword on a call-or-text line: texting without it may not reach
+    # the service, so the instructions must say it.
+    data = copy.deepcopy(raw())
+    data["countries"]["US"]["lines"][0].update(keyword="TALK")
+
+    lifeline = parse_crisis_data(data)["US"][0]
+
+    assert lifeline.action == "call_or_text"
+    assert lifeline.reach == "call 988 or text TALK to 988"
+    assert lifeline.instructions == "Call 988 or text TALK to 988, any time, day or night."
+
+
 def _broken(change) -> dict[str, Any]:
     data = copy.deepcopy(raw())
     change(data["countries"]["DE"]["lines"][0])

@@ -60,6 +60,45 @@ def test_the_notice_names_the_clinics_after_hours_line_first(settings) -> None:
     )
 
 
+TEXT_ONLY_FILE = """
+[countries.US]
+[[countries.US.lines]]
+kind = "crisis_line"
+name = "Crisis Text Line"
+action = "text"
+contact = "741741"
+keyword = "HOME"
+source = "https://www.crisistextline.org/"
+checked = 2026-12-07
+
+[[countries.US.lines]]
+kind = "emergency"
+name = "Emergency services"
+action = "call"
+contact = "911"
+source = "https://www.911.gov/"
+checked = 2026-12-07
+"""
+
+
+def test_a_crisis_line_one_can_only_text_is_not_named_as_one_to_call(settings, tmp_path) -> None:
+    # A deployment's own file may give a country no line to call but a text line.
+    path = tmp_path / "crisis.toml"
+    path.write_text(TEXT_ONLY_FILE, encoding="utf-8")
+    settings.CRISIS_RESOURCES_FILE = str(path)
+    settings.CLINIC_AFTER_HOURS_NUMBER = "+1 555 0100"
+    settings.CLINIC_AFTER_HOURS_NAME = "Your clinic"
+
+    assert not_monitored_notice(country="US") == LEAD + (
+        "call Your clinic (+1 555 0100) or text HOME to 741741 (Crisis Text Line), or 911 "
+        "in an emergency."
+    )
+    settings.CLINIC_AFTER_HOURS_NUMBER = ""
+    assert not_monitored_notice(country="US") == LEAD + (
+        "text HOME to 741741 (Crisis Text Line), or 911 in an emergency."
+    )
+
+
 def assert_each_carries_the_notice(*responses) -> None:
     """Each succeeded and carries the notice of a patient who gave no country."""
     for response in responses:

@@ -389,6 +389,19 @@ def test_bad_answers_are_refused_item_by_item_and_leave_the_prompt_open(
     assert not Measure.objects.filter(patient=patient).exists()
 
 
+def test_an_item_9_string_int_cannot_read_is_refused_with_the_block_not_a_500(
+    patient, patient_client, past
+) -> None:
+    prompt = measure_prompt(patient, past)
+
+    response = complete(patient_client, prompt, {"answers": [1] * 8 + ["9" * 5000]})
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"answers.8"}
+    assert response.json()["safety"]["reason"] == "phq9_item9"
+    assert Prompt.objects.get(pk=prompt.pk).status == PromptStatus.SENT
+
+
 def test_an_entry_and_answers_together_are_refused(patient, patient_client, past) -> None:
     prompt = measure_prompt(patient, past)
 

@@ -166,6 +166,59 @@ def test_a_refused_submission_with_item_9_above_0_still_brings_it(patient_client
     assert not Measure.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("item9", "endorsed"),
+    [
+        pytest.param("\u00b2", False, id="superscript-two"),
+        pytest.param("9" * 5000, True, id="5000-nines"),
+    ],
+)
+def test_an_item_9_string_int_cannot_read_is_refused_not_a_server_error(
+    patient_client, item9, endorsed
+) -> None:
+    response = patient_client.post(
+        URL, {"instrument": "phq9", "answers": [1] * 8 + [item9]}, format="json"
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body["errors"]) == {"answers.8"}
+    assert ("safety" in body) is endorsed
+    assert not Measure.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "instrument",
+    [
+        pytest.param(None, id="no-instrument"),
+        pytest.param("PHQ9", id="PHQ9"),
+        pytest.param("phq-9", id="phq-9"),
+        pytest.param("gad7", id="gad7-with-nine-answers"),
+    ],
+)
+def test_nine_answers_endorsing_item_9_bring_the_block_whatever_the_instrument_says(
+    patient_client, instrument
+) -> None:
+    # A PHQ-9 an app mislabels is refused, but its answers still endorse item 9: read
+    # liberally, as the prompt answers are.
+    body = {"answers": phq9(2)} | ({} if instrument is None else {"instrument": instrument})
+
+    response = patient_client.post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["safety"]["reason"] == "phq9_item9"
+    assert not Measure.objects.exists()
+
+
+def test_a_refused_gad7_has_no_block(patient_client) -> None:
+    response = patient_client.post(
+        URL, {"instrument": "gad7", "answers": [3, 3, 3, 3, 3, 3, 5]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "safety" not in response.json()
+
+
 def test_a_refused_submission_without_item_9_has_no_block(patient_client) -> None:
     response = patient_client.post(
         URL, {"instrument": "phq9", "answers": [1, 1, 1, 9, 1, 1, 1, 1, 0]}, format="json"

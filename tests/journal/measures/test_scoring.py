@@ -155,6 +155,11 @@ def test_gad7_never_asks_for_a_safety_response(answers: list[int]) -> None:
         (True, True),
         (None, False),
         ("x", False),
+        # Digits int() cannot read must not raise (a 500 on the measure's create).
+        pytest.param("\u00b2", False, id="superscript-two"),
+        pytest.param("\u0662", True, id="arabic-indic-two"),
+        pytest.param("9" * 5000, True, id="5000-nines"),
+        pytest.param("0" * 5000, False, id="5000-zeros"),
     ],
 )
 def test_a_refused_submission_is_read_liberally_for_item_9(item9, expected) -> None:
