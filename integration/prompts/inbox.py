@@ -129,7 +129,9 @@ def prompt_snooze(
     now: dt.datetime | None = None,
 ) -> Prompt:
     """Ask again later: back to `scheduled`, due at `until`, so the dispatcher sends it
-    again. `until` must be in the future and before the prompt expires."""
+    again. `until` must be in the future and before the prompt expires. The push then is a
+    new delivery: its count of claims starts again (PROMPT_MAX_ATTEMPTS counts the claims
+    of one delivery, so earlier ones must not use up its retries or stop its push)."""
     now = now or timezone.now()
     prompt = _prompt_for_patient(patient, prompt_id)
     if not _is_answerable(prompt, now):
@@ -148,6 +150,7 @@ def prompt_snooze(
         snoozed_until=until,
         claim_id=None,
         lease_expires_at=None,
+        attempts=0,
     )
 
 
