@@ -265,6 +265,8 @@ class _Batch:
         patients = {prompt.patient_id for prompt in self.prompts.values()}
         devices = _active_devices(patients)
         badges = inbox_counts(patients, now=now)
+        # The batch's prompts count as on their way, but for those it expires below.
+        expiring = Counter(p.patient_id for p in self.prompts.values() if p.expires_at <= now)
         pushes = []
         for prompt in self.prompts.values():
             if prompt.expires_at <= now:
@@ -274,9 +276,8 @@ class _Batch:
             elif not devices[prompt.patient_id]:
                 self._decided(prompt_outcome(prompt, [], max_attempts=self.max_attempts, now=now))
             else:
-                message = PushMessage(
-                    prompt_id=str(prompt.id), badge=badges.get(prompt.patient_id, 0)
-                )
+                badge = badges.get(prompt.patient_id, 0) - expiring[prompt.patient_id]
+                message = PushMessage(prompt_id=str(prompt.id), badge=badge)
                 self.waiting[prompt.id] = []
                 for device in devices[prompt.patient_id]:
                     provider = provider_for(device.platform)
