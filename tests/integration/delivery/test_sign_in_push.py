@@ -150,6 +150,20 @@ def test_the_same_push_token_from_a_new_sign_in_moves_to_it(anna):
     assert device.sign_in_id == DeviceToken.objects.get(device_name="after a reinstall").digest
 
 
+def test_a_new_push_token_of_a_sign_in_replaces_its_old_one(anna):
+    # The system gave the app a new token (FCM refreshes them, APNs after a restore): the
+    # phone is still one device, pushed to once, under its new token.
+    client, old = phone(anna, 1)
+
+    again = client.post(DEVICES, {"platform": "ios", "token": apns(2)}, format="json")
+
+    assert again.status_code == 201
+    assert not is_active(old)
+    assert old.retired_reason == "replaced"
+    listed = client.get(DEVICES).json()["results"]
+    assert [item["id"] for item in listed] == [again.json()["id"]]
+
+
 def test_the_retirement_rolls_back_with_the_sign_out(anna):
     _, device = phone(anna, 1)
 
