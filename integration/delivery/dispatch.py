@@ -80,6 +80,7 @@ from integration.delivery.outcomes import (
     prompt_outcome,
     prompts_lock,
 )
+from integration.delivery.selectors import signed_in
 from integration.delivery.sending import Answer, Push, Sending
 from integration.models import Device, Prompt, PromptStatus, PushPermission, answerable
 from integration.providers.base import PushMessage, provider_for
@@ -263,7 +264,7 @@ class _Batch:
 
     def _pushes(self, now: datetime) -> list[Push]:
         patients = {prompt.patient_id for prompt in self.prompts.values()}
-        devices = _active_devices(patients)
+        devices = _active_devices(patients, now=now)
         badges = inbox_counts(patients, now=now)
         # The batch's prompts count as on their way, but for those it expires below.
         expiring = Counter(p.patient_id for p in self.prompts.values() if p.expires_at <= now)
@@ -368,13 +369,16 @@ def inbox_counts(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uui
     return dict(rows)
 
 
-def _active_devices(patient_ids: Iterable[uuid.UUID]) -> defaultdict[uuid.UUID, list[Device]]:
+def _active_devices(
+    patient_ids: Iterable[uuid.UUID], *, now: datetime
+) -> defaultdict[uuid.UUID, list[Device]]:
     """Every active device of the batch's patients that may show a push, in one query. A
     device whose notifications are refused gets none: its app reminds from the synced due
-    times (a patient with no other device finds the prompt in the inbox, `inbox`)."""
+    times (a patient with no other device finds the prompt in the inbox, `inbox`); nor
+    does one whose sign-in expired (`selectors.signed_in`)."""
     devices: defaultdict[uuid.UUID, list[Device]] = defaultdict(list)
     for device in (
-        Device.objects.filter(user_id__in=set(patient_ids), is_active=True)
+        Device.objects.filter(signed_in(now), user_id__in=set(patient_ids), is_active=True)
         .exclude(push_permission=PushPermission.REFUSED)
         .order_by("created_at")
     ):
