@@ -152,7 +152,8 @@ def device_register(
     """Register a push destination under a sign-in (`sign_in`, the device token of the
     request): the two are one device, and signing it out retires this registration. The
     same token again answers the existing device (bound to this sign-in now); a token
-    another account registered (a shared or handed-on phone) moves to this one.
+    another account registered (a shared or handed-on phone) moves to this one; a new
+    token from a sign-in replaces the one it registered before.
     `push_permission` (None: unknown, or unchanged on a repeat) is what the phone's system
     lets the app show; a refused device is sent no push."""
     canonical = _canonical_token(platform, token)
@@ -171,9 +172,11 @@ def device_register(
                 fields.append("push_permission")
             if fields:
                 device.save(update_fields=fields)
+            _retire_earlier_of_sign_in(sign_in, keep=device, now=now)
             return Registered(device, is_new=False)
         if device is not None:
             _retire(Device.objects.filter(pk=device.pk), "reassigned", now)
+        _retire_earlier_of_sign_in(sign_in, keep=None, now=now)
         active = Device.objects.filter(user=patient, is_active=True).order_by("-created_at")
         surplus = list(active.values_list("pk", flat=True)[MAX_ACTIVE_DEVICES - 1 :])
         if surplus:
@@ -198,6 +201,20 @@ def device_register(
                 raise
             return Registered(found, is_new=False)
     return Registered(device, is_new=True)
+
+
+def _retire_earlier_of_sign_in(
+    sign_in: DeviceToken | None, *, keep: Device | None, now: dt.datetime
+) -> None:
+    """A sign-in is one device with one push registration: a new token it registers (the
+    system replaced the app's token) replaces the one it registered before, which would
+    otherwise be pushed to as well, and outlive a refused permission sent for the new one."""
+    if sign_in is None:
+        return
+    earlier = Device.objects.filter(sign_in=sign_in)
+    if keep is not None:
+        earlier = earlier.exclude(pk=keep.pk)
+    _retire(earlier, "replaced", now)
 
 
 def device_update(

@@ -80,6 +80,7 @@ from integration.delivery.outcomes import (
     prompt_outcome,
     prompts_lock,
 )
+from integration.delivery.selectors import signed_in
 from integration.delivery.sending import Answer, Push, Sending
 from integration.models import Device, Prompt, PromptStatus, PushPermission, answerable
 from integration.providers.base import PushMessage, provider_for
@@ -263,8 +264,10 @@ class _Batch:
 
     def _pushes(self, now: datetime) -> list[Push]:
         patients = {prompt.patient_id for prompt in self.prompts.values()}
-        devices = _active_devices(patients)
+        devices = _active_devices(patients, now=now)
         badges = inbox_counts(patients, now=now)
+        # The batch's prompts count as on their way, but for those it expires below.
+        expiring = Counter(p.patient_id for p in self.prompts.values() if p.expires_at <= now)
         pushes = []
         for prompt in self.prompts.values():
             if prompt.expires_at <= now:
@@ -274,9 +277,8 @@ class _Batch:
             elif not devices[prompt.patient_id]:
                 self._decided(prompt_outcome(prompt, [], max_attempts=self.max_attempts, now=now))
             else:
-                message = PushMessage(
-                    prompt_id=str(prompt.id), badge=badges.get(prompt.patient_id, 0)
-                )
+                badge = badges.get(prompt.patient_id, 0) - expiring[prompt.patient_id]
+                message = PushMessage(prompt_id=str(prompt.id), badge=badge)
                 self.waiting[prompt.id] = []
                 for device in devices[prompt.patient_id]:
                     provider = provider_for(device.platform)
@@ -367,13 +369,16 @@ def inbox_counts(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uui
     return dict(rows)
 
 
-def _active_devices(patient_ids: Iterable[uuid.UUID]) -> defaultdict[uuid.UUID, list[Device]]:
+def _active_devices(
+    patient_ids: Iterable[uuid.UUID], *, now: datetime
+) -> defaultdict[uuid.UUID, list[Device]]:
     """Every active device of the batch's patients that may show a push, in one query. A
     device whose notifications are refused gets none: its app reminds from the synced due
-    times (a patient with no other device finds the prompt in the inbox, `inbox`)."""
+    times (a patient with no other device finds the prompt in the inbox, `inbox`); nor
+    does one whose sign-in expired (`selectors.signed_in`)."""
     devices: defaultdict[uuid.UUID, list[Device]] = defaultdict(list)
     for device in (
-        Device.objects.filter(user_id__in=set(patient_ids), is_active=True)
+        Device.objects.filter(signed_in(now), user_id__in=set(patient_ids), is_active=True)
         .exclude(push_permission=PushPermission.REFUSED)
         .order_by("created_at")
     ):

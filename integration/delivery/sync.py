@@ -15,6 +15,7 @@ import uuid
 
 from django.utils import timezone
 
+from integration.delivery.selectors import signed_in
 from integration.delivery.sending import Push, Sending
 from integration.models import Device, Platform
 from integration.providers.base import Outcome, PushMessage, provider_for
@@ -29,7 +30,10 @@ def patient_sync_push(*, patient_id: str) -> int:
     """Send the silent sync push to the patient's active phones; returns how many took it."""
     devices = list(
         Device.objects.filter(
-            user_id=uuid.UUID(str(patient_id)), is_active=True, platform__in=SILENT_PLATFORMS
+            signed_in(timezone.now()),
+            user_id=uuid.UUID(str(patient_id)),
+            is_active=True,
+            platform__in=SILENT_PLATFORMS,
         )
     )
     if not devices:

@@ -129,7 +129,9 @@ def prompt_snooze(
     now: dt.datetime | None = None,
 ) -> Prompt:
     """Ask again later: back to `scheduled`, due at `until`, so the dispatcher sends it
-    again. `until` must be in the future and before the prompt expires."""
+    again. `until` must be in the future and before the prompt expires. The push then is a
+    new delivery: its count of claims starts again (PROMPT_MAX_ATTEMPTS counts the claims
+    of one delivery, so earlier ones must not use up its retries or stop its push)."""
     now = now or timezone.now()
     prompt = _prompt_for_patient(patient, prompt_id)
     if not _is_answerable(prompt, now):
@@ -148,6 +150,7 @@ def prompt_snooze(
         snoozed_until=until,
         claim_id=None,
         lease_expires_at=None,
+        attempts=0,
     )
 
 
@@ -188,9 +191,11 @@ def _not_yet_due(prompt: Prompt, written: dt.datetime, now: dt.datetime) -> bool
     return prompt.status == PromptStatus.SCHEDULED and prompt.due_at > max(written, now)
 
 
-def _answer(prompt: Prompt, now: dt.datetime, **answer: Any) -> bool:
+def _answer(prompt: Prompt, now: dt.datetime, written: dt.datetime, **answer: Any) -> bool:
     """Complete the prompt with its answer while it is answerable (compare-and-swap), and
-    say whether it was. An answer that arrives after the prompt closed (it expired, was
+    say whether it was: answerable now, or when the answer was written by the device's
+    clock (a phone a few minutes ahead shows a prompt due by its clock, as
+    `_not_yet_due` allows). An answer that arrives after the prompt closed (it expired, was
     cancelled or skipped, or was answered on another device while the phone was offline)
     is kept all the same: the caller has written it in this transaction, and it is linked
     to the prompt as a late answer when the prompt has none; the prompt keeps its state."""
@@ -198,7 +203,7 @@ def _answer(prompt: Prompt, now: dt.datetime, **answer: Any) -> bool:
     answer["change"] = prompt_changes_take([(prompt.pk, prompt.patient_id)])[prompt.pk]
     completed = (
         Prompt.objects.filter(pk=prompt.pk, patient_id=prompt.patient_id)
-        .filter(_answerable(now))
+        .filter(_answerable(max(written, now)))
         .update(status=PromptStatus.COMPLETED, completed_at=now, **answer)
     )
     if completed == 1:
@@ -250,7 +255,7 @@ def prompt_complete(
             mood=mood,
             written_at=written_at,
         )
-        is_completed = _answer(prompt, now, entry=created.record)
+        is_completed = _answer(prompt, now, written, entry=created.record)
     prompt.refresh_from_db()
     is_late = not is_completed and not (
         prompt.status == PromptStatus.COMPLETED and prompt.entry_id == created.record.pk
@@ -304,7 +309,7 @@ def prompt_complete_measure(
             session_id=session.pk if session.deleted_at is None else None,
             taken_at=written_at,
         )
-        is_completed = _answer(prompt, now, measure=created.record)
+        is_completed = _answer(prompt, now, written, measure=created.record)
     prompt.refresh_from_db()
     measure = created.record
     if not created.is_new:

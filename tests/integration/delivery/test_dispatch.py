@@ -312,6 +312,19 @@ def test_a_push_carries_the_patients_inbox_count_as_its_badge(push_log):
 
 
 @pytest.mark.django_db
+def test_a_prompt_the_batch_expires_is_not_counted_in_the_badge(push_log):
+    # A prompt claimed past its answer window (a retry that waited too long) is expired by
+    # the batch that pushes the patient's next one: the patient cannot act on it.
+    due, late = make_prompts(2, patients=1)
+    Prompt.objects.filter(pk=late.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    deliver_claimed()
+
+    assert Prompt.objects.get(pk=late.pk).status == PromptStatus.EXPIRED
+    assert {(m.prompt_id, m.badge) for m in counting_provider.MESSAGES} == {(str(due.pk), 1)}
+
+
+@pytest.mark.django_db
 def test_deliver_loads_the_batchs_devices_in_one_query(push_log):
     make_prompts(20, patients=10, tokens=("ok", "ok-2"))
     claims = claim()

@@ -14,9 +14,14 @@ from knox.settings import knox_settings
 
 from backend.accounts import operations, services
 from backend.accounts.models import DeviceToken
-from integration.models import Device
+from integration.delivery import selectors
+from integration.delivery.dispatch import prompts_claim_due, prompts_deliver
+from integration.delivery.sync import patient_sync_push
+from integration.models import Device, Prompt
 from tests.accounts.factories import PASSWORD, PatientFactory, issue_token
 from tests.accounts.helpers import assert_problem, authorized
+from tests.integration.counting_provider import read_log
+from tests.integration.delivery_data import make_prompts
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +133,30 @@ def test_an_expired_sign_in_retires_its_push(anna, settings):
     assert not is_active(device)
 
 
+def test_a_phone_whose_sign_in_expired_unused_is_pushed_nothing(anna, settings, push_log):
+    # A phone put away: its sign-in expires without it ever asking again, while the
+    # patient goes on with another phone.
+    _, put_away = phone(anna, 1)
+    _, in_use = phone(anna, 2)
+    DeviceToken.objects.filter(pk=put_away.sign_in_id).update(
+        expiry=timezone.now() - timedelta(minutes=1)
+    )
+    prompt = make_prompts(1, patients=1, tokens=())[0]
+    Prompt.objects.filter(pk=prompt.pk).update(patient=anna)
+
+    claims = prompts_claim_due(now=timezone.now(), batch_size=10, lease=timedelta(minutes=2))
+    prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
+    synced = patient_sync_push(patient_id=str(anna.pk))
+
+    assert [push.device_id for push in read_log(push_log)] == [str(in_use.pk)] * 2
+    assert synced == 1
+    assert selectors.patient_is_push_capable(patient=anna)
+    DeviceToken.objects.filter(pk=in_use.sign_in_id).update(
+        expiry=timezone.now() - timedelta(minutes=1)
+    )
+    assert not selectors.patient_is_push_capable(patient=anna)
+
+
 def test_a_sign_in_beyond_the_limit_retires_the_pushes_of_the_sign_ins_it_replaces(anna):
     _, oldest = phone(anna, 1)
     for number in range(knox_settings.TOKEN_LIMIT_PER_USER - 1):
@@ -148,6 +177,20 @@ def test_the_same_push_token_from_a_new_sign_in_moves_to_it(anna):
 
     assert is_active(device)
     assert device.sign_in_id == DeviceToken.objects.get(device_name="after a reinstall").digest
+
+
+def test_a_new_push_token_of_a_sign_in_replaces_its_old_one(anna):
+    # The system gave the app a new token (FCM refreshes them, APNs after a restore): the
+    # phone is still one device, pushed to once, under its new token.
+    client, old = phone(anna, 1)
+
+    again = client.post(DEVICES, {"platform": "ios", "token": apns(2)}, format="json")
+
+    assert again.status_code == 201
+    assert not is_active(old)
+    assert old.retired_reason == "replaced"
+    listed = client.get(DEVICES).json()["results"]
+    assert [item["id"] for item in listed] == [again.json()["id"]]
 
 
 def test_the_retirement_rolls_back_with_the_sign_out(anna):

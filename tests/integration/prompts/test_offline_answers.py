@@ -131,3 +131,29 @@ def test_a_prompt_not_yet_due_refuses_an_answer_with_its_current_state(
     assert (response.status_code, response.json()["code"]) == (409, "invalid_transition")
     assert response.json()["current"]["status"] == "scheduled"
     assert not Entry.objects.filter(patient=patient).exists()
+
+
+def test_an_answer_from_a_phone_whose_clock_runs_ahead_completes_the_prompt(
+    patient, patient_client
+) -> None:
+    # Given a prompt due in two minutes by the server's clock, which a phone three minutes
+    # ahead already shows (it reminds from the synced due time).
+    session = make_session(patient, NOW - D, keep_prompts=False)
+    prompt = make_prompt(
+        patient,
+        session,
+        exercise_slug="body-scan",
+        status="scheduled",
+        due_at=NOW + 2 * dt.timedelta(minutes=1),
+    )
+
+    # When the patient answers it at once, by the phone's clock.
+    written = (NOW + 3 * dt.timedelta(minutes=1)).isoformat()
+    response = complete(patient_client, prompt, {"body": "Calm.", "written_at": written})
+
+    # Then the prompt is completed: not left scheduled (to be pushed and shown again)
+    # with an answer called late.
+    assert response.status_code == 200, response.json()
+    assert (response.json()["status"], response.json()["late"]) == ("completed", False)
+    stored = Prompt.objects.get(pk=prompt.pk)
+    assert (stored.status, stored.answered_late_at) == (PromptStatus.COMPLETED, None)
