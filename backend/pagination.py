@@ -5,10 +5,15 @@ Cursors stay stable while rows are added (no page counting, no skipped or repeat
 a patient writes while scrolling). Each list names its ordering, ending with a unique column,
 so two rows never tie. A bad `cursor` or `limit` is a bad parameter: a 400 naming it.
 
-A cursor is signed (an HMAC of its position and the list's path, keyed from SECRET_KEY):
-only one this API made for this list is read. Without it, a hand-made cursor on a list
-ordered by text (a slug) names a position like any other and answers an empty or shifted
-page where the client sent a mistake.
+A cursor is sealed: its position (the value of the list's first ordering column on the
+page's edge: a patient's name on the therapist's patient list, a time on others) is
+encrypted with AES-256-GCM under a key derived from SECRET_KEY, the list's path bound in as
+associated data. A URL travels to access logs, proxies, browser history and error reports,
+so it carries no readable position; padding to a multiple of 64 bytes hides a name's
+length. Only a cursor this API made for this list opens: a hand-made one on a list ordered
+by text would name a position like any other and answer an empty or shifted page where the
+client sent a mistake. The nonce is derived from the sealed text (an HMAC), so the same
+position on the same list gives the same link.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -49,17 +57,48 @@ def _bad_limit() -> ValidationError:
     return ValidationError({"limit": [f"Give a whole number from 1 to {MAX_PAGE_SIZE}."]})
 
 
-def _cursor_signature(path: str, querystring: str) -> str:
-    key = hashlib.sha256(b"afterglow.cursor|" + settings.SECRET_KEY.encode()).digest()
-    message = f"{path}|{querystring}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+# A sealed cursor: nonce, then ciphertext and tag, in unpadded URL-safe base64.
+_NONCE_BYTES = 12
+_PAD_BYTES = 64
+_MAX_CURSOR_CHARS = 2048
+_CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _is_base64(text: str) -> bool:
+def _cursor_key(purpose: bytes) -> bytes:
+    return hashlib.sha256(
+        b"afterglow.cursor." + purpose + b"|" + settings.SECRET_KEY.encode()
+    ).digest()
+
+
+def _seal_cursor(path: str, querystring: str) -> str:
+    """The cursor for this position on this list: opaque, and only this list opens it."""
+    text = querystring.encode("ascii")  # urlencode's output: never a NUL
+    text += b"\0" * (_PAD_BYTES - len(text) % _PAD_BYTES)
+    nonce = hmac.new(_cursor_key(b"nonce"), path.encode() + b"|" + text, hashlib.sha256)
+    iv = nonce.digest()[:_NONCE_BYTES]
+    sealed = iv + AESGCM(_cursor_key(b"seal")).encrypt(iv, text, path.encode())
+    return base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
+
+
+def _open_cursor(path: str, cursor: str) -> str | None:
+    """The position's query string, or None for anything this list did not seal."""
+    if len(cursor) > _MAX_CURSOR_CHARS or not _CURSOR_TEXT.fullmatch(cursor):
+        return None
     try:
-        return bool(text) and bool(base64.b64decode(text.encode("ascii"), validate=True))
-    except (binascii.Error, UnicodeEncodeError):
-        return False
+        sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    iv, body = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+    if len(iv) < _NONCE_BYTES:
+        return None
+    try:
+        text = AESGCM(_cursor_key(b"seal")).decrypt(iv, body, path.encode())
+    except InvalidTag:
+        return None
+    try:
+        return text.rstrip(b"\0").decode("ascii")
+    except UnicodeDecodeError:
+        return None
 
 
 class ApiCursorPagination(CursorPagination):
@@ -87,33 +126,29 @@ class ApiCursorPagination(CursorPagination):
             tokens["r"] = "1"
         if cursor.position is not None:
             tokens["p"] = str(cursor.position)
-        querystring = urlencode(tokens)
-        signed = urlencode({**tokens, "s": _cursor_signature(self._path, querystring)})
-        encoded = base64.b64encode(signed.encode("ascii")).decode("ascii")
+        encoded = _seal_cursor(self._path, urlencode(tokens))
         return str(replace_query_param(str(self.base_url), self.cursor_query_param, encoded))
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         # DRF answers a bad cursor with 404; it is a bad parameter, so a 400 on `cursor`.
-        # "%%%" or a cursor not signed for this list is refused the same way.
-        self._path = str(request.path)  # the list the links are signed for
+        # "%%%" or a cursor not sealed for this list is refused the same way.
+        self._path = str(request.path)  # the list the links are sealed for
         encoded = request.query_params.get(self.cursor_query_param)
         if encoded is None:
             return None
-        if not _is_base64(encoded):
+        text = _open_cursor(self._path, encoded)
+        if text is None:
             raise _bad_cursor()
         try:
-            text = base64.b64decode(encoded.encode("ascii")).decode("ascii")
             tokens = {
                 name: values[0]
                 for name, values in parse_qs(
-                    text, keep_blank_values=True, strict_parsing=True
+                    text, keep_blank_values=True, strict_parsing=bool(text)
                 ).items()
             }
-        except (UnicodeDecodeError, ValueError):
+        except ValueError:
             raise _bad_cursor() from None
-        signature = tokens.pop("s", "")
-        expected = _cursor_signature(request.path, urlencode(tokens))
-        if not hmac.compare_digest(signature, expected) or set(tokens) - {"o", "r", "p"}:
+        if set(tokens) - {"o", "r", "p"}:
             raise _bad_cursor()
         offset = tokens.get("o", "0")
         if not offset.isascii() or not offset.isdigit() or int(offset) > self.offset_cutoff:

@@ -62,9 +62,7 @@ def _walk(client, limit: int) -> tuple[list[str], list[str]]:
     return ids, links
 
 
-def test_page_links_carry_no_patient_name_in_any_decodable_form(
-    therapist_api, therapist
-) -> None:
+def test_page_links_carry_no_patient_name_in_any_decodable_form(therapist_api, therapist) -> None:
     patients = _link_patients(therapist, NAMES)
 
     ids, links = _walk(therapist_api, limit=1)
