@@ -7,7 +7,8 @@ One definition each; views in every app import them from here.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from copy import deepcopy
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import DeviceToken, User
 from backend.errors import PROBLEM_CONTENT_TYPE, ProblemError
+from backend.openapi import problem_description
 from backend.pagination import (
     PAGE_PARAMETERS,
     PAGE_QUERY_PARAMETERS,
@@ -79,10 +81,11 @@ def request_example(name: str, value: dict[str, Any]) -> OpenApiExample:
     return OpenApiExample(name, value=value, request_only=True)
 
 
-def problem_openapi(description: str) -> OpenApiResponse:
-    """An OpenAPI response that is a problem document, with what it means here."""
+def problem_openapi(description: str, *, problem: str = "Problem") -> OpenApiResponse:
+    """An OpenAPI response that is a problem document, with what it means here (`problem`:
+    the problem component, `ProblemWithSafety` where the answer may carry `safety`)."""
     return OpenApiResponse(
-        response={"$ref": "#/components/schemas/Problem"}, description=description
+        response={"$ref": f"#/components/schemas/{problem}"}, description=description
     )
 
 
@@ -102,6 +105,29 @@ def problem_with_current(
         response={"allOf": [{"$ref": "#/components/schemas/Problem"}, current]},
         description=description,
     )
+
+
+def problems_with_safety(
+    *statuses: int, described: Mapping[int, OpenApiResponse] | None = None
+) -> dict[tuple[int, str], OpenApiResponse]:
+    """The error answers of an operation whose answers may carry the safety block
+    (journal.api.SafetyBlockOnErrorView), each typed as `ProblemWithSafety` so that a
+    generated client keeps `safety`: a status in `described` keeps its description (and
+    `current`), the others take the one every operation has (backend/openapi.py)."""
+    responses: dict[tuple[int, str], OpenApiResponse] = {}
+    for status in statuses:
+        given = (described or {}).get(status)
+        if given is None:
+            response = problem_openapi(problem_description(status), problem="ProblemWithSafety")
+        else:
+            schema = deepcopy(given.response)
+            base = schema["allOf"][0] if "allOf" in schema else schema
+            if base != {"$ref": "#/components/schemas/Problem"}:
+                raise ValueError(f"not a problem response: {schema}")
+            base["$ref"] = "#/components/schemas/ProblemWithSafety"
+            response = OpenApiResponse(response=schema, description=given.description)
+        responses[(status, PROBLEM)] = response
+    return responses
 
 
 RESPONSE_404 = problem_openapi("Not found, or not yours.")

@@ -42,6 +42,23 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     # hides a typed extension such as `current` (tests/clients).
 }
 
+# The problem of an operation that takes answers which may endorse PHQ-9 item 9 (a
+# measure, a prompt answered with one): whatever its status, it carries the crisis
+# resources that submission called for in `safety`, the `Safety` component of the
+# operation's success answer (journal.api.SafetyBlockOnErrorView).
+PROBLEM_WITH_SAFETY_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {
+            "type": "object",
+            "description": "`safety`, present only when the submission endorsed PHQ-9 item 9: "
+            "the crisis resources of your country and a message to show at once, whatever "
+            "the error.",
+            "properties": {"safety": {"$ref": "#/components/schemas/Safety"}},
+        },
+    ],
+}
+
 
 def problem_code_schema() -> dict[str, Any]:
     """The enum of every `code` (backend/problem_codes.py), each with its meaning."""
@@ -75,6 +92,12 @@ _DESCRIPTIONS = {
 }
 
 
+def problem_description(status: int) -> str:
+    """What the error answer of this status, which every operation that can meet it
+    documents, means."""
+    return _DESCRIPTIONS[str(status)]
+
+
 def _problem_response(code: str) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": _DESCRIPTIONS[code],
@@ -98,6 +121,8 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = PROBLEM_SCHEMA
     schemas["ProblemCode"] = problem_code_schema()
+    if "Safety" in schemas:
+        schemas["ProblemWithSafety"] = PROBLEM_WITH_SAFETY_SCHEMA
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method not in {"get", "post", "put", "patch", "delete"}:

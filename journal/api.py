@@ -517,8 +517,13 @@ def list_schema(
 
 
 def create_schema(
-    tag: str, *, record: type[Any], **operation: Any
+    tag: str,
+    *,
+    record: type[Any],
+    problems: Mapping[Any, OpenApiResponse] | None = None,
+    **operation: Any,
 ) -> Callable[[ViewMethod], ViewMethod]:
+    """`problems`: error answers documented otherwise than every operation's."""
     return extend_schema(
         tags=[tag],
         parameters=[ETAG_HEADER, IDEMPOTENCY_KEY_AS_ID_PARAMETER, IDEMPOTENT_REPLAYED_HEADER],
@@ -526,6 +531,7 @@ def create_schema(
             201: OpenApiResponse(record, description="Created."),
             200: OpenApiResponse(record, description="A repeated create."),
             (409, PROBLEM): RESPONSE_409,
+            **(problems or {}),
         },
         **operation,
     )

@@ -35,6 +35,7 @@ from backend.api import (
     input_data,
     list_schema,
     problem_with_current,
+    problems_with_safety,
     request_patient,
 )
 from backend.errors import ProblemError
@@ -327,10 +328,21 @@ def prompt_action_schema(
     request: Any = None,
     examples: list[OpenApiExample] | None = None,
     key: OpenApiParameter = IDEMPOTENCY_KEY_PARAMETER,
+    carries_safety: bool = False,
 ) -> Callable[[Documented], Documented]:
     """The schema of an action on one prompt: taken under an Idempotency-Key (`key`: how
     long it answers), 404 for a prompt not the patient's, 409 (with the prompt in
-    `current`) for one in the wrong state."""
+    `current`) for one in the wrong state (`carries_safety`: its error answers may carry
+    the safety block, SafetyBlockOnErrorView)."""
+    problems = {(404, PROBLEM): RESPONSE_404, (409, PROBLEM): RESPONSE_409_TRANSITION}
+    if carries_safety:
+        problems = problems_with_safety(
+            400,
+            404,
+            409,
+            500,
+            described={404: RESPONSE_404, 409: RESPONSE_409_TRANSITION},
+        )
     return extend_schema(
         tags=["prompts"],
         operation_id=operation_id,
@@ -338,7 +350,7 @@ def prompt_action_schema(
         parameters=[key, IDEMPOTENT_REPLAYED_HEADER],
         description=description,
         request=request,
-        responses={200: ok, (404, PROBLEM): RESPONSE_404, (409, PROBLEM): RESPONSE_409_TRANSITION},
+        responses={200: ok, **problems},
         examples=examples,
     )
 
@@ -520,6 +532,7 @@ class PromptCompleteView(PromptConflictMixin, SafetyBlockOnErrorView):
             ),
         ],
         key=IDEMPOTENCY_KEY_AS_ID_PARAMETER,
+        carries_safety=True,
     )
     def post(self, request: Request, prompt_id: uuid.UUID) -> Response:
         patient = request_patient(request)

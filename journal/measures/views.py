@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.permissions import IsPatient
-from backend.api import request_patient
+from backend.api import problems_with_safety, request_patient
 from backend.pagination import (
     PAGE_PARAMETERS,
     PAGE_QUERY_PARAMETERS,
@@ -27,6 +27,7 @@ from backend.query import query_names
 from backend.serializers import BoundedDateTimeField, EnumField, StrictSerializer
 from journal import instruments as measures_instruments
 from journal.api import (
+    RESPONSE_409,
     RecordList,
     SafetyBlockOnErrorView,
     create_schema,
@@ -141,6 +142,8 @@ class MeasureCollectionView(SafetyBlockOnErrorView):
         ),
         request=InputSerializer,
         record=MeasureCreatedSerializer,
+        # Raised once the body is read, they carry `safety` when it endorsed item 9.
+        problems=problems_with_safety(400, 409, 500, described={409: RESPONSE_409}),
         examples=[
             OpenApiExample("PHQ-9", value=MEASURE_EXAMPLE_PHQ9, request_only=True),
             OpenApiExample(

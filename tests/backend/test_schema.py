@@ -132,5 +132,52 @@ def test_a_conflict_types_its_current_record(schema, operation_id, status, compo
     found = [op for _, _, op in operations(schema) if op["operationId"] == operation_id]
     response = found[0]["responses"][status]["content"]["application/problem+json"]
     parts = response["schema"]["allOf"]
-    assert parts[0] == {"$ref": "#/components/schemas/Problem"}
+    problem = "ProblemWithSafety" if operation_id in SAFETY_ON_ERROR else "Problem"
+    assert parts[0] == {"$ref": f"#/components/schemas/{problem}"}
     assert parts[1]["properties"]["current"] == {"$ref": f"#/components/schemas/{component}"}
+
+
+# The operations that take answers which may endorse PHQ-9 item 9, and the error answers
+# that carry the safety block then (raised once the body is read: not a 401 or a 413).
+SAFETY_ON_ERROR = {
+    "measures_create": ("400", "409", "500"),
+    "prompts_complete": ("400", "404", "409", "500"),
+}
+SAFETY = {"$ref": "#/components/schemas/Safety"}
+
+
+def test_the_problem_with_safety_declares_the_success_answers_safety_block(schema) -> None:
+    parts = schema["components"]["schemas"]["ProblemWithSafety"]["allOf"]
+    assert parts[0] == {"$ref": "#/components/schemas/Problem"}
+    assert parts[1]["properties"]["safety"] == SAFETY
+    assert "safety" not in parts[1].get("required", [])
+    found = {op["operationId"]: op for _, _, op in operations(schema)}
+    for operation_id in SAFETY_ON_ERROR:
+        ok = found[operation_id]["responses"]["200"]["content"]["application/json"]["schema"]
+        record = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[-1]]
+        assert SAFETY in record["properties"]["safety"]["oneOf"], operation_id
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "status"),
+    [(operation_id, status) for operation_id, codes in SAFETY_ON_ERROR.items() for status in codes],
+)
+def test_an_error_answer_that_can_carry_safety_declares_it(schema, operation_id, status) -> None:
+    found = [op for _, _, op in operations(schema) if op["operationId"] == operation_id]
+    response = found[0]["responses"][status]["content"]["application/problem+json"]
+    typed = response["schema"].get("allOf", [response["schema"]])[0]
+    assert typed == {"$ref": "#/components/schemas/ProblemWithSafety"}
+
+
+def test_only_answers_that_can_carry_safety_declare_it(schema) -> None:
+    declaring = {
+        (operation["operationId"], status)
+        for _, _, operation in operations(schema)
+        for status, response in operation["responses"].items()
+        if "ProblemWithSafety" in str(response)
+    }
+    assert declaring == {
+        (operation_id, status)
+        for operation_id, codes in SAFETY_ON_ERROR.items()
+        for status in codes
+    }

@@ -9,6 +9,7 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 
 type Entry = components["schemas"]["Entry"];
+type Safety = components["schemas"]["Safety"];
 
 const baseUrl = process.env.AFTERGLOW_URL ?? "";
 const email = "tessa@example.org";
@@ -108,6 +109,19 @@ async function main(): Promise<void> {
   }
   const current: Entry = stale.error.current;
 
+  // A PHQ-9 refused (item 4 out of range) whose item 9 is above 0: the typed error still
+  // holds the crisis resources, so the app can show them however the submission ended.
+  const refused = await patient.POST("/api/v1/measures/", {
+    body: { instrument: "phq9", answers: [1, 1, 1, 9, 1, 1, 1, 1, 2] },
+  });
+  if (refused.error === undefined || !("safety" in refused.error)) {
+    throw new Error(`a refused PHQ-9 answers ${refused.response.status} without safety`);
+  }
+  const safety: Safety | undefined = refused.error.safety;
+  if (safety === undefined) {
+    throw new Error("the refused PHQ-9 endorsing item 9 carries no safety block");
+  }
+
   const erased = await patient.POST("/api/v1/me/erase/", { body: { password } });
   const again = await api.POST("/api/v1/auth/login/", { body: { email, password } });
 
@@ -123,6 +137,12 @@ async function main(): Promise<void> {
         status: stale.response.status,
         code: stale.error.code,
         current: { id: current.id, version: current.version, body: current.body },
+      },
+      refused_measure: {
+        status: refused.response.status,
+        code: refused.error.code,
+        reason: safety.reason,
+        message: safety.message,
       },
       erased: erased.response.status,
       sign_in_after: again.response.status,

@@ -2,8 +2,9 @@
 TypeScript (openapi-typescript types, openapi-fetch, compiled with `tsc --strict`), drive a
 patient's offline-first flow against a running server without a hand edit: register,
 confirm the e-mailed code, sign in, write an entry offline with the app's own id and time
-of writing, sync, meet a 412 whose `current` decodes as the typed Entry, erase the account,
-and fail to sign in after.
+of writing, sync, meet a 412 whose `current` decodes as the typed Entry, meet a refused
+PHQ-9 whose `safety` decodes as the typed Safety, erase the account, and fail to sign in
+after.
 
 Nothing generated is committed: each run generates from the document as the code makes it
 now. The flow calls only these operations, so that it tests what a generator makes of the
@@ -26,6 +27,8 @@ from types import ModuleType
 
 import pytest
 from django.core.management import call_command
+
+from journal.safety import SAFETY_MESSAGE
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -106,6 +109,7 @@ def test_the_generated_python_client_drives_the_patient_flow(live_server, mail, 
     entries_update = part("api.entries.entries_update")
     entries_delete = part("api.entries.entries_delete")
     sync = part("api.sync.sync")
+    measures_create = part("api.measures.measures_create")
     erase = part("api.me.me_erase")
     me = part("api.me.me_retrieve")
 
@@ -201,6 +205,23 @@ def test_the_generated_python_client_drives_the_patient_flow(live_server, mail, 
     )
     assert current.written_at == written_at
 
+    # A PHQ-9 refused (item 4 out of range) whose item 9 is above 0: the typed problem
+    # still holds the crisis resources, decoded as the success answer's Safety.
+    refused_measure = measures_create.sync_detailed(
+        client=patient,
+        body=models.MeasureCreateRequest(
+            instrument=models.Instrument.PHQ9, answers=[1, 1, 1, 9, 1, 1, 1, 1, 2]
+        ),
+    )
+    assert refused_measure.status_code == 400, refused_measure.content
+    assert type(refused_measure.parsed) is models.ProblemWithSafety
+    assert refused_measure.parsed.code == "validation"
+    safety = refused_measure.parsed.safety
+    assert type(safety) is models.Safety
+    assert (safety.reason, safety.message) == (models.SafetyReason.PHQ9_ITEM9, SAFETY_MESSAGE)
+    # No country set at sign-up: no checked list, so the plain word to call for help.
+    assert safety.fallback
+
     erased = erase.sync_detailed(client=patient, body=models.AccountEraseRequest(password=PASSWORD))
     assert erased.status_code == 204, erased.content
     assert me.sync_detailed(client=patient).status_code == 401
@@ -275,6 +296,12 @@ def test_the_generated_typescript_client_drives_the_patient_flow(
         "status": 412,
         "code": "version_conflict",
         "current": {"id": result["id"], "version": 2, "body": "Calmer than last week. Slept well."},
+    }
+    assert result["refused_measure"] == {
+        "status": 400,
+        "code": "validation",
+        "reason": "phq9_item9",
+        "message": SAFETY_MESSAGE,
     }
     assert (result["erased"], result["sign_in_after"]) == (204, 401)
     assert result["sign_in_after_code"] == "invalid_credentials"

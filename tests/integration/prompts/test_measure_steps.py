@@ -476,6 +476,24 @@ def test_another_patients_measure_prompt_is_not_found(
     assert not Measure.objects.exists()
 
 
+def test_a_refused_answer_endorsing_item_9_carries_the_block_whatever_the_status(
+    patient, other_client, patient_client, past
+) -> None:
+    """The error answers the schema types as ProblemWithSafety (tests/backend/test_schema.py)
+    carry it: a prompt not yours (404), a prompt not yet due (409)."""
+    prompt = measure_prompt(patient, past)
+
+    not_yours = complete(other_client, prompt, {"answers": PHQ9_ITEM9})
+    Prompt.objects.filter(pk=prompt.pk).update(
+        status=PromptStatus.SCHEDULED, due_at=NOW + H, nominal_at=NOW + H
+    )
+    too_early = complete(patient_client, prompt, {"answers": PHQ9_ITEM9})
+
+    assert (not_yours.status_code, not_yours.json()["safety"]["reason"]) == (404, "phq9_item9")
+    assert (too_early.status_code, too_early.json()["safety"]["reason"]) == (409, "phq9_item9")
+    assert not Measure.objects.exists()
+
+
 def test_a_measure_answer_that_arrives_after_the_prompt_expired_is_kept_and_alerts(
     patient, therapist, patient_client, past, alerting, monkeypatch
 ) -> None:

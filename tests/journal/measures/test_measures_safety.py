@@ -139,6 +139,20 @@ def test_a_repeated_create_brings_it_again(patient_client) -> None:
     assert repeat.json()["safety"]["reason"] == "phq9_item9"
 
 
+def test_a_conflicting_create_with_item_9_above_0_still_brings_it(patient_client) -> None:
+    measure_id = str(uuid.uuid4())
+    patient_client.post(
+        URL, {"id": measure_id, "instrument": "phq9", "answers": phq9(0)}, format="json"
+    )
+
+    conflict = patient_client.post(
+        URL, {"id": measure_id, "instrument": "phq9", "answers": phq9(2)}, format="json"
+    )
+
+    assert (conflict.status_code, conflict.json()["code"]) == (409, "id_conflict")
+    assert conflict.json()["safety"]["reason"] == "phq9_item9"
+
+
 def test_crisis_resources_follow_the_patients_country(patient, patient_client) -> None:
     patient.country = "GB"
     patient.save(update_fields=["country"])
