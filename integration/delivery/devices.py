@@ -29,6 +29,7 @@ from integration.models import (
     Platform,
     PushPermission,
 )
+from integration.providers.webpush_hosts import endpoint_url
 
 # Push devices ---------------------------------------------------------------------------
 
@@ -42,6 +43,10 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 # A P-256 public key uncompressed (RFC 8291: 65 bytes) and a 16-byte auth secret.
 _P256DH_BYTES = 65
 _AUTH_BYTES = 16
+WEB_ENDPOINT_REFUSED = (
+    "The subscription's endpoint is not a push service this server sends to (an https URL "
+    "of an allowed push service, in plain characters)."
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,9 @@ def _web_subscription(token: Any) -> str | None:
     endpoint, keys = token.get("endpoint"), token.get("keys")
     if not isinstance(endpoint, str) or len(endpoint) > WEB_ENDPOINT_MAX_CHARS:
         return None
+    if endpoint.startswith("https://") and endpoint_url(endpoint) is None:
+        # The sender would refuse it at every push (the same allow-list and checks).
+        raise invalid_fields({"token": [WEB_ENDPOINT_REFUSED]})
     try:
         URLValidator(schemes=["https"])(endpoint)
     except DjangoValidationError:
