@@ -78,3 +78,16 @@ def test_one_token_registered_twice_by_one_account_at_once_is_one_device(
     assert sorted(answer.status_code for answer in answers) == [200, 201]
     assert answers[0].json()["id"] == answers[1].json()["id"]
     assert Device.objects.filter(user=patient).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_registration_losing_every_race_answers_409_with_retry_after(
+    patient_client, monkeypatch
+) -> None:
+    monkeypatch.setattr(devices, "_register_once", lambda *args: None)
+
+    response = register(patient_client, "ios", APNS)
+
+    assert (response.status_code, response.headers["Retry-After"]) == (409, "1")
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json()["code"] == "conflict"
