@@ -158,7 +158,7 @@ class WebPushProvider:
                         "authorization": self._authorization(origin),
                         "content-encoding": "aes128gcm",
                         "content-type": "application/octet-stream",
-                        "ttl": str(push_ttl()),
+                        "ttl": str(push_ttl(message.expires_at)),
                         "urgency": "high",
                         "topic": _topic(message.collapse_key),
                     },
