@@ -931,3 +931,19 @@ def test_a_dispatched_prompt_push_lives_as_long_as_the_prompt_is_answerable(fcm,
     ttl = body["message"]["android"].get("ttl", "")  # type: ignore[index, union-attr]
     assert ttl.endswith("s")
     assert left - 60 <= int(ttl[:-1]) <= left
+
+
+@pytest.mark.parametrize("odd", ["\x00", "%00", "%0a"])
+def test_webpush_retires_an_endpoint_with_a_control_character_without_a_request(
+    push_service, webpush_provider, odd
+):
+    subscription = json.loads(push_service.subscribe())
+    subscription["endpoint"] += odd
+
+    result = send_now(
+        webpush_provider, a_device(Platform.WEB, json.dumps(subscription)), a_message()
+    )
+
+    # It can never be delivered to: retired like any malformed subscription, not retried.
+    assert result.outcome is Outcome.UNREGISTERED
+    assert push_service.deliveries == []
