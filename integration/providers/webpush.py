@@ -36,7 +36,7 @@ from integration.providers.http import (
     push_ttl,
     transient_http_result,
 )
-from integration.providers.webpush_hosts import endpoint_url
+from integration.providers.webpush_hosts import endpoint_url, is_plain
 
 if TYPE_CHECKING:
     from integration.models import Device
@@ -116,7 +116,7 @@ class WebPushProvider:
         try:
             subscription = json.loads(subscription_json)
             endpoint = subscription["endpoint"]
-            if not isinstance(endpoint, str):
+            if not isinstance(endpoint, str) or not is_plain(endpoint):
                 raise TypeError
         except (ValueError, TypeError, KeyError):
             return SendResult(Outcome.UNREGISTERED), "malformed subscription"

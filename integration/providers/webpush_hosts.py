@@ -53,11 +53,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_plain(endpoint: str) -> bool:
+    """Printable ASCII without a space or a percent-escaped control character, as every
+    push service's endpoints are: anything else can never be delivered to."""
+    return bool(_PRINTABLE_ASCII.fullmatch(endpoint)) and not _ESCAPED_CONTROL.search(endpoint)
+
+
 def endpoint_url(endpoint: str) -> SplitResult | None:
-    """The endpoint's parts when the sender may call it, else None: plain characters, a
+    """The endpoint's parts when the sender may call it, else None: plain (`is_plain`), a
     host of the allow-list, no user info, https (plain http only to a loopback host, the
     local fakes of tests and `make run`)."""
-    if not _PRINTABLE_ASCII.fullmatch(endpoint) or _ESCAPED_CONTROL.search(endpoint):
+    if not is_plain(endpoint):
         return None
     try:
         url = urlsplit(endpoint)
