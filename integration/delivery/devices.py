@@ -23,12 +23,14 @@ from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import DeviceToken, User
-from backend.errors import invalid_fields
+from backend.errors import ProblemError, invalid_fields
+from backend.problem_codes import ProblemCode
 from integration.models import (
     Device,
     Platform,
     PushPermission,
 )
+from integration.providers.webpush_hosts import endpoint_url
 
 # Push devices ---------------------------------------------------------------------------
 
@@ -42,6 +44,10 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 # A P-256 public key uncompressed (RFC 8291: 65 bytes) and a 16-byte auth secret.
 _P256DH_BYTES = 65
 _AUTH_BYTES = 16
+WEB_ENDPOINT_REFUSED = (
+    "The subscription's endpoint is not a push service this server sends to (an https URL "
+    "of an allowed push service, in plain characters)."
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,9 @@ def _web_subscription(token: Any) -> str | None:
     endpoint, keys = token.get("endpoint"), token.get("keys")
     if not isinstance(endpoint, str) or len(endpoint) > WEB_ENDPOINT_MAX_CHARS:
         return None
+    if endpoint.startswith("https://") and endpoint_url(endpoint) is None:
+        # The sender would refuse it at every push (the same allow-list and checks).
+        raise invalid_fields({"token": [WEB_ENDPOINT_REFUSED]})
     try:
         URLValidator(schemes=["https"])(endpoint)
     except DjangoValidationError:
@@ -160,46 +169,73 @@ def device_register(
     digest = token_hash(canonical)
     now = timezone.now()
     with transaction.atomic():
-        current = Device.objects.select_for_update().filter(token_hash=digest, is_active=True)
-        device = current.first()
-        if device is not None and device.user_id == patient.pk and device.platform == platform:
-            fields = []
-            if sign_in is not None and device.sign_in_id != sign_in.pk:
-                device.sign_in = sign_in
-                fields.append("sign_in")
-            if push_permission is not None and device.push_permission != push_permission:
-                device.push_permission = push_permission
-                fields.append("push_permission")
-            if fields:
-                device.save(update_fields=fields)
-            _retire_earlier_of_sign_in(sign_in, keep=device, now=now)
-            return Registered(device, is_new=False)
-        if device is not None:
-            _retire(Device.objects.filter(pk=device.pk), "reassigned", now)
-        _retire_earlier_of_sign_in(sign_in, keep=None, now=now)
-        active = Device.objects.filter(user=patient, is_active=True).order_by("-created_at")
-        surplus = list(active.values_list("pk", flat=True)[MAX_ACTIVE_DEVICES - 1 :])
-        if surplus:
-            _retire(Device.objects.filter(pk__in=surplus), "replaced", now)
-        device = Device(
-            user=patient,
-            platform=platform,
-            token=canonical,
-            token_hash=digest,
-            created_at=now,
-            sign_in=sign_in,
-            push_permission=push_permission or PushPermission.UNKNOWN,
-        )
-        try:
-            with transaction.atomic():
-                device.save(force_insert=True)
-        except IntegrityError:
-            # The same token registered by a concurrent request: answer that one.
-            existing = Device.objects.filter(token_hash=digest, is_active=True, user=patient)
-            found = existing.first()
-            if found is None:
-                raise
-            return Registered(found, is_new=False)
+        for _ in range(_REGISTER_TRIES):
+            registered = _register_once(
+                patient, platform, canonical, digest, sign_in, push_permission, now
+            )
+            if registered is not None:
+                return registered
+    # Each lost race means another registration of the token committed: only a crowd of
+    # them at once gets here.
+    raise ProblemError(
+        409,
+        ProblemCode.CONFLICT,
+        "This push token is being registered by other requests at once: try again.",
+        headers={"Retry-After": "1"},
+    )
+
+
+# A registration that loses the race for a token to a concurrent one looks again: that one
+# has committed (PostgreSQL's unique check waited for it), so the next look finds it.
+_REGISTER_TRIES = 3
+
+
+def _register_once(
+    patient: User,
+    platform: str,
+    canonical: str,
+    digest: str,
+    sign_in: DeviceToken | None,
+    push_permission: str | None,
+    now: dt.datetime,
+) -> Registered | None:
+    """One look and write of `device_register`; None when a concurrent registration of the
+    token committed first (a repeat of ours, or another account's to move)."""
+    current = Device.objects.select_for_update().filter(token_hash=digest, is_active=True)
+    device = current.first()
+    if device is not None and device.user_id == patient.pk and device.platform == platform:
+        fields = []
+        if sign_in is not None and device.sign_in_id != sign_in.pk:
+            device.sign_in = sign_in
+            fields.append("sign_in")
+        if push_permission is not None and device.push_permission != push_permission:
+            device.push_permission = push_permission
+            fields.append("push_permission")
+        if fields:
+            device.save(update_fields=fields)
+        _retire_earlier_of_sign_in(sign_in, keep=device, now=now)
+        return Registered(device, is_new=False)
+    if device is not None:
+        _retire(Device.objects.filter(pk=device.pk), "reassigned", now)
+    _retire_earlier_of_sign_in(sign_in, keep=None, now=now)
+    active = Device.objects.filter(user=patient, is_active=True).order_by("-created_at")
+    surplus = list(active.values_list("pk", flat=True)[MAX_ACTIVE_DEVICES - 1 :])
+    if surplus:
+        _retire(Device.objects.filter(pk__in=surplus), "replaced", now)
+    device = Device(
+        user=patient,
+        platform=platform,
+        token=canonical,
+        token_hash=digest,
+        created_at=now,
+        sign_in=sign_in,
+        push_permission=push_permission or PushPermission.UNKNOWN,
+    )
+    try:
+        with transaction.atomic():
+            device.save(force_insert=True)
+    except IntegrityError:
+        return None  # the same token registered by a concurrent request: look again
     return Registered(device, is_new=True)
 
 

@@ -278,7 +278,9 @@ class _Batch:
                 self._decided(prompt_outcome(prompt, [], max_attempts=self.max_attempts, now=now))
             else:
                 badge = badges.get(prompt.patient_id, 0) - expiring[prompt.patient_id]
-                message = PushMessage(prompt_id=str(prompt.id), badge=badge)
+                message = PushMessage(
+                    prompt_id=str(prompt.id), badge=badge, expires_at=prompt.expires_at
+                )
                 self.waiting[prompt.id] = []
                 for device in devices[prompt.patient_id]:
                     provider = provider_for(device.platform)

@@ -35,9 +35,9 @@ How a step becomes a prompt (all instants UTC, wall times in the patient's zone)
    of the next local day (the end of the night's quiet hours), or further while those days
    are full; its window moves with it. Safety-relevant prompts neither count nor move.
    Prompts that have left `scheduled` count on the day they were due.
-7. Prompts that have left `scheduled` (sending, sent, opened, completed, skipped, expired)
-   are never rewritten. A still-scheduled prompt that is already due or that the patient
-   snoozed keeps its time unless its session moved.
+7. Prompts that have left `scheduled` are never rewritten, but one waiting to retry its
+   push (`sending`, in no live lease) is planned as a scheduled one. A scheduled prompt
+   already due or snoozed by the patient keeps its time unless its session moved.
 8. A prompt records what moved it from `nominal_at` in `moved_by` (PromptMove: quiet
    hours, the post-dosing quiet period, the daily cap, planned after its time had
    passed), which the patient's upcoming view shows.
@@ -142,6 +142,20 @@ def timeline_select_for_update(patient: User) -> PatientTimeline | None:
 # Prompt planning ------------------------------------------------------------------------
 
 
+def _unheld(now: dt.datetime) -> Q:
+    """What planning may rewrite (rule 7): a claim or renewed lease meanwhile wins the CAS."""
+    waiting = Q(claim_id__isnull=True) | Q(lease_expires_at__lt=now)
+    return Q(status=PromptStatus.SCHEDULED) | (Q(status=PromptStatus.SENDING) & waiting)
+
+
+def _is_open(prompt: Prompt, now: dt.datetime) -> bool:
+    """`_unheld`, for a prompt as read."""
+    return prompt.status == PromptStatus.SCHEDULED or (
+        prompt.status == PromptStatus.SENDING
+        and (prompt.claim_id is None or (prompt.lease_expires_at or now) < now)
+    )
+
+
 def _is_live_dosing(session: TreatmentSession) -> bool:
     return (
         session.kind == SessionKind.DOSING
@@ -231,9 +245,7 @@ def _sessions_to_plan(
     for a step's window to be open, and those with prompts still scheduled."""
     reach = max((step.offset + step.answer_window for step in steps), default=dt.timedelta(0))
     since = now - max(reach, dt.timedelta(0)) - _CONTEXT_LOOKBACK
-    scheduled_sessions = Prompt.objects.filter(
-        patient=patient, status=PromptStatus.SCHEDULED
-    ).values("session_id")
+    scheduled_sessions = Prompt.objects.filter(_unheld(now), patient=patient).values("session_id")
     sessions = list(
         TreatmentSession.objects.filter(
             patient=patient,
@@ -314,18 +326,18 @@ def _rules_for(
 
 
 def _is_kept(prompt: Prompt, nominal_at: dt.datetime, now: dt.datetime) -> bool:
-    """A scheduled prompt that keeps its time while its session stays put: one already due
-    (it may be on the patient's screen) or one the patient snoozed."""
+    """An open prompt that keeps its time while its session stays put: one already due (it
+    may be on the patient's screen) or one the patient snoozed."""
     return (
-        prompt.status == PromptStatus.SCHEDULED
+        _is_open(prompt, now)
         and prompt.nominal_at == nominal_at
         and (prompt.snoozed_until is not None or prompt.due_at <= now)
     )
 
 
-def _standing(prompts: Sequence[Prompt], kept: set[uuid.UUID]) -> list[_Placed]:
-    """What stands before anything is placed: prompts that have left `scheduled` (cancelled
-    ones aside) and the kept scheduled ones."""
+def _standing(prompts: Sequence[Prompt], kept: set[uuid.UUID], now: dt.datetime) -> list[_Placed]:
+    """What stands before anything is placed: prompts not open (cancelled ones aside) and
+    the kept open ones."""
     return [
         _Placed(
             exercise_id=prompt.exercise_id,
@@ -335,7 +347,7 @@ def _standing(prompts: Sequence[Prompt], kept: set[uuid.UUID]) -> list[_Placed]:
         )
         for prompt in prompts
         if prompt.status != PromptStatus.CANCELLED
-        and (prompt.status != PromptStatus.SCHEDULED or prompt.pk in kept)
+        and (not _is_open(prompt, now) or prompt.pk in kept)
     ]
 
 
@@ -390,10 +402,9 @@ def _write(
     kept: set[uuid.UUID],
     now: dt.datetime,
 ) -> bool:
-    """Create, move, revive and cancel rows. Every change to an existing row is a
-    compare-and-swap on its status: a prompt the dispatcher claimed meanwhile is its.
-    Every row written gets its own change number, all taken with one counter update
-    (`integration.changes`). Returns whether anything changed."""
+    """Create, move, revive and cancel rows, each change a compare-and-swap on status and
+    claim (a prompt the dispatcher claimed meanwhile is its), each row its own change number
+    from one counter update (`integration.changes`). Returns whether anything changed."""
     to_create: list[Prompt] = []
     updates: list[tuple[Prompt, dict[str, Any]]] = []
     standing = set(kept)
@@ -414,31 +425,33 @@ def _write(
             )
             continue
         standing.add(prompt.pk)
-        if prompt.status == PromptStatus.CANCELLED:
+        if prompt.status != PromptStatus.SCHEDULED:  # cancelled, or waiting to retry
             values.update(status=PromptStatus.SCHEDULED, cancelled_at=None, snoozed_until=None)
+            values.update(claim_id=None, lease_expires_at=None, attempts=0)
         elif prompt.snoozed_until is not None:
             values["snoozed_until"] = None
         elif all(getattr(prompt, name) == value for name, value in values.items()):
             continue
         updates.append((prompt, values))
-    stale = [
-        prompt.pk
-        for prompt in prompts
-        if prompt.status == PromptStatus.SCHEDULED and prompt.pk not in standing
-    ]
+    stale = [prompt.pk for prompt in prompts if _is_open(prompt, now) and prompt.pk not in standing]
     written = [prompt.pk for prompt, _ in updates] + stale + [prompt.pk for prompt in to_create]
     if not written:
         return False
     numbers = prompt_changes_take((pk, patient.pk) for pk in written)
     changed = 0
     for prompt, values in updates:
-        changed += Prompt.objects.filter(pk=prompt.pk, status=prompt.status).update(
-            change=numbers[prompt.pk], **values
-        )
+        changed += Prompt.objects.filter(
+            pk=prompt.pk,
+            status=prompt.status,
+            claim_id=prompt.claim_id,
+            lease_expires_at=prompt.lease_expires_at,
+        ).update(change=numbers[prompt.pk], **values)
     if stale:
-        changed += Prompt.objects.filter(pk__in=stale, status=PromptStatus.SCHEDULED).update(
+        changed += Prompt.objects.filter(_unheld(now), pk__in=stale).update(
             status=PromptStatus.CANCELLED,
             cancelled_at=now,
+            claim_id=None,
+            lease_expires_at=None,
             change=change_of({pk: numbers[pk] for pk in stale}),
         )
     for prompt in to_create:
@@ -470,7 +483,7 @@ def sync_patient_locked(
     prompts = list(
         Prompt.objects.filter(patient=patient)
         .filter(
-            Q(status=PromptStatus.SCHEDULED)
+            _unheld(now)
             | Q(session_id__in=[session.pk for session in sessions])
             | (Q(expires_at__gte=now - _CONTEXT_LOOKBACK) & ~Q(status=PromptStatus.CANCELLED))
         )
@@ -514,9 +527,9 @@ def sync_patient_locked(
         for item in wanted
         if item.existing is None
         or item.existing.status == PromptStatus.CANCELLED
-        or (item.existing.status == PromptStatus.SCHEDULED and item.existing.pk not in kept)
+        or (_is_open(item.existing, now) and item.existing.pk not in kept)
     ]
-    placements = _place(candidates, _standing(prompts, kept), rules, now)
+    placements = _place(candidates, _standing(prompts, kept, now), rules, now)
     if _write(patient, prompts, placements, kept, now):
         prompts_changed_notify(patient_id=str(patient.pk))
 
@@ -532,7 +545,7 @@ def prompts_sync_for_session(*, session: TreatmentSession, now: dt.datetime | No
     """
     now = now or timezone.now()
     if not _is_live_dosing(session) and not (
-        Prompt.objects.filter(session_id=session.pk, status=PromptStatus.SCHEDULED).exists()
+        Prompt.objects.filter(_unheld(now), session_id=session.pk).exists()
     ):
         return
     patient = session.patient

@@ -111,7 +111,7 @@ class ApnsProvider:
             # Apple: a background push is of type `background` with priority 5.
             "apns-push-type": "background" if message.is_silent else "alert",
             "apns-priority": "5" if message.is_silent else "10",
-            "apns-expiration": str(int(time.time()) + push_ttl()),
+            "apns-expiration": str(int(time.time()) + push_ttl(message.expires_at)),
             # A repeated push of one prompt replaces the first on the device (at most 64 bytes).
             "apns-collapse-id": message.collapse_key[:64],
         }

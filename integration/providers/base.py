@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Protocol
 
@@ -60,6 +61,8 @@ class PushMessage:
     badge: int | None = None
     title: str = GENERIC_TITLE
     body: str = GENERIC_BODY
+    # When the prompt stops being answerable: the push is not kept for a phone past it.
+    expires_at: datetime | None = None
 
     @classmethod
     def sync(cls) -> PushMessage:

@@ -37,6 +37,7 @@ from integration.providers.http import (
     log_outcome,
     max_in_flight,
     push_timeout,
+    push_ttl,
     transient_http_result,
 )
 from integration.providers.http2 import Http2Transport
@@ -257,7 +258,12 @@ def _payload(message: PushMessage) -> dict[str, Any]:
     return {
         "notification": {"title": message.title, "body": message.body},
         "data": data,
-        "android": {"priority": "high", "notification": notification},
+        "android": {
+            "priority": "high",
+            # FCM keeps a message four weeks unless told otherwise.
+            "ttl": f"{push_ttl(message.expires_at)}s",
+            "notification": notification,
+        },
     }
 
 

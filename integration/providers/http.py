@@ -16,10 +16,12 @@ import contextlib
 import email.utils
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpcore
@@ -32,6 +34,7 @@ logger = logging.getLogger("afterglow.push")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_TTL_SECONDS = 24 * 60 * 60
+DEFAULT_TTL_MIN_SECONDS = 60
 DEFAULT_MAX_IN_FLIGHT = 200
 # However long a service asks us to stay away, a process looks again after this long: the
 # prompts it turned away wait their own Retry-After in the database meanwhile.
@@ -64,9 +67,17 @@ def push_timeout() -> float:
     return float(getattr(settings, "PUSH_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
 
 
-def push_ttl() -> int:
-    """How long a push service keeps an undelivered notification (seconds)."""
-    return int(getattr(settings, "PUSH_TTL_SECONDS", DEFAULT_TTL_SECONDS))
+def push_ttl(expires_at: datetime | None = None) -> int:
+    """How long a push service keeps an undelivered notification (seconds): PUSH_TTL_SECONDS,
+    or less when the prompt stops being answerable sooner (`expires_at`), so that a phone
+    offline meanwhile is not shown a prompt it can no longer answer; at least
+    PUSH_TTL_MIN_SECONDS, for a push sent moments before its prompt expires."""
+    ttl = int(getattr(settings, "PUSH_TTL_SECONDS", DEFAULT_TTL_SECONDS))
+    if expires_at is not None:
+        floor = int(getattr(settings, "PUSH_TTL_MIN_SECONDS", DEFAULT_TTL_MIN_SECONDS))
+        left = math.floor(expires_at.timestamp() - time.time())
+        ttl = max(min(ttl, left), min(floor, ttl))
+    return ttl
 
 
 def max_in_flight(name: str, default: int = DEFAULT_MAX_IN_FLIGHT) -> int:

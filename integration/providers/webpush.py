@@ -3,9 +3,8 @@
 pywebpush encrypts the payload for the subscription and py_vapid signs the VAPID JWT; the
 request itself goes through the shared connection pool, with the shared timeout.
 
-A subscription's endpoint is a URL the browser chose and the patient's device sent us, so
-only the push services listed in WEBPUSH_ALLOWED_HOSTS are ever called: anything else
-would let an account make the server send requests to any address.
+Only the push services listed in WEBPUSH_ALLOWED_HOSTS are ever called
+(`webpush_hosts.py`, which registration checks too).
 
 Push services are many hosts, reached over HTTP/1.1: each one (each origin) has its own
 lane, at most WEBPUSH_MAX_IN_FLIGHT_PER_HOST pushes (and so connections) at once per
@@ -15,13 +14,10 @@ process, and a 429 or a 503 with Retry-After from one pauses that one's lane onl
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -40,24 +36,17 @@ from integration.providers.http import (
     push_ttl,
     transient_http_result,
 )
+from integration.providers.webpush_hosts import endpoint_url, is_plain
 
 if TYPE_CHECKING:
     from integration.models import Device
 
-# The push services of Chrome (and other Chromium browsers), Firefox, Safari and Edge.
-DEFAULT_ALLOWED_HOSTS = (
-    "fcm.googleapis.com",
-    "updates.push.services.mozilla.com",
-    "web.push.apple.com",
-    "*.notify.windows.com",
-)
 # RFC 8292 section 2: the JWT must expire within 24 hours; it is signed for 12 and
 # replaced an hour before that.
 VAPID_LIFETIME_SECONDS = 12 * 60 * 60
 VAPID_REFRESH_MARGIN_SECONDS = 60 * 60
 _DELIVERED_STATUSES = frozenset({200, 201, 202})
 _GONE_STATUSES = frozenset({404, 410})
-_LOOPBACK_NAMES = frozenset({"localhost"})
 # A push service's 429 without Retry-After pauses its lane this long.
 THROTTLE_PAUSE_SECONDS = 60.0
 DEFAULT_MAX_IN_FLIGHT_PER_HOST = 8
@@ -81,26 +70,6 @@ def _vapid_key(value: str) -> Vapid:
         ) from None
 
 
-def _host_matches(host: str, patterns: Iterable[str]) -> bool:
-    for pattern in patterns:
-        pattern = pattern.lower()
-        if pattern.startswith("*."):
-            if host.endswith(pattern[1:]):
-                return True
-        elif host == pattern:
-            return True
-    return False
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class WebPushProvider:
     name = "webpush"
 
@@ -118,9 +87,6 @@ class WebPushProvider:
             raise ImproperlyConfigured(
                 "VAPID_SUBJECT is not a contact py_vapid accepts (mailto:name@domain)"
             ) from None
-        self._allowed_hosts = tuple(
-            getattr(settings, "WEBPUSH_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
-        )
         self._transport = PushTransport(max_connections=MAX_CONNECTIONS)
         self._per_host = max_in_flight(
             "WEBPUSH_MAX_IN_FLIGHT_PER_HOST", DEFAULT_MAX_IN_FLIGHT_PER_HOST
@@ -150,19 +116,15 @@ class WebPushProvider:
         try:
             subscription = json.loads(subscription_json)
             endpoint = subscription["endpoint"]
-            if not isinstance(endpoint, str):
+            if not isinstance(endpoint, str) or not is_plain(endpoint):
                 raise TypeError
-            url = urlsplit(endpoint)
-            host = (url.hostname or "").lower()
-            origin = f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")
         except (ValueError, TypeError, KeyError):
             return SendResult(Outcome.UNREGISTERED), "malformed subscription"
-        if (
-            not _host_matches(host, self._allowed_hosts)
-            or url.username is not None
-            or not (url.scheme == "https" or (url.scheme == "http" and _is_loopback(host)))
-        ):
-            return SendResult(Outcome.FAILED), f"push service not allowed: {host}"
+        url = endpoint_url(endpoint)
+        if url is None:
+            return SendResult(Outcome.FAILED), "push service not allowed"
+        host = (url.hostname or "").lower()
+        origin = f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")
         if message.is_silent:
             # Browsers show every push (userVisibleOnly): a silent one is not for them.
             return SendResult(Outcome.FAILED, was_sent=False), "silent push to a browser"
@@ -196,7 +158,7 @@ class WebPushProvider:
                         "authorization": self._authorization(origin),
                         "content-encoding": "aes128gcm",
                         "content-type": "application/octet-stream",
-                        "ttl": str(push_ttl()),
+                        "ttl": str(push_ttl(message.expires_at)),
                         "urgency": "high",
                         "topic": _topic(message.collapse_key),
                     },

@@ -115,6 +115,48 @@ def test_invalid_tokens_are_refused_without_repeating_them(
     assert not Device.objects.filter(user=patient).exists()
 
 
+FCM_SEND = "https://fcm.googleapis.com/fcm/send/"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://push.example.net/abc",  # a host outside the allow-list
+        "https://fcm.googleapis.com.example.net/fcm/send/abc",
+        "https://notify.windows.com.evil.example/abc",
+        "https://someone@fcm.googleapis.com/fcm/send/abc",
+        FCM_SEND + "ab\u0000cd",  # a NUL
+        FCM_SEND + "ab%00cd",  # an escaped NUL
+        FCM_SEND + "ab%1fcd",
+        FCM_SEND + "ab\u00e9cd",
+        FCM_SEND + "ab\u007fcd",
+    ],
+)
+def test_a_subscription_the_sender_would_never_call_is_refused_on_the_token(
+    patient, patient_client, endpoint
+) -> None:
+    response = register(patient_client, "web", bad_subscription(endpoint=endpoint))
+
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert list(response.json()["errors"]) == ["token"]
+    assert "push service" in response.json()["errors"]["token"][0]
+    assert not Device.objects.filter(user=patient).exists()
+
+
+def test_the_allow_list_of_the_sender_decides_which_endpoints_register(
+    patient_client, settings
+) -> None:
+    endpoint = "https://push.example.net/abc"
+    settings.WEBPUSH_ALLOWED_HOSTS = ["*.example.net"]
+
+    response = register(patient_client, "web", bad_subscription(endpoint=endpoint))
+
+    assert response.status_code == 201
+    refused = register(patient_client, "web", bad_subscription(endpoint=FCM_SEND + "abc"))
+    assert refused.status_code == 400
+
+
 def test_listing_shows_only_my_active_devices(patient_client, other_client) -> None:
     mine = register(patient_client, "ios", APNS).json()
     retired = register(patient_client, "android", FCM).json()

@@ -15,13 +15,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
+from integration.delivery.dispatch import prompts_claim_due, prompts_deliver
 from integration.models import Device, Platform
 from integration.providers.apns import ApnsProvider
 from integration.providers.base import (
@@ -40,6 +43,7 @@ from integration.providers.http import PushResponse, PushTransport
 from integration.providers.loop import push_loop
 from integration.providers.noop import NoopProvider
 from integration.providers.webpush import WebPushProvider
+from tests.integration.delivery_data import make_prompts
 from tests.integration.fakes.apns import FakeApns
 from tests.integration.fakes.fcm import FakeFcm, write_service_account
 from tests.integration.fakes.h2server import Faults, H2Server
@@ -165,6 +169,7 @@ def test_fcm_delivers_only_the_generic_text_and_what_the_app_routes_by(fcm, fcm_
             },
             "android": {
                 "priority": "high",
+                "ttl": "86400s",
                 "notification": {
                     "tag": message.prompt_id,
                     "channel_id": "prompts",
@@ -850,3 +855,95 @@ def test_no_token_or_credential_reaches_the_logs(
     assert "push unregistered" in logged  # the failures were logged, by device id
     for secret in secrets_sent:
         assert secret not in logged
+
+
+# How long a prompt push is kept for a phone that is offline: until the prompt stops being
+# answerable, never longer than PUSH_TTL_SECONDS, never shorter than PUSH_TTL_MIN_SECONDS.
+
+NOW_TTL = 1_900_000_000  # a fixed instant (seconds), so the expected numbers are exact
+
+
+def a_prompt_message(expires_in: float | None) -> PushMessage:
+    now = datetime.fromtimestamp(NOW_TTL, tz=UTC)
+    expires_at = None if expires_in is None else now + timedelta(seconds=expires_in)
+    return PushMessage(prompt_id=str(uuid.uuid4()), badge=1, expires_at=expires_at)
+
+
+# (seconds until the prompt expires, the TTL the push service is given)
+TTL_CASES = [(2 * 3600, 2 * 3600), (3 * 86400, 86400), (5, 60), (None, 86400)]
+
+
+@pytest.mark.parametrize(("expires_in", "ttl"), TTL_CASES)
+def test_fcm_keeps_a_prompt_push_only_while_the_prompt_is_answerable(
+    fcm, fcm_provider, expires_in, ttl
+):
+    with time_machine.travel(NOW_TTL, tick=False):
+        send_now(
+            fcm_provider, a_device(Platform.ANDROID, "fcm-token"), a_prompt_message(expires_in)
+        )
+
+    [(_, body)] = fcm.sends
+    assert body["message"]["android"]["ttl"] == f"{ttl}s"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("expires_in", "ttl"), TTL_CASES)
+def test_apns_keeps_a_prompt_push_only_while_the_prompt_is_answerable(
+    apns, apns_provider, expires_in, ttl
+):
+    with time_machine.travel(NOW_TTL, tick=False):
+        send_now(apns_provider, a_device(Platform.IOS, "ab" * 32), a_prompt_message(expires_in))
+
+    [request] = apns.requests
+    assert request.headers["apns-expiration"] == str(NOW_TTL + ttl)
+
+
+@pytest.mark.parametrize(("expires_in", "ttl"), TTL_CASES)
+def test_webpush_keeps_a_prompt_push_only_while_the_prompt_is_answerable(
+    push_service, webpush_provider, expires_in, ttl
+):
+    device = a_device(Platform.WEB, push_service.subscribe())
+    with time_machine.travel(NOW_TTL, tick=False):
+        send_now(webpush_provider, device, a_prompt_message(expires_in))
+
+    [delivery] = push_service.deliveries
+    assert delivery.headers["ttl"] == str(ttl)
+
+
+def test_the_ttl_never_exceeds_the_configured_one(fcm, fcm_provider, settings):
+    settings.PUSH_TTL_SECONDS = 3600
+    with time_machine.travel(NOW_TTL, tick=False):
+        send_now(fcm_provider, a_device(Platform.ANDROID, "fcm-token"), a_prompt_message(7200))
+
+    [(_, body)] = fcm.sends
+    assert body["message"]["android"]["ttl"] == "3600s"  # type: ignore[index]
+
+
+@pytest.mark.django_db
+def test_a_dispatched_prompt_push_lives_as_long_as_the_prompt_is_answerable(fcm, settings):
+    settings.PUSH_PROVIDERS = {"default": "integration.providers.fcm.FcmProvider"}
+    [prompt] = make_prompts(1, patients=1, tokens=("fcm-token",), expires_in=timedelta(hours=2))
+    left = (prompt.expires_at - timezone.now()).total_seconds()
+
+    claims = prompts_claim_due(now=timezone.now(), batch_size=10, lease=timedelta(minutes=2))
+    prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
+
+    [(_, body)] = fcm.sends
+    ttl = body["message"]["android"].get("ttl", "")  # type: ignore[index, union-attr]
+    assert ttl.endswith("s")
+    assert left - 60 <= int(ttl[:-1]) <= left
+
+
+@pytest.mark.parametrize("odd", ["\x00", "%00", "%0a"])
+def test_webpush_retires_an_endpoint_with_a_control_character_without_a_request(
+    push_service, webpush_provider, odd
+):
+    subscription = json.loads(push_service.subscribe())
+    subscription["endpoint"] += odd
+
+    result = send_now(
+        webpush_provider, a_device(Platform.WEB, json.dumps(subscription)), a_message()
+    )
+
+    # It can never be delivered to: retired like any malformed subscription, not retried.
+    assert result.outcome is Outcome.UNREGISTERED
+    assert push_service.deliveries == []
