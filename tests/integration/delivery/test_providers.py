@@ -883,7 +883,7 @@ def test_fcm_keeps_a_prompt_push_only_while_the_prompt_is_answerable(
         )
 
     [(_, body)] = fcm.sends
-    assert body["message"]["android"]["ttl"] == f"{ttl}s"  # type: ignore[index]
+    assert body["message"]["android"]["ttl"] == f"{ttl}s"
 
 
 @pytest.mark.parametrize(("expires_in", "ttl"), TTL_CASES)
@@ -915,7 +915,7 @@ def test_the_ttl_never_exceeds_the_configured_one(fcm, fcm_provider, settings):
         send_now(fcm_provider, a_device(Platform.ANDROID, "fcm-token"), a_prompt_message(7200))
 
     [(_, body)] = fcm.sends
-    assert body["message"]["android"]["ttl"] == "3600s"  # type: ignore[index]
+    assert body["message"]["android"]["ttl"] == "3600s"
 
 
 @pytest.mark.django_db
@@ -928,7 +928,7 @@ def test_a_dispatched_prompt_push_lives_as_long_as_the_prompt_is_answerable(fcm,
     prompts_deliver(claims=[(str(p), str(c)) for p, c in claims])
 
     [(_, body)] = fcm.sends
-    ttl = body["message"]["android"].get("ttl", "")  # type: ignore[index, union-attr]
+    ttl = body["message"]["android"].get("ttl", "")
     assert ttl.endswith("s")
     assert left - 60 <= int(ttl[:-1]) <= left
 
