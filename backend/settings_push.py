@@ -21,6 +21,7 @@ __all__ = [
     "PUSH_MAX_IN_FLIGHT",
     "PUSH_PROVIDERS",
     "PUSH_TIMEOUT_SECONDS",
+    "PUSH_TTL_MIN_SECONDS",
     "PUSH_TTL_SECONDS",
     "VAPID_PRIVATE_KEY",
     "VAPID_SUBJECT",
@@ -43,6 +44,9 @@ PUSH_PROVIDERS: dict[str, str] = {"default": _push_default} | {
 }
 PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=10.0)
 PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=24 * 60 * 60)
+# A prompt push lives while its prompt can be answered, capped by PUSH_TTL_SECONDS and at
+# least this long (a push sent moments before its prompt expires).
+PUSH_TTL_MIN_SECONDS = env.int("PUSH_TTL_MIN_SECONDS", default=60)
 # Pushes in flight per worker process, and per provider (Web Push: per push service).
 PUSH_MAX_IN_FLIGHT = env.int("PUSH_MAX_IN_FLIGHT", default=200)
 FCM_MAX_IN_FLIGHT = env.int("FCM_MAX_IN_FLIGHT", default=200)
