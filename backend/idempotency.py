@@ -53,15 +53,20 @@ KEY_MAX_CHARS = 255
 # PostgreSQL's SQLSTATE for lock_timeout.
 _LOCK_NOT_AVAILABLE = "55P03"
 
+# What every create's key is, before what it answers.
+_KEY_IS = (
+    "A unique value of your choosing for this create (a random UUID), sent again "
+    'unchanged with every retry of it, quoted or not (`"8e03978e-..."`): up to 255 '
+    "printable ASCII characters. "
+)
+
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     HEADER,
     str,
     OpenApiParameter.HEADER,
     required=False,
     description=(
-        "A unique value of your choosing for this create (a random UUID), sent again "
-        'unchanged with every retry of it, quoted or not (`"8e03978e-..."`): up to 255 '
-        "printable ASCII characters. The same key with the same request answers the first "
+        _KEY_IS + "The same key with the same request answers the first "
         "result (header `Idempotent-Replayed: true`); with another request, 409 "
         "`idempotency_key_reused`; while the first is still running, it waits for it, "
         "then 409 `idempotency_key_in_use`. Keys are per account and operation and answer "
@@ -75,9 +80,7 @@ IDEMPOTENCY_KEY_AS_ID_PARAMETER = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=False,
     description=(
-        "A unique value of your choosing for this create (a random UUID), sent again "
-        'unchanged with every retry of it, quoted or not (`"8e03978e-..."`): up to 255 '
-        "printable ASCII characters. Without a client id in the body, the key stands for "
+        _KEY_IS + "Without a client id in the body, the key stands for "
         "one: the id is made from your account, this operation and the key, so the key "
         "never expires. The same key with the same request answers the first result "
         "(header `Idempotent-Replayed: true`), the record as it is now; with another "

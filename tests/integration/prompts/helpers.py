@@ -1,11 +1,13 @@
 """What the planning tests share: a Monday of the course, times written as days of March
-2026 in UTC, and a dosing session whose prompts are planned at once."""
+2026 in UTC, a dosing session whose prompts are planned at once, and a change of a session
+whose prompts are planned again."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from integration.prompts.planning import prompts_sync_for_session
+from journal.sessions import services
 from tests.integration.factories import make_session
 
 MONDAY = dt.datetime(2026, 3, 9, 9, 0, tzinfo=dt.UTC)  # 10:00 in Berlin
@@ -20,3 +22,13 @@ def dosing(patient, start: dt.datetime, **fields):
     session = make_session(patient, start, **fields)
     prompts_sync_for_session(session=session)
     return session
+
+
+def update(patient, session, **data):
+    """Change a session through journal's session_update, then plan its prompts again (as
+    journal's session hook does)."""
+    changed = services.session_update(
+        patient=patient, session_id=session.pk, data=data, expected_versions=None
+    )
+    prompts_sync_for_session(session=changed)
+    return changed

@@ -29,20 +29,12 @@ from tests.integration.factories import (
     set_timeline,
     step_of,
 )
-from tests.integration.prompts.helpers import MONDAY, at, dosing
+from tests.integration.prompts.helpers import MONDAY, at, dosing, update
 
 pytestmark = pytest.mark.usefixtures("frozen_now")
 
 H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
-
-
-def update(patient, session, **data):
-    changed = services.session_update(
-        patient=patient, session_id=session.pk, data=data, expected_versions=None
-    )
-    prompts_sync_for_session(session=changed)
-    return changed
 
 
 def snapshot(session) -> dict[str, tuple]:

@@ -13,23 +13,14 @@ import pytest
 from integration.delivery.dispatch import prompts_claim_due
 from integration.models import Prompt, PromptStatus
 from integration.prompts.planning import prompts_sync_for_session
-from journal.sessions import services
 from tests.integration.conftest import NOW
 from tests.integration.factories import prompts_of
-from tests.integration.prompts.helpers import MONDAY, dosing
+from tests.integration.prompts.helpers import MONDAY, dosing, update
 
 pytestmark = pytest.mark.usefixtures("frozen_now")
 
 D = dt.timedelta(days=1)
 MINUTE = dt.timedelta(minutes=1)
-
-
-def update(patient, session, **data):
-    changed = services.session_update(
-        patient=patient, session_id=session.pk, data=data, expected_versions=None
-    )
-    prompts_sync_for_session(session=changed)
-    return changed
 
 
 def in_flight(session, *, claim_id: uuid.UUID | None, lease: dt.timedelta) -> Prompt:
