@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -64,19 +65,25 @@ _MAX_CURSOR_CHARS = 2048
 _CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _cursor_key(purpose: bytes) -> bytes:
-    return hashlib.sha256(
-        b"afterglow.cursor." + purpose + b"|" + settings.SECRET_KEY.encode()
-    ).digest()
+@functools.lru_cache(maxsize=4)  # keyed by the SECRET_KEY in force (tests change it)
+def _cursor_keys(secret: str) -> tuple[bytes, AESGCM]:
+    """The nonce's HMAC key and the sealing cipher, derived from SECRET_KEY once a process
+    rather than for every link of every page (OpenSSL sets a cipher up on its first use)."""
+
+    def derived(purpose: bytes) -> bytes:
+        return hashlib.sha256(b"afterglow.cursor." + purpose + b"|" + secret.encode()).digest()
+
+    return derived(b"nonce"), AESGCM(derived(b"seal"))
 
 
 def _seal_cursor(path: str, querystring: str) -> str:
     """The cursor for this position on this list: opaque, and only this list opens it."""
     text = querystring.encode("ascii")  # urlencode's output: never a NUL
     text += b"\0" * (_PAD_BYTES - len(text) % _PAD_BYTES)
-    nonce = hmac.new(_cursor_key(b"nonce"), path.encode() + b"|" + text, hashlib.sha256)
+    nonce_key, cipher = _cursor_keys(settings.SECRET_KEY)
+    nonce = hmac.new(nonce_key, path.encode() + b"|" + text, hashlib.sha256)
     iv = nonce.digest()[:_NONCE_BYTES]
-    sealed = iv + AESGCM(_cursor_key(b"seal")).encrypt(iv, text, path.encode())
+    sealed = iv + cipher.encrypt(iv, text, path.encode())
     return base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
 
 
@@ -92,7 +99,7 @@ def _open_cursor(path: str, cursor: str) -> str | None:
     if len(iv) < _NONCE_BYTES:
         return None
     try:
-        text = AESGCM(_cursor_key(b"seal")).decrypt(iv, body, path.encode())
+        text = _cursor_keys(settings.SECRET_KEY)[1].decrypt(iv, body, path.encode())
     except InvalidTag:
         return None
     try:
