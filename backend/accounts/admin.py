@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
 from backend.accounts.models import DeviceToken, EnrolmentCode, User
+from backend.accounts.services import email_normalized
 
 # Django's admin and form classes are generic only to the type checker.
 if TYPE_CHECKING:
@@ -31,8 +32,7 @@ class UserCreationForm(_CreationForm):
 
     def clean_email(self) -> str:
         # Stored lower-case, as UserManager does, so sign-in finds the account.
-        email: str = self.cleaned_data["email"]
-        return email.strip().lower()
+        return email_normalized(self.cleaned_data["email"])
 
 
 class UserEditForm(_ChangeForm):
@@ -42,8 +42,7 @@ class UserEditForm(_ChangeForm):
 
     def clean_email(self) -> str:
         # A changed address too: sign-in looks the account up lower-case.
-        email: str = self.cleaned_data["email"]
-        return email.strip().lower()
+        return email_normalized(self.cleaned_data["email"])
 
 
 @admin.register(User)

@@ -87,7 +87,7 @@ def lockout_clear(*, email: str) -> int:
     # Imported here: axes' utilities read its settings on import.
     from axes.utils import reset
 
-    removed: int = reset(username=email.strip().lower())
+    removed: int = reset(username=_username(email))
     return removed
 
 
@@ -98,6 +98,10 @@ def lockout_records_erase(*, email: str) -> None:
     # Imported here: axes' models need the app registry, which this module does not.
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
-    username = email.strip().lower()
     for model in (AccessAttempt, AccessFailureLog, AccessLog):
-        model.objects.filter(username=username).delete()
+        model.objects.filter(username=_username(email)).delete()
+
+
+def _username(email: str) -> str:
+    """The account name django-axes keeps records under: the address as accounts store it."""
+    return email.strip().lower()
