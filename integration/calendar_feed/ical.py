@@ -168,15 +168,21 @@ def _session_extras(
     return event
 
 
-def session_digests(content: FeedContent) -> dict[uuid.UUID, str]:
+def session_extras(content: FeedContent) -> dict[uuid.UUID, Event]:
+    """Each session's title and alarms, made once a read for its digest and its event."""
+    return {
+        session.id: _session_extras(
+            session, content.reminders.get(session.id, ()), plain=content.plain_titles
+        )
+        for session in content.sessions
+    }
+
+
+def session_digests(extras: Mapping[uuid.UUID, Event]) -> dict[uuid.UUID, str]:
     """Each session's digest of its title and alarms: a new one is a revision of its event."""
     return {
-        session.id: hashlib.sha256(
-            _session_extras(
-                session, content.reminders.get(session.id, ()), plain=content.plain_titles
-            ).to_ical()
-        ).hexdigest()[:32]
-        for session in content.sessions
+        session_id: hashlib.sha256(event.to_ical()).hexdigest()[:32]
+        for session_id, event in extras.items()
     }
 
 
@@ -186,10 +192,13 @@ def session_event(
     *,
     plain: bool,
     revision: EventRevision = NO_REVISION,
+    extras: Event | None = None,
 ) -> Event:
+    """`extras`: the session's `_session_extras`, when the read has made them already."""
     start = _utc(session.scheduled_start)
     revised_at = _utc(max(session.updated_at, revision.at or session.updated_at))
-    extras = _session_extras(session, reminders, plain=plain)
+    if extras is None:
+        extras = _session_extras(session, reminders, plain=plain)
     event = Event()
     event.add("uid", session_uid(session.id))
     event.add("dtstamp", revised_at)
@@ -251,18 +260,23 @@ def _calendar(events: Iterable[Event]) -> Calendar:
 
 
 def feed_document(
-    content: FeedContent, revisions: Mapping[uuid.UUID, EventRevision] | None = None
+    content: FeedContent,
+    revisions: Mapping[uuid.UUID, EventRevision] | None = None,
+    extras: Mapping[uuid.UUID, Event] | None = None,
 ) -> bytes:
     """The feed's iCalendar bytes (CRLF lines, folded at 75 octets by the library), with
-    each session's revisions of its alarms and title (`revisions.revise`)."""
+    each session's revisions of its alarms and title (`revisions.revise`) and, when the
+    read made them for the digests, its `session_extras`."""
     plain = content.plain_titles
     revisions = revisions or {}
+    extras = extras or {}
     events = [
         session_event(
             session,
             content.reminders.get(session.id, ()),
             plain=plain,
             revision=revisions.get(session.id, NO_REVISION),
+            extras=extras.get(session.id),
         )
         for session in content.sessions
     ]

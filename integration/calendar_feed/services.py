@@ -17,7 +17,7 @@ from backend.accounts.models import User
 from backend.errors import ProblemError
 from backend.problem_codes import ProblemCode
 from integration.calendar_feed import selectors
-from integration.calendar_feed.ical import feed_document, session_digests
+from integration.calendar_feed.ical import feed_document, session_digests, session_extras
 from integration.calendar_feed.models import CalendarFeed
 from integration.calendar_feed.revisions import revise
 from integration.calendar_feed.tokens import token_digest, token_new
@@ -125,8 +125,9 @@ def calendar_feed_read(*, token: str, request: HttpRequest | Request | None) -> 
             raise NotFound()
         now = timezone.now()
         content = selectors.calendar_feed_content(feed=feed, now=now)
-        state, revisions = revise(feed.event_revisions, session_digests(content), now=now)
-        document = feed_document(content, revisions)
+        extras = session_extras(content)
+        state, revisions = revise(feed.event_revisions, session_digests(extras), now=now)
+        document = feed_document(content, revisions, extras)
         changes: dict[str, object] = {"last_read_at": now}
         if state != feed.event_revisions:
             changes["event_revisions"] = state
