@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.chaos.chaos import SCENARIOS
-from tests.chaos.delivery import BATCH_SIZE
+from tests.chaos.delivery import BATCH_SIZE, EXTRA_REPEATS_UNTIL_STRANDED
 from tests.chaos.infra import ROOT
 
 # Every test reads the one chaos run (a module fixture): one process runs them all.
@@ -69,18 +69,21 @@ def test_after_the_fault_nothing_is_lost_or_duplicated(run: dict[str, Any], name
         pytest.skip(f"{name} not run: {scenario['skipped']}")
     output = run["output"]
     assert scenario["ok"], f"{scenario['failures']}\n{output}"
-    assert len(scenario["repeats"]) == 1, output
+    # The one repeat asked for; after a fault that stranded nothing, the extra ones run
+    # until one does (delivery.EXTRA_REPEATS_UNTIL_STRANDED).
+    assert 1 <= len(scenario["repeats"]) <= 1 + EXTRA_REPEATS_UNTIL_STRANDED, output
     totals = scenario["totals"]
     assert totals["items"] > 0, output
     assert (totals["lost"], totals["duplicated"], totals["bad"]) == (0, 0, 0), output
     # The fault stranded something (prompts claimed again after their lease, writes
     # refused and retried), so the recovery was exercised, not just survived.
     assert totals["recovered"] > 0, output
-    (repeat,) = scenario["repeats"]
+    for repeat in scenario["repeats"]:
+        if name == "worker-kill":
+            assert repeat["outage_seen"] is None  # a dead worker is nothing /readyz checks
+        else:
+            assert (repeat["outage_seen"], repeat["recovery_seen"]) == (True, True), output
     if name == "worker-kill":
-        assert repeat["outage_seen"] is None  # a dead worker is nothing /readyz checks
         # At most the batch in hand of each killed pool child (the worker runs two): a
         # batch is pushed together and recorded in one write.
-        assert totals["window"] <= 2 * BATCH_SIZE, output
-    else:
-        assert (repeat["outage_seen"], repeat["recovery_seen"]) == (True, True), output
+        assert totals["window"] <= 2 * BATCH_SIZE * len(scenario["repeats"]), output
